@@ -1,0 +1,33 @@
+"""onnxplug: a PyTorch-to-ONNX exporter built as a small core plus pluggy plugins.
+
+``onnxplug.export(model, args, f, ...)`` is the entry point; symbolic functions come from
+plugins found through the ``onnxplug`` entry-point group (see ``onnxplug.hookspecs``).
+"""
+
+from __future__ import annotations
+
+from .enums import OperatorExportTypes, TrainingMode
+from .errors import (
+    CaptureError,
+    CheckerError,
+    OnnxExporterError,
+    OptionError,
+    PluginError,
+    UnsupportedOperatorError,
+    VerificationError,
+)
+from .export import export
+from .graph import GraphContext
+from .hookspecs import hookimpl
+from .plugins import load_plugins, reload_plugins
+from .registry import register_symbolic, symbolic, unregister_symbolic
+from .result import ExportResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CaptureError", "CheckerError", "ExportResult", "GraphContext", "OnnxExporterError",
+    "OperatorExportTypes", "OptionError", "PluginError", "TrainingMode",
+    "UnsupportedOperatorError", "VerificationError", "export", "hookimpl", "load_plugins",
+    "register_symbolic", "reload_plugins", "symbolic", "unregister_symbolic",
+]

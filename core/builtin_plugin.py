@@ -1,0 +1,20 @@
+"""The core's own plugin: graph capture with torch.export and the cleanup IR passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .capture import capture
+from .hookspecs import hookimpl
+from .passes import BUILTIN_IR_PASSES
+
+
+@hookimpl(trylast=True)
+def onnxplug_capture(model: Any, args: tuple, kwargs: dict, options: Any):
+    return capture(model, args, kwargs, options)
+
+
+@hookimpl
+def onnxplug_register_ir_passes(register):
+    for fn, order, name in BUILTIN_IR_PASSES:
+        register(fn, order=order, name=name)

@@ -1,0 +1,183 @@
+"""``export()``: the pipeline, stage by stage (see docs/architecture.md).
+
+options -> plugins -> capture -> fx passes -> decompose what has no conversion -> lower ->
+ir passes -> opsets -> check -> verify -> save.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from . import serialize
+from .capture import as_module, training_mode
+from .check import check_model
+from .decompose import decompose_unsupported
+from .dynamic import dynamic_shapes_from_axes, tensor_leaves
+from .enums import OperatorExportTypes, TrainingMode
+from .errors import OnnxExporterError, OptionError
+from .lowering import Lowerer, SymbolNames
+from .options import check_destination, check_names_against_graph, make_options
+from .passes import PassContext, run_fx_passes, run_ir_passes
+from .plugins import load_plugins
+from .registry import Registry
+from .result import ExportResult
+
+log = logging.getLogger("onnxplug")
+FUNCTIONS_FEATURE = "export_modules_as_functions"
+
+
+def _split_args(args: Any, kwargs: Mapping | None) -> tuple[tuple, dict]:
+    if isinstance(args, torch.Tensor):
+        args = (args,)
+    elif isinstance(args, list):
+        args = tuple(args)
+    elif not isinstance(args, tuple):
+        args = (args,)
+    kw = dict(kwargs or {})
+    if args and isinstance(args[-1], dict):
+        kw = {**args[-1], **kw}
+        args = args[:-1]
+    return args, kw
+
+
+def _require_features(options, loaded) -> None:
+    provided = loaded.provided_features()
+    if options.wants_functions and FUNCTIONS_FEATURE not in provided:
+        raise OptionError(
+            "export_modules_as_functions is not available yet: no installed plugin provides it. "
+            "Install the onnxplug-functions plugin (pip install -e plugins/functions) once it "
+            "implements local functions, or pass export_modules_as_functions=False.")
+    if options.operator_export_type != OperatorExportTypes.ONNX:
+        feature = options.operator_export_type.name.lower()
+        if feature not in provided:
+            raise OptionError(
+                f"operator_export_type={options.operator_export_type.name} is not available yet: "
+                "no installed plugin provides it. Use OperatorExportTypes.ONNX, or register a "
+                "symbolic function for each unsupported op (custom_symbolics=...).")
+    if not options.autograd_inlining:
+        raise OptionError(
+            "autograd_inlining=False is not available yet: torch.export always inlines "
+            "torch.autograd.Function calls. Pass autograd_inlining=True (the default).")
+
+
+class _Stages:
+    def __init__(self, verbose: bool):
+        self.timings: dict[str, float] = {}
+        self.verbose = verbose
+        self._t = time.perf_counter()
+
+    def done(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = now - self._t
+        self._t = now
+        log.info("%s: %.3fs", stage, self.timings[stage])
+        if self.verbose:
+            print(f"onnxplug: {stage} {self.timings[stage]:.3f}s", file=sys.stderr)
+
+
+def export(model: Any, args: Any = (), f: Any = None, *,
+           export_params: bool = True, verbose: bool = False,
+           training: TrainingMode = TrainingMode.EVAL,
+           input_names: list[str] | None = None, output_names: list[str] | None = None,
+           operator_export_type: OperatorExportTypes = OperatorExportTypes.ONNX,
+           opset_version: int | None = None, do_constant_folding: bool = True,
+           dynamic_axes: Mapping | None = None, keep_initializers_as_inputs: bool | None = None,
+           custom_opsets: Mapping[str, int] | None = None,
+           export_modules_as_functions: bool | set[type] = False,
+           autograd_inlining: bool = True, kwargs: Mapping | None = None,
+           dynamic_shapes: Any = None, custom_symbolics: Mapping | None = None,
+           verify: bool = False, external_data: bool | None = None) -> ExportResult:
+    """Export a PyTorch model to ONNX. See docs/usage.md for every parameter.
+
+    Returns an :class:`ExportResult`; writes the model to ``f`` (a path or binary file object)
+    unless ``f`` is None. Raises :class:`OptionError` for bad arguments (before any work),
+    :class:`UnsupportedOperatorError`, :class:`CheckerError`, or :class:`OnnxExporterError`.
+    """
+    options = make_options(
+        export_params=export_params, verbose=verbose, training=training,
+        input_names=input_names, output_names=output_names,
+        operator_export_type=operator_export_type, opset_version=opset_version,
+        do_constant_folding=do_constant_folding, dynamic_axes=dynamic_axes,
+        keep_initializers_as_inputs=keep_initializers_as_inputs, custom_opsets=custom_opsets,
+        export_modules_as_functions=export_modules_as_functions,
+        autograd_inlining=autograd_inlining, dynamic_shapes=dynamic_shapes,
+        custom_symbolics=custom_symbolics, verify=verify, external_data=external_data)
+    check_destination(f)
+    if external_data and f is not None:
+        serialize.require_path_for_external(f)
+    model = as_module(model)
+    args, kw = _split_args(args, kwargs)
+    stages = _Stages(verbose)
+    if verbose:
+        logging.getLogger("onnxplug").setLevel(logging.INFO)
+    loaded = load_plugins()
+    _require_features(options, loaded)
+    state_order = list(model.state_dict().keys()) if isinstance(model, torch.nn.Module) else None
+    if isinstance(model, torch.export.ExportedProgram):
+        state_order = list(model.state_dict.keys())
+    n_inputs = len(tensor_leaves(args, kw)) + (0 if export_params else len(state_order or ()))
+    if not isinstance(model, torch.export.ExportedProgram):
+        check_names_against_graph(options, n_inputs, len(options.output_names))
+    registry = Registry.build(loaded.symbolics, options.opset_version, options.custom_opsets,
+                              options.custom_symbolics)
+    stages.done("plugins")
+
+    with training_mode(model, options.training):
+        capture_options = dataclasses.replace(
+            options, dynamic_shapes=dynamic_shapes_from_axes(model, args, kw, options))
+        ep = loaded.pm.hook.onnxplug_capture(model=model, args=args, kwargs=kw, options=capture_options)
+        if ep is None:
+            raise OnnxExporterError("no capture plugin could capture the model.")
+        stages.done("capture")
+        ep = run_fx_passes(ep, loaded.fx_passes, options)
+        ep, decomposed = decompose_unsupported(ep, registry)
+        stages.done("fx passes")
+        lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
+                          loaded.opset_versions)
+        lowered = lowerer.run()
+        stages.done("lower")
+        check_names_against_graph(options, len(lowered.model.graph.inputs), lowerer.n_outputs)
+        context = PassContext(options, ep, lowered.fx_nodes, model)
+        ir_model = run_ir_passes(lowered.model, loaded.ir_passes, context)
+        if options.keep_initializers_as_inputs:
+            _initializers_as_inputs(ir_model)
+        stages.done("ir passes")
+
+        external = serialize.needs_external_data(ir_model, options.external_data)
+        proto = None
+        if not external:
+            proto = serialize.to_proto(ir_model)
+            check_model(proto)
+            stages.done("check")
+        if options.verify:
+            from .verification import verify_export
+
+            verify_export(model, args, kw, proto, ir_model, options, ep)
+            stages.done("verify")
+    result = ExportResult(ir_model, proto, lowered.served, decomposed, loaded.names(),
+                          stages.timings, context.notes)
+    if verbose:
+        print(result.summary())
+    if f is not None:
+        if external:
+            serialize.save_external(ir_model, serialize.require_path_for_external(f), check=True)
+        else:
+            serialize.write(proto.SerializeToString(), f)
+        result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
+        stages.done("save")
+    return result
+
+
+def _initializers_as_inputs(model) -> None:
+    graph = model.graph
+    present = set(graph.inputs)
+    for v in graph.initializers.values():
+        if v not in present:
+            graph.inputs.append(v)

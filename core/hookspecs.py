@@ -1,0 +1,117 @@
+"""The hooks a plugin can implement: the contract between the core and every plugin.
+
+A plugin is any importable object (usually a module) with functions decorated by
+``onnxplug.hookimpl`` and named after the hooks below. Publish it with an entry point in the
+group ``onnxplug``::
+
+    [project.entry-points.onnxplug]
+    my_ops = "my_ops.plugin"
+
+and every ``onnxplug.export()`` in an environment where it is installed loads it. Hook
+implementations may accept any subset of a hook's arguments, as with pytest.
+
+Most hooks take a ``register`` callback rather than returning values: a plugin can contribute
+many things in one call, and the core knows which plugin contributed each one (reports, the
+``onnxplug plugins`` listing and conflict messages need that).
+
+A plugin module may set ``ONNXPLUG_PRIORITY = <int>`` (default 0): when two plugins register the
+same op key at the same opset, the higher priority wins; equal priorities are decided by plugin
+name and reported as a conflict.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    import torch
+
+    from .options import ExportOptions
+
+PROJECT = "onnxplug"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def onnxplug_register_symbolics(register: Callable[..., None]) -> None:
+    """Contribute symbolic functions: the conversions of operators to ONNX.
+
+    Call ``register(fn)`` once per function decorated with :func:`onnxplug.symbolic`, or
+    ``register(fn, key="aten::gelu", opset=20)`` for an undecorated one. ``register`` validates
+    the key and opset at once and raises :class:`onnxplug.errors.PluginError` if they are wrong.
+
+    A symbolic function is called as ``fn(g, *args, **kwargs)`` with the ATen schema's
+    arguments (defaults filled in, keyword-only arguments as keywords); tensors arrive as
+    ``onnx_ir.Value`` objects, everything else as the Python value. It returns the ONNX value
+    (or a tuple of them, for an op with several outputs). See :class:`onnxplug.GraphContext`.
+
+    Example::
+
+        @onnxplug.symbolic("aten::relu", opset=7)
+        def relu(g, x):
+            return g.op("Relu", x)
+
+        @onnxplug.hookimpl
+        def onnxplug_register_symbolics(register):
+            register(relu)
+    """
+
+
+@hookspec(firstresult=True)
+def onnxplug_capture(
+    model: Any, args: tuple, kwargs: dict, options: "ExportOptions"
+) -> "torch.export.ExportedProgram | None":
+    """Capture ``model`` called with ``args``/``kwargs`` into a ``torch.export.ExportedProgram``.
+
+    Return None to let the next implementation try; the first non-None result is used. The
+    built-in implementation (``trylast``) handles ``nn.Module`` (non-strict ``torch.export``,
+    then strict), ``ExportedProgram`` and TorchScript. Implement this to support a new kind of
+    model object; raise :class:`onnxplug.errors.CaptureError` with a helpful message to stop.
+
+    ``options.training`` has already been applied to the module (``train()``/``eval()``); the
+    core restores the module's state afterwards.
+    """
+
+
+@hookspec
+def onnxplug_register_fx_passes(register: Callable[..., None]) -> None:
+    """Contribute passes that rewrite the captured ``ExportedProgram`` before lowering.
+
+    ``register(fn, order=500, name=None)``: ``fn(exported_program, options)`` returns the
+    (possibly new) ExportedProgram. Passes run in ascending ``order``, then by name.
+    """
+
+
+@hookspec
+def onnxplug_register_ir_passes(register: Callable[..., None]) -> None:
+    """Contribute passes over the ONNX model (an ``onnx_ir.Model``) after lowering.
+
+    ``register(fn, order=500, name=None, provides=())``: ``fn(model, context)`` changes the
+    model in place (or returns an ``onnx_ir.passes.PassResult`` / a new model); ``context`` is an
+    :class:`onnxplug.passes.PassContext` with the options, the ExportedProgram and the FX metadata
+    of every node. ``provides`` names export features the pass implements (for example
+    ``"export_modules_as_functions"``): the core refuses an option whose feature no installed
+    pass provides. Built-in passes use orders 100 (cleanup), 900 (deduplication) and 950
+    (topological sort); run local-function or fusion passes in between.
+    """
+
+
+@hookspec
+def onnxplug_custom_opsets() -> dict[str, int]:
+    """Return ``{domain: version}`` for custom domains this plugin's symbolic functions emit.
+
+    Used when the user's ``custom_opsets=`` does not name a domain the model uses. A domain that
+    no plugin declares and the user does not name is imported at version 1.
+    """
+
+
+@hookspec
+def onnxplug_register_test_cases(register: Callable[..., None]) -> None:
+    """Declare conformance cases for the plugin test kit (``onnxplug.testing.OpCase``).
+
+    ``register(OpCase(...))`` once per case; ``pytest --onnxplug-plugin NAME`` exports every case
+    at every opset of its range, checks it, runs it in onnxruntime and compares with PyTorch.
+    """

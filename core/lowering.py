@@ -1,0 +1,446 @@
+"""Lowering: walk the FX graph of an ExportedProgram once and build the ONNX graph.
+
+Each ``call_function`` node is converted by the symbolic function the registry picks for its
+key. Values whose inputs are all constants (parameters, buffers, lifted constants, and results
+of such computations) are folded eagerly in PyTorch when constant folding is on, and only
+materialised as initializers when an ONNX node needs them: nothing is emitted that a later pass
+would fold away, and parameters stay zero-copy torch tensors until the model is saved.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import onnx_ir as ir
+import sympy
+import torch
+from torch.export.graph_signature import InputKind, OutputKind
+
+from .enums import TrainingMode
+from .errors import OnnxExporterError, UnsupportedOp, UnsupportedOperatorError
+from .graph import GraphContext, onnx_dtype, to_ir_tensor
+from .options import ExportOptions
+from .registry import Registry
+
+FOLD_LIMIT = 1 << 20  # fold results up to this many elements (or no bigger than the inputs)
+_TORCH_DIR = torch.__file__.rsplit("/", 1)[0]
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def op_key(target: Any) -> str:
+    """The registry key of an FX call target: ``aten::add.Tensor``, ``_operator::mul``..."""
+    if isinstance(target, torch._ops.OpOverload):
+        return f"{target._schema.name}.{target._overloadname}"
+    if isinstance(target, torch._ops.HigherOrderOperator):
+        return f"higher_order::{target.name()}"
+    module = getattr(target, "__module__", None) or "builtins"
+    return f"{module.replace('.', '_') if module.startswith('torch.') else module}::{target.__name__}"
+
+
+def inplace_functional_key(key: str) -> str | None:
+    """``aten::add_.Tensor`` -> ``aten::add.Tensor``; None for a key that is not in-place."""
+    ns, _, rest = key.partition("::")
+    name, dot, overload = rest.partition(".")
+    if name.endswith("_") and not name.endswith("__") and not name.startswith("_"):
+        return f"{ns}::{name[:-1]}{dot}{overload}"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def source_location(stack_trace: str | None) -> str:
+    """``file:line`` of the innermost frame outside PyTorch (the user's code), or ''."""
+    if not stack_trace:
+        return ""
+    frames = _FRAME.findall(stack_trace)
+    for path, line in reversed(frames):
+        if not path.startswith(_TORCH_DIR):
+            return f"{path}:{line}"
+    return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
+
+
+def node_location(node: torch.fx.Node) -> str:
+    return source_location(node.meta.get("stack_trace"))
+
+
+@lru_cache(maxsize=8192)
+def _accepts(fn: Callable) -> tuple[float, frozenset[str] | None]:
+    """How many positional args after ``g`` a symbolic accepts, and which keywords (None: any)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return float("inf"), None
+    n_pos: float = 0
+    names: set[str] = set()
+    any_kw = False
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            n_pos = float("inf")
+        elif p.kind == p.VAR_KEYWORD:
+            any_kw = True
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n_pos += 1
+            names.add(p.name)
+        elif p.kind == p.KEYWORD_ONLY:
+            names.add(p.name)
+    return n_pos, None if any_kw else frozenset(names)
+
+
+def schema_args(target: Any, args: tuple, kwargs: Mapping[str, Any]):
+    """Positional args (defaults filled) and keyword-only args of an ATen call, per its schema.
+
+    Returns ``(positional, keyword_only, defaults)`` where ``defaults`` says, per positional
+    index, whether the value is the schema default (so a symbolic may omit it).
+    """
+    schema = getattr(target, "_schema", None)
+    if schema is None:
+        return list(args), dict(kwargs), [False] * len(args)
+    pos, kw, is_default = [], {}, []
+    for i, a in enumerate(schema.arguments):
+        if a.kwarg_only:
+            if a.name in kwargs:
+                kw[a.name] = kwargs[a.name]
+            elif a.has_default_value():
+                kw[(a.name, "default")] = a.default_value
+            continue
+        if i < len(args):
+            pos.append(args[i]); is_default.append(False)
+        elif a.name in kwargs:
+            pos.append(kwargs[a.name]); is_default.append(False)
+        elif a.has_default_value():
+            pos.append(a.default_value); is_default.append(True)
+        else:
+            pos.append(None); is_default.append(True)
+    return pos, kw, is_default
+
+
+def fit_call(fn: Callable, key: str, pos: list, kw: dict, is_default: list):
+    """Drop trailing defaulted args and defaulted keywords that ``fn`` does not declare."""
+    n_pos, names = _accepts(fn)
+    while len(pos) > n_pos:
+        if not is_default[len(pos) - 1]:
+            raise OnnxExporterError(
+                f"symbolic function {fn.__qualname__} for {key} accepts {int(n_pos)} argument(s) "
+                f"after g, but the call passes {len(pos)} (argument {len(pos)} is not the "
+                "default). Add the missing parameters to the function."
+            )
+        pos = pos[:-1]
+    out_kw = {}
+    for k, v in kw.items():
+        name, defaulted = (k[0], True) if isinstance(k, tuple) else (k, False)
+        if names is None or name in names:
+            out_kw[name] = v
+        elif not defaulted:
+            raise OnnxExporterError(
+                f"symbolic function {fn.__qualname__} for {key} does not accept the keyword "
+                f"{name!r}={v!r} that the call passes. Add it to the function's parameters."
+            )
+    return pos, out_kw
+
+
+class SymbolNames:
+    """Names of dynamic dimensions: torch symbols (``s77``) -> user names (``batch``)."""
+
+    def __init__(self) -> None:
+        self.names: dict[sympy.Symbol, sympy.Symbol] = {}
+
+    def bind(self, dim: Any, name: str) -> None:
+        if isinstance(dim, torch.SymInt):
+            expr = dim.node.expr
+            if isinstance(expr, sympy.Symbol) and expr not in self.names:
+                self.names[expr] = sympy.Symbol(name)
+
+    def dim(self, d: Any) -> int | ir.SymbolicDim:
+        if isinstance(d, int):
+            return d
+        if isinstance(d, torch.SymInt):
+            expr = d.node.expr
+            if expr.is_number:
+                return int(expr)
+            return ir.SymbolicDim(str(expr.xreplace(self.names)))
+        return ir.SymbolicDim(None)
+
+
+@dataclass
+class LoweringResult:
+    model: ir.Model
+    served: dict[str, str] = field(default_factory=dict)  # op key -> "plugin: function"
+    fx_nodes: dict[str, torch.fx.Node] = field(default_factory=dict)
+
+
+class Lowerer:
+    """Converts one ExportedProgram into an ``onnx_ir.Model``. Use once."""
+
+    def __init__(self, ep: torch.export.ExportedProgram, registry: Registry, options: ExportOptions,
+                 plugin_names: list[str], symbols: SymbolNames, state_dict_order: list[str] | None,
+                 opset_versions: Mapping[str, int]):
+        self.ep = ep
+        self.registry = registry
+        self.options = options
+        self.plugin_names = plugin_names
+        self.symbols = symbols
+        self.state_dict_order = state_dict_order
+        self.opset_versions = opset_versions
+        self.graph = ir.Graph([], [], nodes=[], name="main_graph")
+        self.g = GraphContext(self.graph, options.opset_version, options)
+        self.env: dict[torch.fx.Node, Any] = {}
+        self.const_names: dict[int, str] = {}
+        self.materialized: dict[int, ir.Value] = {}
+        self.keepalive: list[torch.Tensor] = []
+        self.fold = options.do_constant_folding and options.training != TrainingMode.TRAINING
+        self.served: dict[str, str] = {}
+        self._node_count = 0
+        self.n_outputs = 0
+
+    # -- values -------------------------------------------------------------------------------
+    def value_of(self, x: Any) -> Any:
+        """What a symbolic function receives for an FX argument."""
+        if isinstance(x, torch.fx.Node):
+            v = self.env[x]
+            return self.materialize(v) if isinstance(v, torch.Tensor) else v
+        if isinstance(x, (list, tuple)):
+            return type(x)(self.value_of(i) for i in x)
+        if isinstance(x, torch.Tensor):
+            return self.materialize(x)
+        return x
+
+    def materialize(self, t: torch.Tensor) -> ir.Value:
+        """The initializer holding constant tensor ``t`` (created on first use)."""
+        v = self.materialized.get(id(t))
+        if v is None:
+            name = self.const_names.get(id(t)) or f"_folded_{len(self.materialized)}"
+            v = ir.Value(name=name, const_value=to_ir_tensor(t, name=name),
+                         type=ir.TensorType(onnx_dtype(t.dtype)), shape=ir.Shape(t.shape))
+            self.graph.register_initializer(v)
+            self.materialized[id(t)] = v
+            self.keepalive.append(t)
+        return v
+
+    def _const_arg(self, x: Any) -> tuple[bool, Any]:
+        """(all-constant?, the argument with FX nodes replaced by constant tensors)."""
+        if isinstance(x, torch.fx.Node):
+            v = self.env[x]
+            return (isinstance(v, (torch.Tensor, int, float, bool)) or v is None), v
+        if isinstance(x, (list, tuple)):
+            parts = [self._const_arg(i) for i in x]
+            return all(p[0] for p in parts), type(x)(p[1] for p in parts)
+        return True, x
+
+    def _try_fold(self, node: torch.fx.Node) -> tuple[bool, Any]:
+        target = node.target
+        if not self.fold or not isinstance(target, torch._ops.OpOverload):
+            return False, None
+        if target._schema.is_mutable or torch.Tag.nondeterministic_seeded in target.tags:
+            return False, None
+        ok_a, args = self._const_arg(node.args)
+        ok_k, kwargs = self._const_arg(node.kwargs)
+        if not (ok_a and ok_k):
+            return False, None
+        tensors = [a for a in torch.utils._pytree.tree_leaves((args, kwargs)) if isinstance(a, torch.Tensor)]
+        if not tensors:
+            return False, None  # factories (zeros, arange...) stay ops: no big initializers
+        val = node.meta.get("val")
+        if isinstance(val, torch.Tensor):
+            inputs = sum(t.numel() for t in tensors)
+            if val.numel() > max(FOLD_LIMIT, inputs):
+                return False, None
+        with torch.no_grad():
+            return True, target(*args, **kwargs)
+
+    # -- the walk --------------------------------------------------------------------------
+    def run(self) -> LoweringResult:
+        ep, opts = self.ep, self.options
+        sig = ep.graph_signature
+        specs = {s.arg.name: s for s in sig.input_specs if hasattr(s.arg, "name")}
+        user_inputs: list[ir.Value] = []
+        param_inputs: dict[str, ir.Value] = {}
+        names = list(opts.input_names)
+        unsupported: dict[str, list[str]] = {}
+        fx_nodes: dict[str, torch.fx.Node] = {}
+        as_inputs = not opts.export_params
+        for node in ep.graph.nodes:
+            if node.op == "placeholder":
+                spec = specs.get(node.name)
+                kind = spec.kind if spec is not None else InputKind.USER_INPUT
+                if kind == InputKind.USER_INPUT:
+                    val = node.meta.get("val")
+                    if not isinstance(val, torch.Tensor):
+                        self.env[node] = val  # specialised Python scalar
+                        continue
+                    idx = len(user_inputs)
+                    name = names[idx] if idx < len(names) else node.name
+                    for axis, dim_name in opts.dynamic_axes.get(name, {}).items():
+                        if -val.dim() <= axis < val.dim():
+                            self.symbols.bind(val.shape[axis], dim_name)
+                    v = ir.Value(name=name)
+                    self._set_meta(v, val)
+                    user_inputs.append(v)
+                    self.env[node] = v
+                elif kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+                    target = spec.target
+                    persistent = kind == InputKind.PARAMETER or (
+                        kind == InputKind.BUFFER and spec.persistent)
+                    t = ep.state_dict[target] if target in ep.state_dict else ep.constants[target]
+                    if as_inputs and persistent:
+                        v = ir.Value(name=target)
+                        self._set_meta(v, t)
+                        param_inputs[target] = v
+                        self.env[node] = v
+                    else:
+                        self.const_names[id(t)] = target
+                        self.env[node] = t
+                else:
+                    self.env[node] = None  # tokens, custom objects: not representable
+            elif node.op == "call_function":
+                fx_nodes[node.name] = node
+                self._lower(node, unsupported)
+            elif node.op == "output":
+                self._outputs(node, sig)
+        if unsupported:
+            raise UnsupportedOperatorError(
+                [UnsupportedOp(k, tuple(v), self.registry.available_opsets(k))
+                 for k, v in unsupported.items()],
+                opts.opset_version, self.plugin_names)
+        self.graph.inputs.extend(user_inputs)
+        order = self.state_dict_order or list(param_inputs)
+        self.graph.inputs.extend(param_inputs[k] for k in order if k in param_inputs)
+        self.graph.inputs.extend(v for k, v in param_inputs.items() if k not in order)
+        self.graph.opset_imports[""] = opts.opset_version
+        for domain in self.g.domains:
+            self.graph.opset_imports[domain] = opts.custom_opsets.get(
+                domain, self.opset_versions.get(domain, 1))
+        model = ir.Model(self.graph, ir_version=_ir_version(opts.opset_version),
+                         producer_name="onnxplug", producer_version=_version())
+        return LoweringResult(model, self.served, fx_nodes)
+
+    def _lower(self, node: torch.fx.Node, unsupported: dict[str, list[str]]) -> None:
+        target = node.target
+        if target is operator.getitem:
+            src, idx = node.args
+            self.env[node] = self.env[src][idx]
+            return
+        key = op_key(target)
+        mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
+        if not node.users and not mutable:
+            return  # dead code, asserts
+        folded, value = self._try_fold(node)
+        if folded:
+            self.env[node] = value
+            return
+        entry = self.registry.lookup(key)
+        if unsupported and entry is not None:
+            self.env[node] = None  # the export already failed: only collect unsupported ops
+            return
+        rebinds = None
+        if entry is None and mutable and (fkey := inplace_functional_key(key)):
+            entry = self.registry.lookup(fkey)
+            rebinds = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
+        if entry is None:
+            unsupported.setdefault(key, []).append(node_location(node) or node.name)
+            self.env[node] = None
+            return
+        pos, kw, is_default = schema_args(target, node.args, node.kwargs)
+        pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
+        self.g.new_nodes = []
+        self.g.fx_node = node
+        try:
+            result = entry.fn(self.g, *self.value_of(pos), **{k: self.value_of(v) for k, v in kw.items()})
+        except OnnxExporterError:
+            raise
+        except Exception as exc:
+            raise OnnxExporterError(
+                f"converting {key} (FX node {node.name!r} at {node_location(node) or 'unknown'}) "
+                f"with {entry.qualname} from plugin {entry.plugin!r} at opset "
+                f"{self.options.opset_version} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.served.setdefault(key, f"{entry.plugin}: {entry.qualname}")
+        self._annotate(node, result)
+        self.env[node] = result
+        if rebinds is not None:
+            self.env[rebinds] = result
+
+    def _annotate(self, node: torch.fx.Node, result: Any) -> None:
+        """Carry FX metadata onto the new ONNX nodes and torch types onto the results."""
+        where = node_location(node)
+        for n in self.g.new_nodes:
+            n.meta["fx_node"] = node.name
+            if self.options.verbose:
+                n.doc_string = where
+            if n.name is None:
+                self._node_count += 1
+                n.name = f"{node.name}_n{self._node_count}"
+        val = node.meta.get("val")
+        if isinstance(result, ir.Value):
+            self._set_meta(result, val, node.name)
+        elif isinstance(result, (tuple, list)) and isinstance(val, (tuple, list)):
+            for i, (r, v) in enumerate(zip(result, val)):
+                if isinstance(r, ir.Value):
+                    self._set_meta(r, v, f"{node.name}_{i}")
+
+    def _set_meta(self, v: ir.Value, val: Any, name: str | None = None) -> None:
+        if name is not None and v.name is None:
+            v.name = name
+        if isinstance(val, torch.Tensor):
+            if v.dtype is None or v.producer() is not None:
+                v.dtype = onnx_dtype(val.dtype)
+            v.shape = ir.Shape([self.symbols.dim(d) for d in val.shape])
+        elif isinstance(val, torch.SymInt) or isinstance(val, int):
+            if v.dtype is None:
+                v.dtype = ir.DataType.INT64
+                v.shape = ir.Shape([])
+
+    def _outputs(self, node: torch.fx.Node, sig) -> None:
+        out_names = list(self.options.output_names)
+        results = node.args[0]
+        outs: list[ir.Value] = []
+        for spec, arg in zip(sig.output_specs, results):
+            if spec.kind not in (OutputKind.USER_OUTPUT, OutputKind.LOSS_OUTPUT):
+                continue
+            if arg is None:
+                continue
+            v = self.value_of(arg)
+            val = arg.meta.get("val") if isinstance(arg, torch.fx.Node) else arg
+            if not isinstance(v, ir.Value):
+                v = self.g.constant(v)
+            if v in outs or v.is_graph_input() or v.is_initializer() or v.const_value is not None:
+                v = self.g.op("Identity", v)
+            idx = len(outs)
+            if idx < len(out_names):
+                v.name = out_names[idx]
+                for axis, dim_name in self.options.dynamic_axes.get(out_names[idx], {}).items():
+                    if isinstance(val, torch.Tensor) and -val.dim() <= axis < val.dim():
+                        self.symbols.bind(val.shape[axis], dim_name)
+            self._set_meta(v, val)
+            if idx < len(out_names):
+                self._name_output_axes(v, out_names[idx])
+            outs.append(v)
+        self.graph.outputs.extend(outs)
+        self.n_outputs = len(outs)
+
+    def _name_output_axes(self, v: ir.Value, name: str) -> None:
+        axes = self.options.dynamic_axes.get(name)
+        if not axes or v.shape is None:
+            return
+        dims = list(v.shape)
+        for axis, dim_name in axes.items():
+            if -len(dims) <= axis < len(dims):
+                dims[axis] = ir.SymbolicDim(dim_name)
+        v.shape = ir.Shape(dims)
+
+
+def _ir_version(opset: int) -> int:
+    import onnx.helper
+
+    return onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", opset)])
+
+
+@lru_cache(maxsize=1)
+def _version() -> str:
+    from .plugins import _version as dist_version
+
+    return dist_version("onnxplug")

@@ -1,0 +1,75 @@
+"""Running FX and IR passes, and the built-in IR passes.
+
+An IR pass is any callable ``fn(model, context)``: it may change the ``onnx_ir.Model`` in place
+and return None, return an ``onnx_ir.passes.PassResult``, or return a new model. ``onnx_ir``'s
+own pass objects fit (see :func:`ir_pass`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import onnx_ir as ir
+import onnx_ir.passes.common as common
+import torch
+
+from .options import ExportOptions
+from .plugins import PassEntry
+
+
+@dataclass
+class PassContext:
+    """What an IR pass can know about the export besides the model.
+
+    ``fx_nodes`` maps FX node names to nodes; every ONNX node built while lowering an FX node
+    has ``node.meta["fx_node"]`` set to that name, so a pass can read the module stack
+    (``fx_nodes[name].meta["nn_module_stack"]``) or source location of any ONNX node.
+    """
+
+    options: ExportOptions
+    exported_program: torch.export.ExportedProgram
+    fx_nodes: Mapping[str, torch.fx.Node]
+    model_object: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+def ir_pass(make: Callable[[], ir.passes.PassBase], when: Callable[[ExportOptions], bool] | None = None):
+    """Adapt an ``onnx_ir`` pass class (or factory) into an onnxplug IR pass."""
+
+    def run(model: ir.Model, context: PassContext):
+        if when is not None and not when(context.options):
+            return None
+        return make()(model)
+
+    run.__name__ = getattr(make, "__name__", "ir_pass")
+    return run
+
+
+def run_ir_passes(model: ir.Model, passes: list[PassEntry], context: PassContext) -> ir.Model:
+    for entry in passes:
+        result = entry.fn(model, context)
+        if isinstance(result, ir.passes.PassResult):
+            model = result.model
+        elif isinstance(result, ir.Model):
+            model = result
+    return model
+
+
+def run_fx_passes(ep: torch.export.ExportedProgram, passes: list[PassEntry],
+                  options: ExportOptions) -> torch.export.ExportedProgram:
+    for entry in passes:
+        result = entry.fn(ep, options)
+        if result is not None:
+            ep = result
+    return ep
+
+
+BUILTIN_IR_PASSES = [
+    (ir_pass(common.RemoveUnusedNodesPass), 100, "remove_unused_nodes"),
+    (ir_pass(common.DeduplicateHashedInitializersPass,
+             when=lambda o: not o.keep_initializers_as_inputs), 900, "deduplicate_initializers"),
+    (ir_pass(common.TopologicalSortPass), 950, "topological_sort"),
+    (ir_pass(common.RemoveUnusedOpsetsPass), 960, "remove_unused_opsets"),
+]

@@ -1,0 +1,221 @@
+"""Symbolic functions and the per-export registry that picks one for each op.
+
+Rules (see docs/architecture.md):
+
+* A key is ``namespace::name`` or ``namespace::name.overload``; for a node whose overload has
+  a usable registration, the overload key wins over the bare name.
+* ``opset=N`` means "from N until a later registration". For target opset T the candidates
+  are the registrations with N <= T.
+* Among candidates: the call's ``custom_symbolics=`` first, then ``register_symbolic`` at
+  runtime, then plugins; within the same source, an *active* custom-domain function first,
+  then the highest N, then the higher plugin priority, then the plugin name. Two plugin
+  registrations that tie on everything but the name are a conflict: reported, never silent.
+* A function declared with ``domain="com.x"`` (it emits a custom domain) for an op that also
+  has a standard conversion is *active* only when the user names the domain in
+  ``custom_opsets``; for an op without a standard conversion it is always used.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import PluginError
+
+_KEY = re.compile(r"^[A-Za-z_][\w.]*::[A-Za-z_]\w*(\.\w+)?$")
+SOURCE_CALL, SOURCE_RUNTIME, SOURCE_PLUGIN = 3, 2, 1
+ANY_OPSET = 1
+
+
+@dataclass(frozen=True)
+class SymbolicSpec:
+    """What ``@symbolic`` attaches to a function: the key and first opset it converts."""
+
+    key: str
+    opset: int
+    domain: str | None = None
+
+
+@dataclass(frozen=True)
+class SymbolicFunction:
+    """One registration: ``fn`` converts ``key`` from ``opset`` on, contributed by ``plugin``."""
+
+    key: str
+    opset: int
+    fn: Callable
+    plugin: str
+    priority: int = 0
+    domain: str | None = None
+    source: int = SOURCE_PLUGIN
+
+    @property
+    def qualname(self) -> str:
+        mod = getattr(self.fn, "__module__", "?")
+        return f"{mod}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
+
+
+def validate_key(key: object) -> str:
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise PluginError(
+            f"invalid op key {key!r}: use 'namespace::name' or 'namespace::name.overload', "
+            "e.g. 'aten::gelu' or 'aten::add.Tensor'."
+        )
+    return key
+
+
+def validate_opset(opset: object) -> int:
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < ANY_OPSET:
+        raise PluginError(f"invalid opset {opset!r}: it must be an int >= 1.")
+    return opset
+
+
+def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = None):
+    """Mark a function as the conversion of ``key`` (one key or several) from ``opset`` on.
+
+    ``domain`` names the custom domain the function emits, if any (see the module docstring
+    for when such a function is used). The function is unchanged; a plugin still passes it to
+    ``register`` in its ``onnxplug_register_symbolics`` hook.
+    """
+    keys = [key] if isinstance(key, str) else list(key)
+    specs = [SymbolicSpec(validate_key(k), validate_opset(opset), domain) for k in keys]
+
+    def mark(fn: Callable) -> Callable:
+        fn.__onnxplug_symbolic__ = [*getattr(fn, "__onnxplug_symbolic__", []), *specs]
+        return fn
+
+    return mark
+
+
+def specs_of(fn: Callable, key: str | None, opset: int | None, domain: str | None):
+    """The registrations ``register(fn, key=..., opset=...)`` stands for."""
+    if key is not None:
+        return [SymbolicSpec(validate_key(key), validate_opset(opset or 7), domain)]
+    specs = getattr(fn, "__onnxplug_symbolic__", None)
+    if not specs:
+        raise PluginError(
+            f"{getattr(fn, '__qualname__', fn)!r} was registered without a key: decorate it "
+            "with @onnxplug.symbolic(key, opset=N) or call register(fn, key=..., opset=...)."
+        )
+    return list(specs)
+
+
+_runtime_lock = threading.Lock()
+_runtime: dict[tuple[str, int], SymbolicFunction] = {}
+
+
+def register_symbolic(key: str, fn: Callable, opset: int = ANY_OPSET, *, domain: str | None = None):
+    """Register ``fn`` for ``key`` from ``opset`` on, for every later export in this process.
+
+    It takes precedence over every plugin's conversion of the same key. Undo it with
+    :func:`unregister_symbolic`.
+    """
+    if not callable(fn):
+        raise PluginError(f"register_symbolic: {fn!r} is not callable.")
+    entry = SymbolicFunction(validate_key(key), validate_opset(opset), fn, "<runtime>",
+                             domain=domain, source=SOURCE_RUNTIME)
+    with _runtime_lock:
+        _runtime[(key, opset)] = entry
+
+
+def unregister_symbolic(key: str, opset: int | None = None) -> None:
+    """Remove runtime registrations of ``key`` (at ``opset``, or all of them)."""
+    with _runtime_lock:
+        for k in [k for k in _runtime if k[0] == key and (opset is None or k[1] == opset)]:
+            del _runtime[k]
+
+
+def runtime_symbolics() -> list[SymbolicFunction]:
+    with _runtime_lock:
+        return list(_runtime.values())
+
+
+@dataclass
+class Conflict:
+    key: str
+    opset: int
+    winner: str
+    losers: list[str]
+
+    def __str__(self) -> str:
+        return (f"{self.key} at opset {self.opset}: {self.winner} wins over "
+                f"{', '.join(self.losers)} (same priority; decided by plugin name)")
+
+
+@dataclass
+class Registry:
+    """The symbolic functions of one export, indexed by key. Built per export; not global."""
+
+    opset: int
+    custom_opsets: Mapping[str, int] = field(default_factory=dict)
+    by_key: dict[str, list[SymbolicFunction]] = field(default_factory=lambda: defaultdict(list))
+    _cache: dict[str, SymbolicFunction | None] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, entries: Iterable[SymbolicFunction], opset: int,
+              custom_opsets: Mapping[str, int] | None = None,
+              custom_symbolics: Mapping[str, Callable] | None = None) -> "Registry":
+        reg = cls(opset, dict(custom_opsets or {}))
+        for e in entries:
+            reg.by_key[e.key].append(e)
+        for e in runtime_symbolics():
+            reg.by_key[e.key].append(e)
+        for key, fn in (custom_symbolics or {}).items():
+            validate_key(key)
+            reg.by_key[key].append(SymbolicFunction(key, ANY_OPSET, fn, "<custom_symbolics>",
+                                                    source=SOURCE_CALL))
+        return reg
+
+    def _rank(self, e: SymbolicFunction, has_standard: bool):
+        active_custom = bool(e.domain) and (e.domain in self.custom_opsets or not has_standard)
+        return (e.source, active_custom, e.opset, e.priority)
+
+    def _usable(self, key: str) -> list[SymbolicFunction]:
+        cands = [e for e in self.by_key.get(key, ()) if e.opset <= self.opset]
+        has_standard = any(not e.domain for e in cands)
+        return [e for e in cands if not e.domain or e.domain in self.custom_opsets
+                or not has_standard or e.source != SOURCE_PLUGIN]
+
+    def _pick(self, key: str) -> SymbolicFunction | None:
+        cands = self._usable(key)
+        if not cands:
+            return None
+        has_standard = any(not e.domain for e in cands)
+        return max(cands, key=lambda e: (self._rank(e, has_standard), _neg(e.plugin)))
+
+    def lookup(self, key: str) -> SymbolicFunction | None:
+        """The function converting ``key`` (``ns::name.overload``) at this export's opset."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        found = self._pick(key)
+        if found is None and "." in key.split("::", 1)[1]:
+            found = self._pick(key.rsplit(".", 1)[0])
+        self._cache[key] = found
+        return found
+
+    def available_opsets(self, key: str) -> tuple[int, ...]:
+        keys = [key] + ([key.rsplit(".", 1)[0]] if "." in key.split("::", 1)[-1] else [])
+        return tuple(sorted({e.opset for k in keys for e in self.by_key.get(k, ())}))
+
+    def conflicts(self) -> list[Conflict]:
+        """Plugin registrations of one key and opset that tie on priority."""
+        out = []
+        for key, entries in sorted(self.by_key.items()):
+            groups: dict[tuple, list[SymbolicFunction]] = defaultdict(list)
+            for e in entries:
+                if e.source == SOURCE_PLUGIN:
+                    groups[(e.opset, e.priority, e.domain)].append(e)
+            for (opset, _, _), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
+                plugins = sorted({e.plugin for e in group})
+                if len(plugins) > 1:
+                    out.append(Conflict(key, opset, plugins[0], plugins[1:]))
+        return out
+
+
+def _neg(name: str):
+    """Sort key that makes the alphabetically first plugin name the maximum."""
+    return (*(-ord(c) for c in name), 1)

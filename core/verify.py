@@ -1,0 +1,77 @@
+"""Running an exported model in onnxruntime and comparing with eager PyTorch.
+
+Used by ``export(verify=True)``, the CLI's ``--verify``, the plugin test kit and the tests, so
+there is one way to feed inputs and one comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils import _pytree as pytree
+
+from .errors import VerificationError
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        import ml_dtypes
+
+        return t.view(torch.uint16).numpy().view(ml_dtypes.bfloat16)
+    return t.resolve_conj().resolve_neg().numpy()
+
+
+def flat_tensors(value: Any) -> list[Any]:
+    """Tensors (and numbers) of a nested output structure, in order; None dropped."""
+    leaves = pytree.tree_leaves(value)
+    return [x for x in leaves if isinstance(x, (torch.Tensor, int, float, bool))]
+
+
+def run_onnxruntime(model: Any, inputs: Sequence[Any]) -> list[np.ndarray]:
+    """Run ``model`` (ModelProto, bytes or path) on ``inputs`` given in graph-input order."""
+    import onnxruntime as ort
+
+    if hasattr(model, "SerializeToString"):
+        model = model.SerializeToString()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    feeds = {}
+    for name, x in zip(names, inputs):
+        feeds[name] = to_numpy(x) if isinstance(x, torch.Tensor) else np.asarray(x)
+    return sess.run(None, feeds)
+
+
+def compare(expected: Sequence[Any], actual: Sequence[np.ndarray], rtol: float = 1e-3,
+            atol: float = 1e-5, names: Sequence[str] | None = None) -> None:
+    """Raise :class:`VerificationError` naming the first output that differs, and by how much."""
+    if len(expected) != len(actual):
+        raise VerificationError(
+            f"the ONNX model has {len(actual)} output(s), PyTorch returned {len(expected)}.")
+    for i, (e, a) in enumerate(zip(expected, actual)):
+        label = names[i] if names and i < len(names) else f"output {i}"
+        e_np = to_numpy(e) if isinstance(e, torch.Tensor) else np.asarray(e)
+        a = np.asarray(a)
+        if e_np.shape != a.shape:
+            raise VerificationError(f"{label}: shape {a.shape} from onnxruntime, {e_np.shape} from PyTorch.")
+        if e_np.dtype != a.dtype:
+            raise VerificationError(f"{label}: dtype {a.dtype} from onnxruntime, {e_np.dtype} from PyTorch.")
+        if e_np.dtype.kind in "biuSO" or e_np.dtype == np.bool_:
+            if not np.array_equal(e_np, a):
+                bad = int(np.sum(e_np != a))
+                raise VerificationError(f"{label}: {bad} of {e_np.size} element(s) differ.")
+            continue
+        e64, a64 = e_np.astype(np.float64), a.astype(np.float64)
+        if not np.allclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True):
+            diff = np.abs(a64 - e64)
+            diff = np.where(np.isnan(diff), np.inf, diff)
+            idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
+            raise VerificationError(
+                f"{label} differs: max abs difference {float(np.max(diff)):.3g} at index "
+                f"{tuple(int(i) for i in idx)} (onnxruntime {a64[idx]!r}, PyTorch {e64[idx]!r}); "
+                f"rtol={rtol}, atol={atol}.")

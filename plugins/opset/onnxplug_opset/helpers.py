@@ -1,0 +1,266 @@
+"""Shared maths for conversions: dtypes, constants, and ops whose form changes with the opset.
+
+Every helper takes the GraphContext ``g`` first and emits the right form for ``g.opset``
+(attribute before an opset, input from it), so conversions stay free of version branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import onnx_ir as ir
+import torch
+
+FLOATS = (torch.float16, torch.float32, torch.float64, torch.bfloat16)
+Value = ir.Value
+
+
+# -- dtypes -------------------------------------------------------------------------------------
+def dtype(g, x: Any) -> torch.dtype:
+    """The torch dtype of a value or Python scalar (as PyTorch would type it)."""
+    if isinstance(x, ir.Value):
+        d = g.dtype(x)
+        if d is None:
+            raise ValueError(f"the dtype of {x.name!r} is unknown; declare it with dtype=")
+        return d
+    if isinstance(x, bool):
+        return torch.bool
+    if isinstance(x, int):
+        return torch.int64
+    if isinstance(x, float):
+        return torch.get_default_dtype()
+    if isinstance(x, torch.Tensor):
+        return x.dtype
+    raise TypeError(f"no dtype for {x!r}")
+
+
+def _meta(g, x: Any):
+    if isinstance(x, ir.Value):
+        rank = g.rank(x)
+        return torch.empty((1,) * (rank if rank is not None else 1), dtype=dtype(g, x), device="meta")
+    return x
+
+
+def result_type(g, *xs: Any) -> torch.dtype:
+    """PyTorch's type promotion over values and Python scalars (0-d tensors rank lower)."""
+    metas = [_meta(g, x) for x in xs if x is not None]
+    if len(metas) == 1:
+        return dtype(g, xs[0])
+    dt = torch.result_type(metas[0], metas[1])
+    for m in metas[2:]:
+        dt = torch.result_type(torch.empty((1,), dtype=dt, device="meta"), m)
+    return dt
+
+
+def cast(g, x: Value, to: torch.dtype) -> Value:
+    """Cast ``x`` to ``to`` (nothing emitted when it already has that dtype)."""
+    if g.dtype(x) == to:
+        return x
+    return g.op("Cast", x, to_i=onnx_type(to), dtype=to)
+
+
+def onnx_type(dt: torch.dtype) -> int:
+    from onnx_ir.tensor_adapters import from_torch_dtype
+
+    return int(from_torch_dtype(dt))
+
+
+def as_value(g, x: Any, dt: torch.dtype) -> Value:
+    """A value of dtype ``dt``: casts a value, or makes a constant from a Python scalar."""
+    if isinstance(x, ir.Value):
+        return cast(g, x, dt)
+    return g.constant(x, dt)
+
+
+def promote(g, *xs: Any, to: torch.dtype | None = None) -> tuple[list[Value], torch.dtype]:
+    """Bring inputs to their promoted dtype (or ``to``); returns ``(values, dtype)``."""
+    dt = to or result_type(g, *xs)
+    return [as_value(g, x, dt) for x in xs], dt
+
+
+def scalar(g, value: Any, like: Value | torch.dtype) -> Value:
+    """A 0-d constant with the dtype of ``like`` (a value or a dtype)."""
+    dt = like if isinstance(like, torch.dtype) else dtype(g, like)
+    return g.constant(value, dt)
+
+
+# -- integer lists and shapes ------------------------------------------------------------------
+def int_list(g, items: Any) -> Value:
+    """A 1-D int64 tensor from ints and 0-d/1-d int values (SymInts arrive as 0-d values)."""
+    if isinstance(items, ir.Value):
+        return unsqueeze(g, items, [0]) if g.rank(items) == 0 else items
+    items = list(items)
+    if all(isinstance(i, int) for i in items):
+        return g.constant(items, torch.int64)
+    parts, run = [], []
+    for i in items:
+        if isinstance(i, int):
+            run.append(i)
+            continue
+        if run:
+            parts.append(g.constant(run, torch.int64))
+            run = []
+        i = cast(g, i, torch.int64)
+        parts.append(unsqueeze(g, i, [0]) if g.rank(i) in (0, None) else i)
+    if run:
+        parts.append(g.constant(run, torch.int64))
+    if len(parts) == 1:
+        return parts[0]
+    return g.op("Concat", *parts, axis_i=0, dtype=torch.int64)
+
+
+def shape_of(g, x: Value) -> Value:
+    return g.op("Shape", x, dtype=torch.int64)
+
+
+def dim_size(g, x: Value, axis: int) -> int | Value:
+    """Size of ``axis`` of ``x``: an int when static, else a 0-d int64 value."""
+    shape = g.shape(x)
+    if shape is not None and isinstance(shape[axis], int):
+        return shape[axis]
+    rank = g.rank(x)
+    if g.opset >= 15 and rank is not None:
+        a = axis % rank
+        return squeeze(g, g.op("Shape", x, start_i=a, end_i=a + 1, dtype=torch.int64), [0])
+    return g.op("Gather", shape_of(g, x), g.constant(axis, torch.int64), axis_i=0, dtype=torch.int64)
+
+
+def shape_list(g, x: Value) -> list[int | Value]:
+    """The sizes of ``x`` as a list of ints (static) and 0-d values (dynamic)."""
+    return [dim_size(g, x, i) for i in range(g.rank(x))]
+
+
+def norm_dim(d: int, rank: int) -> int:
+    return d + rank if d < 0 else d
+
+
+def norm_dims(dims: Sequence[int] | int | None, rank: int) -> list[int]:
+    if dims is None:
+        return list(range(rank))
+    if isinstance(dims, int):
+        dims = [dims]
+    return [norm_dim(d, max(rank, 1)) for d in dims]
+
+
+# -- ops whose signature changes with the opset ------------------------------------------------
+def unsqueeze(g, x: Value, axes: Sequence[int]) -> Value:
+    dt = g.dtype(x)
+    if g.opset >= 13:
+        return g.op("Unsqueeze", x, g.constant(list(axes), torch.int64), dtype=dt)
+    return g.op("Unsqueeze", x, axes_is=list(axes), dtype=dt)
+
+
+def squeeze(g, x: Value, axes: Sequence[int] | None = None) -> Value:
+    dt = g.dtype(x)
+    if axes is None:
+        return g.op("Squeeze", x, dtype=dt)
+    if g.opset >= 13:
+        return g.op("Squeeze", x, g.constant(list(axes), torch.int64), dtype=dt)
+    return g.op("Squeeze", x, axes_is=list(axes), dtype=dt)
+
+
+def reduce(g, op_type: str, x: Value, axes: Sequence[int] | None, keepdims: bool,
+           dt: torch.dtype | None = None) -> Value:
+    """``ReduceX`` over ``axes`` (None: all); axes became an input at 13 (Sum) / 18 (others)."""
+    dt = dt or g.dtype(x)
+    as_input = g.opset >= (13 if op_type == "ReduceSum" else 18)
+    if axes is not None and len(axes) == 0:
+        axes = None
+    if axes is None:
+        return g.op(op_type, x, keepdims_i=int(keepdims), dtype=dt)
+    if as_input:
+        return g.op(op_type, x, g.constant(list(axes), torch.int64), keepdims_i=int(keepdims), dtype=dt)
+    return g.op(op_type, x, axes_is=list(axes), keepdims_i=int(keepdims), dtype=dt)
+
+
+def slice_(g, x: Value, starts: Sequence, ends: Sequence, axes: Sequence[int],
+           steps: Sequence[int] | None = None) -> Value:
+    dt = g.dtype(x)
+    static = all(isinstance(v, int) for v in list(starts) + list(ends))
+    if g.opset < 10:
+        if not static or (steps and any(s != 1 for s in steps)):
+            raise NotImplementedError("Slice with steps or dynamic bounds needs opset >= 10")
+        return g.op("Slice", x, starts_is=list(starts), ends_is=list(ends), axes_is=list(axes), dtype=dt)
+    inputs = [int_list(g, starts), int_list(g, ends), g.constant(list(axes), torch.int64)]
+    if steps and any(s != 1 for s in steps):
+        inputs.append(g.constant(list(steps), torch.int64))
+    return g.op("Slice", x, *inputs, dtype=dt)
+
+
+def reshape(g, x: Value, shape: Any) -> Value:
+    return g.op("Reshape", x, int_list(g, shape), dtype=g.dtype(x))
+
+
+def transpose(g, x: Value, perm: Sequence[int]) -> Value:
+    if list(perm) == list(range(len(perm))):
+        return x
+    return g.op("Transpose", x, perm_is=list(perm), dtype=g.dtype(x))
+
+
+def expand(g, x: Value, shape: Any) -> Value:
+    """Broadcast ``x`` to ``shape`` (Expand from opset 8; a broadcasting Add below)."""
+    dt = g.dtype(x)
+    if g.opset >= 8:
+        return g.op("Expand", x, int_list(g, shape), dtype=dt)
+    if not all(isinstance(s, int) for s in shape):
+        raise NotImplementedError("expand to a dynamic shape needs opset >= 8")
+    zeros = g.constant(torch.zeros(list(shape), dtype=torch.float32))
+    out = g.op("Add", cast(g, x, torch.float32), zeros, dtype=torch.float32)
+    return cast(g, out, dt)
+
+
+def clip(g, x: Value, lo: Any = None, hi: Any = None) -> Value:
+    """Clamp to ``[lo, hi]`` (either may be None); bounds became inputs at 11, ints work from 12."""
+    dt = g.dtype(x)
+    if g.opset < 12 and dt not in (torch.float16, torch.float32, torch.float64):
+        return cast(g, clip(g, cast(g, x, torch.float32), lo, hi), dt)
+    if g.opset < 11:
+        if not all(v is None or isinstance(v, (int, float)) for v in (lo, hi)):
+            raise NotImplementedError("Clip with tensor bounds needs opset >= 11")
+        return g.op("Clip", x, min_f=None if lo is None else float(lo),
+                    max_f=None if hi is None else float(hi), dtype=dt)
+    lo_v = None if lo is None else as_value(g, lo, dt)
+    hi_v = None if hi is None else as_value(g, hi, dt)
+    return g.op("Clip", x, lo_v, hi_v, dtype=dt)
+
+
+def split(g, x: Value, sizes: Sequence[int], axis: int) -> tuple[Value, ...]:
+    dt = g.dtype(x)
+    if len(sizes) == 1:
+        return (x,)
+    if g.opset >= 13:
+        out = g.op("Split", x, g.constant(list(sizes), torch.int64), axis_i=axis,
+                   outputs=len(sizes), dtype=dt)
+    else:
+        out = g.op("Split", x, axis_i=axis, split_is=list(sizes), outputs=len(sizes), dtype=dt)
+    return out if isinstance(out, tuple) else (out,)
+
+
+def erf(g, x: Value) -> Value:
+    """``Erf`` from opset 9; below it, Abramowitz-Stegun 7.1.26 (max error 1.5e-7)."""
+    dt = g.dtype(x)
+    if g.opset >= 9:
+        return g.op("Erf", x, dtype=dt)
+    a1, a2, a3, a4, a5, p = 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429, 0.3275911
+    c = lambda v: g.constant(v, dt)  # noqa: E731
+    sign = g.op("Sign", x, dtype=dt) if g.opset >= 9 else g.op(
+        "Div", x, g.op("Add", g.op("Abs", x, dtype=dt), c(1e-30), dtype=dt), dtype=dt)
+    ax = g.op("Abs", x, dtype=dt)
+    t = g.op("Reciprocal", g.op("Add", c(1.0), g.op("Mul", c(p), ax, dtype=dt), dtype=dt), dtype=dt)
+    poly = c(a5)
+    for coef in (a4, a3, a2, a1):
+        poly = g.op("Add", g.op("Mul", poly, t, dtype=dt), c(coef), dtype=dt)
+    poly = g.op("Mul", poly, t, dtype=dt)
+    e = g.op("Exp", g.op("Neg", g.op("Mul", ax, ax, dtype=dt), dtype=dt), dtype=dt)
+    y = g.op("Sub", c(1.0), g.op("Mul", poly, e, dtype=dt), dtype=dt)
+    return g.op("Mul", sign, y, dtype=dt)
+
+
+def is_float(dt: torch.dtype | None) -> bool:
+    return dt is not None and dt.is_floating_point
+
+
+def unsupported(message: str):
+    """Raise inside a conversion: the core reports it with the op's location."""
+    raise NotImplementedError(message)
