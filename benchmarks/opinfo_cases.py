@@ -1,17 +1,24 @@
 """OpInfo samples as small modules: the shared input of the coverage sweep and its fast test.
 
 Each case wraps one OpInfo sample (``op(input, *args, **kwargs)``) in an ``nn.Module`` whose
-inputs are the sample's top-level tensors; every other argument is a constant of the module.
+inputs are the sample's tensors, wherever they sit (top level, in a tensor list such as ``cat``'s,
+or in a keyword argument such as ``weight=``); every other argument is a constant of the module.
+
+Samples are generated under a seed derived from the op's name, so every process (one per
+exporter and opset in the sweep) sees the same inputs. Samples whose eager run fails are skipped
+and the next one is taken: an exporter cannot be blamed for an input PyTorch itself rejects.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils import _pytree as pytree
 
 
 @functools.lru_cache(maxsize=1)
@@ -26,16 +33,29 @@ def op_name(info: Any) -> str:
 
 
 class OpModule(torch.nn.Module):
-    """Calls ``fn`` with the sample's structure, taking its tensors as module inputs."""
+    """Calls ``fn`` with the sample's structure, taking its tensors as module inputs.
 
-    def __init__(self, fn: Any, template: tuple, kwargs: dict):
+    ``spec`` is the pytree spec of ``(args, kwargs)``; ``consts`` holds the non-tensor leaves
+    (None where a tensor input goes), so lists of tensors and tensor kwargs become inputs too.
+    """
+
+    def __init__(self, fn: Any, spec: Any, consts: list):
         super().__init__()
-        self.fn, self.template, self.kw = fn, template, kwargs
+        self.fn, self.spec, self.consts = fn, spec, consts
 
     def forward(self, *tensors: torch.Tensor) -> Any:
         it = iter(tensors)
-        args = [next(it) if isinstance(a, torch.Tensor) else a for a in self.template]
-        return self.fn(*args, **self.kw)
+        leaves = [next(it) if c is _TENSOR else c for c in self.consts]
+        args, kwargs = pytree.tree_unflatten(leaves, self.spec)
+        return self.fn(*args, **kwargs)
+
+
+class _TensorSlot:
+    def __repr__(self) -> str:
+        return "<tensor input>"
+
+
+_TENSOR = _TensorSlot()
 
 
 @dataclass
@@ -46,63 +66,52 @@ class Case:
     inputs: tuple
 
 
-def cases(name_filter: Any = None, samples: int = 3, dtype: torch.dtype = torch.float32) -> Iterator[Case]:
-    """The first ``samples`` sample inputs of every OpInfo op (supporting ``dtype``) on CPU."""
+def seed_for(name: str) -> int:
+    """A stable per-op seed, the same in every process and run."""
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def make_case(info: Any, name: str, index: int, sample: Any) -> Case:
+    leaves, spec = pytree.tree_flatten(((sample.input, *sample.args), dict(sample.kwargs)))
+    consts = [_TENSOR if isinstance(x, torch.Tensor) else x for x in leaves]
+    tensors = tuple(x for x in leaves if isinstance(x, torch.Tensor))
+    return Case(name, index, OpModule(info.op, spec, consts), tensors)
+
+
+def eager_ok(case: Case) -> bool:
+    """Whether PyTorch itself runs the sample (on copies, in case the op writes its inputs)."""
+    try:
+        with torch.no_grad():
+            case.module(*[t.clone() for t in case.inputs])
+        return True
+    except Exception:  # noqa: BLE001 - any eager failure disqualifies the sample
+        return False
+
+
+def op_cases(info: Any, samples: int = 3, dtype: torch.dtype = torch.float32,
+             max_tries: int = 12) -> list[Case]:
+    """The first ``samples`` samples of one op that eager PyTorch runs; [] if none or unsupported."""
+    name = op_name(info)
+    if dtype not in info.supported_dtypes("cpu"):
+        return []
+    torch.manual_seed(seed_for(name))
+    taken: list[Case] = []
+    try:
+        for tried, s in enumerate(info.sample_inputs("cpu", dtype, requires_grad=False)):
+            if tried >= max_tries or len(taken) >= samples:
+                break
+            case = make_case(info, name, len(taken), s)
+            if case.inputs and eager_ok(case):
+                taken.append(case)
+    except Exception:  # noqa: BLE001 - a broken sample generator gives what it produced so far
+        pass
+    return taken
+
+
+def cases(name_filter: Callable[[str], bool] | None = None, samples: int = 3,
+          dtype: torch.dtype = torch.float32) -> Iterator[Case]:
+    """The first ``samples`` runnable sample inputs of every OpInfo op (supporting ``dtype``) on CPU."""
     for info in op_db():
-        name = op_name(info)
-        if name_filter is not None and not name_filter(name):
+        if name_filter is not None and not name_filter(op_name(info)):
             continue
-        if dtype not in info.supported_dtypes("cpu"):
-            continue
-        try:
-            gen = info.sample_inputs("cpu", dtype, requires_grad=False)
-            taken = []
-            for s in gen:
-                taken.append(s)
-                if len(taken) >= samples:
-                    break
-        except Exception:  # noqa: BLE001 - a broken sample generator is skipped, not a failure
-            continue
-        for i, s in enumerate(taken):
-            template = (s.input, *s.args)
-            if not all(not isinstance(a, (list, tuple)) or not any(isinstance(x, torch.Tensor) for x in a)
-                       for a in template):
-                # tensor lists (cat, stack...): pass the list's tensors as inputs
-                flat, spec = _flatten_lists(template)
-                module = _ListModule(info.op, spec, s.kwargs)
-                yield Case(name, i, module, tuple(flat))
-                continue
-            tensors = tuple(a for a in template if isinstance(a, torch.Tensor))
-            yield Case(name, i, OpModule(info.op, template, dict(s.kwargs)), tensors)
-
-
-def _flatten_lists(template):
-    flat, spec = [], []
-    for a in template:
-        if isinstance(a, (list, tuple)) and any(isinstance(x, torch.Tensor) for x in a):
-            spec.append(("list", len(a), type(a)))
-            flat.extend(a)
-        elif isinstance(a, torch.Tensor):
-            spec.append(("t",))
-            flat.append(a)
-        else:
-            spec.append(("c", a))
-    return flat, spec
-
-
-class _ListModule(torch.nn.Module):
-    def __init__(self, fn, spec, kwargs):
-        super().__init__()
-        self.fn, self.spec, self.kw = fn, spec, dict(kwargs)
-
-    def forward(self, *tensors):
-        it = iter(tensors)
-        args = []
-        for s in self.spec:
-            if s[0] == "list":
-                args.append(s[2](next(it) for _ in range(s[1])))
-            elif s[0] == "t":
-                args.append(next(it))
-            else:
-                args.append(s[1])
-        return self.fn(*args, **self.kw)
+        yield from op_cases(info, samples, dtype)

@@ -63,10 +63,8 @@ def dynamic_shapes_from_axes(model: Any, args: tuple, kwargs: dict, options: Exp
     s_args, s_kwargs = pytree.tree_unflatten(per_leaf, spec)
     forward = model.forward if isinstance(model, torch.nn.Module) else model
     try:
-        params = list(inspect.signature(forward).parameters.values())
+        signature = inspect.signature(forward)
     except (TypeError, ValueError):
         return tuple(s_args) + tuple(s_kwargs.values())
-    if any(p.kind == p.VAR_POSITIONAL for p in params):
-        return tuple(s_args) + tuple(s_kwargs.values())
-    bound = inspect.signature(forward).bind(*s_args, **s_kwargs)
-    return dict(bound.arguments)
+    # bound arguments map *args to a tuple and **kwargs to a dict, as torch.export expects
+    return dict(signature.bind(*s_args, **s_kwargs).arguments)

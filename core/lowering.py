@@ -29,7 +29,7 @@ from .options import ExportOptions
 from .registry import Registry
 
 FOLD_LIMIT = 1 << 20  # fold results up to this many elements (or no bigger than the inputs)
-_TORCH_DIR = torch.__file__.rsplit("/", 1)[0]
+_LIBRARY_DIRS = (torch.__file__.rsplit("/", 1)[0], __file__.rsplit("/", 1)[0] + "/")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
@@ -52,6 +52,17 @@ def inplace_functional_key(key: str) -> str | None:
     return None
 
 
+def functional_overload(target: torch._ops.OpOverload) -> torch._ops.OpOverload | None:
+    """The out-of-place twin of an in-place overload (``add_.Tensor`` -> ``add.Tensor``)."""
+    key = inplace_functional_key(op_key(target))
+    if key is None:
+        return None
+    ns, rest = key.split("::")
+    name, _, overload = rest.partition(".")
+    packet = getattr(getattr(torch.ops, ns), name, None)
+    return getattr(packet, overload, None) if packet is not None else None
+
+
 @lru_cache(maxsize=4096)
 def source_location(stack_trace: str | None) -> str:
     """``file:line`` of the innermost frame outside PyTorch (the user's code), or ''."""
@@ -59,7 +70,7 @@ def source_location(stack_trace: str | None) -> str:
         return ""
     frames = _FRAME.findall(stack_trace)
     for path, line in reversed(frames):
-        if not path.startswith(_TORCH_DIR):
+        if not path.startswith(_LIBRARY_DIRS):
             return f"{path}:{line}"
     return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
 
@@ -235,7 +246,11 @@ class Lowerer:
         target = node.target
         if not self.fold or not isinstance(target, torch._ops.OpOverload):
             return False, None
-        if target._schema.is_mutable or torch.Tag.nondeterministic_seeded in target.tags:
+        if target._schema.is_mutable:
+            target = functional_overload(target)  # fold x.detach_() as x.detach(): never mutate
+            if target is None:
+                return False, None
+        if torch.Tag.nondeterministic_seeded in target.tags:
             return False, None
         ok_a, args = self._const_arg(node.args)
         ok_k, kwargs = self._const_arg(node.kwargs)
@@ -299,7 +314,7 @@ class Lowerer:
             elif node.op == "call_function":
                 fx_nodes[node.name] = node
                 self._lower(node, unsupported)
-            elif node.op == "output":
+            elif node.op == "output" and not unsupported:
                 self._outputs(node, sig)
         if unsupported:
             raise UnsupportedOperatorError(
@@ -331,6 +346,8 @@ class Lowerer:
         folded, value = self._try_fold(node)
         if folded:
             self.env[node] = value
+            if mutable and node.args and isinstance(node.args[0], torch.fx.Node):
+                self.env[node.args[0]] = value
             return
         entry = self.registry.lookup(key)
         if unsupported and entry is not None:

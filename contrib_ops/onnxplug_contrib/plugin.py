@@ -1,0 +1,24 @@
+"""Plugin object of onnxplug-contrib (entry point ``contrib``)."""
+
+from __future__ import annotations
+
+import onnxplug
+
+MS = "com.microsoft"
+
+
+@onnxplug.symbolic("aten::gelu", opset=7, domain=MS)
+def gelu(g, x, approximate="none"):
+    """onnxruntime's fused Gelu (exact) or FastGelu (tanh approximation)."""
+    op_type = "FastGelu" if approximate == "tanh" else "Gelu"
+    return g.op(f"{MS}::{op_type}", x, dtype=g.dtype(x))
+
+
+@onnxplug.hookimpl
+def onnxplug_register_symbolics(register):
+    register(gelu)
+
+
+@onnxplug.hookimpl
+def onnxplug_custom_opsets():
+    return {MS: 1}

@@ -1,0 +1,56 @@
+"""Shared models and helpers for the core's tests."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+import torch
+from torch import nn
+
+from onnxplug.testing import export_and_compare, export_and_run
+
+NEWEST = onnx.defs.onnx_opset_version()
+
+
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.fc2 = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class TwoInOut(nn.Module):
+    """Two inputs, two outputs; the batch dim of both inputs must match."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x, y):
+        h = self.fc(x) + y
+        return h.relu(), h.sum(dim=1)
+
+
+@pytest.fixture
+def mlp():
+    torch.manual_seed(0)
+    return MLP().eval()
+
+
+@pytest.fixture
+def two_in_out():
+    torch.manual_seed(0)
+    return TwoInOut().eval()
+
+
+def load_checked(path) -> onnx.ModelProto:
+    """Load a saved model and run the full checker on it."""
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+__all__ = ["NEWEST", "export_and_compare", "export_and_run", "load_checked"]
