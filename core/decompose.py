@@ -13,7 +13,8 @@ from functools import lru_cache
 
 import torch
 
-from .lowering import inplace_functional_key, op_key
+from .errors import UnsupportedOp, UnsupportedOperatorError
+from .lowering import inplace_functional_key, node_location, op_key
 from .registry import Registry
 
 MAX_ROUNDS = 6
@@ -60,14 +61,50 @@ def missing_ops(ep: torch.export.ExportedProgram, registry: Registry) -> list:
     return out
 
 
-def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry):
-    """Return ``(program, decomposed op keys)``; ops nothing can convert are left in place."""
+def _rounds(ep, registry: Registry, only: set | None = None):
+    """Decompose missing ops (only ``only`` in the first round) until nothing more decomposes."""
     decomposed: list[str] = []
-    for _ in range(MAX_ROUNDS):
-        missing = [op for op in missing_ops(ep, registry) if isinstance(op, torch._ops.OpOverload)]
+    for round_ in range(MAX_ROUNDS):
+        missing = [op for op in missing_ops(ep, registry) if isinstance(op, torch._ops.OpOverload)
+                   and (only is None or round_ > 0 or op in only)]
         table = {op: fn for op in missing if (fn := decomposition(op)) is not None}
         if not table:
             break
         decomposed.extend(op_key(op) for op in table)
         ep = ep.run_decompositions(table)
     return ep, decomposed
+
+
+def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, opset: int,
+                          plugins: list[str]):
+    """Return ``(program, decomposed op keys)`` where every op converts.
+
+    Raises :class:`UnsupportedOperatorError` naming the ops of the *captured* graph (with their
+    source locations) that neither a conversion nor PyTorch's decompositions can handle.
+    """
+    original = missing_ops(ep, registry)
+    if not original:
+        return ep, []
+    result, decomposed = _rounds(ep, registry)
+    if not missing_ops(result, registry):
+        return result, decomposed
+    # Find which of the captured graph's ops are the problem, to report them as the user wrote them.
+    unresolved = []
+    for op in original:
+        if not isinstance(op, torch._ops.OpOverload) or decomposition(op) is None:
+            unresolved.append(op)
+            continue
+        alone, _ = _rounds(ep, registry, only={op})
+        if set(missing_ops(alone, registry)) - set(original):
+            unresolved.append(op)
+    raise unsupported_error(ep, unresolved or original, registry, opset, plugins)
+
+
+def unsupported_error(ep, targets, registry: Registry, opset: int, plugins: list[str]):
+    locations: dict[str, list[str]] = {}
+    for node in ep.graph.nodes:
+        if node.op == "call_function" and node.target in targets:
+            locations.setdefault(op_key(node.target), []).append(node_location(node) or node.name)
+    return UnsupportedOperatorError(
+        [UnsupportedOp(k, tuple(v), registry.available_opsets(k)) for k, v in locations.items()],
+        opset, plugins)

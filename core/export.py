@@ -137,7 +137,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
             raise OnnxExporterError("no capture plugin could capture the model.")
         stages.done("capture")
         ep = run_fx_passes(ep, loaded.fx_passes, options)
-        ep, decomposed = decompose_unsupported(ep, registry)
+        ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
         stages.done("fx passes")
         lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
                           loaded.opset_versions)

@@ -207,7 +207,7 @@ def make_options(**kw: Any) -> ExportOptions:
         keep = True  # IR version 3 requires every initializer to be a graph input.
     custom_symbolics = kw["custom_symbolics"] or {}
     if not isinstance(custom_symbolics, Mapping) or not all(
-        isinstance(k, str) and callable(v) for k, v in custom_symbolics.items()
+        isinstance(k, str) and "::" in k and callable(v) for k, v in custom_symbolics.items()
     ):
         raise OptionError(
             "custom_symbolics must be a dict {'namespace::op': function}, e.g. "

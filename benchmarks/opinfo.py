@@ -1,0 +1,509 @@
+"""OpInfo conformance sweep: onnxplug against both torch.onnx exporters on the same samples.
+
+    python benchmarks/opinfo.py                                  # all exporters, opsets 9..28
+    python benchmarks/opinfo.py --exporters onnxplug --reuse     # redo onnxplug, reuse the rest
+    python benchmarks/opinfo.py --exporters torchscript,dynamo --opsets 17 --nice 19
+    python benchmarks/opinfo.py --render                         # only rewrite docs/coverage.md
+
+For each OpInfo op, its first ``--samples`` sample inputs (that eager PyTorch runs) are wrapped in
+a module (benchmarks/opinfo_cases.py), exported, checked with ``onnx.checker`` (full check),
+run in onnxruntime and compared with eager PyTorch (shape, dtype and values; rtol 1e-3, atol
+1e-4). A model whose default-domain opset is not the one asked for fails too: a runtime limited to
+that opset could not load it. An op passes when every tried sample passes.
+
+Each (exporter, opset, dtype) runs in its own worker process, which appends one JSON line per
+sample to ``benchmarks/results/.partial/``. A worker that crashes or hangs past the per-sample
+timeout is killed and restarted; the sample it was on is recorded as a crash or timeout and the
+run goes on from the next one. Finished runs are written to ``benchmarks/results/<exporter>_opset<N>
+[_<dtype>].json`` and ``docs/coverage.md`` is rendered from every result file present.
+
+torch.onnx is used here, and only here, as the competition being measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import io
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+PARTIAL = RESULTS / ".partial"
+COVERAGE = ROOT / "docs" / "coverage.md"
+EXPORTERS = ("onnxplug", "torchscript", "dynamo")
+LABELS = {"onnxplug": "onnxplug", "torchscript": "torch.onnx (dynamo=False)",
+          "dynamo": "torch.onnx (dynamo=True)"}
+SHORT = {"onnxplug": "P", "torchscript": "T", "dynamo": "D"}
+RTOL, ATOL = 1e-3, 1e-4
+
+sys.path.insert(0, str(HERE))
+
+
+# --------------------------------------------------------------------------- exporting one case
+
+def _export_onnxplug(module, inputs, opset):
+    import onnxplug
+
+    return onnxplug.export(module, inputs, None, opset_version=opset).model
+
+
+def _export_torchscript(module, inputs, opset):
+    import onnx
+    import torch
+
+    buf = io.BytesIO()
+    torch.onnx.export(module, inputs, buf, opset_version=opset, dynamo=False)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _export_dynamo(module, inputs, opset):
+    import torch
+
+    return torch.onnx.export(module, inputs, opset_version=opset, dynamo=True, verbose=False,
+                             fallback=False).model_proto
+
+
+EXPORT = {"onnxplug": _export_onnxplug, "torchscript": _export_torchscript, "dynamo": _export_dynamo}
+
+
+def _run_ort(model, inputs):
+    import numpy as np
+    import onnxruntime as ort
+    from onnxplug.verify import to_numpy
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    if len(names) != len(inputs):
+        raise RuntimeError(f"the model has {len(names)} input(s), the sample {len(inputs)}")
+    feeds = {n: to_numpy(x) if hasattr(x, "numpy") else np.asarray(x) for n, x in zip(names, inputs)}
+    return sess.run(None, feeds)
+
+
+def _short(exc: BaseException, stage: str) -> str:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    text = " | ".join(lines[:2]) if lines else ""
+    return f"{stage}: {type(exc).__name__}: {text}"[:240]
+
+
+def check_case(exporter: str, case, opset: int) -> str | None:
+    """None when ``exporter``'s model for ``case`` matches eager PyTorch, else the short reason."""
+    import onnx
+    import torch
+    from onnxplug.verify import compare, flat_tensors
+
+    with torch.no_grad():
+        expected = flat_tensors(case.module(*[t.clone() for t in case.inputs]))
+    try:
+        model = EXPORT[exporter](case.module, tuple(t.clone() for t in case.inputs), opset)
+    except Exception as exc:  # noqa: BLE001
+        return _short(exc, "export")
+    got = {o.version for o in model.opset_import if o.domain in ("", "ai.onnx")}
+    if got != {opset}:
+        return f"opset: the model imports opset {sorted(got)}, not {opset}"
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as exc:  # noqa: BLE001
+        return _short(exc, "checker")
+    try:
+        actual = _run_ort(model, list(case.inputs))
+    except Exception as exc:  # noqa: BLE001
+        return _short(exc, "onnxruntime")
+    try:
+        compare(expected, actual, rtol=RTOL, atol=ATOL)
+    except Exception as exc:  # noqa: BLE001
+        return _short(exc, "compare")
+    return None
+
+
+# --------------------------------------------------------------------------- the worker process
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def _read_partial(path: Path) -> tuple[dict, set, tuple | None]:
+    """Samples recorded so far, ops finished, and the sample a dead worker was on (if any)."""
+    samples: dict = {}
+    done: set = set()
+    started = None
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            key = (rec["op"], rec.get("index"))
+            if rec["kind"] == "start":
+                started = key
+            elif rec["kind"] == "sample":
+                samples[key] = rec
+                started = None if started == key else started
+            elif rec["kind"] == "op":
+                done.add(rec["op"])
+    return samples, done, started
+
+
+def worker(exporter: str, opset: int, dtype_name: str, n_samples: int, timeout: float,
+           ops: list[str] | None, partial: Path) -> None:
+    """Sweep one (exporter, opset, dtype), appending JSON lines; resumes after a crash."""
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.disable(logging.WARNING)
+    import torch
+
+    torch.set_num_threads(1)
+    from opinfo_cases import op_cases, op_db, op_name
+
+    dtype = getattr(torch, dtype_name)
+    samples, done, crashed = _read_partial(partial)
+    out = partial.open("a")
+
+    def emit(rec):
+        out.write(json.dumps(rec) + "\n")
+        out.flush()
+
+    if crashed is not None:
+        emit({"kind": "sample", "op": crashed[0], "index": crashed[1], "ok": False, "seconds": None,
+              "reason": "crash: the worker died or hung on this sample (killed by the sweep)"})
+        samples[crashed] = True
+    signal.signal(signal.SIGALRM, _alarm)
+    wanted = set(ops) if ops else None
+    for info in op_db():
+        name = op_name(info)
+        if name in done or (wanted is not None and name not in wanted):
+            continue
+        cases = op_cases(info, n_samples, dtype)
+        for case in cases:
+            if (name, case.index) in samples:
+                continue
+            emit({"kind": "start", "op": name, "index": case.index})
+            t0 = time.perf_counter()
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                reason = check_case(exporter, case, opset)
+            except _Timeout:
+                reason = f"timeout: over {timeout:g}s"
+            except BaseException as exc:  # noqa: BLE001 - the sweep records everything
+                reason = _short(exc, "harness")
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            emit({"kind": "sample", "op": name, "index": case.index, "ok": reason is None,
+                  "reason": reason, "seconds": round(time.perf_counter() - t0, 3)})
+        emit({"kind": "op", "op": name, "n": len(cases)})
+    out.close()
+
+
+# --------------------------------------------------------------------------- the driver
+
+def result_path(exporter: str, opset: int, dtype: str) -> Path:
+    suffix = "" if dtype == "float32" else f"_{dtype}"
+    return RESULTS / f"{exporter}_opset{opset}{suffix}.json"
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("torch", "onnx", "onnxruntime", "onnxscript", "onnx-ir"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def finish(exporter: str, opset: int, dtype: str, n_samples: int, partial: Path,
+           wall: float, ops_filter: list[str] | None) -> dict:
+    """Fold a worker's JSON lines into the result file."""
+    samples, done, _ = _read_partial(partial)
+    ops: dict = {}
+    for (op, _idx), rec in sorted(samples.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if rec is True:
+            continue
+        ops.setdefault(op, []).append({k: rec[k] for k in ("index", "ok", "reason", "seconds")})
+    table = {op: {"pass": all(s["ok"] for s in ss), "samples": ss} for op, ss in sorted(ops.items())}
+    n_pass = sum(1 for v in table.values() if v["pass"])
+    result = {
+        "exporter": exporter, "opset": opset, "dtype": dtype, "samples_per_op": n_samples,
+        "rtol": RTOL, "atol": ATOL, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpu".strip(),
+        "versions": _versions(), "wall_seconds": round(wall, 1),
+        "ops_filter": ops_filter, "ops_tried": len(table), "ops_passed": n_pass,
+        "ops_without_samples": sorted(op for op in done if op not in table),
+        "ops": table,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if ops_filter:
+        # A partial sweep updates the ops it ran in the existing file rather than replacing it.
+        path = result_path(exporter, opset, dtype)
+        if path.exists():
+            old = json.loads(path.read_text())
+            old["ops"].update(table)
+            old["ops_passed"] = sum(1 for v in old["ops"].values() if v["pass"])
+            old["ops_tried"] = len(old["ops"])
+            old["date"] = result["date"]
+            result = old
+    result_path(exporter, opset, dtype).write_text(json.dumps(result, indent=1, sort_keys=False) + "\n")
+    return result
+
+
+def _last_progress(partial: Path) -> float:
+    return partial.stat().st_mtime if partial.exists() else time.time()
+
+
+def run_job(exporter: str, opset: int, dtype: str, args) -> subprocess.Popen:
+    PARTIAL.mkdir(parents=True, exist_ok=True)
+    partial = PARTIAL / result_path(exporter, opset, dtype).with_suffix(".jsonl").name
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", exporter, str(opset), dtype,
+           "--samples", str(args.samples), "--timeout", str(args.timeout)]
+    if args.ops:
+        cmd += ["--ops", args.ops]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
+           "TORCH_LOGS": "", "TORCHDYNAMO_VERBOSE": "0"}
+    if args.nice:
+        cmd = ["nice", "-n", str(args.nice), *cmd]
+    log = open(PARTIAL / (partial.stem + ".log"), "a")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc.partial, proc.job, proc.log, proc.started = partial, (exporter, opset, dtype), log, time.time()
+    return proc
+
+
+def drive(jobs: list[tuple[str, int, str]], args) -> None:
+    """Run the workers, ``--jobs`` at a time, restarting any that crash or hang."""
+    pending = list(jobs)
+    running: list = []
+    restarts: dict = {}
+    t_start: dict = {}
+    fresh = not args.resume
+    if fresh:
+        for job in jobs:
+            p = PARTIAL / result_path(*job).with_suffix(".jsonl").name
+            if p.exists():
+                p.unlink()
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            job = pending.pop(0)
+            t_start.setdefault(job, time.time())
+            running.append(run_job(*job, args))
+            print(f"[{_now()}] started {job}", flush=True)
+        time.sleep(2)
+        for proc in list(running):
+            rc = proc.poll()
+            hung = rc is None and time.time() - _last_progress(proc.partial) > args.timeout * 2 + 120
+            if rc is None and not hung:
+                continue
+            if hung:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.log.close()
+            running.remove(proc)
+            job = proc.job
+            if rc == 0:
+                res = finish(*job, args.samples, proc.partial, time.time() - t_start[job],
+                             args.ops.split(",") if args.ops else None)
+                print(f"[{_now()}] done {job}: {res['ops_passed']}/{res['ops_tried']} ops pass", flush=True)
+                continue
+            restarts[job] = restarts.get(job, 0) + 1
+            why = "hung" if hung else f"exit code {rc}"
+            print(f"[{_now()}] worker {job} {why}; restart {restarts[job]}", flush=True)
+            if restarts[job] > args.max_restarts:
+                print(f"[{_now()}] giving up on {job}", flush=True)
+                continue
+            pending.insert(0, job)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%H:%M:%S")
+
+
+# --------------------------------------------------------------------------- docs/coverage.md
+
+def _cell_reason(reason: str | None, width: int = 70) -> str:
+    if not reason:
+        return ""
+    r = reason.replace("|", "/").replace("\n", " ").replace("`", "'")
+    return r if len(r) <= width else r[: width - 1] + "…"
+
+
+def load_results(dtype: str = "float32") -> dict:
+    out: dict = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        try:
+            res = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if res.get("dtype") != dtype or res.get("exporter") not in EXPORTERS:
+            continue
+        out[(res["exporter"], res["opset"])] = res
+    return out
+
+
+def _first_reason(entry: dict) -> str | None:
+    for s in entry["samples"]:
+        if not s["ok"]:
+            return s["reason"]
+    return None
+
+
+def render(path: Path = COVERAGE, dtype: str = "float32") -> str:
+    """Write the coverage page from every result file present."""
+    results = load_results(dtype)
+    opsets = sorted({o for _, o in results})
+    lines = ["# OpInfo coverage", "",
+             "Generated by `python benchmarks/opinfo.py` (see benchmarks/README.md); do not edit by hand.", "",
+             "Each OpInfo op's first sample inputs (float32, the ones eager PyTorch runs) are wrapped in a "
+             "module, exported, checked with `onnx.checker` (full check), run in onnxruntime and compared "
+             f"with eager PyTorch (shape, dtype and values; rtol {RTOL:g}, atol {ATOL:g}). An op passes when "
+             "every tried sample passes. A model whose default-domain opset is not the one asked for "
+             "fails (the dynamo exporter returns an opset-18 model when it cannot convert down).", ""]
+    if not results:
+        lines.append("No results yet.")
+        text = "\n".join(lines) + "\n"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return text
+    any_res = next(iter(results.values()))
+    lines += [f"Versions: " + ", ".join(f"{k} {v}" for k, v in any_res["versions"].items() if v) + ".", ""]
+    lines += ["## Pass rate", "", "| exporter | " + " | ".join(f"opset {o}" for o in opsets) + " |",
+              "|---|" + "---|" * len(opsets)]
+    for exp in EXPORTERS:
+        cells = []
+        for o in opsets:
+            r = results.get((exp, o))
+            cells.append("—" if r is None else
+                         f"**{100 * r['ops_passed'] / max(r['ops_tried'], 1):.1f}%** ({r['ops_passed']}/{r['ops_tried']})")
+        lines.append(f"| {LABELS[exp]} | " + " | ".join(cells) + " |")
+    lines.append("")
+    run_info = []
+    for (exp, o), r in sorted(results.items()):
+        run_info.append(f"{exp}@{o}: {r['samples_per_op']} samples/op, {r['date'][:16]}Z, "
+                        f"{r['wall_seconds'] / 60:.0f} min")
+    lines += ["Runs: " + "; ".join(run_info) + ".", ""]
+    all_ops = sorted({op for r in results.values() for op in r["ops"]})
+    lines += ["## Op by opset", "",
+              "Each cell: ✓/✗ for onnxplug (P), torch.onnx dynamo=False (T), dynamo=True (D), "
+              "then onnxplug's first failure reason. `·` means not run.", "",
+              "| op | " + " | ".join(str(o) for o in opsets) + " |", "|---|" + "---|" * len(opsets)]
+    for op in all_ops:
+        cells = []
+        for o in opsets:
+            marks, reason = [], None
+            for exp in EXPORTERS:
+                r = results.get((exp, o))
+                e = r["ops"].get(op) if r else None
+                marks.append("·" if e is None else ("✓" if e["pass"] else "✗"))
+                if exp == "onnxplug" and e is not None and not e["pass"]:
+                    reason = _first_reason(e)
+            cell = "".join(marks)
+            if reason:
+                cell += " " + _cell_reason(reason, 60)
+            cells.append(cell)
+        lines.append(f"| `{op}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    for exp in EXPORTERS[1:]:
+        have = [o for o in opsets if (exp, o) in results]
+        if not have:
+            continue
+        lines += [f"## {LABELS[exp]}: failure reasons", "", "<details><summary>per op and opset</summary>", "",
+                  "| op | " + " | ".join(str(o) for o in have) + " |", "|---|" + "---|" * len(have)]
+        for op in all_ops:
+            cells, bad = [], False
+            for o in have:
+                e = results[(exp, o)]["ops"].get(op)
+                if e is None:
+                    cells.append("·")
+                elif e["pass"]:
+                    cells.append("✓")
+                else:
+                    bad = True
+                    cells.append(_cell_reason(_first_reason(e), 60))
+            if bad:
+                lines.append(f"| `{op}` | " + " | ".join(cells) + " |")
+        lines += ["", "</details>", ""]
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return text
+
+
+def failures_file(exporter: str, opset: int, dtype: str = "float32") -> Path | None:
+    """A plain list of one run's failing ops and reasons, easy to grep while converting ops."""
+    path = result_path(exporter, opset, dtype)
+    if not path.exists():
+        return None
+    res = json.loads(path.read_text())
+    out = RESULTS / f"{exporter}_opset{opset}{'' if dtype == 'float32' else '_' + dtype}_failures.txt"
+    rows = [f"{op}\t{_first_reason(e)}" for op, e in sorted(res["ops"].items()) if not e["pass"]]
+    out.write_text(f"# {exporter} opset {opset} {dtype}: {res['ops_passed']}/{res['ops_tried']} ops pass "
+                   f"({res['date']})\n" + "\n".join(rows) + "\n")
+    return out
+
+
+# --------------------------------------------------------------------------- command line
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--exporters", default=",".join(EXPORTERS))
+    ap.add_argument("--opsets", default="9,11,13,17,18,28")
+    ap.add_argument("--dtypes", default="float32", help="e.g. float32,int64,bool")
+    ap.add_argument("--samples", type=int, default=3, help="samples per op (default 3)")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per sample (default 60)")
+    ap.add_argument("--ops", default="", help="only these OpInfo names (comma separated, exact)")
+    ap.add_argument("--jobs", type=int, default=1, help="workers at a time (default 1)")
+    ap.add_argument("--nice", type=int, default=0, help="run the workers under nice -n N")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse existing torch.onnx result files instead of running those exporters")
+    ap.add_argument("--resume", action="store_true", help="continue interrupted runs from .partial/")
+    ap.add_argument("--max-restarts", type=int, default=200)
+    ap.add_argument("--render", action="store_true", help="only render docs/coverage.md")
+    ap.add_argument("--no-render", action="store_true")
+    ap.add_argument("--worker", nargs=3, metavar=("EXPORTER", "OPSET", "DTYPE"), help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    ops = [o for o in a.ops.split(",") if o] or None
+    if a.worker:
+        exp, opset, dtype = a.worker
+        partial = PARTIAL / result_path(exp, int(opset), dtype).with_suffix(".jsonl").name
+        worker(exp, int(opset), dtype, a.samples, a.timeout, ops, partial)
+        return
+    if not a.render:
+        opsets = [int(o) for o in a.opsets.split(",") if o]
+        exporters = [e for e in a.exporters.split(",") if e]
+        for e in exporters:
+            if e not in EXPORTERS:
+                ap.error(f"unknown exporter {e!r}; choose from {', '.join(EXPORTERS)}")
+        jobs = []
+        for dtype in a.dtypes.split(","):
+            for opset in opsets:
+                for exp in exporters:
+                    if a.reuse and exp != "onnxplug" and result_path(exp, opset, dtype).exists():
+                        continue
+                    jobs.append((exp, opset, dtype))
+        drive(jobs, a)
+        for exp, opset, dtype in jobs:
+            failures_file(exp, opset, dtype)
+    if not a.no_render:
+        render()
+        print(f"wrote {COVERAGE.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""Private maths of the shape, indexing and creation conversions.
+
+Everything here keeps static facts static: a size known at export time is an int and becomes
+a constant, and only a dim that is really dynamic costs a ``Shape``/``Gather`` subgraph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import onnx_ir as ir
+import torch
+
+from .helpers import cast, dim_size, int_list, onnx_type, reshape, squeeze, transpose, unsqueeze
+
+SMALL = 4096  # results up to this many elements may be emitted as constants
+
+
+# -- static facts ------------------------------------------------------------------------------
+def const_int(g, v: Any) -> int | None:
+    """``v`` as a Python int when it is one or a constant value, else None."""
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        return v
+    t = g.const_value(v)
+    if t is not None and t.numel() == 1:
+        return int(t.reshape(()).item())
+    return None
+
+
+def const_tensor(g, v: Any) -> torch.Tensor | None:
+    return g.const_value(v) if isinstance(v, ir.Value) else None
+
+
+def numel(sizes: Sequence) -> int | None:
+    n = 1
+    for s in sizes:
+        if not isinstance(s, int):
+            return None
+        n *= s
+    return n
+
+
+def sizes(g, x) -> list:
+    """Per-dim sizes of ``x``: ints where static, 0-d int64 values where dynamic."""
+    return [dim_size(g, x, i) for i in range(g.rank(x))]
+
+
+def shape_value(g, x) -> ir.Value:
+    """``x``'s shape as a 1-D int64 value: a constant when static, ``Shape(x)`` otherwise."""
+    static = g.static_shape(x)
+    if static is not None:
+        return g.constant(list(static), torch.int64)
+    return g.op("Shape", x, dtype=torch.int64)
+
+
+def size_product(g, items: Sequence) -> int | ir.Value:
+    """The product of sizes (ints and 0-d values)."""
+    out: Any = 1
+    for s in items:
+        if isinstance(out, int) and isinstance(s, int):
+            out *= s
+        else:
+            out = g.op("Mul", as_i64(g, out), as_i64(g, s), dtype=torch.int64)
+    return out
+
+
+def as_i64(g, v: Any) -> ir.Value:
+    if isinstance(v, ir.Value):
+        return cast(g, v, torch.int64)
+    return g.constant(int(v), torch.int64)
+
+
+def move_dims_front(g, x, dims: Sequence[int]) -> tuple[ir.Value, list[int]]:
+    """Transpose ``dims`` (in order) to the front; returns the value and the permutation."""
+    rank = g.rank(x)
+    perm = list(dims) + [d for d in range(rank) if d not in dims]
+    return transpose(g, x, perm), perm
+
+
+def inverse(perm: Sequence[int]) -> list[int]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return inv
+
+
+# -- building values ---------------------------------------------------------------------------
+def where(g, cond, a, b, dt: torch.dtype):
+    """``Where`` from opset 9; below it, a blend ``a*c + b*(1-c)`` (numbers only, no NaN/inf)."""
+    if g.opset >= 9:
+        return g.op("Where", cond, a, b, dtype=dt)
+    c = g.op("Cast", cond, to_i=onnx_type(dt), dtype=dt)
+    one = g.constant(1, dt)
+    a_part = g.op("Mul", a, c, dtype=dt)
+    b_part = g.op("Mul", b, g.op("Sub", one, c, dtype=dt), dtype=dt)
+    return g.op("Add", a_part, b_part, dtype=dt)
+
+
+def filled(g, shape: Sequence | ir.Value, value: Any, dt: torch.dtype) -> ir.Value:
+    """A tensor of ``shape`` holding ``value`` (a Python number or a 0-d value)."""
+    static = None if isinstance(shape, ir.Value) else numel(list(shape))
+    if isinstance(value, ir.Value):
+        v = cast(g, value, dt)
+        if static is not None and list(shape) == list(g.shape(v) or ()):
+            return v
+        return expand_to(g, v, shape)
+    if static is not None and (static <= SMALL or g.opset < 9):
+        return g.constant(torch.full(list(shape), value, dtype=dt))
+    shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
+    if g.opset < 9:
+        raise NotImplementedError("a dynamic-size constant fill needs ConstantOfShape (opset 9)")
+    return g.op("ConstantOfShape", shp, value=torch.tensor([value], dtype=dt), dtype=dt)
+
+
+def expand_to(g, v, shape: Sequence | ir.Value) -> ir.Value:
+    dt = g.dtype(v)
+    shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
+    if g.opset >= 8:
+        return g.op("Expand", v, shp, dtype=dt)
+    if isinstance(shape, ir.Value) or numel(shape) is None:
+        raise NotImplementedError("a dynamic Expand needs opset 8")
+    zeros = g.constant(torch.zeros(list(shape), dtype=dt))
+    return g.op("Add", v, zeros, dtype=dt)
+
+
+def arange(g, n: int | ir.Value, dt: torch.dtype = torch.int64) -> ir.Value:
+    """``0..n-1`` as a 1-D value: a constant when ``n`` is static, else Range (11) / NonZero (9)."""
+    if isinstance(n, int):
+        return g.constant(torch.arange(n, dtype=dt))
+    n64 = cast(g, n, torch.int64)
+    if g.rank(n64) not in (0, None):
+        n64 = squeeze(g, n64, [0])
+    if g.opset >= 11:
+        out = g.op("Range", g.constant(0, torch.int64), n64, g.constant(1, torch.int64), dtype=torch.int64)
+        return cast(g, out, dt)
+    if g.opset >= 9:
+        ones = g.op("ConstantOfShape", unsqueeze(g, n64, [0]), value=torch.tensor([1], dtype=torch.int64),
+                    dtype=torch.int64)
+        idx = squeeze(g, g.op("NonZero", ones, dtype=torch.int64), [0])
+        return cast(g, idx, dt)
+    raise NotImplementedError("a dynamic arange needs opset 9")
+
+
+def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
+    """Negative indices wrap around ``size`` (constants are folded here)."""
+    t = const_tensor(g, idx)
+    if t is not None and isinstance(size, int):
+        return g.constant(torch.where(t < 0, t + size, t).to(torch.int64))
+    idx = cast(g, idx, torch.int64)
+    if t is not None and bool((t >= 0).all()):
+        return idx
+    size_v = as_i64(g, size)
+    if g.opset >= 9:
+        neg = g.op("Less", idx, g.constant(0, torch.int64), dtype=torch.bool)
+        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64), dtype=torch.int64)
+    else:
+        f = g.op("Cast", idx, to_i=onnx_type(torch.float32), dtype=torch.float32)
+        neg = g.op("Less", f, g.constant(0.0, torch.float32), dtype=torch.bool)
+        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64), dtype=torch.int64)
+    return g.op("Add", idx, g.op("Mul", shift, size_v, dtype=torch.int64), dtype=torch.int64)
+
+
+def flatten_all(g, x) -> ir.Value:
+    return reshape(g, x, [-1])
+
+
+def gather_table(g, x, table: torch.Tensor, axis: int) -> ir.Value:
+    """``Gather`` with a constant index table (the workhorse of static rearrangements)."""
+    return g.op("Gather", x, g.constant(table.to(torch.int64)), axis_i=axis, dtype=g.dtype(x))
+
+
+def elements_linear_index(g, index, dim: int, x_shape: Sequence[int]) -> ir.Value:
+    """Flat offsets into ``x`` (static shape) of ``x[i0..index[i]..in]`` for every element of ``index``.
+
+    ``index`` must have a static shape; it is how ``gather``/``scatter`` along ``dim`` are composed
+    with a plain ``Gather`` on the flattened tensor where the element-wise ops do not exist.
+    """
+    ishape = g.static_shape(index)
+    rank = len(x_shape)
+    strides = [1] * rank
+    for i in range(rank - 2, -1, -1):
+        strides[i] = strides[i + 1] * x_shape[i + 1]
+    offsets = torch.zeros(ishape, dtype=torch.int64)
+    for d in range(rank):
+        if d == dim:
+            continue
+        shape = [1] * rank
+        shape[d] = ishape[d]
+        offsets = offsets + torch.arange(ishape[d]).reshape(shape) * strides[d]
+    idx = normalize_index(g, index, x_shape[dim])
+    scaled = g.op("Mul", idx, g.constant(strides[dim], torch.int64), dtype=torch.int64)
+    return g.op("Add", scaled, g.constant(offsets), dtype=torch.int64)
+
+
+def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, include_self: bool = True):
+    """Scatter ``flat_src`` into ``flat_x`` (both 1-D) at ``flat_idx`` with ``reduce``.
+
+    A composition for opsets without ScatterElements/ScatterND reductions: a [N, count] match
+    matrix says which source element lands where; sums are a MatMul, the other reductions a
+    masked ReduceX over the sources. Quadratic in memory, exact, and handles duplicates.
+    """
+    dt = g.dtype(flat_x)
+    pos = g.constant(torch.arange(count, dtype=torch.int64).reshape(1, count))
+    match = g.op("Equal", unsqueeze(g, flat_idx, [1]), pos, dtype=torch.bool)  # [N, count]
+    hit_f = reduce_any(g, match, 0)
+    src_col = unsqueeze(g, flat_src, [1])
+    if reduce == "none":
+        # the last writer wins, like a sequential scatter
+        n = g.static_shape(flat_idx)[0]
+        order = g.constant(torch.arange(1, n + 1, dtype=torch.float32).reshape(n, 1))
+        score = g.op("Mul", g.op("Cast", match, to_i=onnx_type(torch.float32), dtype=torch.float32),
+                     order, dtype=torch.float32)
+        last = g.op("ArgMax", score, axis_i=0, keepdims_i=0, dtype=torch.int64)
+        picked = g.op("Gather", flat_src, last, axis_i=0, dtype=dt)
+        return where(g, hit_f, picked, flat_x, dt)
+    if reduce in ("sum", "add", "mean"):
+        work = torch.float64 if not dt.is_floating_point else dt
+        m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
+        src_w = cast(g, flat_src, work)
+        total = squeeze(g, g.op("MatMul", unsqueeze(g, src_w, [0]), m, dtype=work), [0])
+        if reduce == "mean":
+            cnt = squeeze(g, g.op("MatMul", g.constant(torch.ones(1, g.static_shape(flat_idx)[0], dtype=work)),
+                                  m, dtype=work), [0])
+            if include_self:
+                total = g.op("Add", total, cast(g, flat_x, work), dtype=work)
+                cnt = g.op("Add", cnt, g.constant(1, work), dtype=work)
+            cnt = g.op("Max", cnt, g.constant(torch.tensor(1, dtype=work)), dtype=work)
+            mean = g.op("Div", total, cnt, dtype=work)
+            if not dt.is_floating_point:
+                mean = g.op("Floor", mean, dtype=work)
+            return where(g, hit_f, cast(g, mean, dt), flat_x, dt)
+        total = cast(g, total, dt)
+        if include_self:
+            return g.op("Add", flat_x, total, dtype=dt)
+        return where(g, hit_f, total, flat_x, dt)
+    ident = _identity(reduce, dt)
+    op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
+    masked = where(g, match, src_col, g.constant(ident, dt), dt)
+    from .helpers import reduce as reduce_op
+
+    red = reduce_op(g, op_type, masked, [0], False, dt)
+    if include_self:
+        combine = {"ReduceProd": "Mul", "ReduceMax": "Max", "ReduceMin": "Min"}[op_type]
+        return g.op(combine, flat_x, red, dtype=dt)
+    return where(g, hit_f, red, flat_x, dt)
+
+
+def _identity(reduce: str, dt: torch.dtype):
+    if reduce in ("prod", "multiply"):
+        return 1
+    if reduce == "amax":
+        return float("-inf") if dt.is_floating_point else int(torch.iinfo(dt).min)
+    if reduce == "amin":
+        return float("inf") if dt.is_floating_point else int(torch.iinfo(dt).max)
+    return 0
+
+
+def reduce_any(g, mask, axis: int) -> ir.Value:
+    """Logical OR of a bool value along ``axis`` (dropped)."""
+    from .helpers import reduce as reduce_op
+
+    f = g.op("Cast", mask, to_i=onnx_type(torch.float32), dtype=torch.float32)
+    m = reduce_op(g, "ReduceMax", f, [axis], False, torch.float32)
+    return g.op("Cast", m, to_i=onnx_type(torch.bool), dtype=torch.bool)
+
+
+def identity_of(reduce: str, dt: torch.dtype):
+    return _identity(reduce, dt)

@@ -1,0 +1,78 @@
+"""Errors: checker failures, verification, unsupported ops, capture failures, bad options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import onnxplug
+from onnxplug.testing import export_and_compare
+
+
+def test_checker_error_for_an_invalid_node(tmp_path, mlp):
+    def bad_relu(g, x):
+        return g.op("Relu", x, not_an_attribute_i=1, dtype=g.dtype(x))
+
+    with pytest.raises(onnxplug.CheckerError, match="not_an_attribute"):
+        onnxplug.export(mlp, (torch.randn(2, 4),), tmp_path / "m.onnx", custom_symbolics={"aten::relu": bad_relu})
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_verify_passes_for_a_correct_export(mlp):
+    onnxplug.export(mlp, (torch.randn(2, 4),), verify=True)
+
+
+def test_verify_names_the_differing_output(tmp_path, two_in_out):
+    def wrong_relu(g, x):
+        return g.op("Sigmoid", x, dtype=g.dtype(x))
+
+    with pytest.raises(onnxplug.VerificationError, match="act differs: max abs difference"):
+        onnxplug.export(two_in_out, (torch.randn(2, 4), torch.randn(2, 4)), tmp_path / "m.onnx",
+                        output_names=["act", "total"], verify=True,
+                        custom_symbolics={"aten::relu": wrong_relu})
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_unsupported_lists_every_op_with_location_and_plugins(monkeypatch):
+    monkeypatch.setenv("ONNXPLUG_PLUGINS", "contrib")  # no standard op plugin
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            return torch.sin(x) + torch.cos(x).relu()
+
+    with pytest.raises(onnxplug.UnsupportedOperatorError) as info:
+        onnxplug.export(Model(), (torch.randn(3),), opset_version=17)
+    err = info.value
+    keys = {op.key for op in err.ops}
+    assert keys == {"aten::sin.default", "aten::cos.default", "aten::relu.default", "aten::add.Tensor"}
+    assert all("test_errors.py" in op.locations[0] for op in err.ops)
+    assert "contrib (onnxplug-contrib" in str(err)
+    assert isinstance(err, onnxplug.OnnxExporterError)
+
+
+def test_capture_error_says_what_to_change():
+    class DataDependent(torch.nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x + 1
+            return x - 1
+
+    with pytest.raises(onnxplug.CaptureError, match="(?s)torch.export could not capture.*What to do"):
+        onnxplug.export(DataDependent(), (torch.randn(3),))
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(export_params="yes"), "export_params must be True or False"),
+    (dict(training="train"), "training must be one of"),
+    (dict(operator_export_type=9), "operator_export_type must be one of"),
+    (dict(custom_symbolics={"relu": lambda g, x: x}), "custom_symbolics"),
+    (dict(keep_initializers_as_inputs="no"), "keep_initializers_as_inputs"),
+])
+def test_bad_options(mlp, kw, words):
+    with pytest.raises(onnxplug.OptionError, match=words):
+        onnxplug.export(mlp, (torch.randn(2, 4),), **kw)
+
+
+def test_bad_model_object():
+    with pytest.raises(onnxplug.OnnxExporterError, match="cannot export an object of type int"):
+        onnxplug.export(3, (torch.randn(2),))
