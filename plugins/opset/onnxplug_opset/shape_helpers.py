@@ -269,3 +269,117 @@ def reduce_any(g, mask, axis: int) -> ir.Value:
 
 def identity_of(reduce: str, dt: torch.dtype):
     return _identity(reduce, dt)
+
+
+# -- advanced indexing (x[i0, :, i2] and x[mask]) ---------------------------------------------
+def expand_masks(g, indices: Sequence) -> list:
+    """Bool mask indices become one long index per masked dim (NonZero; static masks fold)."""
+    out: list = []
+    for idx in indices:
+        if idx is None or g.dtype(idx) not in (torch.bool, torch.uint8):
+            out.append(idx)
+            continue
+        t = const_tensor(g, idx)
+        if t is not None:
+            out.extend(g.constant(c) for c in torch.nonzero(t.bool(), as_tuple=True))
+            continue
+        if g.opset < 9:
+            raise NotImplementedError("indexing with a dynamic bool mask needs NonZero (opset 9)")
+        nz = g.op("NonZero", idx, dtype=torch.int64)
+        for k in range(g.rank(idx)):
+            out.append(g.op("Gather", nz, g.constant(k, torch.int64), axis_i=0, dtype=torch.int64))
+    return out
+
+
+class Linear:
+    """``x`` with its indexed dims moved to the front and merged, and the merged index ``L``.
+
+    ``flat``: ``x`` reshaped to ``[P, *rest]``; ``index``: the broadcast linear index (shape B);
+    ``front``: whether PyTorch puts the B dims first (non-adjacent indices, or starting at 0);
+    ``out_perm``: the transpose from ``[*B, *rest]`` to PyTorch's result layout.
+    """
+
+    def __init__(self, g, x, indices: Sequence):
+        indices = list(indices) + [None] * (g.rank(x) - len(indices))
+        pairs = [(d, i) for d, i in enumerate(indices) if i is not None]
+        self.dims = [d for d, _ in pairs]
+        self.rank = g.rank(x)
+        self.sizes = sizes(g, x)
+        adjacent = self.dims == list(range(self.dims[0], self.dims[-1] + 1))
+        self.p = self.dims[0] if adjacent else 0
+        self.xt, self.perm = move_dims_front(g, x, self.dims)
+        self.rest = [self.sizes[d] for d in range(self.rank) if d not in self.dims]
+        lin, stride = None, 1
+        for d, idx in reversed(pairs):
+            term = normalize_index(g, idx, self.sizes[d])
+            if not (isinstance(stride, int) and stride == 1):
+                term = g.op("Mul", term, as_i64(g, stride), dtype=torch.int64)
+            lin = term if lin is None else g.op("Add", term, lin, dtype=torch.int64)
+            stride = size_product(g, [stride, self.sizes[d]])
+        self.index = lin
+        self.count = stride  # P
+        self.nb = max(g.rank(i) for _, i in pairs)
+        self.flat = reshape(g, self.xt, [-1] + self.rest) if len(self.dims) > 1 else self.xt
+        nr = len(self.rest)
+        self.out_perm = ([self.nb + j for j in range(self.p)] + list(range(self.nb))
+                         + [self.nb + j for j in range(self.p, nr)])
+
+    def b_sizes(self, g) -> list:
+        return sizes(g, self.index)
+
+    def result_sizes(self, g) -> list:
+        b = self.b_sizes(g)
+        return self.rest[:self.p] + b + self.rest[self.p:]
+
+    def unflatten(self, g, flat):
+        """Back from ``[P, *rest]`` to ``x``'s layout."""
+        if len(self.dims) > 1:
+            flat = reshape(g, flat, [self.sizes[d] for d in self.dims] + self.rest)
+        return transpose(g, flat, inverse(self.perm))
+
+
+def index_gather(g, x, indices: Sequence):
+    """``x[indices]`` (PyTorch advanced indexing, indices already free of bool masks)."""
+    lin = Linear(g, x, indices)
+    out = g.op("Gather", lin.flat, lin.index, axis_i=0, dtype=g.dtype(x))
+    return transpose(g, out, lin.out_perm)
+
+
+def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
+    """``x[indices] = values`` (or ``+=``): ScatterND from opset 11 (its add from 16), dense below."""
+    dt = g.dtype(x)
+    lin = Linear(g, x, indices)
+    vals = cast(g, values, dt)
+    target = lin.result_sizes(g)
+    if list(g.shape(vals) or ()) != list(target) or not all(isinstance(s, int) for s in target):
+        vals = expand_to(g, vals, int_list(g, target) if target else g.constant([], torch.int64))
+    vals = transpose(g, vals, inverse(lin.out_perm))
+    n_rest = len(lin.rest)
+    vals = reshape(g, vals, [-1] + lin.rest)
+    flat_index = reshape(g, lin.index, [-1, 1])
+    if g.opset >= 11 and (not accumulate or g.opset >= 16):
+        out = g.op("ScatterND", lin.flat, flat_index, vals,
+                   reduction_s="add" if accumulate else None, dtype=dt)
+        return lin.unflatten(g, out)
+    if not isinstance(lin.count, int):
+        raise NotImplementedError("index_put over a dynamic dim needs opset 11 (16 to accumulate)")
+    work = dt if dt.is_floating_point else torch.float64
+    rest_n = size_product(g, lin.rest) if n_rest else 1
+    x2 = reshape(g, cast(g, lin.xt, work), [lin.count, rest_n if isinstance(rest_n, int) else -1])
+    v2 = reshape(g, cast(g, vals, work), [-1, rest_n if isinstance(rest_n, int) else x2_cols(g, x2)])
+    pos = g.constant(torch.arange(lin.count, dtype=torch.int64).reshape(1, -1))
+    match = g.op("Equal", flat_index, pos, dtype=torch.bool)  # [N, P]
+    m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
+    upd = g.op("MatMul", g.op("Transpose", m, perm_is=[1, 0], dtype=work), v2, dtype=work)  # [P, R]
+    if accumulate:
+        out = g.op("Add", x2, upd, dtype=work)
+    else:
+        hit = unsqueeze(g, reduce_any(g, match, 0), [1])
+        out = where(g, hit, upd, x2, work)
+    out = cast(g, out, dt)
+    out = reshape(g, out, [lin.sizes[d] for d in lin.dims] + lin.rest)
+    return transpose(g, out, inverse(lin.perm))
+
+
+def x2_cols(g, x2):
+    return dim_size(g, x2, 1)

@@ -1,0 +1,250 @@
+"""Maths shared by the element-wise, activation and comparison conversions.
+
+Every helper takes ``g`` first and picks the ONNX form that exists at ``g.opset`` (and that
+onnxruntime has a kernel for), so the conversions themselves stay free of version branches.
+Values carry their torch dtype (``dtype=`` on every node), so helpers can be chained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnx_ir as ir
+import torch
+
+from .helpers import as_value, cast, result_type
+
+Value = ir.Value
+ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
+
+# ONNX ops whose onnxruntime CPU kernels stop at float32: float64 is computed in float32.
+_FLOAT32_ONLY = {
+    "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf",
+    "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish",
+    "ThresholdedRelu", "Gelu",
+}
+
+
+def out_dtype(g, *xs: Any) -> torch.dtype:
+    """PyTorch's result dtype of the op being converted (promotion of ``xs`` when unknown)."""
+    return g.out_dtype() or result_type(g, *xs)
+
+
+def compute_dtype(op_type: str, dt: torch.dtype) -> torch.dtype:
+    """The float dtype ``op_type`` runs in for a result of dtype ``dt``.
+
+    Half precision and integer inputs run in float32 (PyTorch also computes half ops in
+    float32 internally); float64 stays float64 where onnxruntime has a double kernel.
+    """
+    if dt == torch.float64 and op_type not in _FLOAT32_ONLY:
+        return torch.float64
+    return torch.float32
+
+
+def c(g, value: Any, dt: torch.dtype) -> Value:
+    """A 0-d constant of dtype ``dt``."""
+    return g.constant(value, dt)
+
+
+def float_op(g, op_type: str, x: Any, out: torch.dtype | None = None, **attrs) -> Value:
+    """``op_type(x)`` for an ONNX op defined on floats only; the result has dtype ``out``."""
+    out = out or out_dtype(g, x)
+    cdt = compute_dtype(op_type, out if out.is_floating_point else torch.float32)
+    xv = as_value(g, x, cdt)
+    return cast(g, g.op(op_type, xv, dtype=cdt, **attrs), out)
+
+
+def float_math(g, x: Any, build, out: torch.dtype | None = None, op_type: str = "") -> Value:
+    """``build(xf, cdt)`` on ``x`` cast to a float compute dtype, cast back to ``out``."""
+    out = out or out_dtype(g, x)
+    cdt = compute_dtype(op_type, out if out.is_floating_point else torch.float32)
+    return cast(g, build(as_value(g, x, cdt), cdt), out)
+
+
+def op1(g, op_type: str, x: Value, **attrs) -> Value:
+    """A node whose output has the dtype of its first input."""
+    return g.op(op_type, x, dtype=g.dtype(x), **attrs)
+
+
+def op2(g, op_type: str, a: Value, b: Value, **attrs) -> Value:
+    return g.op(op_type, a, b, dtype=g.dtype(a), **attrs)
+
+
+def bool_op(g, op_type: str, *xs: Value) -> Value:
+    return g.op(op_type, *xs, dtype=torch.bool)
+
+
+# -- logic ---------------------------------------------------------------------------------------
+def to_bool(g, x: Any) -> Value:
+    """``x != 0`` as bool (PyTorch's truthiness of numbers), or ``x`` when already bool."""
+    if not isinstance(x, ir.Value):
+        return g.constant(bool(x), torch.bool)
+    if g.dtype(x) == torch.bool:
+        return x
+    return not_(g, compare(g, "eq", x, c(g, 0, g.dtype(x))))
+
+
+def not_(g, x: Value) -> Value:
+    return bool_op(g, "Not", x)
+
+
+def and_(g, a: Value, b: Value) -> Value:
+    return bool_op(g, "And", a, b)
+
+
+def or_(g, a: Value, b: Value) -> Value:
+    return bool_op(g, "Or", a, b)
+
+
+def where(g, cond: Value, a: Any, b: Any, dt: torch.dtype | None = None) -> Value:
+    """``Where(cond, a, b)`` (opset 9+); bool/small-int branches go through int32 for onnxruntime."""
+    dt = dt or result_type(g, a, b)
+    av, bv = as_value(g, a, dt), as_value(g, b, dt)
+    run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.bool,
+                       torch.uint8, torch.float16) else torch.float32 if dt.is_floating_point else torch.int64
+    out = g.op("Where", cond, cast(g, av, run), cast(g, bv, run), dtype=run)
+    return cast(g, out, dt)
+
+
+# -- classification -------------------------------------------------------------------------------
+def isnan(g, x: Value) -> Value:
+    """``x != x``: IsNaN from opset 9; before it, a NaN is neither > 0 nor < 1."""
+    dt = g.dtype(x)
+    if not dt.is_floating_point:
+        return compare(g, "ne", x, x)
+    if dt not in ONNX_FLOATS:
+        x = cast(g, x, torch.float32)
+    if g.opset >= 9:
+        return bool_op(g, "IsNaN", x)
+    d = g.dtype(x)
+    return not_(g, or_(g, bool_op(g, "Greater", x, c(g, 0, d)), bool_op(g, "Less", x, c(g, 1, d))))
+
+
+def isinf(g, x: Value, positive: bool = True, negative: bool = True) -> Value:
+    """``x == +inf`` and/or ``x == -inf`` (IsInf from 10; comparisons with the largest float before)."""
+    dt = g.dtype(x)
+    if not dt.is_floating_point:
+        return compare(g, "ne", x, x)
+    if dt not in (torch.float32, torch.float64):
+        x, dt = cast(g, x, torch.float32), torch.float32
+    if g.opset >= 10:
+        return bool_op(g, "IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative))
+    big = c(g, torch.finfo(dt).max, dt)
+    if positive and negative:
+        return bool_op(g, "Greater", op1(g, "Abs", x), big)
+    if positive:
+        return bool_op(g, "Greater", x, big)
+    return bool_op(g, "Less", x, op1(g, "Neg", big))
+
+
+def signbit(g, x: Value) -> Value:
+    """The sign bit: ``x < 0``, and for zeros ``1/x < 0`` (so ``-0.0`` counts as negative)."""
+    dt = g.dtype(x)
+    if not dt.is_floating_point:
+        return compare(g, "lt", x, c(g, 0, dt))
+    if dt not in ONNX_FLOATS:
+        x, dt = cast(g, x, torch.float32), torch.float32
+    neg = bool_op(g, "Less", x, c(g, 0, dt))
+    return or_(g, neg, bool_op(g, "Less", op1(g, "Reciprocal", x), c(g, 0, dt)))
+
+
+# -- comparisons ------------------------------------------------------------------------------
+def compare(g, kind: str, a: Value, b: Value) -> Value:
+    """``a <kind> b`` for values of one dtype (kind: lt gt le ge eq ne), as a bool value.
+
+    Works around what each opset lacks: Less/Greater take floats only before 9, Equal takes
+    floats from 11, LessOrEqual/GreaterOrEqual arrive at 12; bools compare as int32.
+    """
+    dt = g.dtype(a)
+    if kind == "ne":
+        return not_(g, compare(g, "eq", a, b))
+    if dt == torch.bool and (kind != "eq" or g.opset < 11):
+        a, b, dt = cast(g, a, torch.int32), cast(g, b, torch.int32), torch.int32
+    if dt not in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64,
+                  torch.int8, torch.uint8, torch.bool):
+        to = torch.float32 if dt.is_floating_point else torch.int64
+        a, b, dt = cast(g, a, to), cast(g, b, to), to
+    if kind == "eq":
+        if g.opset >= 11 or dt in (torch.int32, torch.int64, torch.bool):
+            return bool_op(g, "Equal", a, b)
+        if not dt.is_floating_point:
+            return bool_op(g, "Equal", cast(g, a, torch.int64), cast(g, b, torch.int64))
+        neither = not_(g, or_(g, bool_op(g, "Less", a, b), bool_op(g, "Greater", a, b)))
+        return and_(g, neither, not_(g, or_(g, isnan(g, a), isnan(g, b))))
+    if g.opset < 9 and not dt.is_floating_point:
+        a, b = cast(g, a, torch.float64), cast(g, b, torch.float64)
+    if kind in ("lt", "gt"):
+        return bool_op(g, "Less" if kind == "lt" else "Greater", a, b)
+    if g.opset >= 12:
+        return bool_op(g, "LessOrEqual" if kind == "le" else "GreaterOrEqual", a, b)
+    strict = bool_op(g, "Less" if kind == "le" else "Greater", a, b)
+    return or_(g, strict, compare(g, "eq", a, b))
+
+
+def promote_compare(g, x: Any, y: Any) -> tuple[Value, Value]:
+    """Both operands at their promoted dtype (the dtype PyTorch compares in)."""
+    dt = result_type(g, x, y)
+    return as_value(g, x, dt), as_value(g, y, dt)
+
+
+# -- rounding and division ---------------------------------------------------------------------
+def trunc(g, x: Value) -> Value:
+    """Round toward zero: ``floor(x)``, plus one where ``x`` is negative with a fraction."""
+    dt = g.dtype(x)
+    if not dt.is_floating_point:
+        return x
+    fl = op1(g, "Floor", x)
+    has_frac = bool_op(g, "Greater", op2(g, "Sub", x, fl), c(g, 0, dt))
+    bump = and_(g, bool_op(g, "Less", x, c(g, 0, dt)), has_frac)
+    return op2(g, "Add", fl, cast(g, bump, dt))
+
+
+def fmod(g, a: Value, b: Value) -> Value:
+    """C's fmod (sign of the dividend): Mod(fmod=1) from opset 10."""
+    dt = g.dtype(a)
+    if g.opset >= 10:
+        return op2(g, "Mod", a, b, fmod_i=1)
+    if dt.is_floating_point:
+        return op2(g, "Sub", a, op2(g, "Mul", trunc(g, op2(g, "Div", a, b)), b))
+    return op2(g, "Sub", a, op2(g, "Mul", op2(g, "Div", a, b), b))  # int Div truncates
+
+
+def remainder(g, a: Value, b: Value) -> Value:
+    """Python's modulo (sign of the divisor): fmod, plus ``b`` where the signs disagree."""
+    dt = g.dtype(a)
+    if g.opset >= 10 and not dt.is_floating_point:
+        return op2(g, "Mod", a, b, fmod_i=0)
+    r = fmod(g, a, b)
+    zero = c(g, 0, dt)
+    fix = and_(g, not_(g, compare(g, "eq", r, zero)),
+               not_(g, compare(g, "eq", compare(g, "lt", r, zero), compare(g, "lt", b, zero))))
+    return where(g, fix, op2(g, "Add", r, b), r, dt)
+
+
+def floor_divide(g, a: Value, b: Value) -> Value:
+    """``floor(a / b)``: ints truncate and step down where the remainder's sign disagrees."""
+    dt = g.dtype(a)
+    if dt.is_floating_point:
+        return op1(g, "Floor", op2(g, "Div", a, b))
+    q = op2(g, "Div", a, b)
+    r = fmod(g, a, b)
+    zero = c(g, 0, dt)
+    fix = and_(g, not_(g, compare(g, "eq", r, zero)),
+               not_(g, compare(g, "eq", compare(g, "lt", r, zero), compare(g, "lt", b, zero))))
+    return op2(g, "Sub", q, cast(g, fix, dt))
+
+
+def arith_dtype(dt: torch.dtype) -> torch.dtype:
+    """The dtype onnxruntime's Add/Sub/Mul/Div run in for a result of dtype ``dt``."""
+    if dt in (torch.int8, torch.int16, torch.uint16, torch.uint32):
+        return torch.int32
+    if dt == torch.bfloat16:
+        return torch.float32
+    return dt
+
+
+def arith(g, op_type: str, x: Any, y: Any, out: torch.dtype) -> Value:
+    """``op_type(x, y)`` computed in a dtype onnxruntime supports, with the result in ``out``."""
+    run = arith_dtype(out)
+    a, b = as_value(g, x, out), as_value(g, y, out)
+    return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run), dtype=run), out)

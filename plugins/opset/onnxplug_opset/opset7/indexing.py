@@ -1,0 +1,449 @@
+"""Indexing, scatter/gather, sorting and triangular ops, as of opset 7.
+
+Below opset 11 ONNX has no element-wise gather/scatter, no CumSum and no ScatterND: they are
+composed here from ``Gather`` on the flattened tensor (index arithmetic on static shapes) and a
+match-matrix scatter (``shape_helpers.dense_scatter``). Later ``opsetN/indexing.py`` modules
+replace them with the native ops where those appear.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..helpers import cast, norm_dim, norm_dims, reshape, transpose, unsqueeze
+from ..registration import op
+from ..shape_helpers import (dense_scatter, elements_linear_index, expand_masks, filled, gather_table,
+                             index_gather, index_scatter, move_dims_front, inverse, normalize_index,
+                             numel, where)
+
+
+def _static(g, *xs):
+    shapes = [g.static_shape(x) for x in xs]
+    if any(s is None for s in shapes):
+        raise NotImplementedError("this composition needs static shapes below opset 11")
+    return shapes
+
+
+# -- gather / scatter along a dim ---------------------------------------------------------------
+@op("aten::gather")
+def gather(g, x, dim, index, sparse_grad=False):
+    xs, _ = _static(g, x, index)
+    if not xs:
+        return g.op("Gather", reshape(g, x, [1]), reshape(g, index, [-1]), axis_i=0, dtype=g.dtype(x))
+    lin = elements_linear_index(g, index, norm_dim(dim, len(xs)), xs)
+    return g.op("Gather", reshape(g, x, [-1]), lin, axis_i=0, dtype=g.dtype(x))
+
+
+def scatter_dense(g, x, dim, index, src, reduce, include_self=True):
+    xs, ishape = _static(g, x, index)
+    orig = list(xs)
+    dt = g.dtype(x)
+    if not isinstance(src, type(x)):
+        src = filled(g, list(ishape), src, dt)
+    else:
+        src = cast(g, src, dt)
+        if g.static_shape(src) != ishape:  # only the index's region of src is used
+            src = g.op("Slice", src, starts_is=[0] * len(ishape), ends_is=list(ishape),
+                       axes_is=list(range(len(ishape))), dtype=dt) if g.opset < 10 else g.op(
+                "Slice", src, g.constant([0] * len(ishape)), g.constant(list(ishape)),
+                g.constant(list(range(len(ishape)))), dtype=dt)
+    if numel(ishape) == 0:
+        return x
+    if not xs:
+        xs, ishape = [1], [1]
+        x, index, src = reshape(g, x, [1]), reshape(g, index, [1]), reshape(g, src, [1])
+    lin = elements_linear_index(g, index, norm_dim(dim, len(xs)), xs)
+    out = dense_scatter(g, reshape(g, x, [-1]), reshape(g, lin, [-1]), reshape(g, src, [-1]),
+                        numel(xs), reduce, include_self)
+    return reshape(g, out, orig)
+
+
+@op("aten::scatter.src", "aten::scatter.value")
+def scatter(g, x, dim, index, src):
+    return scatter_dense(g, x, dim, index, src, "none")
+
+
+@op("aten::scatter.reduce", "aten::scatter.value_reduce")
+def scatter_reduce_legacy(g, x, dim, index, src, reduce):
+    return scatter_dense(g, x, dim, index, src, "sum" if reduce == "add" else "prod")
+
+
+@op("aten::scatter_add")
+def scatter_add(g, x, dim, index, src):
+    return scatter_dense(g, x, dim, index, src, "sum")
+
+
+@op("aten::scatter_reduce.two")
+def scatter_reduce(g, x, dim, index, src, reduce, include_self=True):
+    return scatter_dense(g, x, dim, index, src, reduce, include_self)
+
+
+@op("aten::index_reduce")
+def index_reduce(g, x, dim, index, source, reduce, include_self=True):
+    rank = g.rank(x)
+    dim = norm_dim(dim, max(rank, 1))
+    full = _index_along(g, index, dim, source)
+    return scatter_reduce(g, x, dim, full, source, reduce, include_self)
+
+
+def _index_along(g, index, dim, like):
+    """A 1-D index broadcast to ``like``'s shape along ``dim`` (index_* ops as scatter ops)."""
+    rank = g.rank(like)
+    if rank == 0:
+        return index
+    shape = [1] * rank
+    shape[dim] = -1
+    idx = reshape(g, cast(g, index, torch.int64), shape)
+    return g.op("Expand", idx, g.constant(list(g.static_shape(like))), dtype=torch.int64) \
+        if g.static_shape(like) is not None else g.op("Expand", idx, g.op("Shape", like, dtype=torch.int64),
+                                                       dtype=torch.int64)
+
+
+# -- advanced indexing -----------------------------------------------------------------------
+@op("aten::index.Tensor", "aten::_unsafe_index.Tensor")
+def index(g, x, indices):
+    indices = expand_masks(g, indices)
+    real = [(d, i) for d, i in enumerate(indices) if i is not None]
+    if len(real) == 1:
+        d, idx = real[0]
+        idx = normalize_index(g, idx, g.shape(x)[d]) if g.opset < 11 else cast(g, idx, torch.int64)
+        return g.op("Gather", x, idx, axis_i=d, dtype=g.dtype(x))
+    return index_gather(g, x, indices)
+
+
+@op("aten::index_put", "aten::_unsafe_index_put", "aten::index_put_")
+def index_put(g, x, indices, values, accumulate=False):
+    indices = expand_masks(g, indices)
+    if g.rank(x) == 0:
+        raise NotImplementedError("index_put on a 0-d tensor")
+    return index_scatter(g, x, indices, values, bool(accumulate))
+
+
+@op("aten::index_select")
+def index_select(g, x, dim, idx):
+    if g.rank(x) == 0:
+        return x
+    dim = norm_dim(dim, g.rank(x))
+    idx = reshape(g, idx, [-1]) if g.rank(idx) == 0 else idx
+    idx = normalize_index(g, idx, g.shape(x)[dim]) if g.opset < 11 else idx
+    return g.op("Gather", x, idx, axis_i=dim, dtype=g.dtype(x))
+
+
+def _index_dim(g, x, dim, idx):
+    rank = g.rank(x)
+    dim = norm_dim(dim, max(rank, 1))
+    return [None] * dim + [reshape(g, idx, [-1]) if g.rank(idx) == 0 else idx], dim
+
+
+@op("aten::index_copy")
+def index_copy(g, x, dim, idx, source):
+    if g.rank(x) == 0:
+        return cast(g, reshape(g, source, []), g.dtype(x))
+    indices, d = _index_dim(g, x, dim, idx)
+    return index_scatter(g, x, indices, source, False)
+
+
+@op("aten::index_add")
+def index_add(g, x, dim, idx, source, alpha=1):
+    if g.rank(x) == 0:
+        return g.op("Add", x, cast(g, reshape(g, source, []), g.dtype(x)), dtype=g.dtype(x))
+    indices, d = _index_dim(g, x, dim, idx)
+    src = cast(g, source, g.dtype(x))
+    if alpha != 1:
+        src = g.op("Mul", src, g.constant(alpha, g.dtype(x)), dtype=g.dtype(x))
+    return index_scatter(g, x, indices, src, True)
+
+
+@op("aten::index_fill.int_Scalar", "aten::index_fill.int_Tensor")
+def index_fill(g, x, dim, idx, value):
+    if g.rank(x) == 0:
+        return filled(g, [], value, g.dtype(x))
+    indices, _ = _index_dim(g, x, dim, idx)
+    val = value if not isinstance(value, (int, float, bool)) else g.constant(value, g.dtype(x))
+    return index_scatter(g, x, indices, val, False)
+
+
+@op("aten::put")
+def put(g, x, idx, source, accumulate=False):
+    flat = reshape(g, x, [-1])
+    out = index_scatter(g, flat, [reshape(g, idx, [-1])], reshape(g, source, [-1]), bool(accumulate))
+    return reshape(g, out, list(g.static_shape(x)) if g.static_shape(x) is not None
+                   else g.op("Shape", x, dtype=torch.int64))
+
+
+@op("aten::take")
+def take(g, x, idx):
+    flat = reshape(g, x, [-1])
+    return g.op("Gather", flat, normalize_index(g, idx, numel(g.static_shape(x) or [None]) or
+                                                g.op("Size", x, dtype=torch.int64)), axis_i=0,
+                dtype=g.dtype(x))
+
+
+@op("aten::masked_fill.Scalar", "aten::masked_fill.Tensor")
+def masked_fill(g, x, mask, value):
+    dt = g.dtype(x)
+    v = cast(g, value, dt) if not isinstance(value, (int, float, bool)) else g.constant(value, dt)
+    return where(g, mask, v, x, dt)
+
+
+# -- sorting ---------------------------------------------------------------------------------
+def topk_op(g, x, k, axis, largest=True):
+    """TopK with ``k`` an attribute (< 10) or input; ascending order before 11 by negation."""
+    dt = g.dtype(x)
+    if g.opset < 11 and not largest:
+        if dt == torch.bool or not (dt.is_floating_point or dt.is_signed):
+            raise NotImplementedError("ascending TopK of unsigned values needs opset 11")
+        vals, idx = topk_op(g, g.op("Neg", x, dtype=dt), k, axis, True)
+        return g.op("Neg", vals, dtype=dt), idx
+    if g.opset < 10:
+        if not isinstance(k, int):
+            raise NotImplementedError("TopK with a dynamic k needs opset 10")
+        return g.op("TopK", x, k_i=k, axis_i=axis, outputs=2, dtype=dt)
+    k_v = g.constant([k], torch.int64) if isinstance(k, int) else reshape(g, cast(g, k, torch.int64), [1])
+    if g.opset < 11:
+        return g.op("TopK", x, k_v, axis_i=axis, outputs=2, dtype=dt)
+    return g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2, dtype=dt)
+
+
+def _typed(g, vals, idx):
+    g.set_type(idx, torch.int64)
+    return vals, idx
+
+
+def _as_1d(g, x):
+    return reshape(g, x, [1]) if g.rank(x) == 0 else x
+
+
+@op("aten::topk")
+def topk(g, x, k, dim=-1, largest=True, sorted=True):
+    rank = g.rank(x)
+    if rank == 0:
+        return x, g.constant(0, torch.int64)
+    return _typed(g, *topk_op(g, x, k, norm_dim(dim, rank), largest))
+
+
+@op("aten::sort", "aten::sort.stable")
+def sort(g, x, *args, **kwargs):
+    stable, dim, descending = _sort_args(args, kwargs)
+    rank = g.rank(x)
+    if rank == 0:
+        return x, g.constant(0, torch.int64)
+    dim = norm_dim(dim, rank)
+    n = g.shape(x)[dim]
+    if not isinstance(n, int):
+        from ..helpers import dim_size
+
+        n = dim_size(g, x, dim)
+    return _typed(g, *topk_op(g, x, n, dim, descending))
+
+
+def _sort_args(args, kwargs):
+    stable, dim, descending = None, -1, False
+    if args and isinstance(args[0], bool) is False and isinstance(args[0], int):
+        dim = args[0]
+        descending = args[1] if len(args) > 1 else False
+    elif args:
+        stable = args[0]
+    dim = kwargs.get("dim", dim)
+    descending = kwargs.get("descending", descending)
+    stable = kwargs.get("stable", stable)
+    return stable, dim, descending
+
+
+@op("aten::argsort", "aten::argsort.stable")
+def argsort(g, x, *args, **kwargs):
+    return sort(g, x, *args, **kwargs)[1]
+
+
+@op("aten::msort")
+def msort(g, x):
+    return sort(g, x, 0)[0]
+
+
+@op("aten::kthvalue")
+def kthvalue(g, x, k, dim=-1, keepdim=False):
+    rank = g.rank(x)
+    if rank == 0:
+        return x, g.constant(0, torch.int64)
+    dim = norm_dim(dim, rank)
+    vals, idx = topk_op(g, x, k, dim, False)
+    pick = g.constant([k - 1], torch.int64) if keepdim else g.constant(k - 1, torch.int64)
+    v = g.op("Gather", vals, pick, axis_i=dim, dtype=g.dtype(x))
+    i = g.op("Gather", idx, pick, axis_i=dim, dtype=torch.int64)
+    return v, i
+
+
+# -- cumulative ops by a triangular MatMul (static length) -------------------------------------
+def _last(g, x, dim):
+    rank = g.rank(x)
+    perm = list(range(rank))
+    perm[dim], perm[-1] = perm[-1], perm[dim]
+    return transpose(g, x, perm), perm
+
+
+@op("aten::cumsum")
+def cumsum(g, x, dim, dtype=None):
+    dt = g.out_dtype() or g.dtype(x)
+    if g.rank(x) == 0:
+        return cast(g, x, dt)
+    dim = norm_dim(dim, g.rank(x))
+    n = g.shape(x)[dim]
+    if not isinstance(n, int):
+        raise NotImplementedError("cumsum over a dynamic dim needs CumSum (opset 11)")
+    work = dt if dt in (torch.float32, torch.float64) else torch.float64
+    xt, perm = _last(g, cast(g, x, work), dim)
+    tri = g.constant(torch.triu(torch.ones(n, n, dtype=work)))
+    out = g.op("MatMul", xt, tri, dtype=work)
+    return cast(g, transpose(g, out, perm), dt)
+
+
+# -- one_hot, triangles, diagonals -------------------------------------------------------------
+@op("aten::one_hot")
+def one_hot(g, x, num_classes=-1):
+    if num_classes < 0:
+        raise NotImplementedError("one_hot needs num_classes (the data-dependent default is not exportable)")
+    classes = g.constant(torch.arange(num_classes, dtype=torch.int64))
+    eq = g.op("Equal", unsqueeze(g, cast(g, x, torch.int64), [g.rank(x)]), classes, dtype=torch.bool)
+    return g.op("Cast", eq, to_i=7, dtype=torch.int64)
+
+
+def _tri_mask(g, x, diagonal, upper):
+    shape = g.shape(x)
+    n, m = shape[-2], shape[-1]
+    if not (isinstance(n, int) and isinstance(m, int)):
+        raise NotImplementedError("tril/triu over dynamic dims needs Trilu (opset 14)")
+    ones = torch.ones(n, m, dtype=torch.bool)
+    return g.constant(torch.triu(ones, diagonal) if upper else torch.tril(ones, diagonal))
+
+
+@op("aten::tril")
+def tril(g, x, diagonal=0):
+    dt = g.dtype(x)
+    return where(g, _tri_mask(g, x, diagonal, False), x, g.constant(0, dt) if dt != torch.bool
+                 else g.constant(False), dt)
+
+
+@op("aten::triu")
+def triu(g, x, diagonal=0):
+    dt = g.dtype(x)
+    return where(g, _tri_mask(g, x, diagonal, True), x, g.constant(0, dt) if dt != torch.bool
+                 else g.constant(False), dt)
+
+
+def _diag_table(n, m, offset):
+    rows = torch.arange(max(0, -offset), n)
+    rows = rows[rows + offset < m]
+    return rows * m + rows + offset
+
+
+@op("aten::diagonal", "aten::diagonal_copy", "aten::linalg_diagonal")
+def diagonal(g, x, offset=0, dim1=0, dim2=1):
+    rank = g.rank(x)
+    d1, d2 = norm_dims([dim1, dim2], rank)
+    xt, _ = move_dims_front(g, x, [d for d in range(rank) if d not in (d1, d2)] + [d1, d2])
+    n, m = g.shape(x)[d1], g.shape(x)[d2]
+    if not (isinstance(n, int) and isinstance(m, int)):
+        raise NotImplementedError("diagonal over dynamic dims")
+    lead = [0] * (rank - 2)
+    flat = reshape(g, xt, lead + [n * m])
+    return gather_table(g, flat, _diag_table(n, m, offset), rank - 2)
+
+
+@op("aten::diag_embed")
+def diag_embed(g, x, offset=0, dim1=-2, dim2=-1):
+    rank = g.rank(x) + 1
+    length = g.shape(x)[-1]
+    if not isinstance(length, int):
+        raise NotImplementedError("diag_embed of a dynamic length")
+    n = length + abs(offset)
+    # gather from x with one extra zero appended: off-diagonal positions point at the zero
+    dt = g.dtype(x)
+    lead = g.shape(x)[:-1]
+    zero_shape = [s if isinstance(s, int) else -1 for s in lead] + [1]
+    zero = filled(g, zero_shape, 0, dt) if all(isinstance(s, int) for s in lead) else g.op(
+        "Slice", g.op("Mul", x, g.constant(0, dt), dtype=dt), g.constant([0]), g.constant([1]),
+        g.constant([-1]), dtype=dt)
+    ext = g.op("Concat", x, zero, axis_i=-1, dtype=dt)
+    table = torch.full((n, n), length, dtype=torch.int64)
+    for i in range(length):
+        r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
+        table[r, c] = i
+    out = gather_table(g, ext, table, rank - 2)  # [..., n, n]
+    d1, d2 = norm_dims([dim1, dim2], rank)
+    others = [d for d in range(rank) if d not in (d1, d2)]
+    perm = [0] * rank
+    for src, dst in enumerate(others + [d1, d2]):
+        perm[dst] = src
+    return transpose(g, out, perm)
+
+
+@op("aten::diag")
+def diag(g, x, diagonal_=0):
+    if g.rank(x) == 1:
+        return diag_embed(g, x, diagonal_, 0, 1)
+    return diagonal(g, x, diagonal_, 0, 1)
+
+
+# -- *_scatter: rebuild by gathering from [x, src] (static along the scattered dims) ---------------
+def _rebuild(g, x, src, dims, table_from):
+    """Put ``src`` (laid out as x's other dims, then the merged ``dims``) into ``x``, one Gather.
+
+    ``dims``: the dims of ``x`` the scatter touches, moved last and merged; ``table_from(sizes)``
+    returns, per merged position of ``x``, -1 (keep x) or the merged position in ``src``.
+    """
+    rank = g.rank(x)
+    dt = g.dtype(x)
+    keep = [d for d in range(rank) if d not in dims]
+    xt, perm = move_dims_front(g, x, keep + list(dims))
+    sz = [g.shape(x)[d] for d in dims]
+    if not all(isinstance(s, int) for s in sz):
+        raise NotImplementedError("scattering into a dynamic dim")
+    flat_x = reshape(g, xt, [0] * len(keep) + [numel(sz)])
+    table = table_from(sz)
+    n_src = int((table >= 0).sum())
+    flat_s = reshape(g, cast(g, src, dt), [0] * len(keep) + [n_src])
+    both = g.op("Concat", flat_x, flat_s, axis_i=len(keep), dtype=dt)
+    idx = torch.where(table >= 0, numel(sz) + table, torch.arange(numel(sz)))
+    out = gather_table(g, both, idx, len(keep))
+    out = reshape(g, out, [0] * len(keep) + sz)
+    return transpose(g, out, inverse(perm))
+
+
+@op("aten::select_scatter")
+def select_scatter(g, x, src, dim, index):
+    rank = g.rank(x)
+    dim = norm_dim(dim, rank)
+
+    def table(sz):
+        t = torch.full((sz[0],), -1)
+        t[index % sz[0]] = 0
+        return t
+    return _rebuild(g, x, src, [dim], table)
+
+
+@op("aten::slice_scatter")
+def slice_scatter(g, x, src, dim=0, start=None, end=None, step=1):
+    rank = g.rank(x)
+    dim = norm_dim(dim, rank)
+    keep = [d for d in range(rank) if d != dim]
+
+    def table(sz):
+        t = torch.full((sz[0],), -1)
+        pos = torch.arange(sz[0])[slice(start, end, step)]
+        t[pos] = torch.arange(pos.numel())
+        return t
+    return _rebuild(g, x, transpose(g, src, keep + [dim]), [dim], table)
+
+
+@op("aten::diagonal_scatter")
+def diagonal_scatter(g, x, src, offset=0, dim1=0, dim2=1):
+    rank = g.rank(x)
+    d1, d2 = norm_dims([dim1, dim2], rank)
+
+    def table(sz):
+        n, m = sz
+        t = torch.full((n * m,), -1)
+        pos = _diag_table(n, m, offset)
+        t[pos] = torch.arange(pos.numel())
+        return t
+    return _rebuild(g, x, src, [d1, d2], table)

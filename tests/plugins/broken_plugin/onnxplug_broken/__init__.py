@@ -1,0 +1,3 @@
+"""A plugin that fails to import, to test that onnxplug skips it with a warning."""
+
+raise ImportError("this plugin is broken on purpose")

@@ -1,0 +1,97 @@
+"""The registry rules: opset ranges, overload keys, precedence, conflicts, per-export state."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import onnxplug
+from onnxplug.errors import PluginError
+from onnxplug.registry import SOURCE_PLUGIN, Registry, SymbolicFunction
+from onnxplug.testing import export_and_compare
+
+
+def f(name):
+    def fn(g, *a):
+        return name
+    fn.__qualname__ = name
+    return fn
+
+
+def entry(key, opset, name, plugin="p", priority=0, domain=None):
+    return SymbolicFunction(key, opset, f(name), plugin, priority, domain, SOURCE_PLUGIN)
+
+
+def pick(reg, key):
+    found = reg.lookup(key)
+    return found.fn.__qualname__ if found else None
+
+
+def test_highest_opset_not_above_target():
+    entries = [entry("aten::gelu", 7, "v7"), entry("aten::gelu", 20, "v20")]
+    assert pick(Registry.build(entries, 17), "aten::gelu.default") == "v7"
+    assert pick(Registry.build(entries, 20), "aten::gelu.default") == "v20"
+    assert pick(Registry.build([entry("aten::gelu", 20, "v20")], 17), "aten::gelu.default") is None
+    assert Registry.build(entries, 9).available_opsets("aten::gelu.default") == (7, 20)
+
+
+def test_overload_key_wins_over_bare_name():
+    entries = [entry("aten::add", 13, "bare"), entry("aten::add.Tensor", 7, "overload")]
+    reg = Registry.build(entries, 17)
+    assert pick(reg, "aten::add.Tensor") == "overload"
+    assert pick(reg, "aten::add.Scalar") == "bare"
+
+
+def test_priority_then_name_and_conflicts_reported():
+    entries = [entry("aten::relu", 7, "low", "zeta", 0), entry("aten::relu", 7, "high", "alpha", 5)]
+    assert pick(Registry.build(entries, 17), "aten::relu") == "high"
+    tie = [entry("aten::relu", 7, "b-fn", "beta"), entry("aten::relu", 7, "a-fn", "alpha")]
+    reg = Registry.build(tie, 17)
+    assert pick(reg, "aten::relu") == "a-fn"
+    conflicts = reg.conflicts()
+    assert len(conflicts) == 1 and "alpha wins over beta" in str(conflicts[0])
+
+
+def test_custom_domain_only_when_named_or_no_standard():
+    entries = [entry("aten::gelu", 7, "std"), entry("aten::gelu", 7, "ms", "contrib", domain="com.microsoft"),
+               entry("my::op", 7, "mine", "third", domain="org.mine")]
+    assert pick(Registry.build(entries, 17), "aten::gelu") == "std"
+    assert pick(Registry.build(entries, 17, {"com.microsoft": 1}), "aten::gelu") == "ms"
+    assert pick(Registry.build(entries, 17), "my::op") == "mine"
+
+
+def test_call_beats_runtime_beats_plugins(mlp):
+    x = torch.randn(2, 4)
+
+    def runtime_relu(g, x):
+        return g.op("Sigmoid", x, dtype=g.dtype(x))
+
+    def call_relu(g, x):
+        return g.op("Relu", x, dtype=g.dtype(x))
+
+    onnxplug.register_symbolic("aten::relu", runtime_relu)
+    try:
+        r = onnxplug.export(mlp, (x,))
+        assert "Sigmoid" in [n.op_type for n in r.model.graph.node]
+        assert r.served["aten::relu.default"].startswith("<runtime>")
+        r = export_and_compare(mlp, (x,), custom_symbolics={"aten::relu": call_relu})
+        assert r.served["aten::relu.default"].startswith("<custom_symbolics>")
+    finally:
+        onnxplug.unregister_symbolic("aten::relu")
+    r = export_and_compare(mlp, (x,))  # nothing leaks into later exports
+    assert r.served["aten::relu.default"].startswith("opset:")
+
+
+def test_symbolic_decorator_validates():
+    with pytest.raises(PluginError, match="invalid op key"):
+        onnxplug.symbolic("relu")
+    with pytest.raises(PluginError, match="invalid opset"):
+        onnxplug.symbolic("aten::relu", opset=0)
+
+
+def test_symbolic_signature_mismatch_is_explained(mlp):
+    def takes_nothing(g):
+        return None
+
+    with pytest.raises(onnxplug.OnnxExporterError, match="accepts 0 argument"):
+        onnxplug.export(mlp, (torch.randn(2, 4),), custom_symbolics={"aten::relu": takes_nothing})
