@@ -30,3 +30,10 @@ def onnxplug_register_symbolics(register):
     for fn in conversions():
         register(fn)
 
+
+@onnxplug.hookimpl
+def onnxplug_register_test_cases(register):
+    from onnxplug_opset.cases import CASES  # only the test kit needs them
+
+    for case in CASES:
+        register(case)

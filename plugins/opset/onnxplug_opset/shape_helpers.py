@@ -160,11 +160,34 @@ def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
         f = g.op("Cast", idx, to_i=onnx_type(torch.float32), dtype=torch.float32)
         neg = g.op("Less", f, g.constant(0.0, torch.float32), dtype=torch.bool)
         shift = g.op("Cast", neg, to_i=onnx_type(torch.int64), dtype=torch.int64)
-    return g.op("Add", idx, g.op("Mul", shift, size_v, dtype=torch.int64), dtype=torch.int64)
+    out = g.op("Add", idx, g.op("Mul", shift, size_v, dtype=torch.int64), dtype=torch.int64)
+    return g.set_type(out, shape=g.shape(idx))
 
 
 def flatten_all(g, x) -> ir.Value:
-    return reshape(g, x, [-1])
+    return rs(g, x, [-1])
+
+
+def rs(g, x, shape: Sequence[int]) -> ir.Value:
+    """Reshape to a static ``shape`` (with at most one -1), declaring the result's shape."""
+    out = reshape(g, x, list(shape))
+    static = g.static_shape(x)
+    if static is not None and all(isinstance(s, int) for s in shape):
+        new = torch.empty(static, device="meta").reshape(list(shape)).shape
+        g.set_type(out, shape=list(new))
+    return out
+
+
+def broadcast_shapes(shapes: Sequence[Sequence]) -> list:
+    """NumPy broadcasting of shapes whose dims are ints or names of dynamic dims."""
+    rank = max((len(s) for s in shapes), default=0)
+    out: list = []
+    for i in range(rank):
+        dims = [s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0]
+        names = [d for d in dims if not isinstance(d, int)]
+        big = [d for d in dims if isinstance(d, int) and d != 1]
+        out.append(big[0] if big else (names[0] if names else 1))
+    return out
 
 
 def gather_table(g, x, table: torch.Tensor, axis: int) -> ir.Value:
@@ -287,7 +310,8 @@ def expand_masks(g, indices: Sequence) -> list:
             raise NotImplementedError("indexing with a dynamic bool mask needs NonZero (opset 9)")
         nz = g.op("NonZero", idx, dtype=torch.int64)
         for k in range(g.rank(idx)):
-            out.append(g.op("Gather", nz, g.constant(k, torch.int64), axis_i=0, dtype=torch.int64))
+            v = g.op("Gather", nz, g.constant(k, torch.int64), axis_i=0, dtype=torch.int64)
+            out.append(g.set_type(v, shape=[f"nonzero_{id(nz)}"]))
     return out
 
 
@@ -316,7 +340,7 @@ class Linear:
                 term = g.op("Mul", term, as_i64(g, stride), dtype=torch.int64)
             lin = term if lin is None else g.op("Add", term, lin, dtype=torch.int64)
             stride = size_product(g, [stride, self.sizes[d]])
-        self.index = lin
+        self.index = g.set_type(lin, shape=broadcast_shapes([g.shape(i) for _, i in pairs]))
         self.count = stride  # P
         self.nb = max(g.rank(i) for _, i in pairs)
         self.flat = reshape(g, self.xt, [-1] + self.rest) if len(self.dims) > 1 else self.xt

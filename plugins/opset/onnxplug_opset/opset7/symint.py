@@ -1,0 +1,103 @@
+"""Arithmetic on symbolic sizes (``x.shape[0] * 2`` in a dynamic graph), as 0-d int64 values.
+
+torch.export records Python arithmetic on SymInts as ``_operator.*`` calls; static sizes
+never reach here (they are plain ints in the graph).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..helpers import as_value, cast, dtype
+from ..registration import op
+
+
+def _int_binary(g, onnx_op, a, b):
+    dt = torch.int64 if dtype(g, a) != torch.float32 and dtype(g, b) != torch.float32 else torch.float32
+    return g.op(onnx_op, as_value(g, a, dt), as_value(g, b, dt), dtype=dt)
+
+
+@op("_operator::add")
+def sym_add(g, a, b):
+    return _int_binary(g, "Add", a, b)
+
+
+@op("_operator::sub")
+def sym_sub(g, a, b):
+    return _int_binary(g, "Sub", a, b)
+
+
+@op("_operator::mul")
+def sym_mul(g, a, b):
+    return _int_binary(g, "Mul", a, b)
+
+
+@op("_operator::floordiv")
+def sym_floordiv(g, a, b):
+    """Python's floor division (sizes are non-negative, where Div's truncation agrees)."""
+    a_v, b_v = as_value(g, a, torch.int64), as_value(g, b, torch.int64)
+    q = g.op("Div", a_v, b_v, dtype=torch.int64)
+    # correct truncation toward zero into flooring when the signs differ and it is inexact
+    prod = g.op("Mul", q, b_v, dtype=torch.int64)
+    inexact = g.op("Not", g.op("Equal", prod, a_v, dtype=torch.bool), dtype=torch.bool)
+    zero = g.constant(0, torch.int64)
+    neg = g.op("Xor", g.op("Less", a_v, zero, dtype=torch.bool), g.op("Less", b_v, zero, dtype=torch.bool),
+               dtype=torch.bool)
+    fix = cast(g, g.op("And", inexact, neg, dtype=torch.bool), torch.int64)
+    return g.op("Sub", q, fix, dtype=torch.int64)
+
+
+@op("_operator::mod")
+def sym_mod(g, a, b):
+    q = sym_floordiv(g, a, b)
+    b_v, a_v = as_value(g, b, torch.int64), as_value(g, a, torch.int64)
+    return g.op("Sub", a_v, g.op("Mul", q, b_v, dtype=torch.int64), dtype=torch.int64)
+
+
+@op("_operator::neg")
+def sym_neg(g, a):
+    return g.op("Neg", as_value(g, a, torch.int64), dtype=torch.int64)
+
+
+@op("_operator::truediv")
+def sym_truediv(g, a, b):
+    return g.op("Div", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32)
+
+
+@op("torch::sym_max")
+def sym_max(g, a, b):
+    return g.op("Max", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32) \
+        if torch.float32 in (dtype(g, a), dtype(g, b)) else cast(
+            g, g.op("Max", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32),
+            torch.int64)
+
+
+@op("torch::sym_min")
+def sym_min(g, a, b):
+    y = g.op("Min", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32)
+    return y if torch.float32 in (dtype(g, a), dtype(g, b)) else cast(g, y, torch.int64)
+
+
+@op("torch::sym_float")
+def sym_float(g, a):
+    return as_value(g, a, torch.float32)
+
+
+@op("torch::sym_int", "math::floor", "math::trunc")
+def sym_int(g, a):
+    if dtype(g, a) == torch.int64:
+        return a
+    f = g.op("Floor", as_value(g, a, torch.float32), dtype=torch.float32)
+    return cast(g, f, torch.int64)
+
+
+@op("math::ceil")
+def sym_ceil(g, a):
+    if dtype(g, a) == torch.int64:
+        return a
+    return cast(g, g.op("Ceil", as_value(g, a, torch.float32), dtype=torch.float32), torch.int64)
+
+
+@op("aten::sym_numel")
+def sym_numel(g, x):
+    return g.op("Size", x, dtype=torch.int64)

@@ -1,0 +1,251 @@
+"""Opset 9: Sign, the hyperbolic functions, Where, Shrink and IsNaN arrive.
+
+Everything here needs one of them: a select (``Where``) for PyTorch's special cases (zeros,
+infinities, NaN) or a new unary op.
+"""
+
+from __future__ import annotations
+
+import math
+
+import onnx_ir as ir
+import torch
+
+from .. import elementwise_helpers as eh
+from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
+from ..helpers import as_value, cast
+from ..registration import op
+
+
+@op("aten::sign", "aten::sgn")
+def sign(g, x):
+    dt = g.dtype(x)
+    if dt == torch.bool:
+        return x
+    run = dt if dt in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64,
+                       torch.int8, torch.uint8) else torch.float32 if dt.is_floating_point else torch.int64
+    return cast(g, op1(g, "Sign", cast(g, x, run)), dt)
+
+
+def _unary(name: str, onnx_op: str):
+    @op(f"aten::{name}")
+    def convert(g, x):
+        return float_op(g, onnx_op, x)
+    convert.__name__ = convert.__qualname__ = name
+    convert.__doc__ = f"``{onnx_op}`` (new at opset 9); integer inputs run in float32."
+    return convert
+
+
+sinh = _unary("sinh", "Sinh")
+cosh = _unary("cosh", "Cosh")
+asinh = _unary("asinh", "Asinh")
+acosh = _unary("acosh", "Acosh")
+atanh = _unary("atanh", "Atanh")
+
+
+@op("aten::sinc")
+def sinc(g, x):
+    """``sin(pi x) / (pi x)``, 1 at zero."""
+    def build(v, d):
+        px = op2(g, "Mul", v, c(g, math.pi, d))
+        q = op2(g, "Div", op1(g, "Sin", px), px)
+        return eh.where(g, eh.compare(g, "eq", v, c(g, 0.0, d)), c(g, 1.0, d), q, d)
+    return float_math(g, x, build)
+
+
+@op("aten::remainder.Tensor", "aten::remainder.Scalar", "aten::remainder.Scalar_Tensor")
+def remainder(g, x, y):
+    dt = out_dtype(g, x, y)
+    run = eh.arith_dtype(dt)
+    return cast(g, eh.remainder(g, as_value(g, x, run), as_value(g, y, run)), dt)
+
+
+@op("aten::atan2")
+def atan2(g, y, x):
+    """``atan(y / x)`` moved to the right quadrant; ``atan2(0, 0)`` is 0 (or pi for x < 0)."""
+    dt = out_dtype(g, y, x)
+    cdt = eh.compute_dtype("Atan", dt if dt.is_floating_point else torch.float32)
+    a, b = as_value(g, y, cdt), as_value(g, x, cdt)
+    zero = c(g, 0.0, cdt)
+    base = op1(g, "Atan", op2(g, "Div", a, b))
+    pi = c(g, math.pi, cdt)
+    shift = eh.where(g, eh.compare(g, "ge", a, zero), pi, op1(g, "Neg", pi), cdt)
+    out = eh.where(g, eh.compare(g, "lt", b, zero), op2(g, "Add", base, shift), base, cdt)
+    both_zero = eh.and_(g, eh.compare(g, "eq", a, zero), eh.compare(g, "eq", b, zero))
+    out = eh.where(g, both_zero, eh.where(g, eh.signbit(g, b), shift, zero, cdt), out, cdt)
+    return cast(g, out, dt)
+
+
+@op("aten::hypot")
+def hypot(g, x, y):
+    dt = out_dtype(g, x, y)
+    a, b = as_value(g, x, dt), as_value(g, y, dt)
+    s = op2(g, "Add", op2(g, "Mul", a, a), op2(g, "Mul", b, b))
+    return op1(g, "Sqrt", s)
+
+
+def _logaddexp(g, x, y, base2: bool):
+    """``max + log(1 + exp(-|x - y|))``; equal infinities give themselves (not NaN)."""
+    dt = out_dtype(g, x, y)
+    cdt = dt if dt in (torch.float32, torch.float64) else torch.float32
+    a, b = as_value(g, x, cdt), as_value(g, y, cdt)
+    m = op2(g, "Max", a, b)
+    d = op1(g, "Neg", op1(g, "Abs", op2(g, "Sub", a, b)))
+    if base2:
+        ln2 = c(g, math.log(2.0), cdt)
+        t = op2(g, "Div", op1(g, "Log", op2(g, "Add", c(g, 1.0, cdt),
+                                                  op1(g, "Exp", op2(g, "Mul", d, ln2)))), ln2)
+    else:
+        t = op1(g, "Log", op2(g, "Add", c(g, 1.0, cdt), op1(g, "Exp", d)))
+    out = op2(g, "Add", m, t)
+    same_inf = eh.and_(g, eh.isinf(g, a), eh.compare(g, "eq", a, b))
+    return cast(g, eh.where(g, same_inf, a, out, cdt), dt)
+
+
+@op("aten::logaddexp")
+def logaddexp(g, x, y):
+    return _logaddexp(g, x, y, False)
+
+
+@op("aten::logaddexp2")
+def logaddexp2(g, x, y):
+    return _logaddexp(g, x, y, True)
+
+
+def _xlog(g, x, y, plus_one: bool):
+    """``x * log(y)`` (or ``log1p``), 0 where x == 0 unless y is NaN."""
+    dt = out_dtype(g, x, y)
+    cdt = dt if dt in (torch.float32, torch.float64) else torch.float32
+    a, b = as_value(g, x, cdt), as_value(g, y, cdt)
+    arg = op2(g, "Add", b, c(g, 1.0, cdt)) if plus_one else b
+    prod = op2(g, "Mul", a, op1(g, "Log", arg))
+    out = eh.where(g, eh.compare(g, "eq", a, c(g, 0.0, cdt)), c(g, 0.0, cdt), prod, cdt)
+    out = eh.where(g, eh.isnan(g, b), b, out, cdt)
+    return cast(g, out, dt)
+
+
+@op("aten::xlogy.Tensor", "aten::xlogy.Scalar_Self", "aten::xlogy.Scalar_Other")
+def xlogy(g, x, y):
+    return _xlog(g, x, y, False)
+
+
+@op("aten::special_xlog1py", "aten::special_xlog1py.self_scalar", "aten::special_xlog1py.other_scalar")
+def special_xlog1py(g, x, y):
+    return _xlog(g, x, y, True)
+
+
+@op("aten::special_entr")
+def special_entr(g, x):
+    """``-x log x`` for x > 0, 0 at 0, -inf below 0, NaN for NaN."""
+    def build(v, d):
+        val = op1(g, "Neg", op2(g, "Mul", v, op1(g, "Log", v)))
+        out = eh.where(g, eh.compare(g, "eq", v, c(g, 0.0, d)), c(g, 0.0, d), val, d)
+        return eh.where(g, eh.compare(g, "lt", v, c(g, 0.0, d)), c(g, -math.inf, d), out, d)
+    return float_math(g, x, build)
+
+
+@op("aten::heaviside")
+def heaviside(g, x, values):
+    """``values`` where x == 0, else ``x > 0`` (NaN counts as not positive)."""
+    dt = out_dtype(g, x, values)
+    a, v = as_value(g, x, dt), as_value(g, values, dt)
+    step = cast(g, eh.compare(g, "gt", a, c(g, 0, dt)), dt)
+    return eh.where(g, eh.compare(g, "eq", a, c(g, 0, dt)), v, step, dt)
+
+
+@op("aten::lerp.Scalar", "aten::lerp.Tensor")
+def lerp(g, start, end, weight):
+    """PyTorch's two-sided form: from ``start`` when weight < 0.5, else back from ``end``."""
+    dt = out_dtype(g, start, end)
+    s, e, w = as_value(g, start, dt), as_value(g, end, dt), as_value(g, weight, dt)
+    diff = op2(g, "Sub", e, s)
+    lo = op2(g, "Add", s, op2(g, "Mul", w, diff))
+    hi = op2(g, "Sub", e, op2(g, "Mul", diff, op2(g, "Sub", c(g, 1.0, dt), w)))
+    small = eh.compare(g, "lt", op1(g, "Abs", w), c(g, 0.5, dt))
+    return eh.where(g, small, lo, hi, dt)
+
+
+@op("aten::nan_to_num")
+def nan_to_num(g, x, nan=None, posinf=None, neginf=None):
+    """NaN -> ``nan`` (0), +inf -> ``posinf`` (largest float), -inf -> ``neginf`` (lowest)."""
+    dt = g.dtype(x)
+    if not dt.is_floating_point:
+        return op1(g, "Identity", x)
+    fi = torch.finfo(dt)
+    out = eh.where(g, eh.isnan(g, x), c(g, 0.0 if nan is None else float(nan), dt), x, dt)
+    out = eh.where(g, eh.isinf(g, x, True, False), c(g, fi.max if posinf is None else float(posinf), dt), out, dt)
+    return eh.where(g, eh.isinf(g, x, False, True), c(g, fi.min if neginf is None else float(neginf), dt), out, dt)
+
+
+@op("aten::angle")
+def angle(g, x):
+    """For real inputs: pi below zero, 0 otherwise, NaN kept."""
+    def build(v, d):
+        out = eh.where(g, eh.compare(g, "lt", v, c(g, 0.0, d)), c(g, math.pi, d), c(g, 0.0, d), d)
+        return eh.where(g, eh.isnan(g, v), v, out, d)
+    return float_math(g, x, build)
+
+
+@op("aten::copysign.Tensor", "aten::copysign.Scalar")
+def copysign(g, x, y):
+    """``|x|`` negated where ``y``'s sign bit is set (so ``-0.0`` counts as negative)."""
+    dt = out_dtype(g, x, y)
+    cdt = dt if dt in (torch.float16, torch.float32, torch.float64) else torch.float32
+    a, b = as_value(g, x, cdt), as_value(g, y, cdt)
+    mag = op1(g, "Abs", a)
+    return cast(g, eh.where(g, eh.signbit(g, b), op1(g, "Neg", mag), mag, cdt), dt)
+
+
+@op("aten::threshold")
+def threshold(g, x, threshold, value):
+    """``value`` where ``x <= threshold``, else ``x``."""
+    dt = g.dtype(x)
+    return eh.where(g, eh.compare(g, "le", x, as_value(g, threshold, dt)), value, x, dt)
+
+
+def _shrink(g, x, lambd, bias):
+    dt = g.dtype(x)
+    run = dt if dt in (torch.float16, torch.float32, torch.float64) else torch.float32
+    y = g.op("Shrink", cast(g, x, run), lambd_f=float(lambd), bias_f=float(bias), dtype=run)
+    return cast(g, y, dt)
+
+
+@op("aten::hardshrink")
+def hardshrink(g, x, lambd=0.5):
+    return _shrink(g, x, lambd, 0.0)
+
+
+@op("aten::softshrink")
+def softshrink(g, x, lambd=0.5):
+    return _shrink(g, x, lambd, lambd)
+
+
+def _bounded(g, x, lo, hi):
+    """Clamp with tensor bounds: a select per bound, so NaN in ``x`` survives."""
+    dt = out_dtype(g, x, *(b for b in (lo, hi) if b is not None))
+    v = as_value(g, x, dt)
+    if lo is not None:
+        lv = as_value(g, lo, dt)
+        v = eh.where(g, eh.compare(g, "lt", v, lv), lv, v, dt)
+    if hi is not None:
+        hv = as_value(g, hi, dt)
+        v = eh.where(g, eh.compare(g, "gt", v, hv), hv, v, dt)
+    return v
+
+
+@op("aten::clamp.Tensor", "aten::clip.Tensor")
+def clamp_tensor(g, x, min=None, max=None):  # noqa: A002 - ATen's argument names
+    return _bounded(g, x, min, max)
+
+
+@op("aten::clamp_min.Tensor")
+def clamp_min_tensor(g, x, min):  # noqa: A002
+    return _bounded(g, x, min, None)
+
+
+@op("aten::clamp_max.Tensor")
+def clamp_max_tensor(g, x, max):  # noqa: A002
+    return _bounded(g, x, None, max)
+
+
+_ = ir
