@@ -49,7 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> Any:
     """Collect the kit's own test module by its import name, not as a file path."""
     if Path(module_path).resolve() == _KIT_FILE:
-        return _KitModule.from_parent(parent, path=Path(module_path))
+        return _KitModule.from_parent(parent, path=Path(module_path),
+                                      nodeid="onnxplug-declared-cases")
     return None
 
 
@@ -70,9 +71,13 @@ class DeclaredCase:
     dtype: Any = None
 
     def run(self) -> None:
-        from .cases import run_case
+        """Run the case; a failure is reported by its message alone (op, opset, sample, diff)."""
+        from .cases import CaseFailure, run_case
 
-        run_case(self.case, self.opset, self.dtype)
+        try:
+            run_case(self.case, self.opset, self.dtype)
+        except CaseFailure as exc:
+            pytest.fail(str(exc), pytrace=False)
 
 
 def _opset_filter(value: Any) -> set[int] | None:

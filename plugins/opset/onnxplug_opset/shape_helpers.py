@@ -149,7 +149,8 @@ def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
     t = const_tensor(g, idx)
     if t is not None and isinstance(size, int):
         return g.constant(torch.where(t < 0, t + size, t).to(torch.int64))
-    idx = cast(g, idx, torch.int64)
+    shape = g.shape(idx)
+    idx = g.set_type(cast(g, idx, torch.int64), shape=shape)
     if t is not None and bool((t >= 0).all()):
         return idx
     size_v = as_i64(g, size)
@@ -161,7 +162,7 @@ def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
         neg = g.op("Less", f, g.constant(0.0, torch.float32), dtype=torch.bool)
         shift = g.op("Cast", neg, to_i=onnx_type(torch.int64), dtype=torch.int64)
     out = g.op("Add", idx, g.op("Mul", shift, size_v, dtype=torch.int64), dtype=torch.int64)
-    return g.set_type(out, shape=g.shape(idx))
+    return g.set_type(out, shape=shape)
 
 
 def flatten_all(g, x) -> ir.Value:
@@ -215,7 +216,7 @@ def elements_linear_index(g, index, dim: int, x_shape: Sequence[int]) -> ir.Valu
         offsets = offsets + torch.arange(ishape[d]).reshape(shape) * strides[d]
     idx = normalize_index(g, index, x_shape[dim])
     scaled = g.op("Mul", idx, g.constant(strides[dim], torch.int64), dtype=torch.int64)
-    return g.op("Add", scaled, g.constant(offsets), dtype=torch.int64)
+    return g.set_type(g.op("Add", scaled, g.constant(offsets), dtype=torch.int64), shape=list(ishape))
 
 
 def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, include_self: bool = True):

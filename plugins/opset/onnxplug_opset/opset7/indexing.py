@@ -12,7 +12,8 @@ import torch
 
 from ..helpers import cast, norm_dim, norm_dims, reshape, transpose, unsqueeze
 from ..registration import op
-from ..shape_helpers import (dense_scatter, elements_linear_index, expand_masks, filled, gather_table,
+from ..helpers import onnx_type
+from ..shape_helpers import (rs, dense_scatter, elements_linear_index, expand_masks, filled, gather_table,
                              index_gather, index_scatter, move_dims_front, inverse, normalize_index,
                              numel, where)
 
@@ -47,13 +48,14 @@ def scatter_dense(g, x, dim, index, src, reduce, include_self=True):
                        axes_is=list(range(len(ishape))), dtype=dt) if g.opset < 10 else g.op(
                 "Slice", src, g.constant([0] * len(ishape)), g.constant(list(ishape)),
                 g.constant(list(range(len(ishape)))), dtype=dt)
+            g.set_type(src, shape=ishape)
     if numel(ishape) == 0:
         return x
-    if not xs:
+    if not xs or not ishape:
         xs, ishape = [1], [1]
-        x, index, src = reshape(g, x, [1]), reshape(g, index, [1]), reshape(g, src, [1])
+        x, index, src = rs(g, x, [1]), rs(g, index, [1]), rs(g, src, [1])
     lin = elements_linear_index(g, index, norm_dim(dim, len(xs)), xs)
-    out = dense_scatter(g, reshape(g, x, [-1]), reshape(g, lin, [-1]), reshape(g, src, [-1]),
+    out = dense_scatter(g, rs(g, x, [-1]), rs(g, lin, [-1]), rs(g, src, [-1]),
                         numel(xs), reduce, include_self)
     return reshape(g, out, orig)
 
@@ -81,7 +83,10 @@ def scatter_reduce(g, x, dim, index, src, reduce, include_self=True):
 @op("aten::index_reduce")
 def index_reduce(g, x, dim, index, source, reduce, include_self=True):
     rank = g.rank(x)
-    dim = norm_dim(dim, max(rank, 1))
+    if rank == 0:
+        one = [rs(g, v, [1]) for v in (x, index, source)]
+        return rs(g, index_reduce(g, one[0], 0, one[1], one[2], reduce, include_self), [])
+    dim = norm_dim(dim, rank)
     full = _index_along(g, index, dim, source)
     return scatter_reduce(g, x, dim, full, source, reduce, include_self)
 
@@ -94,9 +99,8 @@ def _index_along(g, index, dim, like):
     shape = [1] * rank
     shape[dim] = -1
     idx = reshape(g, cast(g, index, torch.int64), shape)
-    return g.op("Expand", idx, g.constant(list(g.static_shape(like))), dtype=torch.int64) \
-        if g.static_shape(like) is not None else g.op("Expand", idx, g.op("Shape", like, dtype=torch.int64),
-                                                       dtype=torch.int64)
+    out = g.op("Expand", idx, g.op("Shape", like, dtype=torch.int64), dtype=torch.int64)
+    return g.set_type(out, shape=g.shape(like))
 
 
 # -- advanced indexing -----------------------------------------------------------------------
@@ -124,7 +128,7 @@ def index_select(g, x, dim, idx):
     if g.rank(x) == 0:
         return x
     dim = norm_dim(dim, g.rank(x))
-    idx = reshape(g, idx, [-1]) if g.rank(idx) == 0 else idx
+    idx = rs(g, idx, [-1]) if g.rank(idx) == 0 else idx
     idx = normalize_index(g, idx, g.shape(x)[dim]) if g.opset < 11 else idx
     return g.op("Gather", x, idx, axis_i=dim, dtype=g.dtype(x))
 
@@ -132,7 +136,7 @@ def index_select(g, x, dim, idx):
 def _index_dim(g, x, dim, idx):
     rank = g.rank(x)
     dim = norm_dim(dim, max(rank, 1))
-    return [None] * dim + [reshape(g, idx, [-1]) if g.rank(idx) == 0 else idx], dim
+    return [None] * dim + [rs(g, idx, [-1]) if g.rank(idx) == 0 else idx], dim
 
 
 @op("aten::index_copy")
@@ -145,12 +149,13 @@ def index_copy(g, x, dim, idx, source):
 
 @op("aten::index_add")
 def index_add(g, x, dim, idx, source, alpha=1):
-    if g.rank(x) == 0:
-        return g.op("Add", x, cast(g, reshape(g, source, []), g.dtype(x)), dtype=g.dtype(x))
-    indices, d = _index_dim(g, x, dim, idx)
     src = cast(g, source, g.dtype(x))
     if alpha != 1:
-        src = g.op("Mul", src, g.constant(alpha, g.dtype(x)), dtype=g.dtype(x))
+        src = g.set_type(g.op("Mul", src, g.constant(alpha, g.dtype(x)), dtype=g.dtype(x)), shape=g.shape(source))
+    if g.rank(x) == 0:
+        n = g.op("Cast", g.op("Size", idx, dtype=torch.int64), to_i=onnx_type(g.dtype(x)), dtype=g.dtype(x))
+        return g.op("Add", x, g.op("Mul", reshape(g, src, []), n, dtype=g.dtype(x)), dtype=g.dtype(x))
+    indices, d = _index_dim(g, x, dim, idx)
     return index_scatter(g, x, indices, src, True)
 
 
@@ -165,15 +170,15 @@ def index_fill(g, x, dim, idx, value):
 
 @op("aten::put")
 def put(g, x, idx, source, accumulate=False):
-    flat = reshape(g, x, [-1])
-    out = index_scatter(g, flat, [reshape(g, idx, [-1])], reshape(g, source, [-1]), bool(accumulate))
+    flat = rs(g, x, [-1])
+    out = index_scatter(g, flat, [rs(g, idx, [-1])], rs(g, source, [-1]), bool(accumulate))
     return reshape(g, out, list(g.static_shape(x)) if g.static_shape(x) is not None
                    else g.op("Shape", x, dtype=torch.int64))
 
 
 @op("aten::take")
 def take(g, x, idx):
-    flat = reshape(g, x, [-1])
+    flat = rs(g, x, [-1])
     return g.op("Gather", flat, normalize_index(g, idx, numel(g.static_shape(x) or [None]) or
                                                 g.op("Size", x, dtype=torch.int64)), axis_i=0,
                 dtype=g.dtype(x))
@@ -198,11 +203,11 @@ def topk_op(g, x, k, axis, largest=True):
     if g.opset < 10:
         if not isinstance(k, int):
             raise NotImplementedError("TopK with a dynamic k needs opset 10")
-        return g.op("TopK", x, k_i=k, axis_i=axis, outputs=2, dtype=dt)
+        return _typed(g, *g.op("TopK", x, k_i=k, axis_i=axis, outputs=2, dtype=dt))
     k_v = g.constant([k], torch.int64) if isinstance(k, int) else reshape(g, cast(g, k, torch.int64), [1])
     if g.opset < 11:
-        return g.op("TopK", x, k_v, axis_i=axis, outputs=2, dtype=dt)
-    return g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2, dtype=dt)
+        return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, outputs=2, dtype=dt))
+    return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2, dtype=dt))
 
 
 def _typed(g, vals, idx):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import onnx_ir as ir
 import torch
 
 from .. import elementwise_helpers as eh
@@ -247,5 +246,3 @@ def clamp_min_tensor(g, x, min):  # noqa: A002
 def clamp_max_tensor(g, x, max):  # noqa: A002
     return _bounded(g, x, None, max)
 
-
-_ = ir

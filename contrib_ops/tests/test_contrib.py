@@ -1,0 +1,23 @@
+"""onnxruntime's com.microsoft Gelu/FastGelu replace the standard conversion when asked for."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import onnxplug
+from onnxplug.testing import export_and_compare
+
+
+@pytest.mark.parametrize("approximate, op_type", [("none", "Gelu"), ("tanh", "FastGelu")])
+@pytest.mark.parametrize("opset", [9, 17, 20])
+def test_gelu_in_com_microsoft(approximate, op_type, opset):
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU(approximate=approximate)).eval()
+    r = export_and_compare(model, (torch.randn(3, 8),), opset=opset, custom_opsets={"com.microsoft": 1})
+    gelus = [n for n in r.model.graph.node if n.op_type == op_type]
+    assert len(gelus) == 1 and gelus[0].domain == "com.microsoft"
+    assert r.served["aten::gelu.default"].startswith("contrib:")
+
+
+def test_declares_its_domain_version():
+    assert onnxplug.load_plugins().opset_versions["com.microsoft"] == 1
