@@ -68,3 +68,40 @@ def dynamic_shapes_from_axes(model: Any, args: tuple, kwargs: dict, options: Exp
         return tuple(s_args) + tuple(s_kwargs.values())
     # bound arguments map *args to a tuple and **kwargs to a dict, as torch.export expects
     return dict(signature.bind(*s_args, **s_kwargs).arguments)
+
+
+def axis_names(model: Any, args: tuple, kwargs: dict, options: ExportOptions) -> list[dict[int, str]]:
+    """For each tensor input (in order), ``{axis: dim_param name}`` of its dynamic axes."""
+    leaves = tensor_leaves(args, kwargs)
+    if options.dynamic_axes:
+        names = options.input_names
+        return [{a % max(t.dim(), 1): n for a, n in options.dynamic_axes.get(names[i], {}).items()}
+                if i < len(names) else {} for i, t in enumerate(leaves)]
+    spec = options.dynamic_shapes
+    if spec is None:
+        return [{} for _ in leaves]
+    if isinstance(spec, dict) and not isinstance(model, torch.export.ExportedProgram):
+        forward = model.forward if isinstance(model, torch.nn.Module) else model
+        try:
+            bound = inspect.signature(forward).bind(*args, **kwargs).arguments
+            values = [bound[k] for k in bound]
+            spec = [spec.get(k) for k in bound]
+        except (TypeError, ValueError):
+            return [{} for _ in leaves]
+    else:
+        values = list(args) + list(kwargs.values())
+    out: list[dict[int, str]] = []
+    _walk(values, spec, out)
+    return out if len(out) == len(leaves) else [{} for _ in leaves]
+
+
+def _walk(value: Any, spec: Any, out: list[dict[int, str]]) -> None:
+    if isinstance(value, torch.Tensor):
+        items = spec.items() if isinstance(spec, dict) else enumerate(spec or ())
+        out.append({a: d.__name__ for a, d in items if isinstance(getattr(d, "__name__", None), str)})
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _walk(v, spec[i] if isinstance(spec, (list, tuple)) and i < len(spec) else None, out)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _walk(v, spec.get(k) if isinstance(spec, dict) else None, out)

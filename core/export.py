@@ -19,7 +19,7 @@ from . import serialize
 from .capture import as_module, training_mode
 from .check import check_model
 from .decompose import decompose_unsupported
-from .dynamic import dynamic_shapes_from_axes, tensor_leaves
+from .dynamic import axis_names, dynamic_shapes_from_axes, tensor_leaves
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
 from .lowering import Lowerer, SymbolNames
@@ -140,7 +140,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
         ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
         stages.done("fx passes")
         lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
-                          loaded.opset_versions)
+                          loaded.opset_versions, axis_names(model, args, kw, options))
         lowered = lowerer.run()
         stages.done("lower")
         check_names_against_graph(options, len(lowered.model.graph.inputs), lowerer.n_outputs)
@@ -157,7 +157,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
             check_model(proto)
             stages.done("check")
         if options.verify:
-            from .verification import verify_export
+            from .verify import verify_export
 
             verify_export(model, args, kw, proto, ir_model, options, ep)
             stages.done("verify")

@@ -189,7 +189,7 @@ class Lowerer:
 
     def __init__(self, ep: torch.export.ExportedProgram, registry: Registry, options: ExportOptions,
                  plugin_names: list[str], symbols: SymbolNames, state_dict_order: list[str] | None,
-                 opset_versions: Mapping[str, int]):
+                 opset_versions: Mapping[str, int], input_axis_names: list[dict[int, str]] | None = None):
         self.ep = ep
         self.registry = registry
         self.options = options
@@ -197,6 +197,7 @@ class Lowerer:
         self.symbols = symbols
         self.state_dict_order = state_dict_order
         self.opset_versions = opset_versions
+        self.input_axis_names = input_axis_names or []
         self.graph = ir.Graph([], [], nodes=[], name="main_graph")
         self.g = GraphContext(self.graph, options.opset_version, options)
         self.env: dict[torch.fx.Node, Any] = {}
@@ -289,7 +290,8 @@ class Lowerer:
                         continue
                     idx = len(user_inputs)
                     name = names[idx] if idx < len(names) else node.name
-                    for axis, dim_name in opts.dynamic_axes.get(name, {}).items():
+                    axes = self.input_axis_names[idx] if idx < len(self.input_axis_names) else {}
+                    for axis, dim_name in axes.items():
                         if -val.dim() <= axis < val.dim():
                             self.symbols.bind(val.shape[axis], dim_name)
                     v = ir.Value(name=name)

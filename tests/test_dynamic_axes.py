@@ -47,8 +47,10 @@ def test_reshape_with_dynamic_batch():
 
 def test_dynamic_shapes_alternative(mlp):
     batch = torch.export.Dim("batch")
-    export_and_compare(mlp, (torch.randn(3, 4),), dynamic_shapes={"x": {0: batch}},
-                       run_inputs=(torch.randn(9, 4),))
+    r = export_and_compare(mlp, (torch.randn(3, 4),), dynamic_shapes={"x": {0: batch}},
+                           run_inputs=(torch.randn(9, 4),))
+    assert dims(r.model.graph.input[0]) == ["batch", 4]
+    assert dims(r.model.graph.output[0]) == ["batch", 3]
 
 
 @pytest.mark.parametrize("kw, words", [

@@ -177,3 +177,238 @@ def to_copy(g, x, *args, **kwargs):
 def no_op(g, *args, **kwargs):
     return None
 
+
+
+# -- stacking and unstacking ------------------------------------------------------------------
+@op("aten::stack")
+def stack(g, tensors, dim=0):
+    rank = g.rank(tensors[0]) + 1
+    d = norm_dim(dim, rank)
+    dt = g.out_dtype() or g.dtype(tensors[0])
+    parts = [unsqueeze(g, cast(g, t, dt), [d]) for t in tensors]
+    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=dt)
+
+
+@op("aten::unbind.int", "aten::unbind_copy.int")
+def unbind(g, x, dim=0):
+    rank = g.rank(x)
+    d = norm_dim(dim, rank)
+    n = g.shape(x)[d]
+    if not isinstance(n, int):
+        raise NotImplementedError("unbind of a dynamic dim (the number of outputs must be static)")
+    return [squeeze(g, part, [d]) for part in split(g, x, [1] * n, d)] if n > 1 else [squeeze(g, x, [d])]
+
+
+# -- reversing, rolling, rotating ----------------------------------------------------------------
+def flip_dim(g, x, d):
+    """Reverse one dim: a constant Gather when the size is static, a step -1 Slice otherwise."""
+    n = g.shape(x)[d]
+    if isinstance(n, int):
+        if n <= 1:
+            return x
+        out = g.op("Gather", x, g.constant(torch.arange(n - 1, -1, -1)), axis_i=d, dtype=g.dtype(x))
+        return g.set_type(out, shape=g.shape(x))
+    if g.opset < 10:
+        raise NotImplementedError("flipping a dynamic dim needs Slice with steps (opset 10)")
+    out = g.op("Slice", x, g.constant([-1]), g.constant([-INT64_MAX]), g.constant([d]),
+               g.constant([-1]), dtype=g.dtype(x))
+    return g.set_type(out, shape=g.shape(x))
+
+
+@op("aten::flip")
+def flip(g, x, dims):
+    rank = g.rank(x)
+    for d in norm_dims(list(dims), max(rank, 1)) if rank else []:
+        x = flip_dim(g, x, d)
+    return x
+
+
+@op("aten::roll")
+def roll(g, x, shifts, dims=()):
+    shifts, dims = list(shifts), list(dims)
+    if not dims:
+        static = g.static_shape(x)
+        flat = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static else None)
+        out = roll(g, flat, shifts, [0])
+        return reshape(g, out, list(static) if static is not None else g.op("Shape", x, dtype=torch.int64))
+    rank = g.rank(x)
+    for s, d in zip(shifts, dims):
+        d = norm_dim(d, rank)
+        n = g.shape(x)[d]
+        if not isinstance(n, int):
+            raise NotImplementedError("roll over a dynamic dim")
+        s = s % n if n else 0
+        if s == 0:
+            continue
+        tail = slice_(g, x, [n - s], [n], [d])
+        head = slice_(g, x, [0], [n - s], [d])
+        x = g.op("Concat", tail, head, axis_i=d, dtype=g.dtype(x))
+        g.set_type(x, shape=g.shape(tail)[:d] + (n,) + g.shape(tail)[d + 1:] if g.shape(tail) else None)
+    return x
+
+
+@op("aten::rot90")
+def rot90(g, x, k=1, dims=(0, 1)):
+    rank = g.rank(x)
+    d0, d1 = norm_dims(list(dims), rank)
+    k %= 4
+    if k == 0:
+        return x
+    if k == 2:
+        return flip_dim(g, flip_dim(g, x, d0), d1)
+    perm = list(range(rank))
+    perm[d0], perm[d1] = perm[d1], perm[d0]
+    flipped = flip_dim(g, x, d1 if k == 1 else d0)
+    return transpose(g, flipped, perm)
+
+
+# -- repeating --------------------------------------------------------------------------------
+@op("aten::repeat")
+def repeat(g, x, repeats):
+    repeats = list(repeats)
+    rank = g.rank(x)
+    if len(repeats) > rank:
+        shape = [1] * (len(repeats) - rank) + list(g.shape(x))
+        x = reshape(g, x, [s if isinstance(s, int) else 0 for s in shape]) if all(
+            isinstance(s, int) for s in shape) else g.op(
+            "Reshape", x, g.op("Concat", g.constant([1] * (len(repeats) - rank)),
+                               g.op("Shape", x, dtype=torch.int64), axis_i=0, dtype=torch.int64),
+            dtype=g.dtype(x))
+    if all(r == 1 for r in repeats if isinstance(r, int)) and all(isinstance(r, int) for r in repeats):
+        return x
+    from ..helpers import int_list
+
+    return g.op("Tile", x, int_list(g, repeats), dtype=g.dtype(x))
+
+
+@op("aten::repeat_interleave.self_int", "aten::repeat_interleave.self_Tensor")
+def repeat_interleave(g, x, repeats, dim=None, output_size=None):
+    if dim is None:
+        static = g.static_shape(x)
+        x = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static else None)
+        dim = 0
+    d = norm_dim(dim, g.rank(x))
+    n = g.shape(x)[d]
+    reps = repeats if isinstance(repeats, int) else g.const_value(repeats)
+    if reps is None or not isinstance(n, int):
+        raise NotImplementedError("repeat_interleave with dynamic repeats or size")
+    table = torch.repeat_interleave(torch.arange(n), reps if isinstance(reps, int) else reps.reshape(-1))
+    return g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x))
+
+
+@op("aten::repeat_interleave.Tensor")
+def repeat_interleave_tensor(g, repeats, output_size=None):
+    reps = g.const_value(repeats)
+    if reps is None:
+        raise NotImplementedError("repeat_interleave with dynamic repeats")
+    return g.constant(torch.repeat_interleave(reps))
+
+
+# -- windows ------------------------------------------------------------------------------------
+@op("aten::unfold", "aten::unfold_copy")
+def unfold(g, x, dimension, size, step):
+    """``Tensor.unfold``: a Gather with a [windows, size] table, the size axis moved last."""
+    rank = g.rank(x)
+    if rank == 0:
+        return reshape(g, x, [1])
+    d = norm_dim(dimension, rank)
+    n = g.shape(x)[d]
+    if not isinstance(n, int):
+        raise NotImplementedError("unfold over a dynamic dim")
+    windows = (n - size) // step + 1
+    table = torch.arange(windows).reshape(-1, 1) * step + torch.arange(size).reshape(1, -1)
+    out = g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x))
+    perm = [i for i in range(rank + 1) if i != d + 1] + [d + 1]
+    return transpose(g, out, perm)
+
+
+# -- padding ------------------------------------------------------------------------------------
+def onnx_pads(pad, rank):
+    """PyTorch's last-dim-first ``(begin, end)`` pairs -> ONNX ``[begins..., ends...]``."""
+    begins, ends = [0] * rank, [0] * rank
+    for i in range(len(pad) // 2):
+        begins[rank - 1 - i] = pad[2 * i]
+        ends[rank - 1 - i] = pad[2 * i + 1]
+    return begins + ends
+
+
+def pad_op(g, x, pad, mode, value=None):
+    out = _pad_op(g, x, pad, mode, value)
+    shape = list(g.shape(x))
+    pads = onnx_pads(list(pad), len(shape))
+    for d in range(len(shape)):
+        if isinstance(shape[d], int) and isinstance(pads[d], int) and isinstance(pads[d + len(shape)], int):
+            shape[d] += pads[d] + pads[d + len(shape)]
+        else:
+            shape[d] = f"pad_{id(out)}_{d}"
+    return g.set_type(out, shape=shape)
+
+
+def _pad_op(g, x, pad, mode, value=None):
+    rank = g.rank(x)
+    dt = g.dtype(x)
+    pads = onnx_pads(list(pad), rank)
+    if not any(pads):
+        return x
+    if g.opset < 11:
+        if not all(isinstance(p, int) for p in pads):
+            raise NotImplementedError("dynamic pads need opset 11")
+        return g.op("Pad", x, pads_is=pads, mode_s=mode, value_f=float(value or 0) if mode == "constant" else None,
+                    dtype=dt)
+    from ..helpers import int_list
+
+    const = g.constant(value if value is not None else 0, dt) if mode == "constant" else None
+    return g.op("Pad", x, int_list(g, pads), const, mode_s=mode, dtype=dt)
+
+
+@op("aten::constant_pad_nd")
+def constant_pad_nd(g, x, pad, value=0):
+    return pad_op(g, x, pad, "constant", value)
+
+
+@op("aten::reflection_pad1d", "aten::reflection_pad2d", "aten::reflection_pad3d")
+def reflection_pad(g, x, padding):
+    return pad_op(g, x, padding, "reflect")
+
+
+@op("aten::replication_pad1d", "aten::replication_pad2d", "aten::replication_pad3d")
+def replication_pad(g, x, padding):
+    if any(isinstance(p, int) and p < 0 for p in padding):
+        x = pad_op(g, x, [min(p, 0) for p in padding], "constant", 0)
+        padding = [max(p, 0) for p in padding]
+    return pad_op(g, x, padding, "edge")
+
+
+@op("aten::_pad_circular")
+def pad_circular(g, x, pad):
+    rank = g.rank(x)
+    for i in range(len(pad) // 2):
+        d = rank - 1 - i
+        before, after = pad[2 * i], pad[2 * i + 1]
+        n = g.shape(x)[d]
+        if not isinstance(n, int):
+            raise NotImplementedError("circular padding of a dynamic dim")
+        parts = []
+        if before > 0:
+            parts.append(slice_(g, x, [n - before], [n], [d]))
+        parts.append(slice_(g, x, [max(-before, 0)], [n - max(-after, 0)], [d]))
+        if after > 0:
+            parts.append(slice_(g, x, [0], [after], [d]))
+        shape = list(g.shape(x))
+        x = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=g.dtype(x))
+        shape[d] = n + before + after
+        g.set_type(x, shape=shape)
+    return x
+
+
+@op("aten::pad")
+def pad(g, x, pad_, mode="constant", value=None):
+    if mode == "constant":
+        return pad_op(g, x, pad_, "constant", value)
+    if mode == "reflect":
+        return pad_op(g, x, pad_, "reflect")
+    if mode == "replicate":
+        return replication_pad(g, x, pad_)
+    if mode == "circular":
+        return pad_circular(g, x, pad_)
+    raise NotImplementedError(f"pad mode {mode!r}")
