@@ -66,10 +66,36 @@ def run_fx_passes(ep: torch.export.ExportedProgram, passes: list[PassEntry],
     return ep
 
 
+def deduplicate_initializers(model: ir.Model, context: PassContext) -> None:
+    """Merge initializers with equal dtype, shape and bytes into the first of them.
+
+    Only tensors that share dtype, shape and size with another are ever read, so a model with
+    no duplicates costs nothing; skipped when initializers are also graph inputs (each input
+    must stay overridable on its own).
+    """
+    if context.options.keep_initializers_as_inputs:
+        return
+    graph = model.graph
+    groups: dict[tuple, list[ir.Value]] = {}
+    for v in graph.initializers.values():
+        c = v.const_value
+        if c is not None and not v.is_graph_input():
+            groups.setdefault((c.dtype, tuple(c.shape.numpy()), c.nbytes), []).append(v)
+    for values in groups.values():
+        if len(values) < 2:
+            continue
+        seen: dict[bytes, ir.Value] = {}
+        for v in values:
+            data = v.const_value.tobytes()
+            keep = seen.setdefault(data, v)
+            if keep is not v:
+                v.replace_all_uses_with(keep)
+                del graph.initializers[v.name]
+
+
 BUILTIN_IR_PASSES = [
     (ir_pass(common.RemoveUnusedNodesPass), 100, "remove_unused_nodes"),
-    (ir_pass(common.DeduplicateHashedInitializersPass,
-             when=lambda o: not o.keep_initializers_as_inputs), 900, "deduplicate_initializers"),
+    (deduplicate_initializers, 900, "deduplicate_initializers"),
     (ir_pass(common.TopologicalSortPass), 950, "topological_sort"),
     (ir_pass(common.RemoveUnusedOpsetsPass), 960, "remove_unused_opsets"),
 ]

@@ -228,7 +228,7 @@ def roll(g, x, shifts, dims=()):
     shifts, dims = list(shifts), list(dims)
     if not dims:
         static = g.static_shape(x)
-        flat = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static else None)
+        flat = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static is not None else None)
         out = roll(g, flat, shifts, [0])
         return reshape(g, out, list(static) if static is not None else g.op("Shape", x, dtype=torch.int64))
     rank = g.rank(x)
@@ -285,7 +285,7 @@ def repeat(g, x, repeats):
 def repeat_interleave(g, x, repeats, dim=None, output_size=None):
     if dim is None:
         static = g.static_shape(x)
-        x = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static else None)
+        x = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static is not None else None)
         dim = 0
     d = norm_dim(dim, g.rank(x))
     n = g.shape(x)[d]
