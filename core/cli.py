@@ -96,11 +96,11 @@ class _StageLog(logging.Handler):
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    factory = load_factory(a.factory)
     import torch
 
     import onnxplug
 
-    factory = load_factory(a.factory)
     t0 = time.perf_counter()
     built = factory()
     if not (isinstance(built, tuple) and len(built) == 2):

@@ -6,6 +6,7 @@ ir passes -> opsets -> check -> verify -> save.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sys
@@ -112,17 +113,20 @@ def export(model: Any, args: Any = (), f: Any = None, *,
     check_destination(f)
     if external_data and f is not None:
         serialize.require_path_for_external(f)
+    with _exporter_logging(options.verbose):
+        return _export(model, args, kwargs, f, options)
+
+
+def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> ExportResult:
     model = as_module(model)
     args, kw = _split_args(args, kwargs)
-    stages = _Stages(verbose)
-    if verbose:
-        logging.getLogger("onnxplug").setLevel(logging.INFO)
+    stages = _Stages(options.verbose)
     loaded = load_plugins()
     _require_features(options, loaded)
     state_order = list(model.state_dict().keys()) if isinstance(model, torch.nn.Module) else None
     if isinstance(model, torch.export.ExportedProgram):
         state_order = list(model.state_dict.keys())
-    n_inputs = len(tensor_leaves(args, kw)) + (0 if export_params else len(state_order or ()))
+    n_inputs = len(tensor_leaves(args, kw)) + (0 if options.export_params else len(state_order or ()))
     if not isinstance(model, torch.export.ExportedProgram):
         check_names_against_graph(options, n_inputs, len(options.output_names))
     registry = Registry.build(loaded.symbolics, options.opset_version, options.custom_opsets,
@@ -161,9 +165,11 @@ def export(model: Any, args: Any = (), f: Any = None, *,
 
             verify_export(model, args, kw, proto, ir_model, options, ep)
             stages.done("verify")
+    notes = [f"{key} has no conversion at opset {options.opset_version}; PyTorch's "
+             "decomposition was exported instead" for key in decomposed] + context.notes
     result = ExportResult(ir_model, proto, lowered.served, decomposed, loaded.names(),
-                          stages.timings, context.notes)
-    if verbose:
+                          stages.timings, notes)
+    if options.verbose:
         print(result.summary())
     if f is not None:
         if external:
@@ -173,6 +179,21 @@ def export(model: Any, args: Any = (), f: Any = None, *,
         result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
         stages.done("save")
     return result
+
+
+@contextlib.contextmanager
+def _exporter_logging(verbose: bool):
+    """``verbose=True`` turns on the exporter's INFO logging for the duration of the call."""
+    if not verbose:
+        yield
+        return
+    logger = logging.getLogger("onnxplug")
+    before = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _initializers_as_inputs(model) -> None:

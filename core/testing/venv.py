@@ -13,13 +13,14 @@ import subprocess
 import sys
 import sysconfig
 import venv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass
 class LayeredVenv:
     root: Path
+    installed: set = field(default_factory=set)
 
     @classmethod
     def create(cls, root: Path | str) -> "LayeredVenv":
@@ -65,11 +66,18 @@ class LayeredVenv:
         return proc
 
     def install(self, path: str | Path, editable: bool = True) -> None:
-        """``pip install [-e] path`` into this environment (no dependencies, no build isolation)."""
+        """``pip install [-e] path`` into this environment (no dependencies, no build isolation).
+
+        Installing the same path twice is a no-op, so tests can share one environment.
+        """
+        key = (str(Path(path).resolve()), editable)
+        if key in self.installed:
+            return
         args = ["-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                 "--disable-pip-version-check", "--no-index"]
         args += ["-e", str(path)] if editable else [str(path)]
         self.run(*args)
+        self.installed.add(key)
 
 
 def main() -> None:  # pragma: no cover - a manual helper

@@ -21,10 +21,11 @@ def _zero_nans(g, x, dt):
 def nansum(g, x, dim=None, keepdim=False, *, dtype=None):
     out = g.out_dtype()
     compute = torch.float32 if out in (torch.bfloat16,) else out
+    rank = g.rank(x)
     x, _ = _zero_nans(g, x, compute)
-    if g.rank(x) == 0:
+    if rank == 0:
         return cast(g, x, out)
-    return cast(g, reduce(g, "ReduceSum", x, axes_of(dim, g.rank(x)), bool(keepdim)), out)
+    return cast(g, reduce(g, "ReduceSum", x, axes_of(dim, rank), bool(keepdim)), out)
 
 
 @op("aten::nanmean")
@@ -32,10 +33,11 @@ def nanmean(g, x, dim=None, keepdim=False, *, dtype=None):
     """Sum of the non-NaN elements over their count (NaN where a slice holds only NaNs)."""
     out = g.out_dtype()
     compute = torch.float32 if out == torch.bfloat16 else out
+    rank = g.rank(x)
     z, nan = _zero_nans(g, x, compute)
-    if g.rank(z) == 0:
+    if rank == 0:
         return cast(g, x, out)
-    axes = axes_of(dim, g.rank(z))
+    axes = axes_of(dim, rank)
     total = reduce(g, "ReduceSum", z, axes, bool(keepdim))
     valid = cast(g, g.op("Not", nan, dtype=torch.bool), compute)
     n = reduce(g, "ReduceSum", valid, axes, bool(keepdim))

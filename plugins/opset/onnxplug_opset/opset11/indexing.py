@@ -1,0 +1,124 @@
+"""Opset 11: GatherElements, ScatterElements, CumSum and Unique replace the compositions of opset 7.
+
+ScatterElements gains ``reduction`` only at 16 (add/mul) and 18 (max/min): until then the
+reducing scatters keep the match-matrix composition of ``opset7.indexing``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..helpers import cast, norm_dim, reshape, slice_
+from ..registration import op
+from ..shape_helpers import filled, rs
+
+
+def src_like_index(g, src, index, dt):
+    """The part of ``src`` that ``index`` covers (PyTorch allows a larger src), cast to ``dt``."""
+    if not hasattr(src, "dtype") or isinstance(src, (int, float, bool)):
+        shape = g.static_shape(index)
+        if shape is not None:
+            return filled(g, list(shape), src, dt)
+        return g.op("Expand", g.constant(src, dt), g.op("Shape", index, dtype=torch.int64), dtype=dt)
+    src = cast(g, src, dt)
+    ss, si = g.shape(src), g.shape(index)
+    if ss is not None and si is not None and tuple(ss) != tuple(si):
+        ends = [s if isinstance(s, int) else g.op("Gather", g.op("Shape", index, dtype=torch.int64),
+                                                   g.constant(i, torch.int64), axis_i=0, dtype=torch.int64)
+                for i, s in enumerate(si)]
+        src = slice_(g, src, [0] * len(si), ends, list(range(len(si))))
+    return src
+
+
+def scatter_elements(g, x, dim, index, src, reduction=None):
+    dt = g.dtype(x)
+    if g.rank(x) == 0:
+        one = [rs(g, v, [1]) for v in (x, index)]
+        s = src if not hasattr(src, "dtype") else rs(g, src, [1])
+        return rs(g, scatter_elements(g, one[0], 0, one[1], s, reduction), [])
+    src = src_like_index(g, src, index, dt)
+    return g.op("ScatterElements", x, index, src, axis_i=norm_dim(dim, g.rank(x)), reduction_s=reduction,
+                dtype=dt)
+
+
+@op("aten::gather")
+def gather(g, x, dim, index, sparse_grad=False):
+    if g.rank(x) == 0:
+        return rs(g, g.op("GatherElements", rs(g, x, [1]), rs(g, index, [1]), axis_i=0, dtype=g.dtype(x)), [])
+    return g.op("GatherElements", x, index, axis_i=norm_dim(dim, g.rank(x)), dtype=g.dtype(x))
+
+
+@op("aten::scatter.src", "aten::scatter.value")
+def scatter(g, x, dim, index, src):
+    return scatter_elements(g, x, dim, index, src)
+
+
+@op("aten::take_along_dim")
+def take_along_dim(g, x, indices, dim=None):
+    if dim is None:
+        flat = rs(g, x, [-1])
+        return g.op("Gather", flat, indices, axis_i=0, dtype=g.dtype(x))
+    rank = g.rank(x)
+    d = norm_dim(dim, rank)
+    # broadcast every dim but ``d`` between x and indices
+    xs, is_ = g.shape(x), g.shape(indices)
+    xshape = g.op("Shape", x, dtype=torch.int64)
+    ishape = g.op("Shape", indices, dtype=torch.int64)
+    one = g.constant([1], torch.int64)
+    pos = g.constant([d], torch.int64)
+    x_t = g.op("ScatterElements", ishape, pos, one, axis_i=0, dtype=torch.int64)
+    i_t = g.op("ScatterElements", xshape, pos, one, axis_i=0, dtype=torch.int64)
+    xb = g.op("Expand", x, x_t, dtype=g.dtype(x))
+    ib = g.op("Expand", indices, i_t, dtype=torch.int64)
+    del xs, is_
+    return g.op("GatherElements", xb, ib, axis_i=d, dtype=g.dtype(x))
+
+
+@op("aten::cumsum")
+def cumsum(g, x, dim, dtype=None):
+    dt = g.out_dtype() or g.dtype(x)
+    if g.rank(x) == 0:
+        return cast(g, x, dt)
+    work = dt if dt not in (torch.bool, torch.int8, torch.uint8, torch.int16, torch.float16, torch.bfloat16) \
+        else (torch.int64 if not dt.is_floating_point else torch.float32)
+    out = g.op("CumSum", cast(g, x, work), g.constant(norm_dim(dim, g.rank(x)), torch.int64), dtype=work)
+    return cast(g, out, dt)
+
+
+@op("aten::masked_scatter")
+def masked_scatter(g, x, mask, source):
+    """Take source elements in order where mask is set: CumSum numbers the set positions."""
+    dt = g.dtype(x)
+    shape = g.op("Shape", g.op("Expand", x, g.op("Shape", mask, dtype=torch.int64), dtype=dt), dtype=torch.int64)
+    xb = g.op("Expand", x, shape, dtype=dt)
+    mb = g.op("Expand", cast(g, mask, torch.bool), shape, dtype=torch.bool)
+    flat_m = reshape(g, mb, [-1])
+    pos = g.op("CumSum", g.op("Cast", flat_m, to_i=7, dtype=torch.int64), g.constant(0, torch.int64),
+               dtype=torch.int64)
+    pos = g.op("Sub", pos, g.constant(1, torch.int64), dtype=torch.int64)
+    pos = g.op("Max", pos, g.constant(0, torch.int64), dtype=torch.int64)
+    flat_src = reshape(g, cast(g, source, dt), [-1])
+    picked = g.op("Gather", flat_src, pos, axis_i=0, dtype=dt)
+    out = g.op("Where", flat_m, picked, reshape(g, xb, [-1]), dtype=dt)
+    return reshape(g, out, shape)
+
+
+@op("aten::_unique2")
+def unique2(g, x, sorted=True, return_inverse=False, return_counts=False):
+    flat = reshape(g, x, [-1])
+    y, _, inverse, counts = g.op("Unique", flat, sorted_i=1, outputs=4, dtype=g.dtype(x))
+    for v in (inverse, counts):
+        g.set_type(v, torch.int64)
+    static = g.static_shape(x)
+    inverse = reshape(g, inverse, list(static) if static is not None else g.op("Shape", x, dtype=torch.int64))
+    return y, inverse, counts
+
+
+@op("aten::unique_dim")
+def unique_dim(g, x, dim, sorted=True, return_inverse=False, return_counts=False):
+    y, _, inverse, counts = g.op("Unique", x, axis_i=norm_dim(dim, g.rank(x)), sorted_i=1, outputs=4,
+                                 dtype=g.dtype(x))
+    for v in (inverse, counts):
+        g.set_type(v, torch.int64)
+    return y, inverse, counts
+
