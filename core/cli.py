@@ -110,7 +110,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     inputs = tuple(inputs)
-    print(f"onnxplug: build model {time.perf_counter() - t0:.3f}s", file=sys.stderr)
+    print(f"onnxplug: build model: {time.perf_counter() - t0:.3f}s", file=sys.stderr)
     dynamic = parse_dynamic(a.dynamic or [])
     input_names = a.input_names.split(",") if a.input_names else []
     output_names = a.output_names.split(",") if a.output_names else []
@@ -423,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["test-plugin"] and len(argv) > 2:
         argv, extra = argv[:2], argv[2:]
     args = build_parser().parse_args(argv)
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # PyTorch internals, not the user's
     from .errors import OnnxExporterError
 
     try:

@@ -27,13 +27,18 @@ def test_rms_norm_in_a_block(export_and_run, assert_matches, opset):
     assert_matches(model, (x,), outputs)
 
 
-def test_custom_domain_is_opt_in(export_and_run):
+def test_custom_domain_is_opt_in(export_and_run, assert_matches):
+    import onnx
+
     from onnxplug import export
 
     fn = lambda x: rms_norm(x)  # noqa: E731
     x = torch.randn(2, 8)
-    plain = export(fn, (x,), opset_version=18).model
+    result, outputs = export_and_run(fn, (x,), opset=18)
+    assert_matches(fn, (x,), outputs)
+    plain = result.model
     custom = export(fn, (x,), opset_version=18, custom_opsets={"com.example": 1}).model
+    onnx.checker.check_model(custom, full_check=True)
     assert not any(n.domain == "com.example" for n in plain.graph.node)
     assert [n.op_type for n in custom.graph.node if n.domain == "com.example"] == ["RmsNorm"]
     assert {o.domain: o.version for o in custom.opset_import}["com.example"] == 1

@@ -80,7 +80,7 @@ def logcumsumexp(g, x, dim):
                   g.constant(0.0, dt), m, dtype=dt)
     s = reduce(g, "ReduceSum", g.op("Exp", g.op("Sub", masked, finite, dtype=dt), dtype=dt), [axis], True, dt)
     out = g.op("Add", g.op("Log", s, dtype=dt), finite, dtype=dt)
-    out = reshape(g, out, [0] * axis) if False else _drop(g, out, axis)
+    out = _drop(g, out, axis)
     return transpose(g, out, perm)
 
 
@@ -156,9 +156,10 @@ def _common(g, a, b):
 @op("aten::searchsorted.Tensor", "aten::searchsorted.Scalar")
 def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=None):
     if sorter is not None:
-        seq = g.op("GatherElements", seq, sorter, axis_i=-1, dtype=g.dtype(seq)) if g.opset >= 11 else None
-        if seq is None:
+        if g.opset < 11:
             raise NotImplementedError("searchsorted with a sorter needs opset 11")
+        shape = g.shape(seq)
+        seq = g.set_type(g.op("GatherElements", seq, sorter, axis_i=-1, dtype=g.dtype(seq)), shape=shape)
     if not hasattr(v, "dtype") or isinstance(v, (int, float)):
         v = g.constant(v)
     right = right or side == "right"

@@ -1,0 +1,140 @@
+"""The ``onnxplug`` command line, run as a user runs it (a subprocess of the installed script)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+NEWEST = onnx.defs.onnx_opset_version()
+SCRIPT = Path(sys.executable).parent / "onnxplug"
+CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "onnxplug.cli"]
+
+FACTORY = """
+import torch
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.relu(self.fc(x)).softmax(dim=-1)
+
+def build():
+    torch.manual_seed(0)
+    return Net().eval(), (torch.randn(2, 4),)
+"""
+
+
+def cli(*args: str, cwd=None, ok: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    if ok:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def run_and_compare(path: Path, model, x: torch.Tensor) -> None:
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_export_bundled_example_with_verify(tmp_path):
+    out = tmp_path / "example.onnx"
+    proc = cli("export", "onnxplug.example:build", "-o", str(out), "--verify")
+    assert "verified: onnxruntime matches eager PyTorch" in proc.stdout
+    for stage in ("capture", "lower", "check", "verify", "save"):
+        assert f"onnxplug: {stage}: " in proc.stderr  # stages with timings, as they finish
+    from onnxplug.example import build
+
+    model, (ids,) = build()
+    run_and_compare(out, model, ids)
+
+
+def test_export_file_factory_with_dynamic_axis_and_opset(tmp_path):
+    (tmp_path / "net.py").write_text(FACTORY)
+    out = tmp_path / "net.onnx"
+    proc = cli("export", "net.py:build", "-o", str(out), "--opset", "13", "--dynamic",
+               "x:0:batch", cwd=tmp_path)
+    assert "opset 13" in proc.stdout
+    model = onnx.load(str(out))
+    assert model.graph.input[0].name == "x"  # named after forward()'s parameter
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import net
+    finally:
+        sys.path.remove(str(tmp_path))
+    model_, _ = net.build()
+    run_and_compare(out, model_, torch.randn(5, 4))  # another batch size
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export", "no_such_module:build", "-o", "x.onnx"], "cannot import 'no_such_module'"),
+    (["export", "onnxplug.example", "-o", "x.onnx"], "is not MODULE:FACTORY"),
+    (["export", "onnxplug.example:build", "-o", "x.onnx", "--dynamic", "ids:zero:b"],
+     "use NAME:AXIS:DIM"),
+    (["export", "onnxplug.example:build", "-o", "x.onnx", "--opset", "3"], "opset_version must"),
+])
+def test_export_errors_say_what_to_do(tmp_path, args, message):
+    proc = cli(*args, cwd=tmp_path, ok=False)
+    assert proc.returncode == 1
+    assert "onnxplug: error: " in proc.stderr and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x.onnx").exists()
+
+
+def test_plugins_listing():
+    text = cli("plugins").stdout
+    assert "opset  (onnxplug-opset " in text and "onnxplug.builtin  (onnxplug " in text
+    assert "hooks: onnxplug_register_symbolics, onnxplug_register_test_cases" in text
+    assert "broken: " in text and "conflicts: " in text
+    report = json.loads(cli("plugins", "--json").stdout)
+    opset = next(p for p in report["plugins"] if p["name"] == "opset")
+    assert opset["symbolics"] > 50 and opset["test_cases"] >= 30
+    contrib = next(p for p in report["plugins"] if p["name"] == "contrib")
+    assert contrib["domains"] == {"com.microsoft": 1}
+
+
+def test_ops_listing():
+    report = json.loads(cli("ops", "--opset", "17", "--json").stdout)
+    ops = {o["key"]: o for o in report["ops"]}
+    assert ops["aten::gelu"]["served"][0]["plugin"] == "opset"
+    assert ops["aten::gelu"]["custom_domain"][0]["domain"] == "com.microsoft"
+    assert ops["aten::layer_norm"]["served"][0]["function"].endswith("opset17.nn.layer_norm")
+    assert report["decomposition_only"] and "aten::gelu" not in report["decomposition_only"]
+    text = cli("ops", "--plugin", "opset").stdout
+    gelu = next(line for line in text.splitlines() if line.strip().startswith("aten::gelu "))
+    assert f"7-19: opset" in gelu and f"20-{NEWEST}: opset" in gelu
+    assert "conflicts: " in text
+
+
+def test_check(tmp_path):
+    from onnxplug import export
+
+    good = tmp_path / "good.onnx"
+    model = torch.nn.Linear(3, 2).eval()
+    export(model, (torch.randn(1, 3),), good, opset_version=17)
+    proc = cli("check", str(good))
+    assert "onnx.checker ok" in proc.stdout and "onnxruntime" in proc.stdout
+    run_and_compare(good, model, torch.randn(1, 3))
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    proc = cli("check", str(bad), ok=False)
+    assert proc.returncode == 1 and "the ONNX checker rejects the model" in proc.stderr
+
+
+def test_usage_error_exit_code():
+    proc = cli("nonsense", ok=False)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert shutil.which("onnxplug") or SCRIPT.exists() or CLI[0] == sys.executable
