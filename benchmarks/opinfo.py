@@ -69,8 +69,8 @@ def _export_torchscript(module, inputs, opset):
 def _export_dynamo(module, inputs, opset):
     import torch
 
-    return torch.onnx.export(module, inputs, opset_version=opset, dynamo=True, verbose=False,
-                             fallback=False).model_proto
+    return torch.onnx.export(module, inputs, opset_version=opset, dynamo=True,
+                             verbose=False).model_proto
 
 
 EXPORT = {"onnxplug": _export_onnxplug, "torchscript": _export_torchscript, "dynamo": _export_dynamo}
@@ -266,6 +266,10 @@ def finish(exporter: str, opset: int, dtype: str, n_samples: int, partial: Path,
     return result
 
 
+def _line_count(partial: Path) -> int:
+    return len(partial.read_text().splitlines()) if partial.exists() else 0
+
+
 def _last_progress(partial: Path) -> float:
     return partial.stat().st_mtime if partial.exists() else time.time()
 
@@ -277,13 +281,13 @@ def run_job(exporter: str, opset: int, dtype: str, args) -> subprocess.Popen:
            "--samples", str(args.samples), "--timeout", str(args.timeout)]
     if args.ops:
         cmd += ["--ops", args.ops]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
-           "TORCH_LOGS": "", "TORCHDYNAMO_VERBOSE": "0"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     if args.nice:
         cmd = ["nice", "-n", str(args.nice), *cmd]
     log = open(PARTIAL / (partial.stem + ".log"), "a")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     proc.partial, proc.job, proc.log, proc.started = partial, (exporter, opset, dtype), log, time.time()
+    proc.lines = _line_count(partial)
     return proc
 
 
@@ -323,6 +327,8 @@ def drive(jobs: list[tuple[str, int, str]], args) -> None:
                 print(f"[{_now()}] done {job}: {res['ops_passed']}/{res['ops_tried']} ops pass", flush=True)
                 continue
             restarts[job] = restarts.get(job, 0) + 1
+            if _line_count(proc.partial) <= proc.lines + 1:
+                restarts[job] = max(restarts[job], args.max_restarts - 2)  # no progress: stop soon
             why = "hung" if hung else f"exit code {rc}"
             print(f"[{_now()}] worker {job} {why}; restart {restarts[job]}", flush=True)
             if restarts[job] > args.max_restarts:

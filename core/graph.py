@@ -145,6 +145,17 @@ class GraphContext:
             cached = self._constants.get(key)
             if cached is not None:
                 return cached
+        if self.opset < 9 and tensor.dtype not in (ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16):
+            # Constant holds only float tensors before opset 9: other dtypes become initializers
+            name = f"_const_{len(self.graph.initializers)}"
+            while name in self.graph.initializers:
+                name += "_"
+            out = ir.Value(name=name, const_value=tensor, type=ir.TensorType(tensor.dtype),
+                           shape=ir.Shape(tensor.shape))
+            self.graph.register_initializer(out)
+            if key is not None:
+                self._constants[key] = out
+            return out
         out = self.op("Constant", value=tensor)
         out.dtype, out.shape = tensor.dtype, ir.Shape(tensor.shape)
         out.const_value = tensor

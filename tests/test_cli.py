@@ -138,3 +138,57 @@ def test_usage_error_exit_code():
     proc = cli("nonsense", ok=False)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
     assert shutil.which("onnxplug") or SCRIPT.exists() or CLI[0] == sys.executable
+
+
+CLASH_FILES = {
+    "pyproject.toml": """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "onnxplug-clash-demo"
+version = "0.0.1"
+
+[project.entry-points.onnxplug]
+clash = "clash_demo.plugin"
+broken = "clash_demo.broken"
+
+[tool.setuptools]
+packages = ["clash_demo"]
+""",
+    "clash_demo/__init__.py": "",
+    "clash_demo/plugin.py": """
+import onnxplug
+
+@onnxplug.symbolic("aten::relu", opset=7)
+def relu(g, x):
+    return g.op("Relu", x, dtype=g.dtype(x))
+
+@onnxplug.hookimpl
+def onnxplug_register_symbolics(register):
+    register(relu)
+""",
+    "clash_demo/broken.py": "import no_such_dependency_of_the_demo\n",
+}
+
+
+def test_plugins_and_ops_report_broken_plugins_and_conflicts(tmp_path):
+    """A real distribution with a plugin that clashes with the opset plugin and one that fails."""
+    from onnxplug.testing.venv import LayeredVenv
+
+    for rel, text in CLASH_FILES.items():
+        (tmp_path / "pkg" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "pkg" / rel).write_text(text)
+    env = LayeredVenv.create(tmp_path / "venv")
+    env.install(tmp_path / "pkg")
+    text = env.run("-m", "onnxplug.cli", "plugins").stdout
+    assert "broken: 1\n    broken (onnxplug-clash-demo): ModuleNotFoundError: No module named " \
+           "'no_such_dependency_of_the_demo'" in text
+    assert "conflicts: 1\n    aten::relu at opset 7: clash wins over opset" in text
+    ops = json.loads(env.run("-m", "onnxplug.cli", "ops", "--opset", "7", "--json").stdout)
+    assert [r["plugin"] for r in {o["key"]: o for o in ops["ops"]}["aten::relu"]["served"]] == \
+        ["clash"]
+    assert any(c.startswith("aten::relu at opset 7") for c in ops["conflicts"])
+    strict = env.run("-m", "onnxplug.cli", "plugins", check=False, env={"ONNXPLUG_STRICT": "1"})
+    assert strict.returncode == 1 and "ONNXPLUG_STRICT is set" in strict.stderr

@@ -90,8 +90,9 @@ def test_hook_reference_is_current():
 @pytest.mark.skipif(not (Path(sys.executable).parent / "mkdocs").exists(),
                     reason="mkdocs is not installed (pip install -e '.[docs]')")
 def test_mkdocs_build_strict(tmp_path):
+    # no -q: with -q, mkdocs hides the warnings from --strict and exits 0
     proc = subprocess.run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict",
-                           "-q", "-d", str(tmp_path / "site")], cwd=ROOT,
+                           "-d", str(tmp_path / "site")], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "site" / "plugin-guide" / "index.html").exists()

@@ -119,22 +119,28 @@ def declared_cases(plugins: list[str], opsets: Any = None) -> list[Any]:
             raise pytest.UsageError(f"onnxplug plugin {plugin!r} declares no test cases "
                                     "(hook onnxplug_register_test_cases).")
         for _, case in cases:
-            rng = case.opset_range()
-            chosen = [o for o in rng if keep is None or o in keep or o in (rng[0], rng[-1])]
-            for opset in chosen:
-                for dtype in (case.dtypes or (None,)):
-                    suffix = f"-{str(dtype).removeprefix('torch.')}" if dtype is not None else ""
-                    prefix = f"{plugin}:" if len(names) > 1 else ""
-                    ident = f"{prefix}{case.name}-opset{opset}{suffix}"
-                    if ident in seen:
-                        raise pytest.UsageError(f"plugin {plugin!r} declares two cases named "
-                                                f"{case.name!r}.")
-                    seen.add(ident)
-                    reason = case.xfail_reason(opset)
-                    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-                    params.append(pytest.param(DeclaredCase(plugin, case, opset, dtype),
-                                               id=ident, marks=marks))
+            for param in case_params(plugin, case, keep, f"{plugin}:" if len(names) > 1 else ""):
+                if param.id in seen:
+                    raise pytest.UsageError(f"plugin {plugin!r} declares two cases named "
+                                            f"{case.name!r}.")
+                seen.add(param.id)
+                params.append(param)
     return params
+
+
+def case_params(plugin: str, case: Any, keep: set[int] | None = None, prefix: str = "") -> list:
+    """One ``pytest.param`` per opset (and dtype) of ``case``; xfails carry their reason."""
+    rng = case.opset_range()
+    chosen = [o for o in rng if keep is None or o in keep or o in (rng[0], rng[-1])]
+    out = []
+    for opset in chosen:
+        for dtype in (case.dtypes or (None,)):
+            suffix = f"-{str(dtype).removeprefix('torch.')}" if dtype is not None else ""
+            reason = case.xfail_reason(opset)
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+            out.append(pytest.param(DeclaredCase(plugin, case, opset, dtype),
+                                    id=f"{prefix}{case.name}-opset{opset}{suffix}", marks=marks))
+    return out
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -32,10 +32,6 @@ def _case(name, fn, samples, lo=7, **kw):
     return OpCase(name, fn, samples, opsets=(lo, None), op=kw.pop("op", f"aten::{name}"), **kw)
 
 
-BEFORE_9_INT_CONSTANT = ("a Constant node cannot hold int64 before opset 9 (Constant-1 allows "
-                         "only float types); the conversion builds its shape/index that way")
-
-
 def _module(factory):
     return {"fn": factory, "module": True}
 
@@ -89,8 +85,7 @@ REDUCTIONS = [
 ]
 
 SHAPE = [
-    _case("reshape", lambda x: x.reshape(3, -1), _x(2, 3, 2), op="aten::view",
-          xfail={(7, 8): BEFORE_9_INT_CONSTANT}),
+    _case("reshape", lambda x: x.reshape(3, -1), _x(2, 3, 2), op="aten::view"),
     _case("permute", lambda x: x.permute(2, 0, 1), _x(2, 3, 4)),
     _case("transpose", lambda x: x.transpose(0, 1), _x(2, 3), op="aten::transpose.int"),
     _case("flatten", lambda x: torch.flatten(x, 1), _x(2, 3, 4), op="aten::view"),
@@ -101,9 +96,8 @@ SHAPE = [
           op="aten::split_with_sizes"),
     _case("chunk", lambda x: torch.chunk(x, 2, dim=0), _x(4, 3), op="aten::split.Tensor"),
     _case("slice", lambda x: x[:, 1:3], _x(2, 4), op="aten::slice.Tensor"),
-    _case("select", lambda x: x[1], _x(3, 4), op="aten::select.int",
-          xfail={(7, 8): BEFORE_9_INT_CONSTANT}),
-    _case("expand", lambda x: x.expand(3, 4), _x(1, 4), xfail={8: BEFORE_9_INT_CONSTANT}),
+    _case("select", lambda x: x[1], _x(3, 4), op="aten::select.int"),
+    _case("expand", lambda x: x.expand(3, 4), _x(1, 4)),
 ]
 
 MATMUL = [

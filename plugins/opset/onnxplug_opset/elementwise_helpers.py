@@ -97,11 +97,11 @@ def or_(g, a: Value, b: Value) -> Value:
 
 
 def where(g, cond: Value, a: Any, b: Any, dt: torch.dtype | None = None) -> Value:
-    """``Where(cond, a, b)`` (opset 9+); bool/small-int branches go through int32 for onnxruntime."""
+    """``Where(cond, a, b)`` (opset 9+); onnxruntime has no bool/half kernels: those run as int32/float32."""
     dt = dt or result_type(g, a, b)
     av, bv = as_value(g, a, dt), as_value(g, b, dt)
-    run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.bool,
-                       torch.uint8, torch.float16) else torch.float32 if dt.is_floating_point else torch.int64
+    run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.uint8) \
+        else torch.float32 if dt.is_floating_point else torch.int32 if dt == torch.bool else torch.int64
     out = g.op("Where", cond, cast(g, av, run), cast(g, bv, run), dtype=run)
     return cast(g, out, dt)
 
@@ -128,7 +128,8 @@ def isinf(g, x: Value, positive: bool = True, negative: bool = True) -> Value:
     if dt not in (torch.float32, torch.float64):
         x, dt = cast(g, x, torch.float32), torch.float32
     if g.opset >= 10:
-        return bool_op(g, "IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative))
+        return g.op("IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative),
+                    dtype=torch.bool)
     big = c(g, torch.finfo(dt).max, dt)
     if positive and negative:
         return bool_op(g, "Greater", op1(g, "Abs", x), big)
@@ -248,3 +249,37 @@ def arith(g, op_type: str, x: Any, y: Any, out: torch.dtype) -> Value:
     run = arith_dtype(out)
     a, b = as_value(g, x, out), as_value(g, y, out)
     return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run), dtype=run), out)
+
+
+def round_half_even(g, x: Value) -> Value:
+    """Round to nearest, ties to even: Round from opset 11, else ``floor(x + 0.5)`` fixed at ties.
+
+    The composition needs Where (opset 9): values too large to have a fraction are kept.
+    """
+    if g.opset >= 11:
+        return op1(g, "Round", x)
+    dt = g.dtype(x)
+    r = op1(g, "Floor", op2(g, "Add", x, c(g, 0.5, dt)))
+    tie = compare(g, "eq", op2(g, "Sub", r, x), c(g, 0.5, dt))
+    odd = not_(g, compare(g, "eq", fmod(g, r, c(g, 2.0, dt)), c(g, 0.0, dt)))
+    r = op2(g, "Sub", r, cast(g, and_(g, tie, odd), dt))
+    exact = 1.0 / torch.finfo(dt).eps  # from here on every float is an integer
+    big = not_(g, compare(g, "lt", op1(g, "Abs", x), c(g, exact, dt)))
+    return where(g, big, x, r, dt)
+
+
+def round_decimals(g, x: Value, decimals: int = 0) -> Value:
+    """``round(x * 10^d) / 10^d`` (for d < 0: ``round(x / 10^-d) * 10^-d``), as PyTorch does."""
+    dt = g.dtype(x)
+    if not dt.is_floating_point:
+        return x
+    run = dt if dt in ONNX_FLOATS else torch.float32
+    v = cast(g, x, run)
+    if decimals == 0:
+        return cast(g, round_half_even(g, v), dt)
+    scale = c(g, 10.0 ** abs(decimals), run)
+    if decimals > 0:
+        y = op2(g, "Div", round_half_even(g, op2(g, "Mul", v, scale)), scale)
+    else:
+        y = op2(g, "Mul", round_half_even(g, op2(g, "Div", v, scale)), scale)
+    return cast(g, y, dt)

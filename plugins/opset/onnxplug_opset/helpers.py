@@ -244,8 +244,9 @@ def erf(g, x: Value) -> Value:
         return g.op("Erf", x, dtype=dt)
     a1, a2, a3, a4, a5, p = 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429, 0.3275911
     c = lambda v: g.constant(v, dt)  # noqa: E731
-    sign = g.op("Sign", x, dtype=dt) if g.opset >= 9 else g.op(
-        "Div", x, g.op("Add", g.op("Abs", x, dtype=dt), c(1e-30), dtype=dt), dtype=dt)
+    sign = g.op("Sign", x, dtype=dt) if g.opset >= 9 else g.op(  # (x > 0) - (x < 0): inf-safe
+        "Sub", cast(g, g.op("Greater", x, c(0.0), dtype=torch.bool), dt),
+        cast(g, g.op("Less", x, c(0.0), dtype=torch.bool), dt), dtype=dt)
     ax = g.op("Abs", x, dtype=dt)
     t = g.op("Reciprocal", g.op("Add", c(1.0), g.op("Mul", c(p), ax, dtype=dt), dtype=dt), dtype=dt)
     poly = c(a5)

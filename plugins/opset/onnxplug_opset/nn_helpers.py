@@ -112,21 +112,6 @@ def vector_norm(g, x, ord: float, axes, keepdim):
     return g.op("Pow", s, scalar(g, 1.0 / ord, dt), dtype=dt)
 
 
-def squeeze_axes(g, x, axes):
-    from .helpers import squeeze
-
-    return squeeze(g, x, axes)
-
-
-def last_dims_to(g, x, n: int):
-    """Reshape helper: ``x`` viewed as ``(-1, *last n dims)``."""
-    shape = g.shape(x)
-    tail = list(shape[len(shape) - n:])
-    if all(isinstance(d, int) for d in tail):
-        return reshape(g, x, [-1] + tail)
-    return reshape(g, x, [-1] + [dim_size(g, x, i) for i in range(len(shape) - n, len(shape))])
-
-
 def mean_or_sum(g, loss, reduction: int | str):
     """Apply a loss's ``reduction`` (0/'none', 1/'mean', 2/'sum') to an element-wise loss."""
     if reduction in (0, "none"):
@@ -135,5 +120,33 @@ def mean_or_sum(g, loss, reduction: int | str):
     return reduce(g, op_type, loss, None, False)
 
 
-def keep(g, x, axes: Sequence[int]):
-    return unsqueeze(g, x, axes)
+def select(g, cond, a, b, dt):
+    """``Where(cond, a, b)`` (opset 9); below it the arithmetic blend (not NaN-safe there)."""
+    if g.opset >= 9:
+        return g.op("Where", cond, a, b, dtype=dt)
+    c = cast(g, cond, dt)
+    one_minus = g.op("Sub", scalar(g, 1.0, dt), c, dtype=dt)
+    return g.op("Add", g.op("Mul", a, c, dtype=dt), g.op("Mul", b, one_minus, dtype=dt), dtype=dt)
+
+
+def eq_scalar(g, x, value):
+    """``x == value`` as bool: Equal on floats from opset 11, else neither greater nor less."""
+    dt = g.dtype(x)
+    v = scalar(g, value, dt)
+    if g.opset >= 11 or not dt.is_floating_point:
+        return g.op("Equal", x, v, dtype=torch.bool)
+    gt = g.op("Greater", x, v, dtype=torch.bool)
+    lt = g.op("Less", x, v, dtype=torch.bool)
+    return g.op("Not", g.op("Or", gt, lt, dtype=torch.bool), dtype=torch.bool)
+
+
+def relu_(g, x):
+    return g.op("Relu", x, dtype=g.dtype(x))
+
+
+def log_softmax_axis1(g, x):
+    """``log_softmax`` along axis 1 of any rank (LogSoftmax coerced to 2-D before opset 13)."""
+    dt = g.dtype(x)
+    if g.opset >= 13:
+        return g.op("LogSoftmax", x, axis_i=1, dtype=dt)
+    return g.op("Sub", x, reduce(g, "ReduceLogSumExp", x, [1], True), dtype=dt)

@@ -251,7 +251,9 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
             if include_self:
                 total = g.op("Add", total, cast(g, flat_x, work), dtype=work)
                 cnt = g.op("Add", cnt, g.constant(1, work), dtype=work)
-            cnt = g.op("Max", cnt, g.constant(torch.tensor(1, dtype=work)), dtype=work)
+            # max(cnt, 1) without Max's broadcasting (opset 8): add 1 where nothing landed
+            empty = g.op("Less", cnt, g.constant(0.5, work), dtype=torch.bool)
+            cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(work), dtype=work), dtype=work)
             mean = g.op("Div", total, cnt, dtype=work)
             if not dt.is_floating_point:
                 mean = g.op("Floor", mean, dtype=work)
@@ -261,6 +263,9 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
             return g.op("Add", flat_x, total, dtype=dt)
         return where(g, hit_f, total, flat_x, dt)
     ident = _identity(reduce, dt)
+    if g.opset < 9 and dt.is_floating_point and reduce in ("amax", "amin"):
+        # the Where blend of opset 7-8 multiplies: keep the identity finite
+        ident = float(torch.finfo(dt).min if reduce == "amax" else torch.finfo(dt).max)
     op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
     masked = where(g, match, src_col, g.constant(ident, dt), dt)
     from .helpers import reduce as reduce_op
@@ -280,6 +285,16 @@ def _identity(reduce: str, dt: torch.dtype):
     if reduce == "amin":
         return float("inf") if dt.is_floating_point else int(torch.iinfo(dt).max)
     return 0
+
+
+def equal(g, a, b) -> ir.Value:
+    """``a == b``; Equal takes floats only from opset 11, so below it: neither less nor greater."""
+    dt = g.dtype(a)
+    if g.opset >= 11 or not (dt is not None and dt.is_floating_point):
+        return g.op("Equal", a, b, dtype=torch.bool)
+    lt = g.op("Less", a, b, dtype=torch.bool)
+    gt = g.op("Greater", a, b, dtype=torch.bool)
+    return g.op("Not", g.op("Or", lt, gt, dtype=torch.bool), dtype=torch.bool)
 
 
 def reduce_any(g, mask, axis: int) -> ir.Value:
@@ -377,11 +392,12 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
     vals = cast(g, values, dt)
     target = lin.result_sizes(g)
     if list(g.shape(vals) or ()) != list(target) or not all(isinstance(s, int) for s in target):
-        vals = expand_to(g, vals, int_list(g, target) if target else g.constant([], torch.int64))
+        static = all(isinstance(s, int) for s in target)
+        vals = expand_to(g, vals, list(target) if static else int_list(g, target))
     vals = transpose(g, vals, inverse(lin.out_perm))
     n_rest = len(lin.rest)
     vals = reshape(g, vals, [-1] + lin.rest)
-    flat_index = reshape(g, lin.index, [-1, 1])
+    flat_index = rs(g, lin.index, [-1, 1])
     if g.opset >= 11 and (not accumulate or g.opset >= 16):
         out = g.op("ScatterND", lin.flat, flat_index, vals,
                    reduction_s="add" if accumulate else None, dtype=dt)
@@ -395,10 +411,16 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
     pos = g.constant(torch.arange(lin.count, dtype=torch.int64).reshape(1, -1))
     match = g.op("Equal", flat_index, pos, dtype=torch.bool)  # [N, P]
     m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
-    upd = g.op("MatMul", g.op("Transpose", m, perm_is=[1, 0], dtype=work), v2, dtype=work)  # [P, R]
     if accumulate:
+        upd = g.op("MatMul", g.op("Transpose", m, perm_is=[1, 0], dtype=work), v2, dtype=work)  # [P, R]
         out = g.op("Add", x2, upd, dtype=work)
     else:
+        # the last writer wins, as in PyTorch's sequential kernel
+        n = dim_size(g, flat_index, 0)
+        order = g.op("Add", unsqueeze(g, cast(g, arange(g, n, torch.int64), work), [1]),
+                     g.constant(1.0, work), dtype=work)
+        last = g.op("ArgMax", g.op("Mul", m, order, dtype=work), axis_i=0, keepdims_i=0, dtype=torch.int64)
+        upd = g.op("Gather", v2, last, axis_i=0, dtype=work)
         hit = unsqueeze(g, reduce_any(g, match, 0), [1])
         out = where(g, hit, upd, x2, work)
     out = cast(g, out, dt)

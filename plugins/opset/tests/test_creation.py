@@ -78,5 +78,5 @@ def test_linspace_tensor_bounds(check, opset):
 
 def test_large_static_fill_uses_constant_of_shape(check):
     result = check(lambda x: torch.zeros(100, 100) + x, (torch.randn(100, 100),), opset=NEWEST)
-    ops = [n.op_type for n in result.model.graph]
+    ops = [n.op_type for n in result.model.graph.node]
     assert "ConstantOfShape" in ops

@@ -57,11 +57,10 @@ def scatter(g, x, dim, index, src):
 def take_along_dim(g, x, indices, dim=None):
     if dim is None:
         flat = rs(g, x, [-1])
-        return g.op("Gather", flat, indices, axis_i=0, dtype=g.dtype(x))
+        return g.op("Gather", flat, rs(g, indices, [-1]), axis_i=0, dtype=g.dtype(x))
     rank = g.rank(x)
     d = norm_dim(dim, rank)
     # broadcast every dim but ``d`` between x and indices
-    xs, is_ = g.shape(x), g.shape(indices)
     xshape = g.op("Shape", x, dtype=torch.int64)
     ishape = g.op("Shape", indices, dtype=torch.int64)
     one = g.constant([1], torch.int64)
@@ -70,7 +69,6 @@ def take_along_dim(g, x, indices, dim=None):
     i_t = g.op("ScatterElements", xshape, pos, one, axis_i=0, dtype=torch.int64)
     xb = g.op("Expand", x, x_t, dtype=g.dtype(x))
     ib = g.op("Expand", indices, i_t, dtype=torch.int64)
-    del xs, is_
     return g.op("GatherElements", xb, ib, axis_i=d, dtype=g.dtype(x))
 
 
@@ -96,7 +94,8 @@ def masked_scatter(g, x, mask, source):
     pos = g.op("CumSum", g.op("Cast", flat_m, to_i=7, dtype=torch.int64), g.constant(0, torch.int64),
                dtype=torch.int64)
     pos = g.op("Sub", pos, g.constant(1, torch.int64), dtype=torch.int64)
-    pos = g.op("Max", pos, g.constant(0, torch.int64), dtype=torch.int64)
+    zero = g.constant(0, torch.int64)
+    pos = g.op("Where", g.op("Less", pos, zero, dtype=torch.bool), zero, pos, dtype=torch.int64)
     flat_src = reshape(g, cast(g, source, dt), [-1])
     picked = g.op("Gather", flat_src, pos, axis_i=0, dtype=dt)
     out = g.op("Where", flat_m, picked, reshape(g, xb, [-1]), dtype=dt)
@@ -122,3 +121,14 @@ def unique_dim(g, x, dim, sorted=True, return_inverse=False, return_counts=False
         g.set_type(v, torch.int64)
     return y, inverse, counts
 
+
+
+@op("aten::nonzero_static")
+def nonzero_static(g, x, *, size, fill_value=-1):
+    """NonZero, then padded with ``fill_value`` rows (or cut) to exactly ``size`` rows."""
+    rank = max(g.rank(x), 1)
+    nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
+    padded = g.op("Pad", nz, g.constant([0, 0, size, 0]), g.constant(fill_value, torch.int64), mode_s="constant",
+                  dtype=torch.int64)
+    out = slice_(g, padded, [0], [size], [0])
+    return g.set_type(out, shape=[size, rank])

@@ -409,6 +409,9 @@ def _softplus(g, v, d, beta=1.0):
 
 @op("aten::softplus")
 def softplus(g, x, beta=1.0, threshold=20.0):
+    """Without a select (opset 9) PyTorch's linear region is only matched for large thresholds."""
+    if float(threshold) < 15.0:
+        raise NotImplementedError("softplus with a threshold below 15 needs opset 9 (Where)")
     return float_math(g, x, lambda v, d: _softplus(g, v, d, beta))
 
 

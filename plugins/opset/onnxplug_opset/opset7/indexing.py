@@ -13,7 +13,7 @@ import torch
 from ..helpers import cast, norm_dim, norm_dims, reshape, transpose, unsqueeze
 from ..registration import op
 from ..helpers import onnx_type
-from ..shape_helpers import (rs, dense_scatter, elements_linear_index, expand_masks, filled, gather_table,
+from ..shape_helpers import (rs, dense_scatter, expand_to, elements_linear_index, expand_masks, filled, gather_table,
                              index_gather, index_scatter, move_dims_front, inverse, normalize_index,
                              numel, where)
 
@@ -99,7 +99,8 @@ def _index_along(g, index, dim, like):
     shape = [1] * rank
     shape[dim] = -1
     idx = reshape(g, cast(g, index, torch.int64), shape)
-    out = g.op("Expand", idx, g.op("Shape", like, dtype=torch.int64), dtype=torch.int64)
+    static = g.static_shape(like)
+    out = expand_to(g, idx, list(static) if static is not None else g.op("Shape", like, dtype=torch.int64))
     return g.set_type(out, shape=g.shape(like))
 
 
@@ -115,7 +116,7 @@ def index(g, x, indices):
     return index_gather(g, x, indices)
 
 
-@op("aten::index_put", "aten::_unsafe_index_put", "aten::index_put_")
+@op("aten::index_put", "aten::_unsafe_index_put")
 def index_put(g, x, indices, values, accumulate=False):
     indices = expand_masks(g, indices)
     if g.rank(x) == 0:
@@ -296,7 +297,7 @@ def cumsum(g, x, dim, dtype=None):
     if not isinstance(n, int):
         raise NotImplementedError("cumsum over a dynamic dim needs CumSum (opset 11)")
     work = dt if dt in (torch.float32, torch.float64) else torch.float64
-    xt, perm = _last(g, cast(g, x, work), dim)
+    xt, perm = _last(g, g.set_type(cast(g, x, work), shape=g.shape(x)), dim)
     tri = g.constant(torch.triu(torch.ones(n, n, dtype=work)))
     out = g.op("MatMul", xt, tri, dtype=work)
     return cast(g, transpose(g, out, perm), dt)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, expand, reduce, reshape, scalar, shape_of, slice_, squeeze, unsqueeze
+from ..helpers import cast, expand, reduce, scalar, slice_, squeeze, unsqueeze
 from ..nn_helpers import float_compute, recast, vector_norm
 from ..registration import op
 
@@ -38,7 +38,7 @@ def _matmul(g, a, b):
     return cast(g, y, dt)
 
 
-@op("aten::dot", "aten::vdot", "aten::inner")
+@op("aten::dot", "aten::vdot")
 def dot(g, x, y):
     return _matmul(g, x, y)
 
@@ -137,21 +137,6 @@ def _static_n(g, x) -> int:
     return n
 
 
-def _pivot(g, a, rows: int, dt):
-    """Bring the row with the largest ``|a[..., i, 0]|`` to the top of ``a`` ([..., rows, cols]).
-
-    Returns ``(a_swapped, swapped)``, ``swapped`` a bool telling whether a swap happened.
-    The swap is arithmetic with one-hot rows, so it batches and needs no loop.
-    """
-    col = slice_(g, a, [0], [1], [-1])  # [..., rows, 1]
-    p = g.op("ArgMax", g.op("Abs", col, dtype=dt), axis_i=-2 % 100 if False else None, dtype=torch.int64) \
-        if False else None
-    rank_a = g.rank(a) if g.rank(a) is not None else None
-    del p, rank_a
-    absval = g.op("Abs", squeeze(g, col, [-1]) if g.opset >= 13 else col, dtype=dt)
-    return absval
-
-
 def _elimination(g, a, n: int, batch_rank: int, dt, aug=None):
     """Gaussian elimination with partial pivoting on ``a`` ([..., n, n]), unrolled.
 
@@ -184,8 +169,10 @@ def _elimination(g, a, n: int, batch_rank: int, dt, aug=None):
         pivot = slice_(g, slice_(g, work, [0], [1], [rows_axis]), [k], [k + 1], [last])  # [..., 1, 1]
         step = g.op("Mul", pivot, sign, dtype=dt)
         det = step if det is None else g.op("Mul", det, step, dtype=dt)
-        zero = g.op("Equal", pivot, scalar(g, 0.0, dt), dtype=torch.bool) if g.opset >= 11 else None
-        safe = pivot if zero is None else g.op("Where", zero, scalar(g, 1.0, dt), pivot, dtype=dt)
+        # a zero pivot means a zero column: the determinant is 0 and dividing by 1 keeps it finite
+        nonzero = cast(g, g.op("Greater", g.op("Abs", pivot, dtype=dt), scalar(g, 0.0, dt),
+                               dtype=torch.bool), dt)
+        safe = g.op("Add", pivot, g.op("Sub", scalar(g, 1.0, dt), nonzero, dtype=dt), dtype=dt)
         top = slice_(g, work, [0], [1], [rows_axis])
         done_rows.append(g.op("Div", top, safe, dtype=dt))
         if m > 1:
@@ -274,5 +261,3 @@ def matrix_power(g, x, n):
             base = _matmul(g, base, base)
     return cast(g, result, out)
 
-
-_unused = (shape_of, reshape)

@@ -6,7 +6,10 @@ import math
 
 import torch
 
-from ..helpers import (cast, dim_size, norm_dim, reduce, reshape, scalar, transpose, unsqueeze)
+from ..helpers import (cast, dim_size, expand, norm_dim, reduce, reshape, scalar, shape_of, slice_, squeeze, transpose,
+                       unsqueeze)
+from ..nn_helpers import (count, eq_scalar, float_compute, log_softmax_axis1, mean_or_sum, recast, relu_, select,
+                          variance, vector_norm)
 from ..registration import op
 
 
@@ -46,6 +49,10 @@ def _pair(v, n):
 
 def conv(g, x, weight, bias, stride, padding, dilation, transposed, output_padding, groups):
     n = g.rank(weight) - 2
+    if g.rank(x) == n + 1:  # an unbatched input: add the batch axis and drop it after
+        y = conv(g, unsqueeze(g, x, [0]), weight, bias, stride, padding, dilation, transposed,
+                 output_padding, groups)
+        return squeeze(g, y, [0])
     kernel = list(g.shape(weight)[2:])
     attrs = dict(kernel_shape_is=kernel, strides_is=_pair(stride, n), dilations_is=_pair(dilation, n),
                  group_i=groups)
@@ -99,19 +106,34 @@ def batch_norm_inference(g, x, weight, bias, mean, var, eps):
     return y if rank != 2 else reshape(g, y, [0, -1])
 
 
-def batch_norm_training(g, x, weight, bias, eps):
-    """Normalise with the batch's own statistics (training mode), as a composition."""
+def batch_norm_stats(g, x, weight, bias, eps):
+    """``(y, mean, invstd, var, unbiased var)`` from the batch's own statistics (training mode)."""
     rank, dt = g.rank(x), g.dtype(x)
     axes = [0] + list(range(2, rank))
     weight, bias = _bn_params(g, x, weight, bias)
-    mean = reduce(g, "ReduceMean", x, axes, True)
+    var, mean = variance(g, x, axes, 0, True)
     centered = g.op("Sub", x, mean, dtype=dt)
-    var = reduce(g, "ReduceMean", g.op("Mul", centered, centered, dtype=dt), axes, True)
     inv = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt), dtype=dt), dtype=dt), dtype=dt)
     shape = [1, -1] + [1] * (rank - 2)
     w = reshape(g, weight, shape)
     b = reshape(g, bias, shape)
-    return g.op("Add", g.op("Mul", g.op("Mul", centered, inv, dtype=dt), w, dtype=dt), b, dtype=dt)
+    y = g.op("Add", g.op("Mul", g.op("Mul", centered, inv, dtype=dt), w, dtype=dt), b, dtype=dt)
+    n = count(g, x, axes, dt)
+    unbiased = g.op("Div", g.op("Mul", var, n, dtype=dt),
+                    g.op("Sub", n, scalar(g, 1.0, dt), dtype=dt), dtype=dt)
+    flat = [-1]
+    return y, reshape(g, mean, flat), reshape(g, inv, flat), reshape(g, var, flat), reshape(g, unbiased, flat)
+
+
+def batch_norm_training(g, x, weight, bias, eps):
+    return batch_norm_stats(g, x, weight, bias, eps)[0]
+
+
+def _momentum_update(g, running, batch, momentum):
+    """``(1 - momentum) * running + momentum * batch``."""
+    dt = g.dtype(running)
+    return g.op("Add", g.op("Mul", running, scalar(g, 1.0 - momentum, dt), dtype=dt),
+                g.op("Mul", cast(g, batch, dt), scalar(g, momentum, dt), dtype=dt), dtype=dt)
 
 
 @op("aten::batch_norm")
@@ -121,16 +143,33 @@ def batch_norm(g, x, weight, bias, running_mean, running_var, training, momentum
     return batch_norm_inference(g, x, weight, bias, running_mean, running_var, eps)
 
 
+def _empty(g, x):
+    return g.constant(torch.zeros(0, dtype=g.dtype(x)))
+
+
 @op("aten::_native_batch_norm_legit_no_training")
 def native_bn_no_training(g, x, weight, bias, running_mean, running_var, momentum, eps):
-    return batch_norm_inference(g, x, weight, bias, running_mean, running_var, eps), None, None
+    return batch_norm_inference(g, x, weight, bias, running_mean, running_var, eps), _empty(g, x), _empty(g, x)
 
 
-@op("aten::_native_batch_norm_legit_functional", "aten::_native_batch_norm_legit")
-def native_bn_training(g, x, weight, bias, running_mean, running_var, training, momentum, eps):
+@op("aten::_native_batch_norm_legit", "aten::native_batch_norm")
+def native_bn(g, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    """``(y, save_mean, save_invstd)``; the running statistics' in-place update is not an output."""
     if not training:
-        return batch_norm_inference(g, x, weight, bias, running_mean, running_var, eps), None, None
-    return batch_norm_training(g, x, weight, bias, eps), None, None, None, None
+        return native_bn_no_training(g, x, weight, bias, running_mean, running_var, momentum, eps)
+    y, mean, inv, _, _ = batch_norm_stats(g, x, weight, bias, eps)
+    return y, mean, inv
+
+
+@op("aten::_native_batch_norm_legit_functional")
+def native_bn_functional(g, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    """As ``native_bn`` plus the updated running statistics (what training-mode export keeps)."""
+    if not training:
+        y, m, i = native_bn_no_training(g, x, weight, bias, running_mean, running_var, momentum, eps)
+        return y, m, i, running_mean, running_var
+    y, mean, inv, _, unbiased = batch_norm_stats(g, x, weight, bias, eps)
+    return (y, mean, inv, _momentum_update(g, running_mean, mean, momentum),
+            _momentum_update(g, running_var, unbiased, momentum))
 
 
 def pool_pads(padding, n):
@@ -138,9 +177,7 @@ def pool_pads(padding, n):
     return p + p
 
 
-@op("aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d")
-def max_pool(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
-    n = g.rank(x) - 2
+def max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode):
     k = _pair(kernel_size, n)
     s = _pair(stride, n) if stride else k
     attrs = dict(kernel_shape_is=k, strides_is=s, pads_is=pool_pads(padding, n))
@@ -152,23 +189,66 @@ def max_pool(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fals
         if g.opset < 10:
             raise NotImplementedError("max pooling with ceil_mode needs opset >= 10")
         attrs["ceil_mode_i"] = 1
+    return attrs
+
+
+def spatial_rank(g, x, kernel_size):
+    """How many spatial axes a pooling has (an unbatched input has one axis fewer than N, C, ...)."""
+    if isinstance(kernel_size, (list, tuple)) and len(kernel_size) > 1:
+        return len(kernel_size)
+    return None
+
+
+@op("aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d")
+def max_pool(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    n = spatial_rank(g, x, kernel_size) or _pool_rank(g)
+    if g.rank(x) == n + 1:  # unbatched
+        return squeeze(g, max_pool(g, unsqueeze(g, x, [0]), kernel_size, stride, padding, dilation, ceil_mode),
+                       [0])
+    attrs = max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode)
     return g.op("MaxPool", x, dtype=g.dtype(x), **attrs)
+
+
+def _pool_rank(g) -> int:
+    """The spatial rank from the op's name (``max_pool2d...`` -> 2)."""
+    name = str(g.fx_node.target) if g.fx_node is not None else ""
+    for n in (1, 2, 3):
+        if f"pool{n}d" in name:
+            return n
+    raise NotImplementedError(f"cannot tell the pooling rank of {name}")
+
+
+def values_only(g) -> bool:
+    """True when only output 0 of the op being converted is used (the indices are not)."""
+    node = g.fx_node
+    return node is not None and all(
+        u.target.__name__ == "getitem" and u.args[1] == 0 for u in node.users)
 
 
 @op("aten::max_pool2d_with_indices", "aten::max_pool1d_with_indices", "aten::max_pool3d_with_indices")
 def max_pool_with_indices(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
-    if g.fx_node is not None and len(g.fx_node.users) and all(
-            u.args[1] == 0 for u in g.fx_node.users if u.target.__name__ == "getitem"):
+    if values_only(g):
         return max_pool(g, x, kernel_size, stride, padding, dilation, ceil_mode), None
     raise NotImplementedError("max pooling indices are converted from opset 8 on")
+
+
+@op("aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d")
+def adaptive_max_pool(g, x, output_size):
+    if values_only(g):
+        return adaptive_pool(g, x, output_size, "ReduceMax"), None
+    raise NotImplementedError("adaptive max pooling indices are converted from opset 8 on")
 
 
 @op("aten::avg_pool1d", "aten::avg_pool2d", "aten::avg_pool3d")
 def avg_pool(g, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
              divisor_override=None):
+    n = spatial_rank(g, x, kernel_size) or _pool_rank(g)
+    if g.rank(x) == n + 1:  # unbatched
+        y = avg_pool(g, unsqueeze(g, x, [0]), kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+        return squeeze(g, y, [0])
     if divisor_override is not None:
-        raise NotImplementedError("avg_pool with divisor_override")
-    n = g.rank(x) - 2
+        return sum_pool(g, x, n, kernel_size, stride, padding, divisor_override)
     k = _pair(kernel_size, n)
     s = _pair(stride, n) if stride else k
     attrs = dict(kernel_shape_is=k, strides_is=s, pads_is=pool_pads(padding, n),
@@ -180,32 +260,82 @@ def avg_pool(g, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_inc
     return g.op("AveragePool", x, dtype=g.dtype(x), **attrs)
 
 
+def sum_pool(g, x, n, kernel_size, stride, padding, divisor):
+    """Window sums over ``divisor``: a depthwise Conv with a ones kernel.
+
+    ceil_mode's extra windows only add zero padding at the end, which a sum does not see, so
+    the padding is widened to give PyTorch's output size.
+    """
+    dt = g.dtype(x)
+    c = g.shape(x)[1]
+    if not isinstance(c, int):
+        raise NotImplementedError("avg_pool with divisor_override and a dynamic channel count")
+    k, p = _pair(kernel_size, n), _pair(padding, n)
+    s = _pair(stride, n) if stride else k
+    size, out = g.shape(x)[2:], g.out_shape()[2:]
+    end = [max(p[i], (out[i] - 1) * s[i] + k[i] - size[i] - p[i]) for i in range(n)]
+    ones = g.constant(torch.full([c, 1] + k, 1.0 / divisor, dtype=dt))
+    return g.op("Conv", x, ones, kernel_shape_is=k, strides_is=s, pads_is=p + end, group_i=c, dtype=dt)
+
+
+def _cells(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows: ``[floor(i*size/out), ceil((i+1)*size/out))``."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def adaptive_pool(g, x, output_size, onnx_reduce):
+    """Adaptive pooling, one spatial axis at a time (mean and max are both separable).
+
+    Evenly dividing sizes become one pooling node; other sizes a reduction per output cell.
+    """
+    dt = g.dtype(x)
+    rank = g.rank(x)
+    n = len(output_size) if isinstance(output_size, (list, tuple)) else 1
+    size = list(g.shape(x)[rank - n:])
+    out = [s if o is None else o for s, o in zip(size, _pair(output_size, n))]
+    if not all(isinstance(s, int) for s in size):
+        raise NotImplementedError("adaptive pooling over dynamic spatial sizes")
+    if all(o == 1 for o in out) and rank == n + 2:
+        return g.op("GlobalAveragePool" if onnx_reduce == "ReduceMean" else "GlobalMaxPool", x, dtype=dt)
+    if all(s % o == 0 for s, o in zip(size, out)) and rank == n + 2:
+        k = [s // o for s, o in zip(size, out)]
+        pool = "AveragePool" if onnx_reduce == "ReduceMean" else "MaxPool"
+        return g.op(pool, x, kernel_shape_is=k, strides_is=k, dtype=dt)
+    y = x
+    for i, (s, o) in enumerate(zip(size, out)):
+        axis = rank - n + i
+        if s == o:
+            continue
+        parts = [reduce(g, onnx_reduce, slice_(g, y, [a], [b], [axis]), [axis], True) for a, b in _cells(s, o)]
+        y = g.op("Concat", *parts, axis_i=axis, dtype=dt) if len(parts) > 1 else parts[0]
+    return y
+
+
 @op("aten::adaptive_avg_pool1d", "aten::adaptive_avg_pool2d", "aten::_adaptive_avg_pool2d",
     "aten::adaptive_avg_pool3d", "aten::_adaptive_avg_pool3d")
 def adaptive_avg_pool(g, x, output_size):
-    n = g.rank(x) - 2
-    out = _pair(output_size, n)
-    if all(o == 1 for o in out):
-        return g.op("GlobalAveragePool", x, dtype=g.dtype(x))
-    size = g.shape(x)[2:]
-    if not all(isinstance(s, int) and s % o == 0 for s, o in zip(size, out)):
-        raise NotImplementedError("adaptive pooling to a size that does not divide the input")
-    k = [s // o for s, o in zip(size, out)]
-    return g.op("AveragePool", x, kernel_shape_is=k, strides_is=k, dtype=g.dtype(x))
+    return adaptive_pool(g, x, output_size, "ReduceMean")
 
 
-@op("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout")
+@op("aten::dropout", "aten::feature_dropout", "aten::alpha_dropout", "aten::feature_alpha_dropout")
 def dropout(g, x, p, train):
+    """Identity in inference; before opset 12 ONNX's Dropout cannot run in training mode."""
     if not train or p == 0:
         return x
-    return g.op("Dropout", x, ratio_f=float(p), dtype=g.dtype(x))
+    raise NotImplementedError("dropout in training mode needs opset >= 12")
 
 
 @op("aten::native_dropout")
 def native_dropout(g, x, p, train):
     if not train or p == 0:
-        return x, None
-    return g.op("Dropout", x, ratio_f=float(p), dtype=g.dtype(x)), None
+        return x, _all_true_mask(g, x)
+    raise NotImplementedError("dropout in training mode needs opset >= 12")
+
+
+def _all_true_mask(g, x):
+    """The mask of a dropout that keeps everything (only its shape matters)."""
+    shape = g.static_shape(x)
+    return expand(g, g.constant(True), list(shape) if shape is not None else shape_of(g, x))
 
 
 def layer_norm_composed(g, x, normalized_shape, weight, bias, eps):
@@ -272,8 +402,487 @@ def attention_composed(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=Fals
     return g.op("MatMul", weights, v, dtype=dt)
 
 
+def repeat_kv(g, kv, q):
+    """Grouped-query attention: repeat each key/value head ``Hq / Hkv`` times (interleaved)."""
+    hq, hkv = g.shape(q)[-3], g.shape(kv)[-3]
+    if hq == hkv:
+        return kv
+    shape = g.static_shape(kv)
+    if shape is None or not isinstance(hq, int):
+        raise NotImplementedError("scaled_dot_product_attention with enable_gqa and dynamic shapes")
+    *batch, h, l, e = shape
+    rep = hq // h
+    y = unsqueeze(g, kv, [len(batch) + 1])  # [..., H, 1, L, E]
+    y = expand(g, y, batch + [h, rep, l, e])
+    return g.set_type(reshape(g, y, batch + [h * rep, l, e]), shape=batch + [h * rep, l, e])
+
+
 @op("aten::scaled_dot_product_attention")
 def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    if dropout_p:
+        raise NotImplementedError("scaled_dot_product_attention with dropout")
     if enable_gqa:
-        raise NotImplementedError("scaled_dot_product_attention with enable_gqa")
+        k, v = repeat_kv(g, k, q), repeat_kv(g, v, q)
     return attention_composed(g, q, k, v, attn_mask, dropout_p, is_causal, scale)
+
+
+# -- normalisations ------------------------------------------------------------------------------
+def _channel_shape(rank: int) -> list[int]:
+    return [1, -1] + [1] * (rank - 2)
+
+
+def _affine(g, y, weight, bias, rank, dt):
+    """``y * weight + bias`` with per-channel (axis 1) parameters."""
+    if weight is not None:
+        y = g.op("Mul", y, reshape(g, cast(g, weight, dt), _channel_shape(rank)), dtype=dt)
+    if bias is not None:
+        y = g.op("Add", y, reshape(g, cast(g, bias, dt), _channel_shape(rank)), dtype=dt)
+    return y
+
+
+def group_norm_composed(g, x, groups, weight, bias, eps):
+    """``(y, mean, rstd)``: statistics over each group of channels (and all spatial positions)."""
+    dt = g.dtype(x)
+    rank = g.rank(x)
+    n = dim_size(g, x, 0)
+    grouped = reshape(g, x, [n, groups, -1])
+    g.set_type(grouped, shape=[n if isinstance(n, int) else "n", groups, "m"])
+    var, mean = variance(g, grouped, [2], 0, True)
+    rstd = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt), dtype=dt), dtype=dt), dtype=dt)
+    y = g.op("Mul", g.op("Sub", grouped, mean, dtype=dt), rstd, dtype=dt)
+    y = g.op("Reshape", y, shape_of(g, x), dtype=dt)
+    y = _affine(g, y, weight, bias, rank, dt)
+    return y, reshape(g, mean, [n, groups]), reshape(g, rstd, [n, groups])
+
+
+@op("aten::group_norm")
+def group_norm(g, x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    return group_norm_composed(g, x, num_groups, weight, bias, eps)[0]
+
+
+@op("aten::native_group_norm")
+def native_group_norm(g, x, weight, bias, n, c, hxw, group, eps):
+    return group_norm_composed(g, x, group, weight, bias, eps)
+
+
+@op("aten::instance_norm")
+def instance_norm(g, x, weight, bias, running_mean, running_var, use_input_stats, momentum, eps,
+                  cudnn_enabled):
+    """InstanceNormalization (it needs scale and bias: ones and zeros when absent)."""
+    if not use_input_stats:
+        return batch_norm_inference(g, x, weight, bias, running_mean, running_var, eps)
+    weight, bias = _bn_params(g, x, weight, bias)
+    return g.op("InstanceNormalization", x, weight, bias, epsilon_f=float(eps), dtype=g.dtype(x))
+
+
+def rms_norm_composed(g, x, normalized_shape, weight, eps):
+    dt = g.dtype(x)
+    compute = float_compute(dt)
+    rank = g.rank(x)
+    xf = recast(g, x, compute)
+    if eps is None:
+        eps = torch.finfo(dt).eps
+    axes = list(range(rank - len(normalized_shape), rank))
+    ms = reduce(g, "ReduceMean", g.op("Mul", xf, xf, dtype=compute), axes, True)
+    rms = g.op("Sqrt", g.op("Add", ms, scalar(g, eps, compute), dtype=compute), dtype=compute)
+    y = cast(g, g.op("Div", xf, rms, dtype=compute), dt)
+    if weight is not None:
+        y = g.op("Mul", y, weight, dtype=dt)
+    return y
+
+
+@op("aten::rms_norm")
+def rms_norm(g, x, normalized_shape, weight=None, eps=None):
+    return rms_norm_composed(g, x, normalized_shape, weight, eps)
+
+
+# -- distances ----------------------------------------------------------------------------------
+@op("aten::cosine_similarity")
+def cosine_similarity(g, x1, x2, dim=1, eps=1e-8):
+    """``sum(x1 / max(|x1|, eps) * x2 / max(|x2|, eps))`` along ``dim``, as ATen computes it."""
+    dt = g.out_dtype()
+    rank = len(g.out_shape()) + 1
+    axis = dim % rank
+    a, b = cast(g, x1, dt), cast(g, x2, dt)
+    ra, rb = g.rank(x1), g.rank(x2)
+    if ra < rank:
+        a = reshape(g, a, [1] * (rank - ra) + list(g.shape(x1))) if g.static_shape(x1) else a
+    if rb < rank:
+        b = reshape(g, b, [1] * (rank - rb) + list(g.shape(x2))) if g.static_shape(x2) else b
+    e = scalar(g, eps, dt)
+    na = g.op("Max", reduce(g, "ReduceL2", a, [axis], True), e, dtype=dt)
+    nb = g.op("Max", reduce(g, "ReduceL2", b, [axis], True), e, dtype=dt)
+    prod = g.op("Mul", g.op("Div", a, na, dtype=dt), g.op("Div", b, nb, dtype=dt), dtype=dt)
+    return reduce(g, "ReduceSum", prod, [axis], False)
+
+
+@op("aten::pairwise_distance")
+def pairwise_distance(g, x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """``norm(x1 - x2 + eps, p)`` over the last dim."""
+    dt = g.out_dtype()
+    d = g.op("Add", g.op("Sub", cast(g, x1, dt), cast(g, x2, dt), dtype=dt), scalar(g, eps, dt), dtype=dt)
+    rank = max(g.rank(x1), g.rank(x2))
+    if rank == 0:
+        return g.op("Abs", d, dtype=dt)
+    return vector_norm(g, d, p, [rank - 1], bool(keepdim))
+
+
+@op("aten::_pdist_forward", "aten::pdist")
+def pdist(g, x, p=2.0):
+    """Distances between rows ``i < j`` of ``x`` (static row count), in PyTorch's order."""
+    n = g.shape(x)[0]
+    if not isinstance(n, int):
+        raise NotImplementedError("pdist with a dynamic number of rows")
+    dt = g.dtype(x)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    if not pairs:
+        return g.constant(torch.zeros(0, dtype=dt))
+    rows_i = g.op("Gather", x, g.constant([i for i, _ in pairs], torch.int64), axis_i=0, dtype=dt)
+    rows_j = g.op("Gather", x, g.constant([j for _, j in pairs], torch.int64), axis_i=0, dtype=dt)
+    return vector_norm(g, g.op("Sub", rows_i, rows_j, dtype=dt), p, [1], False)
+
+
+# -- losses -------------------------------------------------------------------------------------
+def _reduced(g, loss, reduction):
+    return mean_or_sum(g, loss, reduction)
+
+
+def _pair_loss(g, x, y):
+    dt = g.out_dtype() if g.out_dtype().is_floating_point else g.dtype(x)
+    return g.op("Sub", cast(g, x, dt), cast(g, y, dt), dtype=dt), dt
+
+
+@op("aten::mse_loss")
+def mse_loss(g, x, y, reduction=1):
+    d, dt = _pair_loss(g, x, y)
+    return _reduced(g, g.op("Mul", d, d, dtype=dt), reduction)
+
+
+@op("aten::l1_loss")
+def l1_loss(g, x, y, reduction=1):
+    d, dt = _pair_loss(g, x, y)
+    return _reduced(g, g.op("Abs", d, dtype=dt), reduction)
+
+
+@op("aten::smooth_l1_loss")
+def smooth_l1_loss(g, x, y, reduction=1, beta=1.0):
+    d, dt = _pair_loss(g, x, y)
+    ad = g.op("Abs", d, dtype=dt)
+    if beta == 0:
+        return _reduced(g, ad, reduction)
+    quad = g.op("Div", g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d, dtype=dt), dtype=dt),
+                scalar(g, beta, dt), dtype=dt)
+    lin = g.op("Sub", ad, scalar(g, 0.5 * beta, dt), dtype=dt)
+    small = g.op("Less", ad, scalar(g, beta, dt), dtype=torch.bool)
+    return _reduced(g, select(g, small, quad, lin, dt), reduction)
+
+
+@op("aten::huber_loss")
+def huber_loss(g, x, y, reduction=1, delta=1.0):
+    d, dt = _pair_loss(g, x, y)
+    ad = g.op("Abs", d, dtype=dt)
+    quad = g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d, dtype=dt), dtype=dt)
+    lin = g.op("Mul", scalar(g, delta, dt), g.op("Sub", ad, scalar(g, 0.5 * delta, dt), dtype=dt), dtype=dt)
+    small = g.op("Less", ad, scalar(g, delta, dt), dtype=torch.bool)
+    return _reduced(g, select(g, small, quad, lin, dt), reduction)
+
+
+def _clamped_log(g, v, dt):
+    """``max(log(v), -100)``: PyTorch's binary cross entropy clamps its logs there."""
+    return g.op("Max", g.op("Log", v, dtype=dt), scalar(g, -100.0, dt), dtype=dt)
+
+
+@op("aten::binary_cross_entropy")
+def binary_cross_entropy(g, x, y, weight=None, reduction=1):
+    dt = g.out_dtype()
+    one = scalar(g, 1.0, dt)
+    x, y = cast(g, x, dt), cast(g, y, dt)
+    pos = g.op("Mul", y, _clamped_log(g, x, dt), dtype=dt)
+    neg = g.op("Mul", g.op("Sub", one, y, dtype=dt), _clamped_log(g, g.op("Sub", one, x, dtype=dt), dt), dtype=dt)
+    loss = g.op("Neg", g.op("Add", pos, neg, dtype=dt), dtype=dt)
+    if weight is not None:
+        loss = g.op("Mul", loss, cast(g, weight, dt), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+@op("aten::binary_cross_entropy_with_logits")
+def binary_cross_entropy_with_logits(g, x, y, weight=None, pos_weight=None, reduction=1):
+    """``(1 - y) x + (1 + (pw - 1) y) (log(1 + exp(-|x|)) + max(-x, 0))``: ATen's stable form."""
+    dt = g.out_dtype()
+    one = scalar(g, 1.0, dt)
+    x, y = cast(g, x, dt), cast(g, y, dt)
+    neg_x = g.op("Neg", x, dtype=dt)
+    softplus = g.op("Add", g.op("Relu", neg_x, dtype=dt),
+                    g.op("Log", g.op("Add", one, g.op("Exp", g.op("Neg", g.op("Abs", x, dtype=dt), dtype=dt),
+                                                       dtype=dt), dtype=dt), dtype=dt), dtype=dt)
+    if pos_weight is not None:
+        lw = g.op("Add", one, g.op("Mul", g.op("Sub", cast(g, pos_weight, dt), one, dtype=dt), y, dtype=dt),
+                  dtype=dt)
+        softplus = g.op("Mul", lw, softplus, dtype=dt)
+    loss = g.op("Add", g.op("Mul", g.op("Sub", one, y, dtype=dt), x, dtype=dt), softplus, dtype=dt)
+    if weight is not None:
+        loss = g.op("Mul", loss, cast(g, weight, dt), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+@op("aten::kl_div")
+def kl_div(g, x, y, reduction=1, log_target=False):
+    dt = g.out_dtype()
+    x, y = cast(g, x, dt), cast(g, y, dt)
+    if log_target:
+        loss = g.op("Mul", g.op("Exp", y, dtype=dt), g.op("Sub", y, x, dtype=dt), dtype=dt)
+    else:
+        ylogy = g.op("Mul", y, g.op("Log", y, dtype=dt), dtype=dt)
+        ylogy = select(g, eq_scalar(g, y, 0.0), scalar(g, 0.0, dt), ylogy, dt)
+        loss = g.op("Sub", ylogy, g.op("Mul", y, x, dtype=dt), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+@op("aten::soft_margin_loss")
+def soft_margin_loss(g, x, y, reduction=1):
+    dt = g.out_dtype()
+    z = g.op("Neg", g.op("Mul", cast(g, x, dt), cast(g, y, dt), dtype=dt), dtype=dt)
+    loss = g.op("Log", g.op("Add", scalar(g, 1.0, dt), g.op("Exp", z, dtype=dt), dtype=dt), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+@op("aten::margin_ranking_loss")
+def margin_ranking_loss(g, x1, x2, y, margin=0.0, reduction=1):
+    dt = g.out_dtype()
+    d = g.op("Sub", cast(g, x1, dt), cast(g, x2, dt), dtype=dt)
+    v = g.op("Add", g.op("Neg", g.op("Mul", cast(g, y, dt), d, dtype=dt), dtype=dt), scalar(g, margin, dt),
+             dtype=dt)
+    return _reduced(g, relu_(g, v), reduction)
+
+
+@op("aten::hinge_embedding_loss")
+def hinge_embedding_loss(g, x, y, margin=1.0, reduction=1):
+    dt = g.out_dtype()
+    x, y = cast(g, x, dt), cast(g, y, dt)
+    zero = scalar(g, 0.0, dt)
+    margin_part = relu_(g, g.op("Sub", scalar(g, margin, dt), x, dtype=dt))
+    out_margin = select(g, eq_scalar(g, y, 1.0), zero, margin_part, dt)
+    out_self = select(g, eq_scalar(g, y, -1.0), zero, x, dt)
+    return _reduced(g, g.op("Add", out_margin, out_self, dtype=dt), reduction)
+
+
+@op("aten::poisson_nll_loss")
+def poisson_nll_loss(g, x, y, log_input, full, eps, reduction):
+    dt = g.out_dtype()
+    x, y = cast(g, x, dt), cast(g, y, dt)
+    if log_input:
+        loss = g.op("Sub", g.op("Exp", x, dtype=dt), g.op("Mul", y, x, dtype=dt), dtype=dt)
+    else:
+        logx = g.op("Log", g.op("Add", x, scalar(g, eps, dt), dtype=dt), dtype=dt)
+        loss = g.op("Sub", x, g.op("Mul", y, logx, dtype=dt), dtype=dt)
+    if full:
+        logy = g.op("Log", y, dtype=dt)
+        stirling = g.op("Add", g.op("Sub", g.op("Mul", y, logy, dtype=dt), y, dtype=dt),
+                        g.op("Mul", scalar(g, 0.5, dt),
+                             g.op("Log", g.op("Mul", scalar(g, 2 * math.pi, dt), y, dtype=dt), dtype=dt),
+                             dtype=dt), dtype=dt)
+        big = g.op("Greater", y, scalar(g, 1.0, dt), dtype=torch.bool)
+        loss = g.op("Add", loss, select(g, big, stirling, scalar(g, 0.0, dt), dt), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+@op("aten::cosine_embedding_loss")
+def cosine_embedding_loss(g, x1, x2, y, margin=0.0, reduction=1):
+    dt = g.out_dtype()
+    x1, x2, y = cast(g, x1, dt), cast(g, x2, dt), cast(g, y, dt)
+    axis = max(g.rank(x1), 1) - 1
+    eps = scalar(g, 1e-12, dt)
+
+    def ssum(v):
+        return reduce(g, "ReduceSum", v, [axis], False)
+
+    prod = ssum(g.op("Mul", x1, x2, dtype=dt))
+    m1 = g.op("Add", ssum(g.op("Mul", x1, x1, dtype=dt)), eps, dtype=dt)
+    m2 = g.op("Add", ssum(g.op("Mul", x2, x2, dtype=dt)), eps, dtype=dt)
+    cos = g.op("Div", prod, g.op("Sqrt", g.op("Mul", m1, m2, dtype=dt), dtype=dt), dtype=dt)
+    zero = scalar(g, 0.0, dt)
+    pos = g.op("Sub", scalar(g, 1.0, dt), cos, dtype=dt)
+    neg = relu_(g, g.op("Sub", cos, scalar(g, margin, dt), dtype=dt))
+    loss = g.op("Add", select(g, eq_scalar(g, y, 1.0), pos, zero, dt),
+                select(g, eq_scalar(g, y, -1.0), neg, zero, dt), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+@op("aten::triplet_margin_loss")
+def triplet_margin_loss(g, anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction=1):
+    dt = g.out_dtype()
+    d_ap = pairwise_distance(g, anchor, positive, p, eps)
+    d_an = pairwise_distance(g, anchor, negative, p, eps)
+    if swap:
+        d_pn = pairwise_distance(g, positive, negative, p, eps)
+        d_an = g.op("Min", d_an, d_pn, dtype=dt)
+    loss = relu_(g, g.op("Add", g.op("Sub", d_ap, d_an, dtype=dt), scalar(g, margin, dt), dtype=dt))
+    return _reduced(g, loss, reduction)
+
+
+def _class_mask(g, target, c: int, rank: int):
+    """One-hot of ``target`` ([N, d...]) along a new axis 1 of size ``c`` (bool)."""
+    classes = g.constant(torch.arange(c).reshape([1, c] + [1] * (rank - 2)))
+    return g.op("Equal", unsqueeze(g, cast(g, target, torch.int64), [1]), classes, dtype=torch.bool)
+
+
+def nll_composed(g, logp, target, weight, reduction, ignore_index):
+    """``-w[t] * logp[n, t]`` with ``ignore_index`` weighted 0; mean divides by the weights' sum."""
+    dt = g.dtype(logp)
+    rank = g.rank(logp)
+    c = g.shape(logp)[1]
+    if not isinstance(c, int):
+        raise NotImplementedError("nll_loss with a dynamic number of classes")
+    hot = _class_mask(g, target, c, rank)
+    picked = reduce(g, "ReduceSum", select(g, hot, logp, scalar(g, 0.0, dt), dt), [1], False)
+    keep = cast(g, g.op("Not", g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64),
+                                    dtype=torch.bool), dtype=torch.bool), dt)
+    if weight is not None:
+        w = reshape(g, cast(g, weight, dt), [1, c] + [1] * (rank - 2))
+        wt = reduce(g, "ReduceSum", g.op("Mul", cast(g, hot, dt), w, dtype=dt), [1], False)
+        keep = g.op("Mul", keep, wt, dtype=dt)
+    loss = g.op("Neg", g.op("Mul", picked, keep, dtype=dt), dtype=dt)
+    if reduction in (0, "none"):
+        return loss, keep
+    total = reduce(g, "ReduceSum", loss, None, False)
+    if reduction in (2, "sum"):
+        return total, keep
+    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False), dtype=dt), keep
+
+
+def _batched(g, logp, target):
+    """NLL inputs without a batch axis (``[C]`` and a 0-d target) get one."""
+    if g.rank(logp) == 1:
+        c = g.shape(logp)[0]
+        logp = g.set_type(unsqueeze(g, logp, [0]), shape=[1, c])
+        target = unsqueeze(g, target, [0])
+        return logp, target, True
+    return logp, target, False
+
+
+def nll(g, logp, target, weight, reduction, ignore_index):
+    logp, target, added = _batched(g, logp, target)
+    loss = nll_loss_impl(g, logp, target, weight, reduction, ignore_index)
+    if added and reduction in (0, "none"):
+        loss = squeeze(g, loss, [0])
+    return loss
+
+
+def nll_loss_impl(g, logp, target, weight, reduction, ignore_index):
+    """The loss itself: NegativeLogLikelihoodLoss from opset 12, composed below."""
+    if g.opset >= 12:
+        from ..opset12.nn import nll_loss_op
+
+        return nll_loss_op(g, logp, target, weight, reduction, ignore_index)
+    return nll_composed(g, logp, target, weight, reduction, ignore_index)[0]
+
+
+@op("aten::nll_loss_nd", "aten::nll_loss", "aten::nll_loss2d")
+def nll_loss(g, x, target, weight=None, reduction=1, ignore_index=-100):
+    dt = g.out_dtype()
+    return cast(g, nll(g, cast(g, x, dt) if g.dtype(x) == dt else x, target, weight, reduction,
+                       ignore_index), dt)
+
+
+@op("aten::nll_loss_forward", "aten::nll_loss2d_forward")
+def nll_loss_forward(g, x, target, weight, reduction, ignore_index):
+    logp, target, added = _batched(g, x, target)
+    loss, keep = nll_composed(g, logp, target, weight, reduction, ignore_index)
+    if added and reduction in (0, "none"):
+        loss = squeeze(g, loss, [0])
+    return loss, reduce(g, "ReduceSum", keep, None, False)
+
+
+@op("aten::cross_entropy_loss")
+def cross_entropy_loss(g, x, target, weight=None, reduction=1, ignore_index=-100, label_smoothing=0.0):
+    dt = g.out_dtype()
+    x = recast(g, x, dt)
+    rank = g.rank(x)
+    if rank == 1:
+        x = g.set_type(unsqueeze(g, x, [0]), shape=[1, g.shape(x)[0]])
+        target = unsqueeze(g, target, [0])
+    logp = g.set_type(log_softmax_axis1(g, x), shape=g.shape(x))
+    c = g.shape(x)[1]
+    w = None if weight is None else reshape(g, cast(g, weight, dt), [1, c] + [1] * (g.rank(x) - 2))
+    if g.dtype(target).is_floating_point:
+        loss = _soft_target_ce(g, logp, cast(g, target, dt), w, reduction, label_smoothing, c, dt)
+    else:
+        loss = nll_loss_impl(g, logp, target, weight, reduction, ignore_index)
+        if label_smoothing > 0:
+            smooth = _smoothing_term(g, logp, target, w, weight, reduction, ignore_index, dt)
+            loss = g.op("Add", g.op("Mul", loss, scalar(g, 1 - label_smoothing, dt), dtype=dt),
+                        g.op("Mul", smooth, scalar(g, label_smoothing / c, dt), dtype=dt), dtype=dt)
+    if rank == 1 and reduction in (0, "none"):
+        loss = squeeze(g, loss, [0])
+    return loss
+
+
+def _soft_target_ce(g, logp, target, w, reduction, label_smoothing, c, dt):
+    """Cross entropy against class probabilities: ``-sum_c(w_c y_c logp_c)``; mean is over N."""
+    if label_smoothing > 0:
+        target = g.op("Add", g.op("Mul", target, scalar(g, 1 - label_smoothing, dt), dtype=dt),
+                      scalar(g, label_smoothing / c, dt), dtype=dt)
+    prod = g.op("Mul", logp, target, dtype=dt)
+    if w is not None:
+        prod = g.op("Mul", prod, w, dtype=dt)
+    loss = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False), dtype=dt)
+    return _reduced(g, loss, reduction)
+
+
+def _smoothing_term(g, logp, target, w, weight, reduction, ignore_index, dt):
+    """ATen's label-smoothing part: ``-sum_c(w_c logp_c)`` per element, 0 where ignored."""
+    prod = logp if w is None else g.op("Mul", logp, w, dtype=dt)
+    smooth = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False), dtype=dt)
+    _, keep = nll_composed(g, logp, target, weight, 0, ignore_index)
+    ignored = g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64), dtype=torch.bool)
+    smooth = select(g, ignored, scalar(g, 0.0, dt), smooth, dt)
+    if reduction in (0, "none"):
+        return smooth
+    total = reduce(g, "ReduceSum", smooth, None, False)
+    if reduction in (2, "sum"):
+        return total
+    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False), dtype=dt)
+
+
+# -- rearrangements -----------------------------------------------------------------------------
+def _static(g, x, what):
+    shape = g.static_shape(x)
+    if shape is None:
+        raise NotImplementedError(f"{what} of a tensor with dynamic shape")
+    return list(shape)
+
+
+@op("aten::pixel_shuffle")
+def pixel_shuffle(g, x, upscale_factor):
+    """``[*, C*r*r, H, W] -> [*, C, H*r, W*r]`` by Reshape/Transpose (static shapes)."""
+    shape = _static(g, x, "pixel_shuffle")
+    r = upscale_factor
+    *batch, c, h, w = shape
+    b = len(batch)
+    y = reshape(g, x, batch + [c // (r * r), r, r, h, w])
+    perm = list(range(b)) + [b, b + 3, b + 1, b + 4, b + 2]
+    y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
+    return reshape(g, y, batch + [c // (r * r), h * r, w * r])
+
+
+@op("aten::pixel_unshuffle")
+def pixel_unshuffle(g, x, downscale_factor):
+    """``[*, C, H*r, W*r] -> [*, C*r*r, H, W]`` (SpaceToDepth orders channels differently)."""
+    shape = _static(g, x, "pixel_unshuffle")
+    r = downscale_factor
+    *batch, c, h, w = shape
+    b = len(batch)
+    y = reshape(g, x, batch + [c, h // r, r, w // r, r])
+    perm = list(range(b)) + [b, b + 2, b + 4, b + 1, b + 3]
+    y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
+    return reshape(g, y, batch + [c * r * r, h // r, w // r])
+
+
+@op("aten::channel_shuffle", "aten::native_channel_shuffle")
+def channel_shuffle(g, x, groups):
+    shape = _static(g, x, "channel_shuffle")
+    n, c, *rest = shape
+    y = reshape(g, x, [n, groups, c // groups] + rest)
+    perm = [0, 2, 1] + list(range(3, len(rest) + 3))
+    y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
+    return reshape(g, y, shape)

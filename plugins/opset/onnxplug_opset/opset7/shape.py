@@ -98,6 +98,11 @@ def slice_tensor(g, x, dim=0, start=None, end=None, step=1):
             end = size
     if start == 0 and isinstance(end, int) and step == 1 and end == g.shape(x)[dim]:
         return x
+    size = g.shape(x)[dim]
+    if g.opset < 10 and step != 1 and isinstance(size, int) and isinstance(start, int) and isinstance(end, int):
+        # no steps in Slice before opset 10: gather the positions instead
+        pos = torch.arange(size)[start:end:step]
+        return g.op("Gather", x, g.constant(pos), axis_i=dim, dtype=g.dtype(x))
     return slice_(g, x, [start], [end], [dim], [step])
 
 
@@ -105,7 +110,14 @@ def slice_tensor(g, x, dim=0, start=None, end=None, step=1):
 def select(g, x, dim, index):
     rank = g.rank(x)
     dim = norm_dim(dim, rank)
+    size = g.shape(x)[dim]
+    if isinstance(index, int) and index < 0 and isinstance(size, int):
+        index += size  # Gather takes negative indices only from opset 11
     idx = g.constant(index, torch.int64) if isinstance(index, int) else cast(g, index, torch.int64)
+    if g.opset < 11 and not isinstance(index, int):
+        from ..shape_helpers import normalize_index
+
+        idx = normalize_index(g, idx, dim_size(g, x, dim))
     return g.op("Gather", x, idx, axis_i=dim, dtype=g.dtype(x))
 
 
@@ -164,7 +176,11 @@ def expand_(g, x, size, implicit=False):
 
 @op("aten::expand_as")
 def expand_as(g, x, other):
-    return g.op("Expand", x, g.op("Shape", other, dtype=torch.int64), dtype=g.dtype(x))
+    static = g.static_shape(other)
+    if static is not None and g.static_shape(x) == static:
+        return x
+    target = g.constant(list(static), torch.int64) if static is not None else g.op("Shape", other, dtype=torch.int64)
+    return g.op("Expand", x, target, dtype=g.dtype(x))
 
 
 @op("aten::_to_copy", "aten::to.dtype", "aten::to.dtype_layout", "aten::type_as")
@@ -240,10 +256,10 @@ def roll(g, x, shifts, dims=()):
         s = s % n if n else 0
         if s == 0:
             continue
+        shape = g.shape(x)
         tail = slice_(g, x, [n - s], [n], [d])
         head = slice_(g, x, [0], [n - s], [d])
-        x = g.op("Concat", tail, head, axis_i=d, dtype=g.dtype(x))
-        g.set_type(x, shape=g.shape(tail)[:d] + (n,) + g.shape(tail)[d + 1:] if g.shape(tail) else None)
+        x = g.set_type(g.op("Concat", tail, head, axis_i=d, dtype=g.dtype(x)), shape=shape)
     return x
 
 
@@ -294,14 +310,6 @@ def repeat_interleave(g, x, repeats, dim=None, output_size=None):
         raise NotImplementedError("repeat_interleave with dynamic repeats or size")
     table = torch.repeat_interleave(torch.arange(n), reps if isinstance(reps, int) else reps.reshape(-1))
     return g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x))
-
-
-@op("aten::repeat_interleave.Tensor")
-def repeat_interleave_tensor(g, repeats, output_size=None):
-    reps = g.const_value(repeats)
-    if reps is None:
-        raise NotImplementedError("repeat_interleave with dynamic repeats")
-    return g.constant(torch.repeat_interleave(reps))
 
 
 # -- windows ------------------------------------------------------------------------------------
@@ -388,12 +396,15 @@ def pad_circular(g, x, pad):
         n = g.shape(x)[d]
         if not isinstance(n, int):
             raise NotImplementedError("circular padding of a dynamic dim")
-        parts = []
+        # negative pads crop first; the wrapped-around parts come from the cropped centre
+        lo, hi = max(-before, 0), n - max(-after, 0)
+        center = slice_(g, x, [lo], [hi], [d]) if (lo, hi) != (0, n) else x
+        m = hi - lo
+        parts = [center]
         if before > 0:
-            parts.append(slice_(g, x, [n - before], [n], [d]))
-        parts.append(slice_(g, x, [max(-before, 0)], [n - max(-after, 0)], [d]))
+            parts.insert(0, slice_(g, center, [m - before], [m], [d]))
         if after > 0:
-            parts.append(slice_(g, x, [0], [after], [d]))
+            parts.append(slice_(g, center, [0], [after], [d]))
         shape = list(g.shape(x))
         x = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=g.dtype(x))
         shape[d] = n + before + after

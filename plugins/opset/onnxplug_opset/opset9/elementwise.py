@@ -23,7 +23,10 @@ def sign(g, x):
         return x
     run = dt if dt in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64,
                        torch.int8, torch.uint8) else torch.float32 if dt.is_floating_point else torch.int64
-    return cast(g, op1(g, "Sign", cast(g, x, run)), dt)
+    y = op1(g, "Sign", cast(g, x, run))
+    if run.is_floating_point:  # PyTorch's sign(NaN) is 0
+        y = eh.where(g, eh.isnan(g, y), c(g, 0.0, run), y, run)
+    return cast(g, y, dt)
 
 
 def _unary(name: str, onnx_op: str):
@@ -65,11 +68,16 @@ def atan2(g, y, x):
     dt = out_dtype(g, y, x)
     cdt = eh.compute_dtype("Atan", dt if dt.is_floating_point else torch.float32)
     a, b = as_value(g, y, cdt), as_value(g, x, cdt)
+    both_inf = eh.and_(g, eh.isinf(g, a), eh.isinf(g, b))  # the angle of (sign a, sign b)
+    a = eh.where(g, both_inf, op1(g, "Sign", a), a, cdt)
+    b = eh.where(g, both_inf, op1(g, "Sign", b), b, cdt)
     zero = c(g, 0.0, cdt)
     base = op1(g, "Atan", op2(g, "Div", a, b))
     pi = c(g, math.pi, cdt)
     shift = eh.where(g, eh.compare(g, "ge", a, zero), pi, op1(g, "Neg", pi), cdt)
     out = eh.where(g, eh.compare(g, "lt", b, zero), op2(g, "Add", base, shift), base, cdt)
+    half_pi = op2(g, "Mul", op1(g, "Sign", a), c(g, math.pi / 2, cdt))  # x == +-0: y decides
+    out = eh.where(g, eh.compare(g, "eq", b, zero), half_pi, out, cdt)
     both_zero = eh.and_(g, eh.compare(g, "eq", a, zero), eh.compare(g, "eq", b, zero))
     out = eh.where(g, both_zero, eh.where(g, eh.signbit(g, b), shift, zero, cdt), out, cdt)
     return cast(g, out, dt)
@@ -205,8 +213,9 @@ def threshold(g, x, threshold, value):
 def _shrink(g, x, lambd, bias):
     dt = g.dtype(x)
     run = dt if dt in (torch.float16, torch.float32, torch.float64) else torch.float32
-    y = g.op("Shrink", cast(g, x, run), lambd_f=float(lambd), bias_f=float(bias), dtype=run)
-    return cast(g, y, dt)
+    v = cast(g, x, run)
+    y = g.op("Shrink", v, lambd_f=float(lambd), bias_f=float(bias), dtype=run)
+    return cast(g, eh.where(g, eh.isnan(g, v), v, y, run), dt)  # Shrink maps NaN to 0
 
 
 @op("aten::hardshrink")
@@ -246,3 +255,57 @@ def clamp_min_tensor(g, x, min):  # noqa: A002
 def clamp_max_tensor(g, x, max):  # noqa: A002
     return _bounded(g, x, None, max)
 
+
+
+@op("aten::softplus")
+def softplus(g, x, beta=1.0, threshold=20.0):
+    """``log1p(exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+    from ..opset7.elementwise import _softplus
+
+    def build(v, d):
+        bv = op2(g, "Mul", v, c(g, float(beta), d))
+        linear = eh.compare(g, "gt", bv, c(g, float(threshold), d))
+        return eh.where(g, linear, v, _softplus(g, v, d, beta), d)
+    return float_math(g, x, build)
+
+
+@op("aten::round")
+def round_(g, x):
+    """Half to even, like PyTorch (ONNX Round from 11; composed with Where before)."""
+    return eh.round_decimals(g, x)
+
+
+@op("aten::round.decimals")
+def round_decimals(g, x, decimals=0):
+    return eh.round_decimals(g, x, decimals)
+
+
+_ERFINV_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                   -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
+_ERFINV_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                -0.0076224613, 0.00943887047, 1.00167406, 2.83297682)
+
+
+@op("aten::erfinv")
+def erfinv(g, x):
+    """M. Giles' single-precision rational fit of erfinv ("Approximating the erfinv function").
+
+    ``w = -log(1 - x^2)``; one polynomial in ``w - 2.5`` below 5, one in ``sqrt(w) - 3``
+    above; +-1 map to +-inf, |x| > 1 to NaN (from the log).
+    """
+    def horner(w, coefs, d):
+        p = c(g, coefs[0], d)
+        for k in coefs[1:]:
+            p = op2(g, "Add", op2(g, "Mul", p, w), c(g, k, d))
+        return p
+
+    def build(v, d):
+        one = c(g, 1.0, d)
+        w = op1(g, "Neg", op1(g, "Log", op2(g, "Mul", op2(g, "Sub", one, v), op2(g, "Add", one, v))))
+        central = horner(op2(g, "Sub", w, c(g, 2.5, d)), _ERFINV_CENTRAL, d)
+        tail = horner(op2(g, "Sub", op1(g, "Sqrt", w), c(g, 3.0, d)), _ERFINV_TAIL, d)
+        p = eh.where(g, eh.compare(g, "lt", w, c(g, 5.0, d)), central, tail, d)
+        y = op2(g, "Mul", p, v)
+        edge = eh.compare(g, "eq", op1(g, "Abs", v), one)
+        return eh.where(g, edge, op2(g, "Mul", v, c(g, float("inf"), d)), y, d)
+    return float_math(g, x, build, op_type="Erf")

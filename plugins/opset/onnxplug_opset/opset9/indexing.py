@@ -12,6 +12,7 @@ import torch
 
 from ..helpers import cast, norm_dim, reduce, reshape, transpose, unsqueeze
 from ..registration import op
+from ..shape_helpers import equal
 
 
 @op("aten::nonzero")
@@ -76,7 +77,7 @@ def logcumsumexp(g, x, dim):
     axis = g.rank(x)
     m = reduce(g, "ReduceMax", masked, [axis], True, dt)
     # a row of -inf has max -inf: shift by 0 there so exp() sees -inf, not NaN
-    finite = g.op("Where", g.op("Equal", m, g.constant(float("-inf"), dt), dtype=torch.bool),
+    finite = g.op("Where", equal(g, m, g.constant(float("-inf"), dt)),
                   g.constant(0.0, dt), m, dtype=dt)
     s = reduce(g, "ReduceSum", g.op("Exp", g.op("Sub", masked, finite, dtype=dt), dtype=dt), [axis], True, dt)
     out = g.op("Add", g.op("Log", s, dtype=dt), finite, dtype=dt)
@@ -107,8 +108,7 @@ def _cum_extreme(g, x, dim, largest):
     masked = _masked(g, cast(g, xe, work), mask, int(fill) if dt == torch.bool else fill, work)
     vals = reduce(g, "ReduceMax" if largest else "ReduceMin", masked, [axis], True, work)
     # PyTorch reports the last position that reaches the running extreme
-    hit = g.op("And", mask, g.op("Equal", cast(g, xe, work) if work != torch.float16 else xe, vals,
-                                 dtype=torch.bool), dtype=torch.bool)
+    hit = g.op("And", mask, equal(g, cast(g, xe, work), vals), dtype=torch.bool)
     if dt.is_floating_point:  # NaN propagates: it is its own running extreme from there on
         nan = g.op("IsNaN", xe, dtype=torch.bool)
         hit = g.op("Or", hit, g.op("And", mask, nan, dtype=torch.bool), dtype=torch.bool)

@@ -1,0 +1,111 @@
+"""Opset 11: Resize with PyTorch's coordinate conventions, DepthToSpace in CRD mode."""
+
+from __future__ import annotations
+
+import torch
+
+from ..helpers import cast
+from ..registration import op
+
+_LINEAR = ("aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d")
+
+
+def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=False):
+    """``Resize`` the spatial axes of ``x`` to PyTorch's ``interpolate`` result.
+
+    With a scale factor PyTorch maps coordinates by the factor itself (not by the size ratio),
+    so it goes to ``scales``; otherwise the output sizes go to ``sizes``.
+    """
+    dt = g.dtype(x)
+    rank = g.rank(x)
+    n = rank - 2
+    attrs = {"mode_s": mode}
+    if mode == "nearest":
+        attrs["coordinate_transformation_mode_s"] = "half_pixel" if exact else "asymmetric"
+        attrs["nearest_mode_s"] = "round_prefer_ceil" if exact else "floor"
+    else:
+        attrs["coordinate_transformation_mode_s"] = "align_corners" if align_corners else "pytorch_half_pixel"
+        if mode == "cubic":
+            attrs["cubic_coeff_a_f"] = -0.75
+    compute = dt if dt in (torch.float16, torch.float32, torch.float64) else torch.float32
+    xc = cast(g, x, compute)
+    roi = g.constant(torch.zeros(0, dtype=torch.float32))
+    scales = scale_factors if scale_factors and not align_corners else None
+    if scales is not None and all(s is not None for s in scales):
+        sc = g.constant(torch.tensor([1.0, 1.0] + [float(s) for s in _n(scales, n)], dtype=torch.float32))
+        y = g.op("Resize", xc, roi, sc, dtype=compute, **attrs)
+    else:
+        out = list(g.out_shape())
+        if not all(isinstance(d, int) for d in out[2:]):
+            raise NotImplementedError("interpolate to a dynamic output size")
+        sizes = _sizes(g, x, out)
+        empty = g.constant(torch.zeros(0, dtype=torch.float32))
+        y = g.op("Resize", xc, roi, empty, sizes, dtype=compute, **attrs)
+    return cast(g, y, dt)
+
+
+def _n(v, n):
+    v = list(v)
+    return v * n if len(v) == 1 else v
+
+
+def _sizes(g, x, out):
+    """``[N, C, *out]`` as an int64 tensor (N and C read from ``x`` when dynamic)."""
+    from ..helpers import int_list, dim_size
+
+    return int_list(g, [dim_size(g, x, 0), dim_size(g, x, 1)] + list(out[2:]))
+
+
+@op("aten::upsample_nearest1d.vec", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec")
+def upsample_nearest_vec(g, x, output_size, scale_factors):
+    return resize(g, x, output_size, scale_factors, "nearest")
+
+
+@op("aten::_upsample_nearest_exact1d.vec", "aten::_upsample_nearest_exact2d.vec",
+    "aten::_upsample_nearest_exact3d.vec")
+def upsample_nearest_exact_vec(g, x, output_size, scale_factors):
+    return resize(g, x, output_size, scale_factors, "nearest", exact=True)
+
+
+def _scales(args):
+    return None if not args or any(a is None for a in args) else list(args)
+
+
+@op("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d")
+def upsample_nearest(g, x, output_size, *scales):
+    return resize(g, x, output_size, _scales(scales), "nearest")
+
+
+@op("aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d")
+def upsample_nearest_exact(g, x, output_size, *scales):
+    return resize(g, x, output_size, _scales(scales), "nearest", exact=True)
+
+
+@op(*[k + ".vec" for k in _LINEAR])
+def upsample_linear_vec(g, x, output_size, align_corners, scale_factors):
+    return resize(g, x, output_size, scale_factors, "linear", align_corners)
+
+
+@op(*_LINEAR)
+def upsample_linear(g, x, output_size, align_corners, *scales):
+    return resize(g, x, output_size, _scales(scales), "linear", align_corners)
+
+
+@op("aten::upsample_bicubic2d.vec")
+def upsample_bicubic_vec(g, x, output_size, align_corners, scale_factors):
+    return resize(g, x, output_size, scale_factors, "cubic", align_corners)
+
+
+@op("aten::upsample_bicubic2d")
+def upsample_bicubic(g, x, output_size, align_corners, *scales):
+    return resize(g, x, output_size, _scales(scales), "cubic", align_corners)
+
+
+@op("aten::pixel_shuffle")
+def pixel_shuffle(g, x, upscale_factor):
+    """DepthToSpace in CRD mode is PyTorch's channel order (4-D inputs)."""
+    if g.rank(x) != 4:
+        from ..opset7.nn import pixel_shuffle as composed
+
+        return composed(g, x, upscale_factor)
+    return g.op("DepthToSpace", x, blocksize_i=upscale_factor, mode_s="CRD", dtype=g.dtype(x))

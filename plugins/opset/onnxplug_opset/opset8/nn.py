@@ -1,0 +1,62 @@
+"""Opset 8: MaxPool's second output (the argmax indices)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..helpers import scalar, squeeze, unsqueeze
+from ..registration import op
+from ..opset7.nn import _pair, _pool_rank, adaptive_pool, max_pool_attrs, spatial_rank, values_only
+
+
+def pooled_with_indices(g, x, attrs, n):
+    """MaxPool values and PyTorch's indices.
+
+    ONNX numbers the argmax over the whole (N, C, *spatial) tensor; PyTorch within each (n, c)
+    plane, so the index is taken modulo the plane size (static spatial sizes).
+    """
+    dt = g.dtype(x)
+    y, idx = g.op("MaxPool", x, outputs=2, **attrs)
+    g.set_type(y, dtype=dt)
+    g.set_type(idx, dtype=torch.int64)
+    spatial = g.shape(x)[-n:]
+    if not all(isinstance(s, int) for s in spatial):
+        raise NotImplementedError("max pooling indices over dynamic spatial sizes")
+    plane = scalar(g, math.prod(spatial), torch.int64)
+    planes = g.op("Div", idx, plane, dtype=torch.int64)
+    idx = g.op("Sub", idx, g.op("Mul", planes, plane, dtype=torch.int64), dtype=torch.int64)
+    return y, idx
+
+
+@op("aten::max_pool2d_with_indices", "aten::max_pool1d_with_indices", "aten::max_pool3d_with_indices")
+def max_pool_with_indices(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    n = spatial_rank(g, x, kernel_size) or _pool_rank(g)
+    if g.rank(x) == n + 1:  # unbatched
+        x4 = unsqueeze(g, x, [0])
+        g.set_type(x4, shape=[1] + list(g.shape(x)))
+        y, idx = max_pool_with_indices(g, x4, kernel_size, stride, padding, dilation, ceil_mode)
+        return squeeze(g, y, [0]), squeeze(g, idx, [0])
+    attrs = max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode)
+    return pooled_with_indices(g, x, attrs, n)
+
+
+@op("aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d")
+def adaptive_max_pool(g, x, output_size):
+    """Evenly dividing output sizes are a strided MaxPool (with indices); others values only."""
+    if values_only(g):
+        return adaptive_pool(g, x, output_size, "ReduceMax"), None
+    n = len(output_size) if isinstance(output_size, (list, tuple)) else 1
+    rank = g.rank(x)
+    if rank == n + 1:
+        x4 = unsqueeze(g, x, [0])
+        g.set_type(x4, shape=[1] + list(g.shape(x)))
+        y, idx = adaptive_max_pool(g, x4, output_size)
+        return squeeze(g, y, [0]), squeeze(g, idx, [0])
+    size = list(g.shape(x)[rank - n:])
+    out = [s if o is None else o for s, o in zip(size, _pair(output_size, n))]
+    if not all(isinstance(s, int) and s % o == 0 for s, o in zip(size, out)):
+        raise NotImplementedError("adaptive max pooling indices for sizes that do not divide evenly")
+    k = [s // o for s, o in zip(size, out)]
+    return pooled_with_indices(g, x, dict(kernel_shape_is=k, strides_is=k), n)
