@@ -51,8 +51,19 @@ class OpModule(torch.nn.Module):
 
 
 class _TensorSlot:
+    """Marks where a tensor input goes; stays one object through copies and pickling."""
+
     def __repr__(self) -> str:
         return "<tensor input>"
+
+    def __copy__(self) -> _TensorSlot:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> _TensorSlot:
+        return self
+
+    def __reduce__(self) -> str:
+        return "_TENSOR"
 
 
 _TENSOR = _TensorSlot()

@@ -81,7 +81,7 @@ def render() -> str:
     for fn in hooks:
         opts = getattr(fn, "onnxplug_spec", None) or {}
         extra = " (first result wins)" if opts.get("firstresult") else ""
-        parts += [f"## {fn.__name__}", "", "```python", f"@onnxplug.hookimpl",
+        parts += [f"## {fn.__name__}", "", "```python", "@onnxplug.hookimpl",
                   f"def {_signature(fn)}: ...", "```", "",
                   f"*Hook specification{extra}.*", "", _docstring_to_markdown(fn.__doc__ or "")]
     return "\n".join(parts).rstrip() + "\n"

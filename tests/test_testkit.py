@@ -105,6 +105,36 @@ def test_case_params_ids_dtypes_and_reasoned_xfails():
                                    for m in marks)
 
 
+SUMMARY_TEST = """
+import pytest, torch
+from onnxplug.testing import OpCase
+from onnxplug.testing.pytest_plugin import case_params
+
+wrong = {"aten::relu": lambda g, x: g.op("Sigmoid", x, dtype=g.dtype(x))}
+bad = OpCase("relu", torch.relu, [(torch.randn(2, 3),)], opsets=(12, 14), op="aten::relu",
+             export_options={"custom_symbolics": wrong})
+good = OpCase("neg", torch.neg, [(torch.randn(2, 3),)], opsets=(13, 13), op="aten::neg")
+
+@pytest.mark.parametrize("onnxplug_case", case_params("demo", bad) + case_params("demo", good))
+def test_case(onnxplug_case):
+    onnxplug_case.run()
+"""
+
+
+def test_pytest_reports_failures_per_op_and_opset(tmp_path):
+    (tmp_path / "test_summary.py").write_text(SUMMARY_TEST)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "test_summary.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 1, out
+    assert "aten::relu (relu) at opset 12, sample 0 (float32[2, 3]): comparison with eager " \
+           "PyTorch failed: VerificationError: output 0 differs: max abs difference" in out
+    assert "onnxplug declared cases" in out and "3 failed, 1 passed" in out
+    assert "FAILED aten::relu (relu) at opset(s) 12-14" in out
+    assert "Traceback" not in out and "run_case(" not in out  # the message, not the kit's code
+
+
 def test_pytest_option_reports_an_unknown_plugin(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                            "--onnxplug-plugin", "nope"], cwd=tmp_path, capture_output=True,

@@ -156,7 +156,61 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     else:
         plugins = list(metafunc.config.getoption("--onnxplug-plugin"))
         opsets = metafunc.config.getoption("--onnxplug-opsets")
-    metafunc.parametrize("onnxplug_case", declared_cases(plugins, opsets) if plugins else [])
+    if plugins:  # otherwise the test parametrizes onnxplug_case itself (e.g. with case_params)
+        metafunc.parametrize("onnxplug_case", declared_cases(plugins, opsets))
+
+
+_STASH = pytest.StashKey[dict]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Remember which generated test is which case and opset, for the summary."""
+    cases = {}
+    for item in items:
+        param = getattr(getattr(item, "callspec", None), "params", {}).get("onnxplug_case")
+        if isinstance(param, DeclaredCase):
+            cases[item.nodeid] = (param.case.label, param.opset)
+    config.stash[_STASH] = {"cases": cases, "outcomes": {}}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any):
+    report = yield
+    state = item.config.stash.get(_STASH, None)
+    if state and item.nodeid in state["cases"] and (report.when == "call" or report.failed):
+        outcome = "xfailed" if hasattr(report, "wasxfail") and report.skipped else report.outcome
+        state["outcomes"][item.nodeid] = outcome
+    return report
+
+
+def _spans(opsets: list[int]) -> str:
+    out: list[list[int]] = []
+    for o in sorted(opsets):
+        if out and out[-1][1] == o - 1:
+            out[-1][1] = o
+        else:
+            out.append([o, o])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in out)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Per op: the opsets at which its declared cases failed."""
+    state = config.stash.get(_STASH, None)
+    if not state or not state["outcomes"]:
+        return
+    failed: dict[str, list[int]] = {}
+    for nodeid, outcome in state["outcomes"].items():
+        if outcome == "failed":
+            label, opset = state["cases"][nodeid]
+            failed.setdefault(label, []).append(opset)
+    counts: dict[str, int] = {}
+    for outcome in state["outcomes"].values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    tr = terminalreporter
+    tr.section("onnxplug declared cases")
+    tr.write_line(", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    for label, opsets in sorted(failed.items()):
+        tr.write_line(f"FAILED {label} at opset(s) {_spans(opsets)}")
 
 
 @pytest.fixture

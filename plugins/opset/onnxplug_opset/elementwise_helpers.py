@@ -235,9 +235,14 @@ def floor_divide(g, a: Value, b: Value) -> Value:
     return op2(g, "Sub", q, cast(g, fix, dt))
 
 
-def arith_dtype(dt: torch.dtype) -> torch.dtype:
-    """The dtype onnxruntime's Add/Sub/Mul/Div run in for a result of dtype ``dt``."""
-    if dt in (torch.int8, torch.int16, torch.uint16, torch.uint32):
+def arith_dtype(dt: torch.dtype, opset: int = 14) -> torch.dtype:
+    """The dtype Add/Sub/Mul/Div run in for a result of dtype ``dt``.
+
+    8-bit ints are ONNX types of these ops from opset 14 (and onnxruntime kernels); 16-bit and
+    other narrow types run as int32.
+    """
+    if dt in (torch.int16, torch.uint16, torch.uint32) or (
+            dt in (torch.int8, torch.uint8) and opset < 14):
         return torch.int32
     if dt == torch.bfloat16:
         return torch.float32
@@ -246,7 +251,7 @@ def arith_dtype(dt: torch.dtype) -> torch.dtype:
 
 def arith(g, op_type: str, x: Any, y: Any, out: torch.dtype) -> Value:
     """``op_type(x, y)`` computed in a dtype onnxruntime supports, with the result in ``out``."""
-    run = arith_dtype(out)
+    run = arith_dtype(out, g.opset)
     a, b = as_value(g, x, out), as_value(g, y, out)
     return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run), dtype=run), out)
 
@@ -283,3 +288,94 @@ def round_decimals(g, x: Value, decimals: int = 0) -> Value:
     else:
         y = op2(g, "Mul", round_half_even(g, op2(g, "Div", v, scale)), scale)
     return cast(g, y, dt)
+
+
+def softplus(g, v: Value, d: torch.dtype, beta: float = 1.0) -> Value:
+    """``log(1 + exp(beta * v)) / beta``, overflow-free (Softplus is float32-only in onnxruntime).
+
+    PyTorch returns ``v`` past ``threshold``; this form already equals ``v`` there to within
+    float rounding, so no select is needed.
+    """
+    bv = v if beta == 1 else op2(g, "Mul", v, c(g, float(beta), d))
+    pos = op1(g, "Relu", bv)
+    neg_abs = op1(g, "Neg", op1(g, "Abs", bv))
+    y = op2(g, "Add", pos, op1(g, "Log", op2(g, "Add", op1(g, "Exp", neg_abs), c(g, 1.0, d))))
+    return y if beta == 1 else op2(g, "Div", y, c(g, float(beta), d))
+
+
+# -- modified Bessel functions of the first kind ---------------------------------------------------
+def chebyshev(g, t: Value, coefs) -> Value:
+    """Clenshaw's recurrence for ``sum c_k T_k(t)`` (stable in float32, unlike a power basis)."""
+    dt = g.dtype(t)
+    two_t = op2(g, "Add", t, t)
+    b1, b2 = c(g, 0.0, dt), c(g, 0.0, dt)
+    for ck in reversed(list(coefs)[1:]):
+        b1, b2 = op2(g, "Add", op2(g, "Sub", op2(g, "Mul", two_t, b1), b2), c(g, float(ck), dt)), b1
+    return op2(g, "Add", op2(g, "Sub", op2(g, "Mul", t, b1), b2), c(g, float(coefs[0]), dt))
+
+
+def _fits():
+    """Chebyshev fits of smooth scaled special functions, computed once from PyTorch in float64.
+
+    Near zero (``|x| <= 8``, ``t = |x|/4 - 1``): ``i0e(x)``, ``i1e(x)/x``, ``erfcx(x)``; beyond
+    it (``s = 16/|x| - 1``): ``i0e(x) sqrt|x|``, ``i1e(x) sqrt|x|``, ``erfcx(x) x``.
+    """
+    from numpy.polynomial import chebyshev as cheb
+
+    def near(fn, divide):
+        def f(t):
+            x = torch.from_numpy(4.0 * (t + 1.0))
+            y = fn(x)
+            return (y / x if divide else y).numpy()
+        return cheb.chebinterpolate(f, 26)
+
+    def far(fn, weight):
+        def f(s):
+            x = torch.from_numpy(16.0 / (s + 1.0))
+            return (fn(x) * weight(x)).numpy()
+        return cheb.chebinterpolate(f, 22)
+
+    sp = torch.special
+    with torch.no_grad():
+        return {"i0": (near(sp.i0e, False), far(sp.i0e, torch.sqrt)),
+                "i1": (near(sp.i1e, True), far(sp.i1e, torch.sqrt)),
+                "erfcx": (near(sp.erfcx, False), far(sp.erfcx, lambda x: x))}
+
+
+_FITS: dict = {}
+
+
+def _fit(name: str):
+    if not _FITS:
+        _FITS.update(_fits())
+    return _FITS[name]
+
+
+def bessel(g, x: Value, order: int, scaled: bool) -> Value:
+    """``I0``/``I1`` (``scaled``: times ``exp(-|x|)``) of a float value, via two Chebyshev fits."""
+    near_c, far_c = _fit(f"i{order}")
+    dt = g.dtype(x)
+    a = op1(g, "Abs", x)
+    near = chebyshev(g, op2(g, "Sub", op2(g, "Div", a, c(g, 4.0, dt)), c(g, 1.0, dt)), near_c)
+    far = op2(g, "Div", chebyshev(g, op2(g, "Sub", op2(g, "Div", c(g, 16.0, dt), a), c(g, 1.0, dt)),
+                                  far_c), op1(g, "Sqrt", a))
+    if order == 1:
+        near = op2(g, "Mul", near, x)
+        far = op2(g, "Mul", far, op1(g, "Sign", x))
+    y = where(g, compare(g, "le", a, c(g, 8.0, dt)), near, far, dt)
+    if scaled:
+        return y
+    return op2(g, "Mul", y, op1(g, "Exp", a))  # PyTorch's I0(inf) is NaN as well: 0 * inf
+
+
+def erfcx(g, x: Value) -> Value:
+    """``exp(x^2) erfc(x)``: fits for ``x >= 0``; ``2 exp(x^2) - erfcx(-x)`` below zero."""
+    near_c, far_c = _fit("erfcx")
+    dt = g.dtype(x)
+    a = op1(g, "Abs", x)
+    near = chebyshev(g, op2(g, "Sub", op2(g, "Div", a, c(g, 4.0, dt)), c(g, 1.0, dt)), near_c)
+    far = op2(g, "Div", chebyshev(g, op2(g, "Sub", op2(g, "Div", c(g, 16.0, dt), a), c(g, 1.0, dt)),
+                                  far_c), a)
+    pos = where(g, compare(g, "le", a, c(g, 8.0, dt)), near, far, dt)
+    neg = op2(g, "Sub", op2(g, "Mul", c(g, 2.0, dt), op1(g, "Exp", op2(g, "Mul", x, x))), pos)
+    return where(g, compare(g, "lt", x, c(g, 0.0, dt)), neg, pos, dt)

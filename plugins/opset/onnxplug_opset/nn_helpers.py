@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .helpers import cast, dim_size, norm_dims, reduce, reshape, scalar, shape_of, unsqueeze
+from .helpers import cast, dim_size, norm_dims, reduce, scalar, shape_of
 
 ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
 

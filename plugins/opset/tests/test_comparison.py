@@ -107,7 +107,8 @@ def test_bitwise(check, opset):
 
 class Shifts(torch.nn.Module):
     def forward(self, i, j):
-        return i << 2, i >> 1, i >> j, torch.bitwise_left_shift(i, j), i.int() >> 2
+        return (i << 2, i >> 1, i >> j, torch.bitwise_left_shift(i, j), i.int() >> 2, ~i, ~i.int(),
+                ~i.to(torch.uint8))
 
 
 def test_shifts_before_bitwise_ops(check):

@@ -6,8 +6,6 @@ its conversions claim and at the newest (plus one in between where the form chan
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -67,7 +65,12 @@ class Unary9(torch.nn.Module):
             torch.atanh(x.clamp(-0.9, 0.9)), torch.sinc(x), torch.angle(x), torch.angle(i),
             torch.nan_to_num(x), torch.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-3.0),
             torch.nan_to_num(i), torch.special.entr(x), torch.sinh(i),
-            torch.erfinv(x.clamp(-1, 1) / 2.5), torch.erfinv(x.clamp(-1, 1)),
+            torch.erfinv(x.clamp(-1, 1) / 2.5), torch.erfinv(x.clamp(-1, 1)), torch.i0(x * 4),
+            torch.special.i0e(x * 4), torch.special.i1(x * 4), torch.special.i1e(x * 4),
+            torch.special.i0e(i), torch.special.erfcx(x * 3), torch.special.log_ndtr(x * 10),
+            torch.lgamma(x), torch.lgamma(x * 7.3), torch.digamma(x), torch.digamma(x * 7.3),
+            torch.polygamma(0, x), torch.polygamma(1, x * 3.1), torch.polygamma(2, x * 3.1),
+            torch.polygamma(3, x), torch.special.polygamma(4, x * 0.7), torch.lgamma(i), torch.special.ndtri(x.clamp(-1, 1).abs() * 0.9),
         )
 
 
@@ -168,6 +171,8 @@ class Activations7(torch.nn.Module):
             F.rrelu(x, 0.1, 0.3, training=False), torch.clamp(x, -1, 2), torch.clamp(x, min=0.5),
             torch.clamp(x, max=-0.5), torch.clamp(i, -1, 1), torch.clamp(i, 0.5),
             torch.clamp_min(x, 0.25), torch.clamp_max(i, 0), torch.sigmoid(i), torch.tanh(x),
+            torch.ops.aten.elu(x, 1.5, 2.0, 0.5), torch.softmax(x, 1), torch.log_softmax(x, -1),
+            F.hardswish(i.float()).half(), F.relu(x.half()), F.gelu(x.double()),
         )
 
 
@@ -227,5 +232,9 @@ def test_scalar_promotion(check, opset):
                               torch.tensor([True, False])), opset=opset)
 
 
-def test_math_constants_sane():
-    assert math.isclose(float(torch.special.ndtr(torch.tensor(0.0))), 0.5)
+
+@pytest.mark.parametrize("opset", [9, NEWEST])
+def test_arithmetic_int8(check, opset):
+    x, y, i, j, b, z = _arith_inputs()
+    check(Arithmetic(), (x, y, i.to(torch.int8), j.to(torch.int8), b, z), opset=opset)
+    check(Modulo(), (x, y, i.to(torch.int8), j.to(torch.int8)), opset=opset)

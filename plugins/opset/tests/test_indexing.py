@@ -192,7 +192,7 @@ def test_triangles_and_one_hot(check, opset):
     check(f, (torch.randn(2, 3, 4), torch.tensor([0, 4, 2])), opset=opset)
 
 
-@pytest.mark.parametrize("opset", [14, NEWEST])
+@pytest.mark.parametrize("opset", [9, 11, 14, NEWEST])
 def test_trilu_dynamic(check, opset):
     check(lambda x: torch.triu(x, -1), (torch.randn(3, 4),), opset=opset, input_names=["x"],
           dynamic_axes={"x": {0: "n"}}, run_inputs=(torch.randn(6, 4),))
@@ -236,7 +236,33 @@ def test_view_scatters(check, opset):
 def test_opset11_natives(check, opset):
     def f(x, m, src, i):
         return (torch.take_along_dim(x, i, dim=1), torch.take_along_dim(x, i),
+                torch.take_along_dim(x, i[:1], dim=1), torch.take_along_dim(x[:1], i, dim=1),
                 x.masked_scatter(m, src), torch.unique(i, return_inverse=True, return_counts=True))
     x = torch.randn(3, 4)
     check(f, (x, x > 0, torch.randn(12), torch.tensor([[0, 3], [1, 1], [2, 0]])), opset=opset,
           **SYM_ASSERTS)
+
+
+@pytest.mark.parametrize("opset", [9, NEWEST])
+def test_negative_indices_on_dynamic_dim(check, opset):
+    def f(x, i):
+        return x[i], x.select(0, -1), x[i, 1:]
+    check(f, (torch.randn(4, 3), torch.tensor([-1, 0, -2])), opset=opset, input_names=["x", "i"],
+          dynamic_axes={"x": {0: "batch"}}, run_inputs=(torch.randn(7, 3), torch.tensor([-1, 0, -2])))
+
+
+@pytest.mark.parametrize("opset", [11, NEWEST])
+def test_unique_consecutive(check, opset):
+    def f(x):
+        return torch.unique_consecutive(x, return_inverse=True, return_counts=True)
+    check(f, (torch.tensor([[1.0, 1.0, 2.0], [2.0, 3.0, 1.0]]),), opset=opset, **SYM_ASSERTS)
+
+
+@pytest.mark.parametrize("opset", [11, NEWEST])
+def test_mask_assignment_dynamic(check, opset):
+    def f(x):
+        y = x.clone()
+        y[y > 0] = 0.0
+        return y, torch.nonzero_static(x > 0, size=20, fill_value=-1), x.masked_fill(x < 0, 1.0)
+    check(f, (torch.randn(3, 4),), opset=opset, run_inputs=(torch.randn(5, 4),), input_names=["x"],
+          dynamic_axes={"x": {0: "batch"}}, **SYM_ASSERTS)

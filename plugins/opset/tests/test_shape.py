@@ -143,6 +143,7 @@ class Pads(torch.nn.Module):
             F.pad(x, (2, 1, 0, 1), mode="replicate"),
             F.pad(x, (1, 2, 2, 0), mode="circular"),
             F.pad(x, (-1, 2, 0, 1), mode="circular"),
+            F.pad(x, (-1, 2, 1, -2), mode="replicate"),
         )
 
 
@@ -170,3 +171,14 @@ def test_static_dims_need_no_shape_ops(check):
     result = check(LayoutDynamic(), (torch.randn(2, 3, 4),), opset=NEWEST)
     ops = {n.op_type for n in result.model.graph.node}
     assert "Shape" not in ops
+
+
+@pytest.mark.parametrize("opset", [7, NEWEST])
+def test_as_strided_over_own_storage(check, opset):
+    check(lambda x: (torch.as_strided(x, (2, 2), (1, 2), 1), x.as_strided((3,), (4,))),
+          (torch.randn(3, 4),), opset=opset)
+
+
+def test_as_strided_over_a_view_is_refused(check):
+    with pytest.raises(Exception, match="as_strided"):
+        check(lambda x: torch.as_strided(x.t(), (2, 2), (1, 2)), (torch.randn(3, 4),), opset=NEWEST)

@@ -21,7 +21,7 @@ def _power_of_two(g, n, dt):
 
 def _shift(g, x, y, left: bool):
     dt = eh.out_dtype(g, x, y)
-    run = eh.arith_dtype(dt) if dt != torch.uint8 else torch.int64
+    run = eh.arith_dtype(dt, g.opset) if dt != torch.uint8 else torch.int64
     a = as_value(g, x, run)
     p = _power_of_two(g, y, run)
     out = eh.op2(g, "Mul", a, p) if left else eh.floor_divide(g, a, p)

@@ -60,7 +60,17 @@ def take_along_dim(g, x, indices, dim=None):
         return g.op("Gather", flat, rs(g, indices, [-1]), axis_i=0, dtype=g.dtype(x))
     rank = g.rank(x)
     d = norm_dim(dim, rank)
-    # broadcast every dim but ``d`` between x and indices
+    xs, is_ = g.static_shape(x), g.static_shape(indices)
+    if xs is not None and is_ is not None:
+        # broadcast every dim but ``d`` between x and indices, in Python when shapes are static
+        both = torch.broadcast_shapes(xs[:d] + (1,) + xs[d + 1:], is_[:d] + (1,) + is_[d + 1:])
+        x_to, i_to = list(both), list(both)
+        x_to[d], i_to[d] = xs[d], is_[d]
+        if tuple(x_to) != xs:
+            x = g.op("Expand", x, g.constant(x_to), dtype=g.dtype(x))
+        if tuple(i_to) != is_:
+            indices = g.op("Expand", indices, g.constant(i_to), dtype=torch.int64)
+        return g.op("GatherElements", x, indices, axis_i=d, dtype=g.dtype(x))
     xshape = g.op("Shape", x, dtype=torch.int64)
     ishape = g.op("Shape", indices, dtype=torch.int64)
     one = g.constant([1], torch.int64)
@@ -126,9 +136,36 @@ def unique_dim(g, x, dim, sorted=True, return_inverse=False, return_counts=False
 @op("aten::nonzero_static")
 def nonzero_static(g, x, *, size, fill_value=-1):
     """NonZero, then padded with ``fill_value`` rows (or cut) to exactly ``size`` rows."""
-    rank = max(g.rank(x), 1)
+    rank = g.rank(x)
+    if rank == 0:
+        return g.constant(torch.zeros(size, 0, dtype=torch.int64))
     nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
     padded = g.op("Pad", nz, g.constant([0, 0, size, 0]), g.constant(fill_value, torch.int64), mode_s="constant",
                   dtype=torch.int64)
     out = slice_(g, padded, [0], [size], [0])
     return g.set_type(out, shape=[size, rank])
+
+
+@op("aten::unique_consecutive")
+def unique_consecutive(g, x, return_inverse=False, return_counts=False, dim=None):
+    """Runs of equal values: a run starts where a value differs from its predecessor."""
+    if dim is not None:
+        raise NotImplementedError("unique_consecutive along a dim")
+    dt = g.dtype(x)
+    flat = rs(g, x, [-1])
+    n = g.op("Shape", flat, dtype=torch.int64)
+    prev = slice_(g, flat, [0], [-1], [0])
+    nxt = slice_(g, flat, [1], [2**63 - 1], [0])
+    changed = g.op("Not", g.op("Equal", nxt, prev, dtype=torch.bool), dtype=torch.bool)
+    first = g.op("Slice", g.constant([True]), g.constant([0]), n, g.constant([0]), dtype=torch.bool)  # [] if empty
+    start = g.op("Concat", first, changed, axis_i=0, dtype=torch.bool)
+    y = g.op("Compress", flat, start, axis_i=0, dtype=dt)
+    run = g.op("CumSum", g.op("Cast", start, to_i=7, dtype=torch.int64), g.constant(0, torch.int64),
+               dtype=torch.int64)
+    inverse = g.op("Sub", run, g.constant(1, torch.int64), dtype=torch.int64)
+    static = g.static_shape(x)
+    inverse = reshape(g, inverse, list(static) if static is not None else g.op("Shape", x, dtype=torch.int64))
+    starts = reshape(g, g.op("NonZero", start, dtype=torch.int64), [-1])
+    ends = g.op("Concat", slice_(g, starts, [1], [2**63 - 1], [0]), n, axis_i=0, dtype=torch.int64)
+    counts = g.op("Sub", ends, starts, dtype=torch.int64)
+    return y, inverse, counts

@@ -93,11 +93,14 @@ def _bitwise(bool_op: str, int_op: str):
 
 
 bitwise_and = op("aten::bitwise_and.Tensor", "aten::bitwise_and.Scalar",
-                 "aten::bitwise_and.Scalar_Tensor")(_bitwise("And", "BitwiseAnd"))
+                 "aten::bitwise_and.Scalar_Tensor", "aten::__and__.Tensor",
+                 "aten::__and__.Scalar")(_bitwise("And", "BitwiseAnd"))
 bitwise_or = op("aten::bitwise_or.Tensor", "aten::bitwise_or.Scalar",
-                "aten::bitwise_or.Scalar_Tensor")(_bitwise("Or", "BitwiseOr"))
+                "aten::bitwise_or.Scalar_Tensor", "aten::__or__.Tensor",
+                "aten::__or__.Scalar")(_bitwise("Or", "BitwiseOr"))
 bitwise_xor = op("aten::bitwise_xor.Tensor", "aten::bitwise_xor.Scalar",
-                 "aten::bitwise_xor.Scalar_Tensor")(_bitwise("Xor", "BitwiseXor"))
+                 "aten::bitwise_xor.Scalar_Tensor", "aten::__xor__.Tensor",
+                 "aten::__xor__.Scalar")(_bitwise("Xor", "BitwiseXor"))
 
 
 @op("aten::bitwise_not")
@@ -105,6 +108,8 @@ def bitwise_not(g, x):
     dt = g.dtype(x)
     if dt == torch.bool:
         return eh.not_(g, x)
-    if g.opset < 18:
-        raise NotImplementedError("BitwiseNot on integer tensors needs opset 18 or later")
-    return g.op("BitwiseNot", x, dtype=dt)
+    if g.opset >= 18:
+        return g.op("BitwiseNot", x, dtype=dt)
+    if dt == torch.uint8:  # ~x == 255 - x
+        return eh.arith(g, "Sub", eh.c(g, 255, dt), x, dt)
+    return eh.arith(g, "Sub", eh.arith(g, "Sub", eh.c(g, 0, dt), x, dt), eh.c(g, 1, dt), dt)  # -x - 1

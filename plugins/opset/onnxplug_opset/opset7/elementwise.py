@@ -14,20 +14,10 @@ import torch
 
 from .. import elementwise_helpers as eh
 from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
-from ..helpers import FLOATS, as_value, cast, clip, erf, promote, reshape, scalar, split
+from ..helpers import as_value, cast, clip, erf, promote, reshape, scalar, split
 from ..registration import op
 
 ONNX7_FLOATS = (torch.float16, torch.float32, torch.float64)
-
-
-def binary(g, onnx_op: str, x, y, out=None):
-    """``onnx_op(x, y)`` after PyTorch's type promotion; the result has the op's output dtype."""
-    return eh.arith(g, onnx_op, x, y, out or out_dtype(g, x, y))
-
-
-def float_unary(g, onnx_op: str, x, **attrs):
-    """A unary op ONNX defines for floats only: ints are computed in float32 (PyTorch does too)."""
-    return float_op(g, onnx_op, x, **attrs)
 
 
 def _scaled(g, x, y, alpha, dt):
@@ -73,7 +63,7 @@ def _div_rounded(g, x, y, rounding_mode):
     dt = out_dtype(g, x, y)
     if rounding_mode is None:
         return eh.arith(g, "Div", x, y, dt)
-    run = eh.arith_dtype(dt)
+    run = eh.arith_dtype(dt, g.opset)
     a, b = as_value(g, x, run), as_value(g, y, run)
     if rounding_mode == "trunc":
         q = op2(g, "Div", a, b)
@@ -104,7 +94,7 @@ def floor_divide(g, x, y):
 @op("aten::fmod.Tensor", "aten::fmod.Scalar")
 def fmod(g, x, y):
     dt = out_dtype(g, x, y)
-    run = eh.arith_dtype(dt)
+    run = eh.arith_dtype(dt, g.opset)
     return cast(g, eh.fmod(g, as_value(g, x, run), as_value(g, y, run)), dt)
 
 
@@ -394,44 +384,31 @@ def silu(g, x):
     return float_math(g, x, lambda v, d: op2(g, "Mul", v, op1(g, "Sigmoid", v)))
 
 
-def _softplus(g, v, d, beta=1.0):
-    """``log(1 + exp(beta * v)) / beta``, overflow-free (Softplus is float32-only in onnxruntime).
-
-    PyTorch returns ``v`` past ``threshold``; this form already equals ``v`` there to within
-    float rounding, so no select is needed.
-    """
-    bv = v if beta == 1 else op2(g, "Mul", v, c(g, float(beta), d))
-    pos = op1(g, "Relu", bv)
-    neg_abs = op1(g, "Neg", op1(g, "Abs", bv))
-    y = op2(g, "Add", pos, op1(g, "Log", op2(g, "Add", op1(g, "Exp", neg_abs), c(g, 1.0, d))))
-    return y if beta == 1 else op2(g, "Div", y, c(g, float(beta), d))
-
-
 @op("aten::softplus")
 def softplus(g, x, beta=1.0, threshold=20.0):
     """Without a select (opset 9) PyTorch's linear region is only matched for large thresholds."""
     if float(threshold) < 15.0:
         raise NotImplementedError("softplus with a threshold below 15 needs opset 9 (Where)")
-    return float_math(g, x, lambda v, d: _softplus(g, v, d, beta))
+    return float_math(g, x, lambda v, d: eh.softplus(g, v, d, beta))
 
 
 @op("aten::mish")
 def mish(g, x):
     """``x * tanh(softplus(x))`` (Mish arrives at 18)."""
-    return float_math(g, x, lambda v, d: op2(g, "Mul", v, op1(g, "Tanh", _softplus(g, v, d))))
+    return float_math(g, x, lambda v, d: op2(g, "Mul", v, op1(g, "Tanh", eh.softplus(g, v, d))))
 
 
 @op("aten::log_sigmoid")
 def log_sigmoid(g, x):
     """``-softplus(-x)``."""
-    return float_math(g, x, lambda v, d: op1(g, "Neg", _softplus(g, op1(g, "Neg", v), d)))
+    return float_math(g, x, lambda v, d: op1(g, "Neg", eh.softplus(g, op1(g, "Neg", v), d)))
 
 
 @op("aten::log_sigmoid_forward")
 def log_sigmoid_forward(g, x):
     """``(log_sigmoid(x), buffer)``: the buffer is a CPU-kernel scratch nobody reads."""
     y = log_sigmoid(g, x)
-    return y, y
+    return y, g.constant(torch.zeros(0, dtype=g.dtype(y)))
 
 
 @op("aten::softsign")
@@ -498,12 +475,11 @@ def gelu(g, x, approximate="none"):
 
 
 # -- clamp ----------------------------------------------------------------------------------------
-def _scalar_bound(b):
-    return b is None or isinstance(b, (int, float))
-
-
 @op("aten::clamp", "aten::clip")
 def clamp(g, x, min=None, max=None):  # noqa: A002 - ATen's argument names
+    """Scalar bounds: Clip. (Tensor bounds are ``clamp.Tensor``, from opset 9.)"""
+    if isinstance(min, ir.Value) or isinstance(max, ir.Value):
+        raise NotImplementedError("clamp with tensor bounds needs opset 9 (Where)")
     dt = out_dtype(g, x, *(b for b in (min, max) if b is not None))
     return clip(g, as_value(g, x, dt), min, max)
 
@@ -546,5 +522,3 @@ def log_softmax(g, x, dim, dtype_or_half=None):
     x = cast(g, x, out)
     return _softmax_last(g, "LogSoftmax", x, dim)
 
-
-__all__ = ["FLOATS", "binary", "float_unary"]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, norm_dim, norm_dims, reshape, transpose, unsqueeze
+from ..helpers import cast, norm_dim, norm_dims, reshape, slice_, transpose, unsqueeze
 from ..registration import op
-from ..helpers import onnx_type
-from ..shape_helpers import (rs, dense_scatter, expand_to, elements_linear_index, expand_masks, filled, gather_table,
+from ..helpers import dim_size, onnx_type
+from ..shape_helpers import (arange, rs, dense_scatter, expand_to, elements_linear_index, expand_masks, filled, gather_table,
                              index_gather, index_scatter, move_dims_front, inverse, normalize_index,
                              numel, where)
 
@@ -44,11 +44,8 @@ def scatter_dense(g, x, dim, index, src, reduce, include_self=True):
     else:
         src = cast(g, src, dt)
         if g.static_shape(src) != ishape:  # only the index's region of src is used
-            src = g.op("Slice", src, starts_is=[0] * len(ishape), ends_is=list(ishape),
-                       axes_is=list(range(len(ishape))), dtype=dt) if g.opset < 10 else g.op(
-                "Slice", src, g.constant([0] * len(ishape)), g.constant(list(ishape)),
-                g.constant(list(range(len(ishape)))), dtype=dt)
-            g.set_type(src, shape=ishape)
+            src = g.set_type(slice_(g, src, [0] * len(ishape), list(ishape), list(range(len(ishape)))),
+                             shape=ishape)
     if numel(ishape) == 0:
         return x
     if not xs or not ishape:
@@ -111,7 +108,7 @@ def index(g, x, indices):
     real = [(d, i) for d, i in enumerate(indices) if i is not None]
     if len(real) == 1:
         d, idx = real[0]
-        idx = normalize_index(g, idx, g.shape(x)[d]) if g.opset < 11 else cast(g, idx, torch.int64)
+        idx = normalize_index(g, idx, dim_size(g, x, d)) if g.opset < 11 else cast(g, idx, torch.int64)
         return g.op("Gather", x, idx, axis_i=d, dtype=g.dtype(x))
     return index_gather(g, x, indices)
 
@@ -130,7 +127,7 @@ def index_select(g, x, dim, idx):
         return x
     dim = norm_dim(dim, g.rank(x))
     idx = rs(g, idx, [-1]) if g.rank(idx) == 0 else idx
-    idx = normalize_index(g, idx, g.shape(x)[dim]) if g.opset < 11 else idx
+    idx = normalize_index(g, idx, dim_size(g, x, dim)) if g.opset < 11 else idx
     return g.op("Gather", x, idx, axis_i=dim, dtype=g.dtype(x))
 
 
@@ -245,7 +242,7 @@ def sort(g, x, *args, **kwargs):
 
 def _sort_args(args, kwargs):
     stable, dim, descending = None, -1, False
-    if args and isinstance(args[0], bool) is False and isinstance(args[0], int):
+    if args and not isinstance(args[0], bool) and isinstance(args[0], int):
         dim = args[0]
         descending = args[1] if len(args) > 1 else False
     elif args:
@@ -314,12 +311,22 @@ def one_hot(g, x, num_classes=-1):
 
 
 def _tri_mask(g, x, diagonal, upper):
+    """The kept triangle: a constant for static sizes, ``col - row`` against ``diagonal`` otherwise."""
     shape = g.shape(x)
     n, m = shape[-2], shape[-1]
-    if not (isinstance(n, int) and isinstance(m, int)):
-        raise NotImplementedError("tril/triu over dynamic dims needs Trilu (opset 14)")
-    ones = torch.ones(n, m, dtype=torch.bool)
-    return g.constant(torch.triu(ones, diagonal) if upper else torch.tril(ones, diagonal))
+    if isinstance(n, int) and isinstance(m, int) and isinstance(diagonal, int):
+        ones = torch.ones(n, m, dtype=torch.bool)
+        return g.constant(torch.triu(ones, diagonal) if upper else torch.tril(ones, diagonal))
+    if g.opset < 9:
+        raise NotImplementedError("tril/triu over dynamic dims needs opset 9")
+    rank = g.rank(x)
+    rows = unsqueeze(g, arange(g, dim_size(g, x, rank - 2)), [1])
+    cols = unsqueeze(g, arange(g, dim_size(g, x, rank - 1)), [0])
+    offset = g.op("Sub", cols, rows, dtype=torch.int64)
+    k = g.constant(diagonal, torch.int64) if isinstance(diagonal, int) else cast(g, diagonal, torch.int64)
+    if upper:  # col - row >= k
+        return g.op("Not", g.op("Less", offset, k, dtype=torch.bool), dtype=torch.bool)
+    return g.op("Not", g.op("Greater", offset, k, dtype=torch.bool), dtype=torch.bool)
 
 
 @op("aten::tril")

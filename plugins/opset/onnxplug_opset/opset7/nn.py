@@ -1,4 +1,4 @@
-"""Neural-network layers (linear, conv, norms, pools, dropout, embedding, attention), opset 7."""
+"""Neural-network layers (linear, conv, norms, pools, resampling, losses, attention), as of opset 7."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import math
 
 import torch
 
-from ..helpers import (cast, dim_size, expand, norm_dim, reduce, reshape, scalar, shape_of, slice_, squeeze, transpose,
-                       unsqueeze)
-from ..nn_helpers import (count, eq_scalar, float_compute, log_softmax_axis1, mean_or_sum, recast, relu_, select,
-                          variance, vector_norm)
+from ..helpers import (cast, clip, dim_size, expand, reduce, reshape, scalar, shape_of, slice_, squeeze,
+                       transpose, unsqueeze)
+from ..nn_helpers import (count, eq_scalar, float_compute, log_softmax_axis1, mean_or_sum, recast, relu_,
+                          select, variance, vector_norm)
 from ..registration import op
 
 
@@ -66,10 +66,40 @@ def conv(g, x, weight, bias, stride, padding, dilation, transposed, output_paddi
         p = _pair(padding, n)
         attrs["pads_is"] = p + p
     op_type = "ConvTranspose" if transposed else "Conv"
-    if transposed and any(_pair(output_padding, n)):
-        attrs["output_padding_is"] = _pair(output_padding, n)
+    out_pad = _pair(output_padding, n) if transposed else [0] * n
+    if any(o >= s for o, s in zip(out_pad, _pair(stride, n))):
+        return conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n)
+    if any(out_pad):
+        attrs["output_padding_is"] = out_pad
     inputs = [x, weight] + ([bias] if bias is not None else [])
     return g.op(op_type, *inputs, dtype=g.dtype(x), **attrs)
+
+
+def conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n):
+    """ConvTranspose whose output_padding reaches the stride (PyTorch allows it up to the dilation).
+
+    onnxruntime rejects that; the same output is cropped less at the end (fewer end pads), and
+    where even no crop is not enough, zeros are appended: no input reaches those positions, so
+    they hold only the bias, added after.
+    """
+    dt = g.dtype(x)
+    pads = list(attrs["pads_is"])
+    extra = []
+    for i in range(n):
+        end = pads[n + i] - out_pad[i]
+        pads[n + i] = max(end, 0)
+        extra.append(max(-end, 0))
+    attrs["pads_is"] = pads
+    y = g.op("ConvTranspose", x, weight, dtype=dt, **attrs)
+    if any(extra):
+        pad_amounts = [0] * (n + 2) + [0, 0] + extra
+        if g.opset >= 11:
+            y = g.op("Pad", y, g.constant(pad_amounts, torch.int64), dtype=dt)
+        else:
+            y = g.op("Pad", y, pads_is=pad_amounts, dtype=dt)
+    if bias is not None:
+        y = g.op("Add", y, reshape(g, bias, _channel_shape(n + 2)), dtype=dt)
+    return y
 
 
 @op("aten::convolution")
@@ -186,10 +216,19 @@ def max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode):
             raise NotImplementedError("dilated max pooling needs opset >= 10")
         attrs["dilations_is"] = _pair(dilation, n)
     if ceil_mode:
-        if g.opset < 10:
-            raise NotImplementedError("max pooling with ceil_mode needs opset >= 10")
-        attrs["ceil_mode_i"] = 1
+        if g.opset >= 10:
+            attrs["ceil_mode_i"] = 1
+        else:  # the extra windows of ceil mode are windows over more end padding, which MaxPool ignores
+            attrs["pads_is"] = _ceil_pads(g, n, k, s, _pair(padding, n))
     return attrs
+
+
+def _ceil_pads(g, n, k, s, p):
+    """Begin and end pads that give PyTorch's ceil-mode output size with floor-mode pooling."""
+    out = g.out_shape()[-n:]
+    inp = [int(d) for d in g.fx_node.args[0].meta["val"].shape[-n:]]
+    end = [max(p[i], (out[i] - 1) * s[i] + k[i] - inp[i] - p[i]) for i in range(n)]
+    return list(p) + end
 
 
 def spatial_rank(g, x, kernel_size):
@@ -222,7 +261,7 @@ def values_only(g) -> bool:
     """True when only output 0 of the op being converted is used (the indices are not)."""
     node = g.fx_node
     return node is not None and all(
-        u.target.__name__ == "getitem" and u.args[1] == 0 for u in node.users)
+        getattr(u.target, "__name__", "") == "getitem" and (u.args[1] == 0 or not u.users) for u in node.users)
 
 
 @op("aten::max_pool2d_with_indices", "aten::max_pool1d_with_indices", "aten::max_pool3d_with_indices")
@@ -509,9 +548,8 @@ def cosine_similarity(g, x1, x2, dim=1, eps=1e-8):
         a = reshape(g, a, [1] * (rank - ra) + list(g.shape(x1))) if g.static_shape(x1) else a
     if rb < rank:
         b = reshape(g, b, [1] * (rank - rb) + list(g.shape(x2))) if g.static_shape(x2) else b
-    e = scalar(g, eps, dt)
-    na = g.op("Max", reduce(g, "ReduceL2", a, [axis], True), e, dtype=dt)
-    nb = g.op("Max", reduce(g, "ReduceL2", b, [axis], True), e, dtype=dt)
+    na = clip(g, reduce(g, "ReduceL2", a, [axis], True), eps)
+    nb = clip(g, reduce(g, "ReduceL2", b, [axis], True), eps)
     prod = g.op("Mul", g.op("Div", a, na, dtype=dt), g.op("Div", b, nb, dtype=dt), dtype=dt)
     return reduce(g, "ReduceSum", prod, [axis], False)
 
@@ -589,7 +627,7 @@ def huber_loss(g, x, y, reduction=1, delta=1.0):
 
 def _clamped_log(g, v, dt):
     """``max(log(v), -100)``: PyTorch's binary cross entropy clamps its logs there."""
-    return g.op("Max", g.op("Log", v, dtype=dt), scalar(g, -100.0, dt), dtype=dt)
+    return clip(g, g.op("Log", v, dtype=dt), -100.0)
 
 
 @op("aten::binary_cross_entropy")
@@ -632,8 +670,9 @@ def kl_div(g, x, y, reduction=1, log_target=False):
     if log_target:
         loss = g.op("Mul", g.op("Exp", y, dtype=dt), g.op("Sub", y, x, dtype=dt), dtype=dt)
     else:
-        ylogy = g.op("Mul", y, g.op("Log", y, dtype=dt), dtype=dt)
-        ylogy = select(g, eq_scalar(g, y, 0.0), scalar(g, 0.0, dt), ylogy, dt)
+        # xlogy(y, y): 0 where y == 0 (log of y + 1 there), without a NaN from 0 * -inf
+        zero = cast(g, eq_scalar(g, y, 0.0), dt)
+        ylogy = g.op("Mul", y, g.op("Log", g.op("Add", y, zero, dtype=dt), dtype=dt), dtype=dt)
         loss = g.op("Sub", ylogy, g.op("Mul", y, x, dtype=dt), dtype=dt)
     return _reduced(g, loss, reduction)
 
@@ -886,3 +925,19 @@ def channel_shuffle(g, x, groups):
     perm = [0, 2, 1] + list(range(3, len(rest) + 3))
     y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
     return reshape(g, y, shape)
+
+
+@op("aten::bilinear")
+def bilinear(g, x1, x2, weight, bias=None):
+    """``y_o = sum_ij x1_i W_oij x2_j + b_o``: one MatMul against W laid out as ``[i, o*j]``."""
+    dt = g.dtype(x1)
+    o, i, j = g.shape(weight)
+    if not all(isinstance(d, int) for d in (o, i, j)):
+        raise NotImplementedError("bilinear with a dynamic weight shape")
+    lead = list(g.out_shape()[:-1])
+    if not all(isinstance(d, int) for d in lead):
+        raise NotImplementedError("bilinear with dynamic batch dimensions")
+    w = reshape(g, g.op("Transpose", weight, perm_is=[1, 0, 2], dtype=dt), [i, o * j])
+    t = reshape(g, g.op("MatMul", x1, w, dtype=dt), lead + [o, j])
+    y = reduce(g, "ReduceSum", g.op("Mul", t, unsqueeze(g, x2, [len(lead)]), dtype=dt), [len(lead) + 1], False)
+    return y if bias is None else g.op("Add", y, bias, dtype=dt)

@@ -217,17 +217,17 @@ def unbind(g, x, dim=0):
 
 # -- reversing, rolling, rotating ----------------------------------------------------------------
 def flip_dim(g, x, d):
-    """Reverse one dim: a constant Gather when the size is static, a step -1 Slice otherwise."""
+    """Reverse one dim: a step -1 Slice from opset 10, a constant-index Gather (static size) below."""
     n = g.shape(x)[d]
-    if isinstance(n, int):
-        if n <= 1:
-            return x
+    if isinstance(n, int) and n <= 1:
+        return x
+    if g.opset >= 10:
+        out = g.op("Slice", x, g.constant([-1]), g.constant([-INT64_MAX]), g.constant([d]),
+                   g.constant([-1]), dtype=g.dtype(x))
+    elif isinstance(n, int):
         out = g.op("Gather", x, g.constant(torch.arange(n - 1, -1, -1)), axis_i=d, dtype=g.dtype(x))
-        return g.set_type(out, shape=g.shape(x))
-    if g.opset < 10:
+    else:
         raise NotImplementedError("flipping a dynamic dim needs Slice with steps (opset 10)")
-    out = g.op("Slice", x, g.constant([-1]), g.constant([-INT64_MAX]), g.constant([d]),
-               g.constant([-1]), dtype=g.dtype(x))
     return g.set_type(out, shape=g.shape(x))
 
 
@@ -382,9 +382,24 @@ def reflection_pad(g, x, padding):
 @op("aten::replication_pad1d", "aten::replication_pad2d", "aten::replication_pad3d")
 def replication_pad(g, x, padding):
     if any(isinstance(p, int) and p < 0 for p in padding):
-        x = pad_op(g, x, [min(p, 0) for p in padding], "constant", 0)
-        padding = [max(p, 0) for p in padding]
+        return _replicate_by_gather(g, x, list(padding))
     return pad_op(g, x, padding, "edge")
+
+
+def _replicate_by_gather(g, x, padding):
+    """Replication with negative pads: output i reads input clamp(i - before, 0, n - 1), per dim."""
+    rank = g.rank(x)
+    for i in range(len(padding) // 2):
+        d = rank - 1 - i
+        before, after = padding[2 * i], padding[2 * i + 1]
+        n = g.shape(x)[d]
+        if not isinstance(n, int):
+            raise NotImplementedError("negative replication padding of a dynamic dim")
+        table = (torch.arange(n + before + after) - before).clamp(0, n - 1)
+        shape = list(g.shape(x))
+        shape[d] = int(table.numel())
+        x = g.set_type(g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x)), shape=shape)
+    return x
 
 
 @op("aten::_pad_circular")
@@ -423,3 +438,34 @@ def pad(g, x, pad_, mode="constant", value=None):
     if mode == "circular":
         return pad_circular(g, x, pad_)
     raise NotImplementedError(f"pad mode {mode!r}")
+
+
+# -- as_strided: honest only over a tensor that owns its contiguous storage ------------------------
+def _owns_contiguous_storage(g) -> bool:
+    """Whether the input PyTorch strides over is exactly its own row-major elements."""
+    arg = g.fx_node.args[0] if g.fx_node is not None else None
+    val = getattr(arg, "meta", {}).get("val")
+    if not isinstance(val, torch.Tensor):
+        return False
+    try:
+        return (val.is_contiguous() and val.storage_offset() == 0
+                and val.untyped_storage().nbytes() == val.numel() * val.element_size())
+    except Exception:  # noqa: BLE001 - storage of a fake tensor may be unavailable
+        return False
+
+
+@op("aten::as_strided", "aten::as_strided_copy")
+def as_strided(g, x, size, stride, storage_offset=None):
+    """A Gather from the flattened tensor with the element offsets the strides describe."""
+    size, stride = list(size), list(stride)
+    if not all(isinstance(v, int) for v in size + stride) or not _owns_contiguous_storage(g):
+        raise NotImplementedError("as_strided over a view or with dynamic sizes")
+    offset = int(storage_offset or 0)
+    table = torch.full(size, offset, dtype=torch.int64)
+    for d, (n, s) in enumerate(zip(size, stride)):
+        shape = [1] * len(size)
+        shape[d] = n
+        table = table + torch.arange(n).reshape(shape) * s
+    static = g.static_shape(x)
+    flat = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static is not None else None)
+    return g.op("Gather", flat, g.constant(table), axis_i=0, dtype=g.dtype(x))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
 
-from ..helpers import scalar, squeeze, unsqueeze
+from ..helpers import dim_size, reduce, reshape, scalar, slice_, squeeze, unsqueeze
 from ..registration import op
-from ..opset7.nn import _pair, _pool_rank, adaptive_pool, max_pool_attrs, spatial_rank, values_only
+from ..opset7.nn import _cells, _pair, _pool_rank, adaptive_pool, max_pool_attrs, spatial_rank, values_only
 
 
 def pooled_with_indices(g, x, attrs, n):
@@ -56,7 +57,46 @@ def adaptive_max_pool(g, x, output_size):
         return squeeze(g, y, [0]), squeeze(g, idx, [0])
     size = list(g.shape(x)[rank - n:])
     out = [s if o is None else o for s, o in zip(size, _pair(output_size, n))]
-    if not all(isinstance(s, int) and s % o == 0 for s, o in zip(size, out)):
-        raise NotImplementedError("adaptive max pooling indices for sizes that do not divide evenly")
+    if not all(isinstance(s, int) for s in size):
+        raise NotImplementedError("adaptive max pooling indices over dynamic spatial sizes")
+    if not all(s % o == 0 for s, o in zip(size, out)):
+        return adaptive_max_cells(g, x, size, out)
     k = [s // o for s, o in zip(size, out)]
     return pooled_with_indices(g, x, dict(kernel_shape_is=k, strides_is=k), n)
+
+
+def adaptive_max_cells(g, x, size, out):
+    """Uneven adaptive max pooling with indices: an ArgMax per output cell (static sizes).
+
+    A cell's local argmax (over its flattened window) becomes PyTorch's index into the
+    flattened (n, c) plane from the window's origin and shape.
+    """
+    dt = g.dtype(x)
+    n = len(size)
+    rank = g.rank(x)
+    axes = list(range(rank - n, rank))
+    lead = [dim_size(g, x, 0), dim_size(g, x, 1)]
+    strides = [math.prod(size[i + 1:]) for i in range(n)]
+    values, indices = [], []
+    for cell in itertools.product(*[_cells(s, o) for s, o in zip(size, out)]):
+        starts, ends = [a for a, _ in cell], [b for _, b in cell]
+        shape = [b - a for a, b in cell]
+        window = reshape(g, slice_(g, x, starts, ends, axes), lead + [-1])
+        values.append(reduce(g, "ReduceMax", window, [2], True))
+        local = g.op("ArgMax", window, axis_i=2, keepdims_i=1, dtype=torch.int64)
+        idx = None
+        for i in range(n):  # local coordinate i, shifted by the window origin, times the plane stride
+            inner = math.prod(shape[i + 1:])
+            coord = g.op("Div", local, scalar(g, inner, torch.int64), dtype=torch.int64)
+            if i > 0:
+                coord = g.op("Sub", coord, g.op("Mul", g.op("Div", coord, scalar(g, shape[i], torch.int64),
+                                                            dtype=torch.int64),
+                                                 scalar(g, shape[i], torch.int64), dtype=torch.int64),
+                             dtype=torch.int64)
+            term = g.op("Mul", g.op("Add", coord, scalar(g, starts[i], torch.int64), dtype=torch.int64),
+                        scalar(g, strides[i], torch.int64), dtype=torch.int64)
+            idx = term if idx is None else g.op("Add", idx, term, dtype=torch.int64)
+        indices.append(idx)
+    vals = g.op("Concat", *values, axis_i=2, dtype=dt) if len(values) > 1 else values[0]
+    idxs = g.op("Concat", *indices, axis_i=2, dtype=torch.int64) if len(indices) > 1 else indices[0]
+    return reshape(g, vals, lead + list(out)), reshape(g, idxs, lead + list(out))

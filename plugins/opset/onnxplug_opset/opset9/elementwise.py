@@ -58,7 +58,7 @@ def sinc(g, x):
 @op("aten::remainder.Tensor", "aten::remainder.Scalar", "aten::remainder.Scalar_Tensor")
 def remainder(g, x, y):
     dt = out_dtype(g, x, y)
-    run = eh.arith_dtype(dt)
+    run = eh.arith_dtype(dt, g.opset)
     return cast(g, eh.remainder(g, as_value(g, x, run), as_value(g, y, run)), dt)
 
 
@@ -260,12 +260,10 @@ def clamp_max_tensor(g, x, max):  # noqa: A002
 @op("aten::softplus")
 def softplus(g, x, beta=1.0, threshold=20.0):
     """``log1p(exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
-    from ..opset7.elementwise import _softplus
-
     def build(v, d):
         bv = op2(g, "Mul", v, c(g, float(beta), d))
         linear = eh.compare(g, "gt", bv, c(g, float(threshold), d))
-        return eh.where(g, linear, v, _softplus(g, v, d, beta), d)
+        return eh.where(g, linear, v, eh.softplus(g, v, d, beta), d)
     return float_math(g, x, build)
 
 
@@ -309,3 +307,187 @@ def erfinv(g, x):
         edge = eh.compare(g, "eq", op1(g, "Abs", v), one)
         return eh.where(g, edge, op2(g, "Mul", v, c(g, float("inf"), d)), y, d)
     return float_math(g, x, build, op_type="Erf")
+
+
+def _bessel(name: str, order: int, scaled: bool):
+    @op(f"aten::{name}")
+    def convert(g, x):
+        return float_math(g, x, lambda v, d: eh.bessel(g, v, order, scaled))
+    convert.__name__ = convert.__qualname__ = name
+    convert.__doc__ = f"Modified Bessel function I{order}{' (scaled)' if scaled else ''}: Chebyshev fits."
+    return convert
+
+
+i0 = _bessel("i0", 0, False)
+special_i0e = _bessel("special_i0e", 0, True)
+special_i1 = _bessel("special_i1", 1, False)
+special_i1e = _bessel("special_i1e", 1, True)
+
+
+@op("aten::special_erfcx")
+def special_erfcx(g, x):
+    return float_math(g, x, lambda v, d: eh.erfcx(g, v))
+
+
+@op("aten::special_log_ndtr")
+def special_log_ndtr(g, x):
+    """``log(ndtr(x))`` without underflow: ``ndtr(x) = erfcx(z) exp(-z^2) / 2`` with ``z = -x/sqrt 2``."""
+    def build(v, d):
+        z = op2(g, "Mul", v, c(g, -1 / math.sqrt(2), d))
+        half_x2 = op2(g, "Mul", op2(g, "Mul", v, v), c(g, 0.5, d))
+        ex = eh.erfcx(g, z)
+        lower = op2(g, "Sub", op2(g, "Add", op1(g, "Log", ex), c(g, math.log(0.5), d)), half_x2)
+        tail = op2(g, "Mul", op2(g, "Mul", eh.erfcx(g, op1(g, "Neg", z)), op1(g, "Exp", op1(g, "Neg", half_x2))),
+                   c(g, 0.5, d))
+        upper = op1(g, "Log", op2(g, "Sub", c(g, 1.0, d), tail))
+        return eh.where(g, eh.compare(g, "lt", v, c(g, 0.0, d)), lower, upper, d)
+    return float_math(g, x, build)
+
+
+@op("aten::special_ndtri")
+def special_ndtri(g, x):
+    """Inverse of the normal CDF: ``sqrt 2 * erfinv(2p - 1)``."""
+    def build(v, d):
+        arg = op2(g, "Sub", op2(g, "Mul", v, c(g, 2.0, d)), c(g, 1.0, d))
+        return op2(g, "Mul", erfinv(g, arg), c(g, math.sqrt(2.0), d))
+    return float_math(g, x, build)
+
+
+_LANCZOS = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+            -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
+            1.5056327351493116e-7)
+
+
+def _lgamma_pos(g, x, d):
+    """Lanczos (g = 7) for ``x >= 0.5``."""
+    xm = op2(g, "Sub", x, c(g, 1.0, d))
+    a = c(g, _LANCZOS[0], d)
+    for i, p in enumerate(_LANCZOS[1:], start=1):
+        a = op2(g, "Add", a, op2(g, "Div", c(g, p, d), op2(g, "Add", xm, c(g, float(i), d))))
+    t = op2(g, "Add", xm, c(g, 7.5, d))
+    y = op2(g, "Mul", op2(g, "Add", xm, c(g, 0.5, d)), op1(g, "Log", t))
+    y = op2(g, "Add", op2(g, "Sub", y, t), c(g, 0.5 * math.log(2 * math.pi), d))
+    return op2(g, "Add", y, op1(g, "Log", a))
+
+
+def _nonpositive_int(g, v, d):
+    return eh.and_(g, eh.compare(g, "le", v, c(g, 0.0, d)),
+                   eh.compare(g, "eq", v, op1(g, "Floor", v)))
+
+
+@op("aten::lgamma")
+def lgamma(g, x):
+    """``log|Gamma(x)|``: Lanczos, reflected below 0.5; computed in float64 (cancellation)."""
+    out = out_dtype(g, x)
+    d = torch.float64
+    v = as_value(g, x, d)
+    half = c(g, 0.5, d)
+    small = eh.compare(g, "lt", v, half)
+    refl_arg = eh.where(g, small, op2(g, "Sub", c(g, 1.0, d), v), v, d)  # keep both branches finite
+    lg = _lgamma_pos(g, refl_arg, d)
+    sin_pi = op1(g, "Abs", op1(g, "Sin", op2(g, "Mul", v, c(g, math.pi, d))))
+    reflected = op2(g, "Sub", op1(g, "Log", op2(g, "Div", c(g, math.pi, d), sin_pi)), lg)
+    y = eh.where(g, small, reflected, lg, d)
+    inf = c(g, math.inf, d)
+    y = eh.where(g, eh.or_(g, _nonpositive_int(g, v, d), eh.isinf(g, v)), inf, y, d)
+    return cast(g, y, out)
+
+
+@op("aten::digamma", "aten::special_digamma")
+def digamma(g, x):
+    """Reflection below 0.5, six recurrence steps up, then the asymptotic series (float64)."""
+    out = out_dtype(g, x)
+    d = torch.float64
+    v = as_value(g, x, d)
+    one = c(g, 1.0, d)
+    small = eh.compare(g, "lt", v, c(g, 0.5, d))
+    z = eh.where(g, small, op2(g, "Sub", one, v), v, d)
+    acc = c(g, 0.0, d)
+    for k in range(6):
+        acc = op2(g, "Add", acc, op1(g, "Reciprocal", op2(g, "Add", z, c(g, float(k), d))))
+    w = op2(g, "Add", z, c(g, 6.0, d))
+    inv2 = op1(g, "Reciprocal", op2(g, "Mul", w, w))
+    series = c(g, -1 / 132, d)  # -1/(12w^2) + 1/(120w^4) - 1/(252w^6) + 1/(240w^8) - 1/(132w^10)
+    for coef in (1 / 240, -1 / 252, 1 / 120, -1 / 12):
+        series = op2(g, "Add", op2(g, "Mul", series, inv2), c(g, coef, d))
+    series = op2(g, "Mul", series, inv2)
+    psi = op2(g, "Sub", op2(g, "Add", op1(g, "Log", w), series),
+              op2(g, "Div", c(g, 0.5, d), w))
+    psi = op2(g, "Sub", psi, acc)
+    pix = op2(g, "Mul", v, c(g, math.pi, d))  # pi cot(pi x); Tan has no float64 kernel
+    cot = op2(g, "Div", op2(g, "Mul", c(g, math.pi, d), op1(g, "Cos", pix)), op1(g, "Sin", pix))
+    y = eh.where(g, small, op2(g, "Sub", psi, cot), psi, d)
+    pole = _nonpositive_int(g, v, d)
+    at_zero = eh.compare(g, "eq", v, c(g, 0.0, d))
+    zero_val = eh.where(g, eh.signbit(g, v), c(g, math.inf, d), c(g, -math.inf, d), d)  # -0 -> +inf
+    y = eh.where(g, pole, eh.where(g, at_zero, zero_val, c(g, math.nan, d), d), y, d)
+    return cast(g, y, out)
+
+
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730)
+
+
+def _cot_derivative_poly(n: int) -> list[float]:
+    """Coefficients (in powers of c) of ``P_n`` with ``d^n/dx^n cot(pi x) = pi^n P_n(cot(pi x))``.
+
+    ``P_0 = c`` and ``P_{k+1} = -(1 + c^2) P_k'``, since ``d cot(pi x)/dx = -pi (1 + cot^2)``.
+    """
+    import numpy.polynomial.polynomial as P
+
+    poly = [0.0, 1.0]
+    for _ in range(n):
+        poly = list(-P.polymul([1.0, 0.0, 1.0], P.polyder(poly)))
+    return [float(v) for v in poly]
+
+
+def _polygamma_pos(g, n: int, y, d):
+    """psi^(n)(y) for y >= 0.5: ten recurrence steps, then the asymptotic series at y + 10."""
+    sign = -1.0 if n % 2 == 0 else 1.0  # (-1)^(n+1)
+    fact = float(math.factorial(n))
+    p = c(g, float(n + 1), d)
+    acc = c(g, 0.0, d)
+    for k in range(10):
+        acc = op2(g, "Add", acc, op1(g, "Reciprocal", g.op("Pow", op2(g, "Add", y, c(g, float(k), d)), p,
+                                                                dtype=d)))
+    z = op2(g, "Add", y, c(g, 10.0, d))
+    inv = op1(g, "Reciprocal", z)
+    series = op2(g, "Add", op2(g, "Mul", g.op("Pow", inv, c(g, float(n), d), dtype=d),
+                               c(g, float(math.factorial(n - 1)), d)),
+                 op2(g, "Mul", g.op("Pow", inv, p, dtype=d), c(g, fact / 2, d)))
+    for k, b in enumerate(_BERNOULLI, start=1):
+        coef = b * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
+        term = op2(g, "Mul", g.op("Pow", inv, c(g, float(2 * k + n), d), dtype=d), c(g, coef, d))
+        series = op2(g, "Add", series, term)
+    return op2(g, "Mul", op2(g, "Add", series, op2(g, "Mul", acc, c(g, fact, d))), c(g, sign, d))
+
+
+@op("aten::polygamma", "aten::special_polygamma")
+def polygamma(g, n, x):
+    """Order 0 is digamma; order n >= 1 reflects below 0.5 through the n-th derivative of cot.
+
+    ``psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x))``; poles give
+    ``(-1)^(n+1) inf``, as PyTorch's Hurwitz zeta does. Computed in float64.
+    """
+    if n == 0:
+        return digamma(g, x)
+    out = out_dtype(g, x)
+    d = torch.float64
+    v = as_value(g, x, d)
+    small = eh.compare(g, "lt", v, c(g, 0.5, d))
+    y = eh.where(g, small, op2(g, "Sub", c(g, 1.0, d), v), v, d)
+    psi = _polygamma_pos(g, n, y, d)
+    pix = op2(g, "Mul", v, c(g, math.pi, d))
+    cot = op2(g, "Div", op1(g, "Cos", pix), op1(g, "Sin", pix))
+    poly = c(g, 0.0, d)
+    for coef in reversed(_cot_derivative_poly(n)):
+        poly = op2(g, "Add", op2(g, "Mul", poly, cot), c(g, coef, d))
+    refl = op2(g, "Sub", op2(g, "Mul", psi, c(g, 1.0 if n % 2 == 0 else -1.0, d)),
+               op2(g, "Mul", poly, c(g, math.pi ** (n + 1), d)))
+    out_v = eh.where(g, small, refl, psi, d)
+    pole = eh.and_(g, _nonpositive_int(g, v, d), eh.not_(g, eh.isinf(g, v)))
+    out_v = eh.where(g, pole, c(g, math.inf if n % 2 else -math.inf, d), out_v, d)
+    if n >= 2:  # PyTorch: NaN at +inf, the pole's infinity at -inf
+        out_v = eh.where(g, eh.isinf(g, v, True, False), c(g, math.nan, d), out_v, d)
+        out_v = eh.where(g, eh.isinf(g, v, False, True), c(g, math.inf if n % 2 else -math.inf, d),
+                         out_v, d)
+    return cast(g, out_v, out)

@@ -28,6 +28,9 @@ def argwhere(g, x):
 
 @op("aten::masked_select")
 def masked_select(g, x, mask):
+    if g.static_shape(x) is not None and g.static_shape(x) == g.static_shape(mask):
+        return g.op("Compress", reshape(g, x, [-1]), reshape(g, cast(g, mask, torch.bool), [-1]),
+                    dtype=g.dtype(x))
     xb = g.op("Expand", x, g.op("Shape", mask, dtype=torch.int64), dtype=g.dtype(x))
     mb = g.op("Expand", mask, g.op("Shape", xb, dtype=torch.int64), dtype=torch.bool)
     return g.op("Compress", reshape(g, xb, [-1]), reshape(g, cast(g, mb, torch.bool), [-1]),
