@@ -96,12 +96,16 @@ def models() -> dict:
 
 # --------------------------------------------------------------------------- the exporters
 
+LAST_ONNXPLUG: dict = {}  # stage timings and decomposed ops of onnxplug's latest export
+
 def export(exporter: str, model, args, opset: int):
     """Export and return the ModelProto, as each exporter's ordinary call does it."""
     if exporter == "onnxplug":
         import onnxplug
 
-        return onnxplug.export(model, args, None, opset_version=opset).model
+        result = onnxplug.export(model, args, None, opset_version=opset)
+        LAST_ONNXPLUG.update(stages=dict(result.timings), decomposed=list(result.decomposed))
+        return result.model
     if exporter == "torchscript":
         import onnx
 
@@ -171,6 +175,8 @@ def bench_model(name: str, desc: str, factory, args, exporters, runs: int, infer
         row["exporters"][e] = {"export_s": statistics.median(times[e]), "export_runs": times[e],
                                "infer_ms": t_inf * 1000, "nodes": node_count(protos[e]),
                                "max_abs_diff": diff}
+    if "onnxplug" in protos:
+        row["onnxplug_stages"] = dict(LAST_ONNXPLUG)
     base = row["exporters"].get("onnxplug", {})
     for e, v in row["exporters"].items():
         if "error" in v or "error" in base or not base:
@@ -223,6 +229,18 @@ def render(result: dict) -> str:
                     "; ".join(f"{m} / {e}: max abs difference {d:.3g}" for m, e, d in bad) + "."))
     for m, e, msg in errs:
         lines.append(f"- {m} / {LABELS[e]} failed to export: {msg}")
+    staged = [row for row in result["rows"] if row.get("onnxplug_stages")]
+    if staged:
+        stages = list(dict.fromkeys(k for row in staged for k in row["onnxplug_stages"]["stages"]))
+        lines += ["", "## Where onnxplug's export time goes", "",
+                  "Seconds per stage of onnxplug's last timed export (`ExportResult.timings`); "
+                  "'fx passes' includes re-tracing the program with PyTorch's decompositions when some "
+                  "op has no conversion (the ops listed last).", "",
+                  "| model | " + " | ".join(stages) + " | decomposed ops |", "|---|" + "---|" * (len(stages) + 1)]
+        for row in staged:
+            st = row["onnxplug_stages"]
+            lines.append(f"| {row['model']} | " + " | ".join(f"{st['stages'].get(k, 0):.3f}" for k in stages)
+                         + f" | {', '.join(st['decomposed']) or '—'} |")
     lines += ["", "## The bar", "",
               "onnxplug's export time should be at most a third of the torch.export-based exporter's "
               "(dynamo=True / onnxplug ≥ 3x in the table above)."]

@@ -28,6 +28,7 @@ import io
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -86,11 +87,34 @@ def _run_ort(model, inputs):
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    if len(names) != len(inputs):
-        raise RuntimeError(f"the model has {len(names)} input(s), the sample {len(inputs)}")
-    feeds = {n: to_numpy(x) if hasattr(x, "numpy") else np.asarray(x) for n, x in zip(names, inputs)}
-    return sess.run(None, feeds)
+    arrays = [to_numpy(x) if hasattr(x, "numpy") else np.asarray(x) for x in inputs]
+    graph_inputs = sess.get_inputs()
+    if len(graph_inputs) < len(arrays):
+        # An exporter may drop inputs the result does not depend on (zeros_like...): feed the
+        # sample's tensors that match the remaining inputs' dtype and shape, in order.
+        arrays = _match_inputs(graph_inputs, arrays)
+    if len(graph_inputs) != len(arrays):
+        raise RuntimeError(f"the model has {len(graph_inputs)} input(s), the sample {len(inputs)}")
+    return sess.run(None, {i.name: a for i, a in zip(graph_inputs, arrays)})
+
+
+_ORT_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64",
+              "tensor(int32)": "int32", "tensor(bool)": "bool", "tensor(float16)": "float16",
+              "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int16)": "int16"}
+
+
+def _match_inputs(graph_inputs, arrays) -> list:
+    out, k = [], 0
+    for gi in graph_inputs:
+        while k < len(arrays):
+            a = arrays[k]
+            k += 1
+            same_rank = len(gi.shape) == a.ndim
+            dims_ok = same_rank and all(not isinstance(d, int) or d == n for d, n in zip(gi.shape, a.shape))
+            if _ORT_TYPES.get(gi.type) == str(a.dtype) and dims_ok:
+                out.append(a)
+                break
+    return out
 
 
 def _short(exc: BaseException, stage: str) -> str:
@@ -350,10 +374,30 @@ def _now() -> str:
 
 # --------------------------------------------------------------------------- docs/coverage.md
 
+_COMPACT = [
+    # onnxplug: "N operator(s) cannot be converted ... | - aten::foo.default at ...: why"
+    (re.compile(r"UnsupportedOperatorError: \d+ operator\(s\) cannot be converted[^|]*\| - (\S+)"),
+     r"unsupported: \1"),
+    # torch.onnx (TorchScript): "Exporting the operator 'aten::foo' to ONNX opset version N ..."
+    (re.compile(r"UnsupportedOperatorError: Exporting the operator '([^']+)'.*"), r"unsupported: \1"),
+    (re.compile(r"(unsupported: \S+) at \S+"), r"\1"),
+    (re.compile(r"VerificationError: "), ""),
+    (re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : "), ""),
+    (re.compile(r"Non-zero status code returned while running "), ""),
+]
+
+
+def compact(reason: str) -> str:
+    """The part of a failure reason that tells the failures apart, for the tables."""
+    for pattern, repl in _COMPACT:
+        reason = pattern.sub(repl, reason)
+    return reason
+
+
 def _cell_reason(reason: str | None, width: int = 70) -> str:
     if not reason:
         return ""
-    r = reason.replace("|", "/").replace("\n", " ").replace("`", "'")
+    r = compact(reason).replace("|", "/").replace("\n", " ").replace("`", "'")
     return r if len(r) <= width else r[: width - 1] + "…"
 
 

@@ -161,8 +161,8 @@ def compare(g, kind: str, a: Value, b: Value) -> Value:
         return not_(g, compare(g, "eq", a, b))
     if dt == torch.bool and (kind != "eq" or g.opset < 11):
         a, b, dt = cast(g, a, torch.int32), cast(g, b, torch.int32), torch.int32
-    if dt not in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64,
-                  torch.int8, torch.uint8, torch.bool):
+    if dt not in (torch.float32, torch.float64, torch.int32, torch.int64, torch.int8, torch.uint8,
+                  torch.bool):  # onnxruntime lacks half-precision comparison kernels
         to = torch.float32 if dt.is_floating_point else torch.int64
         a, b, dt = cast(g, a, to), cast(g, b, to), to
     if kind == "eq":

@@ -150,3 +150,12 @@ def log_softmax_axis1(g, x):
     if g.opset >= 13:
         return g.op("LogSoftmax", x, axis_i=1, dtype=dt)
     return g.op("Sub", x, reduce(g, "ReduceLogSumExp", x, [1], True), dtype=dt)
+
+
+def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
+    """One NegativeLogLikelihoodLoss node (opset 12); ``logp`` is [N, C, ...]."""
+    names = {0: "none", 1: "mean", 2: "sum"}
+    dt = g.dtype(logp)
+    inputs = [logp, cast(g, target, torch.int64)] + ([cast(g, weight, dt)] if weight is not None else [])
+    return g.op("NegativeLogLikelihoodLoss", *inputs, reduction_s=names.get(reduction, reduction),
+                ignore_index_i=int(ignore_index), dtype=dt)

@@ -238,3 +238,20 @@ def test_arithmetic_int8(check, opset):
     x, y, i, j, b, z = _arith_inputs()
     check(Arithmetic(), (x, y, i.to(torch.int8), j.to(torch.int8), b, z), opset=opset)
     check(Modulo(), (x, y, i.to(torch.int8), j.to(torch.int8)), opset=opset)
+
+
+class HalfPrecision(torch.nn.Module):
+    """float16 end to end; bfloat16 inside the graph (onnxruntime feeds no bfloat16 inputs)."""
+
+    def forward(self, h, x):
+        bf = x.bfloat16()
+        b_out = (torch.tanh(bf), bf * 2, torch.round(bf), torch.maximum(bf, bf.flip(0)),
+                 torch.clamp(bf, -1, 1), F.silu(bf), bf > 0.5, torch.where(bf > 0, bf, 1.5))
+        return (h + h, torch.sin(h), F.gelu(h), torch.remainder(h, 1.5), h > 0.5, torch.lgamma(h),
+                torch.where(h > 0, h, 0.0), torch.sign(h), F.hardtanh(h), *(t.float() for t in b_out))
+
+
+@pytest.mark.parametrize("opset", [13, NEWEST])
+def test_half_precision(check, opset):
+    x = torch.tensor([-2.5, -0.75, 0.0, 0.5, 1.25, 3.0])
+    check(HalfPrecision(), (x.half(), x), opset=opset, rtol=1e-2, atol=1e-2)

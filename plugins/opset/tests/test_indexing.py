@@ -266,3 +266,12 @@ def test_mask_assignment_dynamic(check, opset):
         return y, torch.nonzero_static(x > 0, size=20, fill_value=-1), x.masked_fill(x < 0, 1.0)
     check(f, (torch.randn(3, 4),), opset=opset, run_inputs=(torch.randn(5, 4),), input_names=["x"],
           dynamic_axes={"x": {0: "batch"}}, **SYM_ASSERTS)
+
+
+@pytest.mark.parametrize("opset", [9, NEWEST])
+def test_nonzero_static_and_sorter(check, opset):
+    def f(x, seq, v):
+        return (torch.nonzero_static(x > 0, size=5), torch.nonzero_static(x > 0, size=30, fill_value=7),
+                torch.searchsorted(seq, v, sorter=torch.argsort(seq)))
+    check(f, (torch.randn(3, 4), torch.tensor([3.0, -1.0, 2.0, 0.5]), torch.tensor([0.0, 2.5, -3.0])),
+          opset=opset, **SYM_ASSERTS)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, scalar
+from ..helpers import scalar
+from ..nn_helpers import nll_loss_node
 from ..registration import op
 from ..opset7 import nn as nn7
 
@@ -32,18 +33,10 @@ def native_dropout(g, x, p, train):
     return _dropout(g, x, p)
 
 
-def nll_loss_op(g, logp, target, weight, reduction, ignore_index):
-    names = {0: "none", 1: "mean", 2: "sum"}
-    dt = g.dtype(logp)
-    inputs = [logp, cast(g, target, torch.int64)] + ([cast(g, weight, dt)] if weight is not None else [])
-    return g.op("NegativeLogLikelihoodLoss", *inputs, reduction_s=names.get(reduction, reduction),
-                ignore_index_i=int(ignore_index), dtype=dt)
-
-
 @op("aten::nll_loss_nd", "aten::nll_loss", "aten::nll_loss2d")
 def nll_loss(g, x, target, weight=None, reduction=1, ignore_index=-100):
     logp, target, added = nn7._batched(g, x, target)
-    loss = nll_loss_op(g, logp, target, weight, reduction, ignore_index)
+    loss = nll_loss_node(g, logp, target, weight, reduction, ignore_index)
     if added and reduction in (0, "none"):
         loss = nn7.squeeze(g, loss, [0])
     return loss

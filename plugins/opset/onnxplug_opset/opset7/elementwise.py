@@ -359,12 +359,12 @@ def celu(g, x, alpha=1.0):
 
 @op("aten::hardtanh")
 def hardtanh(g, x, min_val=-1.0, max_val=1.0):
-    return clip(g, x, min_val, max_val)
+    return clamp(g, x, min_val, max_val)
 
 
 @op("aten::relu6")
 def relu6(g, x):
-    return clip(g, x, 0, 6)
+    return clamp(g, x, 0, 6)
 
 
 @op("aten::hardsigmoid")
@@ -481,6 +481,8 @@ def clamp(g, x, min=None, max=None):  # noqa: A002 - ATen's argument names
     if isinstance(min, ir.Value) or isinstance(max, ir.Value):
         raise NotImplementedError("clamp with tensor bounds needs opset 9 (Where)")
     dt = out_dtype(g, x, *(b for b in (min, max) if b is not None))
+    if dt in (torch.float16, torch.bfloat16):  # onnxruntime has no half-precision Clip kernel
+        return cast(g, clip(g, as_value(g, x, torch.float32), min, max), dt)
     return clip(g, as_value(g, x, dt), min, max)
 
 

@@ -140,13 +140,15 @@ def _static_n(g, x) -> int:
 def _elimination(g, a, n: int, batch_rank: int, dt, aug=None):
     """Gaussian elimination with partial pivoting on ``a`` ([..., n, n]), unrolled.
 
-    Returns ``(det, upper, aug)``: the determinant and, when ``aug`` ([..., n, k]) is given,
-    ``aug`` with the same row operations applied, and the upper-triangular factor's rows.
+    Each step brings the largest remaining pivot to the top (a swap flips the determinant's
+    sign), records the pivot row divided by its pivot, and eliminates below it. ``aug``
+    ([..., n, k]) rides along as extra columns. Returns ``(det, rows, width)``: the determinant
+    ([..., 1, 1]), the normalised pivot rows (for back substitution) and their width.
     """
     det = None
     last = batch_rank + 1  # the axis of columns
     rows_axis = batch_rank
-    done_rows = []  # normalised pivot rows (for back substitution), each [..., 1, n(+k)]
+    done_rows = []  # each [..., 1, width]
     work = a if aug is None else g.op("Concat", a, aug, axis_i=last, dtype=dt)
     width = n + (0 if aug is None else g.shape(aug)[-1])
     for k in range(n):

@@ -8,8 +8,8 @@ import torch
 
 from ..helpers import (cast, clip, dim_size, expand, reduce, reshape, scalar, shape_of, slice_, squeeze,
                        transpose, unsqueeze)
-from ..nn_helpers import (count, eq_scalar, float_compute, log_softmax_axis1, mean_or_sum, recast, relu_,
-                          select, variance, vector_norm)
+from ..nn_helpers import (count, eq_scalar, float_compute, log_softmax_axis1, mean_or_sum, nll_loss_node, recast,
+                          relu_, select, variance, vector_norm)
 from ..registration import op
 
 
@@ -810,9 +810,7 @@ def nll(g, logp, target, weight, reduction, ignore_index):
 def nll_loss_impl(g, logp, target, weight, reduction, ignore_index):
     """The loss itself: NegativeLogLikelihoodLoss from opset 12, composed below."""
     if g.opset >= 12:
-        from ..opset12.nn import nll_loss_op
-
-        return nll_loss_op(g, logp, target, weight, reduction, ignore_index)
+        return nll_loss_node(g, logp, target, weight, reduction, ignore_index)
     return nll_composed(g, logp, target, weight, reduction, ignore_index)[0]
 
 

@@ -122,7 +122,7 @@ def _var(g, x, dim, correction, keepdim):
     out = g.out_dtype(0)
     x = recast(g, x, float_compute(out))
     if g.rank(x) == 0:
-        x = reshape(g, x, [1])
+        x = g.set_type(reshape(g, x, [1]), shape=[1])
         var, mean = variance(g, x, None, 1 if correction is None else correction, False)
         return var, reshape(g, mean, [])
     axes = axes_of(dim, g.rank(x))

@@ -1,4 +1,10 @@
-"""Shape, layout and indexing ops, as of opset 7."""
+"""Shape and layout ops as of opset 7: views, slicing, stacking, flips and rolls, repeats,
+windows (``unfold``), padding and ``as_strided``.
+
+Static sizes stay Python ints and become constants; a ``Shape``-based subgraph appears only
+for a dim that is really dynamic. Where a form needs a later opset (Slice steps from 10, Pad
+inputs from 11) the helpers pick it, and a static Gather stands in below it.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Opset 9: Sign, the hyperbolic functions, Where, Shrink and IsNaN arrive.
 
 Everything here needs one of them: a select (``Where``) for PyTorch's special cases (zeros,
-infinities, NaN) or a new unary op.
+infinities, NaN, poles), a new unary op, or both, as the special functions do (erfinv, the
+Bessel functions, erfcx/log_ndtr, lgamma, digamma/polygamma), which are composed from
+rational fits, Chebyshev series and recurrences evaluated in float32 or float64.
 """
 
 from __future__ import annotations

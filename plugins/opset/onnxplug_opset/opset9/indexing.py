@@ -159,10 +159,14 @@ def _common(g, a, b):
 @op("aten::searchsorted.Tensor", "aten::searchsorted.Scalar")
 def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=None):
     if sorter is not None:
-        if g.opset < 11:
-            raise NotImplementedError("searchsorted with a sorter needs opset 11")
         shape = g.shape(seq)
-        seq = g.set_type(g.op("GatherElements", seq, sorter, axis_i=-1, dtype=g.dtype(seq)), shape=shape)
+        if g.opset >= 11:
+            seq = g.op("GatherElements", seq, sorter, axis_i=-1, dtype=g.dtype(seq))
+        else:
+            from ..opset7.indexing import gather
+
+            seq = gather(g, seq, -1, sorter)
+        seq = g.set_type(seq, shape=shape)
     if not hasattr(v, "dtype") or isinstance(v, (int, float)):
         v = g.constant(v)
     right = right or side == "right"
@@ -174,3 +178,16 @@ def bucketize(g, x, boundaries, *, out_int32=False, right=False):
     if isinstance(x, (int, float)):
         x = g.constant(x)
     return _count_below(g, boundaries, x, right, out_int32)
+
+
+@op("aten::nonzero_static")
+def nonzero_static(g, x, *, size, fill_value=-1):
+    """NonZero padded with ``fill_value`` rows (or cut) to ``size`` rows; Pad takes floats before 11."""
+    rank = g.rank(x)
+    if rank == 0:
+        return g.constant(torch.zeros(size, 0, dtype=torch.int64))
+    nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
+    f = cast(g, nz, torch.float32)
+    padded = g.op("Pad", f, pads_is=[0, 0, size, 0], value_f=float(fill_value), dtype=torch.float32)
+    out = g.op("Slice", padded, starts_is=[0], ends_is=[size], axes_is=[0], dtype=torch.float32)
+    return g.set_type(cast(g, out, torch.int64), shape=[size, rank])
