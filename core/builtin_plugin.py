@@ -6,7 +6,7 @@ from typing import Any
 
 from .capture import capture
 from .hookspecs import hookimpl
-from .passes import BUILTIN_IR_PASSES
+from .passes import BUILTIN_FX_PASSES, BUILTIN_IR_PASSES
 
 
 @hookimpl(trylast=True)
@@ -17,4 +17,10 @@ def onnxplug_capture(model: Any, args: tuple, kwargs: dict, options: Any):
 @hookimpl
 def onnxplug_register_ir_passes(register):
     for fn, order, name in BUILTIN_IR_PASSES:
+        register(fn, order=order, name=name)
+
+
+@hookimpl
+def onnxplug_register_fx_passes(register):
+    for fn, order, name in BUILTIN_FX_PASSES:
         register(fn, order=order, name=name)

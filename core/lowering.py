@@ -262,8 +262,10 @@ class Lowerer:
             return False, None  # factories (zeros, arange...) stay ops: no big initializers
         val = node.meta.get("val")
         if isinstance(val, torch.Tensor):
-            inputs = sum(t.numel() for t in tensors)
-            if val.numel() > max(FOLD_LIMIT, inputs):
+            numel = val.numel()
+            if not isinstance(numel, int):
+                return False, None  # data-dependent size: leave it to the runtime
+            if numel > max(FOLD_LIMIT, sum(t.numel() for t in tensors)):
                 return False, None
         with torch.no_grad():
             return True, target(*args, **kwargs)

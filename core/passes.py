@@ -93,6 +93,48 @@ def deduplicate_initializers(model: ir.Model, context: PassContext) -> None:
                 del graph.initializers[v.name]
 
 
+def _is_view(node: torch.fx.Node) -> bool:
+    target = node.target
+    return isinstance(target, torch._ops.OpOverload) and any(
+        r.alias_info is not None for r in target._schema.returns)
+
+
+def _mutated_args(node: torch.fx.Node) -> list[torch.fx.Node]:
+    target = node.target
+    if not isinstance(target, torch._ops.OpOverload) or not target._schema.is_mutable:
+        return []
+    out = []
+    for i, arg in enumerate(target._schema.arguments):
+        if arg.alias_info is not None and arg.alias_info.is_write:
+            value = node.args[i] if i < len(node.args) else node.kwargs.get(arg.name)
+            if isinstance(value, torch.fx.Node):
+                out.append(value)
+    return out
+
+
+def writes_through_views(ep: torch.export.ExportedProgram) -> bool:
+    """Does an in-place op write into a view, or into a tensor that a view was taken of?"""
+    for node in ep.graph.nodes:
+        for target in _mutated_args(node):
+            if _is_view(target) or any(u is not node and _is_view(u) for u in target.users):
+                return True
+    return False
+
+
+def functionalize(ep: torch.export.ExportedProgram, options: ExportOptions):
+    """Rewrite in-place writes through views (``y[:, i] = v``) into functional scatters.
+
+    Lowering handles plain in-place ops by rebinding the mutated value; a write into a view
+    must reach the base tensor, which only functionalization does. It costs a retrace, so it
+    runs only for graphs that need it.
+    """
+    if writes_through_views(ep):
+        return ep.run_decompositions({})
+    return None
+
+
+BUILTIN_FX_PASSES = [(functionalize, 100, "functionalize")]
+
 BUILTIN_IR_PASSES = [
     (ir_pass(common.RemoveUnusedNodesPass), 100, "remove_unused_nodes"),
     (deduplicate_initializers, 900, "deduplicate_initializers"),

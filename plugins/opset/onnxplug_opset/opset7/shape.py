@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, slice_,
+from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, shape_list, slice_,
                        split, squeeze, transpose, unsqueeze)
 from ..registration import op
 
@@ -187,6 +187,15 @@ def expand_as(g, x, other):
         return x
     target = g.constant(list(static), torch.int64) if static is not None else g.op("Shape", other, dtype=torch.int64)
     return g.op("Expand", x, target, dtype=g.dtype(x))
+
+
+@op("aten::copy")
+def copy(g, x, src, non_blocking=False):
+    """Functional ``x.copy_(src)``: ``src`` cast to ``x``'s dtype and broadcast to its shape."""
+    src = cast(g, src, g.dtype(x))
+    if g.static_shape(src) is not None and g.static_shape(src) == g.static_shape(x):
+        return src
+    return expand(g, src, shape_list(g, x))
 
 
 @op("aten::_to_copy", "aten::to.dtype", "aten::to.dtype_layout", "aten::type_as")

@@ -101,3 +101,48 @@ def sym_ceil(g, a):
 @op("aten::sym_numel")
 def sym_numel(g, x):
     return g.op("Size", x, dtype=torch.int64)
+
+
+def _compare(g, onnx_op, a, b, negate=False):
+    dt = torch.float32 if torch.float32 in (dtype(g, a), dtype(g, b)) else torch.int64
+    a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
+    if dt == torch.int64 and g.opset < 9 and onnx_op in ("Less", "Greater"):
+        a_v, b_v = cast(g, a_v, torch.float32), cast(g, b_v, torch.float32)
+    y = g.op(onnx_op, a_v, b_v, dtype=torch.bool)
+    return g.op("Not", y, dtype=torch.bool) if negate else y
+
+
+@op("_operator::eq")
+def sym_eq(g, a, b):
+    return _compare(g, "Equal", a, b)
+
+
+@op("_operator::ne")
+def sym_ne(g, a, b):
+    return _compare(g, "Equal", a, b, negate=True)
+
+
+@op("_operator::lt")
+def sym_lt(g, a, b):
+    return _compare(g, "Less", a, b)
+
+
+@op("_operator::gt")
+def sym_gt(g, a, b):
+    return _compare(g, "Greater", a, b)
+
+
+@op("_operator::le")
+def sym_le(g, a, b):
+    """``a <= b`` as ``not (a > b)`` (LessOrEqual only exists from opset 12)."""
+    return _compare(g, "Greater", a, b, negate=True)
+
+
+@op("_operator::ge")
+def sym_ge(g, a, b):
+    return _compare(g, "Less", a, b, negate=True)
+
+
+@op("torch::sym_not", "_operator::not_")
+def sym_not(g, a):
+    return g.op("Not", as_value(g, a, torch.bool), dtype=torch.bool)

@@ -1,0 +1,159 @@
+"""Maths for the special functions (``torch.special``) that ONNX has no op for.
+
+Bessel functions are evaluated the way Cephes does (a power series near zero, the
+Hankel asymptotic form ``sqrt(2/(pi x)) (P cos - Q sin)`` beyond), but the smooth parts
+(``P``, ``Q`` and the entire remainders once the ``log`` singularity is split off) are
+Chebyshev fits computed once, in float64, from PyTorch itself: no coefficient tables to
+copy or mistype, and Clenshaw's recurrence keeps them accurate in float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .elementwise_helpers import c, chebyshev, compare, op1, op2, where
+from .helpers import Value
+
+# -- fits -----------------------------------------------------------------------------------------
+_FITS: dict[str, tuple] = {}
+
+
+def _interp(fn, lo: float, hi: float, deg: int):
+    """Chebyshev coefficients of ``fn(u)`` for ``u`` in ``[lo, hi]`` (``t = (2u - lo - hi)/(hi - lo)``)."""
+    from numpy.polynomial import chebyshev as cheb
+
+    def f(t):
+        u = torch.from_numpy((t * (hi - lo) + lo + hi) / 2.0)
+        return fn(u).numpy()
+    return tuple(float(v) for v in cheb.chebinterpolate(f, deg))
+
+
+def _hankel(j, y, phase: float):
+    """``P(u)`` and ``Q(u)`` (``u = 5/x``) with ``J = sqrt(2/(pi x)) (P cos(x - phase) - Q sin(...))``."""
+    def parts(u):
+        x = 5.0 / u
+        s = torch.sqrt(math.pi * x / 2.0)
+        cs, sn = torch.cos(x - phase), torch.sin(x - phase)
+        jx, yx = j(x), y(x)
+        return s * (jx * cs + yx * sn), s * (yx * cs - jx * sn)
+    return parts
+
+
+def _compute_fits() -> dict[str, tuple]:
+    sp = torch.special
+    two_pi = 2.0 / math.pi
+    j0p = _hankel(sp.bessel_j0, sp.bessel_y0, math.pi / 4)
+    j1p = _hankel(sp.bessel_j1, sp.bessel_y1, 3 * math.pi / 4)
+
+    def sq(u):
+        return torch.sqrt(u)
+    return {
+        # |x| <= 5, in u = x^2
+        "j0": _interp(lambda u: sp.bessel_j0(sq(u)), 0.0, 25.0, 26),
+        "j1": _interp(lambda u: sp.bessel_j1(sq(u)) / sq(u), 0.0, 25.0, 26),
+        "y0": _interp(lambda u: sp.bessel_y0(sq(u)) - two_pi * torch.log(sq(u)) * sp.bessel_j0(sq(u)),
+                      0.0, 25.0, 26),
+        "y1": _interp(lambda u: (sp.bessel_y1(sq(u)) - two_pi * (sp.bessel_j1(sq(u)) * torch.log(sq(u))
+                                                                 - 1.0 / sq(u))) / sq(u), 0.0, 25.0, 26),
+        # x > 5, in u = 5/x
+        "j0p": _interp(lambda u: j0p(u)[0], 0.0, 1.0, 24),
+        "j0q": _interp(lambda u: j0p(u)[1], 0.0, 1.0, 24),
+        "j1p": _interp(lambda u: j1p(u)[0], 0.0, 1.0, 24),
+        "j1q": _interp(lambda u: j1p(u)[1], 0.0, 1.0, 24),
+        # x <= 2, in u = x^2: the entire parts of K0 and K1
+        "k0": _interp(lambda u: sp.modified_bessel_k0(sq(u))
+                      + torch.log(sq(u) / 2) * sp.modified_bessel_i0(sq(u)), 0.0, 4.0, 16),
+        "k1": _interp(lambda u: (sp.modified_bessel_k1(sq(u)) - 1.0 / sq(u)
+                                 - torch.log(sq(u) / 2) * sp.modified_bessel_i1(sq(u))) / sq(u), 0.0, 4.0, 16),
+        # x > 2, in u = 2/x: sqrt(x) exp(x) K(x)
+        "k0e": _interp(lambda u: sp.scaled_modified_bessel_k0(2.0 / u) * torch.sqrt(2.0 / u), 0.0, 1.0, 24),
+        "k1e": _interp(lambda u: sp.scaled_modified_bessel_k1(2.0 / u) * torch.sqrt(2.0 / u), 0.0, 1.0, 24),
+    }
+
+
+def fit(name: str) -> tuple:
+    if not _FITS:
+        with torch.no_grad():
+            _FITS.update(_compute_fits())
+    return _FITS[name]
+
+
+def cheb_at(g, u: Value, name: str, lo: float, hi: float) -> Value:
+    """The fit ``name`` evaluated at ``u`` (mapped from ``[lo, hi]`` onto ``[-1, 1]``)."""
+    dt = g.dtype(u)
+    t = op2(g, "Sub", op2(g, "Mul", u, c(g, 2.0 / (hi - lo), dt)), c(g, (lo + hi) / (hi - lo), dt))
+    return chebyshev(g, t, fit(name))
+
+
+# -- Bessel functions of the first and second kind ---------------------------------------------------
+def _hankel_form(g, a: Value, order: int) -> Value:
+    """``J_order(a)`` for ``a > 5`` (and, with the roles of P and Q swapped, ``Y_order``); returns (J, Y)."""
+    dt = g.dtype(a)
+    u = op2(g, "Div", c(g, 5.0, dt), a)
+    p = cheb_at(g, u, f"j{order}p", 0.0, 1.0)
+    q = cheb_at(g, u, f"j{order}q", 0.0, 1.0)
+    xn = op2(g, "Sub", a, c(g, (0.25 if order == 0 else 0.75) * math.pi, dt))
+    cs, sn = op1(g, "Cos", xn), op1(g, "Sin", xn)
+    scale = op1(g, "Sqrt", op2(g, "Div", c(g, 2.0 / math.pi, dt), a))
+    j = op2(g, "Mul", scale, op2(g, "Sub", op2(g, "Mul", p, cs), op2(g, "Mul", q, sn)))
+    y = op2(g, "Mul", scale, op2(g, "Add", op2(g, "Mul", p, sn), op2(g, "Mul", q, cs)))
+    return j, y
+
+
+def bessel_j(g, x: Value, order: int) -> Value:
+    """``J0`` (even) / ``J1`` (odd): fit in ``x^2`` up to 5, the Hankel form beyond (NaN at inf)."""
+    dt = g.dtype(x)
+    a = op1(g, "Abs", x)
+    near = cheb_at(g, op2(g, "Mul", x, x), f"j{order}", 0.0, 25.0)
+    far, _ = _hankel_form(g, a, order)
+    if order == 1:
+        near = op2(g, "Mul", near, x)
+        far = op2(g, "Mul", far, op1(g, "Sign", x))
+    return where(g, compare(g, "gt", a, c(g, 5.0, dt)), far, near, dt)
+
+
+def bessel_y(g, x: Value, order: int) -> Value:
+    """``Y0``/``Y1``: ``(2/pi) log(x) J(x)`` (and ``-2/(pi x)``) plus a fit, Hankel beyond 5.
+
+    Negative x gives NaN (from the log), zero ``-inf``, like PyTorch.
+    """
+    dt = g.dtype(x)
+    x2 = op2(g, "Mul", x, x)
+    rest = cheb_at(g, x2, f"y{order}", 0.0, 25.0)
+    jn = cheb_at(g, x2, f"j{order}", 0.0, 25.0)
+    log_x = op1(g, "Log", x)
+    if order == 0:
+        near = op2(g, "Add", rest, op2(g, "Mul", op2(g, "Mul", jn, log_x), c(g, 2.0 / math.pi, dt)))
+    else:
+        j1 = op2(g, "Mul", jn, x)
+        sing = op2(g, "Sub", op2(g, "Mul", j1, log_x), op1(g, "Reciprocal", x))
+        near = op2(g, "Add", op2(g, "Mul", rest, x), op2(g, "Mul", sing, c(g, 2.0 / math.pi, dt)))
+    _, far = _hankel_form(g, x, order)
+    y = where(g, compare(g, "gt", x, c(g, 5.0, dt)), far, near, dt)
+    return where(g, compare(g, "eq", x, c(g, 0.0, dt)), c(g, -math.inf, dt), y, dt)
+
+
+# -- modified Bessel functions of the second kind -------------------------------------------------------
+def bessel_k(g, x: Value, order: int, scaled: bool, i_of) -> Value:
+    """``K0``/``K1`` (``scaled``: times ``exp(x)``): ``-log(x/2) I(x)`` (``+ 1/x``) plus a fit up
+    to 2, ``exp(-x) F(2/x) / sqrt(x)`` beyond; ``i_of(v)`` builds ``I_order(v)``.
+
+    Negative x gives NaN (from the log or the square root), zero ``inf``, ``inf`` zero.
+    """
+    dt = g.dtype(x)
+    rest = cheb_at(g, op2(g, "Mul", x, x), f"k{order}", 0.0, 4.0)
+    log_half = op1(g, "Log", op2(g, "Mul", x, c(g, 0.5, dt)))
+    if order == 0:
+        near = op2(g, "Sub", rest, op2(g, "Mul", log_half, i_of(x)))
+    else:
+        near = op2(g, "Add", op2(g, "Add", op2(g, "Mul", rest, x), op1(g, "Reciprocal", x)),
+                   op2(g, "Mul", log_half, i_of(x)))
+    if scaled:
+        near = op2(g, "Mul", near, op1(g, "Exp", x))
+    far = op2(g, "Div", cheb_at(g, op2(g, "Div", c(g, 2.0, dt), x), f"k{order}e", 0.0, 1.0), op1(g, "Sqrt", x))
+    if not scaled:
+        far = op2(g, "Mul", far, op1(g, "Exp", op1(g, "Neg", x)))
+    y = where(g, compare(g, "gt", x, c(g, 2.0, dt)), far, near, dt)
+    return where(g, compare(g, "eq", x, c(g, 0.0, dt)), c(g, math.inf, dt), y, dt)
