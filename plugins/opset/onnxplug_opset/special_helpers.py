@@ -9,6 +9,7 @@ copy or mistype, and Clenshaw's recurrence keeps them accurate in float32.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -157,3 +158,64 @@ def bessel_k(g, x: Value, order: int, scaled: bool, i_of) -> Value:
         far = op2(g, "Mul", far, op1(g, "Exp", op1(g, "Neg", x)))
     y = where(g, compare(g, "gt", x, c(g, 2.0, dt)), far, near, dt)
     return where(g, compare(g, "eq", x, c(g, 0.0, dt)), c(g, math.inf, dt), y, dt)
+
+
+# -- orthogonal polynomials ------------------------------------------------------------------------------
+def _broadcast_pair(g, x: Value, n: Value) -> tuple[Value, Value]:
+    """``x`` and ``n`` expanded to their common shape (Expand broadcasts both ways)."""
+    xb = g.op("Expand", x, g.op("Shape", n, dtype=torch.int64), dtype=g.dtype(x))
+    nb = g.op("Expand", n, g.op("Shape", xb, dtype=torch.int64), dtype=g.dtype(n))
+    return xb, nb
+
+
+def polynomial(g, x: Value, n: Value, first, step) -> Value:
+    """``P_n(x)`` of a three-term recurrence, for a degree tensor ``n`` of any size.
+
+    ``first(x) -> (P_0, P_1)``; ``step(k, x, P_{k-1}, P_k) -> P_{k+1}`` with ``k`` a float
+    scalar. A ``Loop`` runs ``max(n) - 1`` times (its trip count is computed at run time,
+    so no degree is cut off) and keeps, per element, the value whose index is that
+    element's ``n``; negative degrees give 0, as in PyTorch. ``n`` arrives truncated to an
+    integer and converted to ``x``'s float dtype.
+    """
+    dt = g.dtype(x)
+    xb, nb = _broadcast_pair(g, x, n)
+    p0, p1 = first(xb)
+    ones = g.op("Expand", c(g, 1.0, dt), g.op("Shape", xb, dtype=torch.int64), dtype=dt)
+    p0 = op2(g, "Mul", ones, p0)
+    p1 = op2(g, "Mul", ones, p1)
+    res = where(g, compare(g, "eq", nb, c(g, 1.0, dt)), p1, op2(g, "Mul", ones, c(g, 0.0, dt)), dt)
+    res = where(g, compare(g, "eq", nb, c(g, 0.0, dt)), ones, res, dt)
+    top = g.op("ReduceMax", nb, keepdims_i=0, dtype=dt)
+    trips = g.op("Cast", op1(g, "Relu", op2(g, "Sub", top, c(g, 1.0, dt))), to_i=7, dtype=torch.int64)
+
+    body = g.subgraph("polynomial_step")
+    it = body.add_input("k", torch.int64, [])
+    cond = body.add_input("cond", torch.bool, [])
+    p = body.add_input("p", dt)
+    q = body.add_input("q", dt)
+    acc = body.add_input("acc", dt)
+    k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt), dtype=dt), c(body, 1.0, dt), dtype=dt)
+    r = step(body, k, xb, p, q)
+    acc_out = where(body, compare(body, "eq", nb, body.op("Add", k, c(body, 1.0, dt), dtype=dt)), r, acc, dt)
+    cond_out = body.op("Identity", cond, dtype=torch.bool)
+    graph = _prefix_names(body.finish(cond_out, q, r, acc_out), f"poly{next(_LOOPS)}_")
+    outs = g.op("Loop", trips, g.constant(True, torch.bool), p0, p1, res, body_g=graph, outputs=3, dtype=dt)
+    return outs[2]
+
+
+_LOOPS = itertools.count()
+
+
+def _prefix_names(graph, prefix: str):
+    """Give every value of a body graph a model-unique name: the checker wants SSA names
+    across the main graph and its subgraphs, and each graph numbers its values from 0."""
+    for v in graph.inputs:
+        v.name = prefix + (v.name or "in")
+    for node in graph:
+        for i, v in enumerate(node.outputs):
+            v.name = f"{prefix}{v.name or i}"
+    return graph
+
+
+def _onnx_float(dt: torch.dtype) -> int:
+    return 11 if dt == torch.float64 else 1

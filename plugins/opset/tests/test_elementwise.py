@@ -104,7 +104,7 @@ class Arithmetic(torch.nn.Module):
             torch.div(i, j, rounding_mode="trunc"), torch.div(i, j, rounding_mode="floor"),
             torch.floor_divide(i, j), torch.floor_divide(x, y), i // 3, torch.fmod(x, y),
             torch.fmod(i, j), torch.fmod(i, 3), torch.addcmul(x, x, y, value=0.5),
-            torch.addcdiv(x, x, y, value=2), torch.addcmul(i, i, j),
+            torch.addcdiv(x, x, y, value=2), torch.addcmul(i, i, j), torch.hypot(x, y),
         )
 
 

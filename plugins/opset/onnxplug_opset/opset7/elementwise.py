@@ -232,6 +232,15 @@ def logit(g, x, eps=None):
     return float_math(g, x, build)
 
 
+@op("aten::hypot")
+def hypot(g, x, y):
+    """``sqrt(x^2 + y^2)``."""
+    dt = out_dtype(g, x, y)
+    a, b = as_value(g, x, dt), as_value(g, y, dt)
+    s = op2(g, "Add", op2(g, "Mul", a, a), op2(g, "Mul", b, b))
+    return op1(g, "Sqrt", s)
+
+
 # -- trigonometry and special functions ---------------------------------------------------------
 def _trig(name: str, onnx_op: str):
     @op(f"aten::{name}")

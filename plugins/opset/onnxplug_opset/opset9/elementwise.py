@@ -85,14 +85,6 @@ def atan2(g, y, x):
     return cast(g, out, dt)
 
 
-@op("aten::hypot")
-def hypot(g, x, y):
-    dt = out_dtype(g, x, y)
-    a, b = as_value(g, x, dt), as_value(g, y, dt)
-    s = op2(g, "Add", op2(g, "Mul", a, a), op2(g, "Mul", b, b))
-    return op1(g, "Sqrt", s)
-
-
 def _logaddexp(g, x, y, base2: bool):
     """``max + log(1 + exp(-|x - y|))``; equal infinities give themselves (not NaN)."""
     dt = out_dtype(g, x, y)

@@ -1,0 +1,338 @@
+"""Factorizations and solves (Cholesky, LU, QR, triangular and general solves), as of opset 11.
+
+ONNX has none of them, so they are composed from the unrolled LAPACK algorithms in
+``factorization_helpers`` for a matrix size known at export time (batch dims may be
+dynamic). Opset 11 is the first with the negative axes the helpers count from the end.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..factorization_helpers import (
+    apply_reflectors, cholesky, concat, householder, lu, lu_info, lu_solve, mask, mT,
+    perm_from_pivots, permutation_matrix, solve_triangular, squeeze_last2, static_dims,
+    unpack_lu, where,
+)
+from ..helpers import cast, expand, reduce, scalar, slice_, squeeze, unsqueeze
+from ..nn_helpers import float_compute, recast
+from ..registration import op
+
+
+class _Empty(Exception):
+    """A 0 x 0 matrix: the outputs are constants (see :func:`_on_empty`)."""
+
+
+def _square(g, x) -> int:
+    m, n = static_dims(g, x)
+    if m != n:
+        raise NotImplementedError("this factorization needs a square matrix")
+    if n == 0:
+        raise _Empty
+    return n
+
+
+def _on_empty(*fills):
+    """Outputs of a conversion filled with constants when the matrix is 0 x 0.
+
+    Every matrix output is then empty, every ``info`` 0; a determinant's sign is 1 and its
+    log 0 (the empty product), which ``fills`` gives per output.
+    """
+    def wrap(fn):
+        def inner(g, *args, **kwargs):
+            try:
+                return fn(g, *args, **kwargs)
+            except _Empty:
+                outs = [_filled(g, i, f) for i, f in enumerate(fills)]
+                return outs[0] if len(outs) == 1 else tuple(outs)
+        inner.__name__, inner.__doc__, inner.__qualname__ = fn.__name__, fn.__doc__, fn.__qualname__
+        return inner
+    return wrap
+
+
+def _filled(g, i: int, fill):
+    shape = g.out_shape(i)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        raise NotImplementedError("factorization of an empty matrix with dynamic batch dims")
+    return g.constant(torch.full(shape, fill, dtype=g.out_dtype(i)))
+
+
+def _prep(g, x, out_index: int = 0):
+    """``(x in the compute dtype, compute dtype, PyTorch's output dtype)``."""
+    out = g.out_dtype(out_index)
+    dt = float_compute(out)
+    return recast(g, x, dt), dt, out
+
+
+def _empty(g, i: int):
+    shape = g.out_shape(i)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        raise NotImplementedError("empty output of a dynamic shape")
+    return g.constant(torch.zeros(shape, dtype=g.out_dtype(i)))
+
+
+# -- Cholesky ----------------------------------------------------------------------------------
+def _cholesky(g, x, upper):
+    n = _square(g, x)
+    x, dt, out = _prep(g, x)
+    low, info = cholesky(g, x, n, dt)
+    res = mT(g, low, g.rank(x)) if upper else low
+    return cast(g, res, out), squeeze_last2(g, info)
+
+
+@op("aten::linalg_cholesky", "aten::cholesky")
+def linalg_cholesky(g, x, upper=False):
+    return _cholesky(g, x, upper)[0]
+
+
+@op("aten::linalg_cholesky_ex")
+def linalg_cholesky_ex(g, x, *, upper=False, check_errors=False):
+    return _cholesky(g, x, upper)
+
+
+def _cholesky_solve(g, b, factor, upper, n, dt):
+    """``A X = B`` with ``A = L L^T`` (or ``U^T U``): two triangular solves."""
+    rank = g.rank(factor)
+    low = mT(g, factor, rank) if upper else factor
+    y = solve_triangular(g, low, b, n, dt, upper=False)
+    return solve_triangular(g, mT(g, low, rank), y, n, dt, upper=True)
+
+
+@op("aten::cholesky_solve")
+def cholesky_solve(g, b, factor, upper=False):
+    n = _square(g, factor)
+    out = g.out_dtype()
+    dt = float_compute(out)
+    return cast(g, _cholesky_solve(g, recast(g, b, dt), recast(g, factor, dt), upper, n, dt), out)
+
+
+@op("aten::cholesky_inverse")
+def cholesky_inverse(g, factor, upper=False):
+    n = _square(g, factor)
+    factor, dt, out = _prep(g, factor)
+    eye = g.constant(torch.eye(n, dtype=dt))
+    return cast(g, _cholesky_solve(g, eye, factor, upper, n, dt), out)
+
+
+# -- triangular solves -------------------------------------------------------------------------
+@op("aten::linalg_solve_triangular")
+def linalg_solve_triangular(g, a, b, *, upper, left=True, unitriangular=False):
+    n = _square(g, a)
+    out = g.out_dtype()
+    dt = float_compute(out)
+    a, b = recast(g, a, dt), recast(g, b, dt)
+    if left:
+        return cast(g, solve_triangular(g, a, b, n, dt, upper=upper, unit=unitriangular), out)
+    # X A = B  <=>  A^T X^T = B^T
+    x = solve_triangular(g, mT(g, a, g.rank(a)), mT(g, b, g.rank(b)), n, dt, upper=not upper,
+                         unit=unitriangular)
+    return cast(g, mT(g, x, len(g.out_shape())), out)
+
+
+@op("aten::triangular_solve")
+def triangular_solve(g, b, a, upper=True, transpose=False, unitriangular=False):
+    """``(X, A)``: X solves ``A X = B`` (``A^T X = B`` if ``transpose``); A broadcast to X's batch."""
+    n = _square(g, a)
+    out = g.out_dtype()
+    dt = float_compute(out)
+    a_c, b = recast(g, a, dt), recast(g, b, dt)
+    if transpose:
+        a_c, upper = mT(g, a_c, g.rank(a)), not upper
+    x = cast(g, solve_triangular(g, a_c, b, n, dt, upper=upper, unit=unitriangular), out)
+    return x, expand(g, a, list(g.out_shape(1)))
+
+
+# -- LU and general solves ---------------------------------------------------------------------
+def _lu(g, x, pivot):
+    m, n = static_dims(g, x)
+    if m == 0 or n == 0:
+        raise NotImplementedError("LU of an empty matrix")
+    x, dt, out = _prep(g, x)
+    packed, perm, pivots, diag = lu(g, x, m, n, dt, pivot)
+    return packed, perm, pivots, diag, m, n, dt, out
+
+
+@op("aten::linalg_lu_factor")
+def linalg_lu_factor(g, x, *, pivot=True):
+    packed, _, pivots, _, _, _, _, out = _lu(g, x, pivot)
+    return cast(g, packed, out), cast(g, squeeze(g, pivots, [-2]), torch.int32)
+
+
+@op("aten::linalg_lu_factor_ex", "aten::_lu_with_info")
+def linalg_lu_factor_ex(g, x, pivot=True, check_errors=False):
+    packed, _, pivots, diag, _, _, dt, out = _lu(g, x, pivot)
+    info = squeeze_last2(g, lu_info(g, diag, dt))
+    return cast(g, packed, out), cast(g, squeeze(g, pivots, [-2]), torch.int32), info
+
+
+@op("aten::linalg_lu")
+def linalg_lu(g, x, *, pivot=True):
+    """``(P, L, U)`` with ``A = P L U``."""
+    packed, perm, _, _, m, n, dt, out = _lu(g, x, pivot)
+    low, up = unpack_lu(g, packed, m, n, dt)
+    if pivot:
+        p = permutation_matrix(g, perm, m, dt)
+    else:
+        p = _empty(g, 0)
+    return cast(g, p, out), cast(g, low, out), cast(g, up, out)
+
+
+@op("aten::lu_unpack")
+def lu_unpack(g, packed, pivots, unpack_data=True, unpack_pivots=True):
+    m, n = static_dims(g, packed)
+    out = g.out_dtype(1)
+    dt = float_compute(out)
+    if unpack_data:
+        low, up = unpack_lu(g, recast(g, packed, dt), m, n, dt)
+        low, up = cast(g, low, out), cast(g, up, out)
+    else:
+        low, up = _empty(g, 1), _empty(g, 2)
+    if unpack_pivots:
+        p = cast(g, permutation_matrix(g, perm_from_pivots(g, pivots, m), m, dt), out)
+    else:
+        p = _empty(g, 0)
+    return p, low, up
+
+
+@op("aten::linalg_lu_solve")
+def linalg_lu_solve(g, packed, pivots, b, *, left=True, adjoint=False):
+    n = _square(g, packed)
+    out = g.out_dtype()
+    dt = float_compute(out)
+    perm = perm_from_pivots(g, pivots, n)
+    x = lu_solve(g, recast(g, packed, dt), perm, recast(g, b, dt), n, dt, left=left, adjoint=adjoint)
+    return cast(g, x, out)
+
+
+@op("aten::lu_solve")
+def lu_solve_legacy(g, b, packed, pivots):
+    return linalg_lu_solve(g, packed, pivots, b)
+
+
+def _solve(g, a, b, left):
+    n = _square(g, a)
+    out = g.out_dtype()
+    a, dt, _ = _prep(g, a)
+    b = recast(g, b, dt)
+    rank_a, rank_b = g.rank(a), g.rank(b)
+    vector = rank_b == 1 or (rank_b == rank_a - 1 and list(g.shape(b)) == list(g.shape(a)[:-1]))
+    if vector:
+        if not left:
+            raise NotImplementedError("linalg.solve with left=False and a vector B")
+        b = g.set_type(unsqueeze(g, b, [rank_b]), shape=list(g.shape(b)) + [1])
+    packed, perm, _, _ = lu(g, a, n, n, dt)
+    g.set_type(packed, shape=g.shape(a))
+    x = lu_solve(g, packed, perm, b, n, dt, left=left)
+    if vector:
+        x = squeeze(g, x, [-1])
+    return cast(g, x, out)
+
+
+@op("aten::linalg_solve")
+def linalg_solve(g, a, b, *, left=True):
+    return _solve(g, a, b, left)
+
+
+@op("aten::linalg_solve_ex")
+def linalg_solve_ex(g, a, b, *, left=True, check_errors=False):
+    """The solution and LAPACK's info (the first zero pivot of A's LU, 1-based; else 0)."""
+    x = _solve(g, a, b, left)
+    n = _square(g, a)
+    dt = float_compute(g.dtype(a))
+    _, _, _, diag = lu(g, recast(g, a, dt), n, n, dt)
+    return x, squeeze_last2(g, lu_info(g, diag, dt))
+
+
+def _slogdet(g, x):
+    """``(sign, log|det|)`` ([..., 1, 1] each) from the LU's diagonal and pivot parity."""
+    n = _square(g, x)
+    x, dt, _ = _prep(g, x)
+    _, _, pivots, diag = lu(g, x, n, n, dt)
+    d = concat(g, diag, -1, dt)  # [..., 1, n]
+    swapped = g.op("Not", g.op("Equal", pivots, g.constant(torch.arange(1, n + 1).reshape(1, n)),
+                               dtype=torch.bool), dtype=torch.bool)
+    parity = where(g, swapped, scalar(g, -1.0, dt), scalar(g, 1.0, dt), dt)
+    signs = g.op("Mul", g.op("Sign", d, dtype=dt), parity, dtype=dt)
+    sign = reduce(g, "ReduceProd", signs, [-1], True, dt)
+    logabs = reduce(g, "ReduceSum", g.op("Log", g.op("Abs", d, dtype=dt), dtype=dt), [-1], True, dt)
+    return sign, logabs, dt
+
+
+@op("aten::linalg_slogdet")
+def linalg_slogdet(g, x):
+    sign, logabs, _ = _slogdet(g, x)
+    return (cast(g, squeeze_last2(g, sign), g.out_dtype(0)),
+            cast(g, squeeze_last2(g, logabs), g.out_dtype(1)))
+
+
+@op("aten::logdet")
+def logdet(g, x):
+    """``log(det)``: log|det| for a positive determinant, NaN for a negative one (-inf at 0)."""
+    sign, logabs, dt = _slogdet(g, x)
+    nan = scalar(g, float("nan"), dt)
+    y = where(g, g.op("Less", sign, scalar(g, 0.0, dt), dtype=torch.bool), nan, logabs, dt)
+    return cast(g, squeeze_last2(g, y), g.out_dtype())
+
+
+# -- QR ----------------------------------------------------------------------------------------
+def _geqrf(g, x):
+    m, n = static_dims(g, x)
+    if m == 0 or n == 0:
+        raise NotImplementedError("QR of an empty matrix")
+    x, dt, out = _prep(g, x, 1)
+    packed, taus = householder(g, x, m, n, dt)
+    return packed, taus, m, n, dt, out
+
+
+@op("aten::geqrf")
+def geqrf(g, x):
+    packed, taus, _, _, _, out = _geqrf(g, x)
+    return cast(g, packed, out), cast(g, squeeze(g, taus, [-2]), out)
+
+
+@op("aten::linalg_qr")
+def linalg_qr(g, x, mode="reduced"):
+    """Householder QR with LAPACK's signs (R's diagonal is ``-sign(alpha) * norm``)."""
+    packed, taus, m, n, dt, out = _geqrf(g, x)
+    k = min(m, n)
+    q_cols = m if mode == "complete" else k
+    r_rows = m if mode == "complete" else k
+    upper = where(g, mask(g, m, n, lambda r, c: r <= c), packed, scalar(g, 0.0, dt), dt)
+    r = slice_(g, upper, [0], [r_rows], [-2]) if r_rows < m else upper
+    if mode == "r":
+        return _empty(g, 0), cast(g, r, out)
+    eye = g.constant(torch.eye(m, q_cols, dtype=dt))
+    q = apply_reflectors(g, eye, packed, taus, m, reversed(range(k)), dt, left=True)
+    return cast(g, q, out), cast(g, r, out)
+
+
+def _taus(g, tau, dt):
+    count = g.shape(tau)[-1]
+    if not isinstance(count, int):
+        raise NotImplementedError("a dynamic number of reflectors")
+    return unsqueeze(g, recast(g, tau, dt), [g.rank(tau) - 1]), count
+
+
+@op("aten::linalg_householder_product")
+def linalg_householder_product(g, refl, tau):
+    """The first n columns of ``H_0 ... H_{k-1}``: each reflector applied to ``I[:, :n]``."""
+    m, n = static_dims(g, refl)
+    out = g.out_dtype()
+    dt = float_compute(out)
+    taus, count = _taus(g, tau, dt)
+    eye = g.constant(torch.eye(m, n, dtype=dt))
+    q = apply_reflectors(g, eye, recast(g, refl, dt), taus, m, reversed(range(count)), dt, left=True)
+    return cast(g, q, out)
+
+
+@op("aten::ormqr")
+def ormqr(g, refl, tau, other, left=True, transpose=False):
+    """``Q C``, ``Q^T C``, ``C Q`` or ``C Q^T`` with ``Q = H_0 ... H_{k-1}`` (each H symmetric)."""
+    m, _ = static_dims(g, refl)
+    out = g.out_dtype()
+    dt = float_compute(out)
+    taus, count = _taus(g, tau, dt)
+    forward = left == transpose  # Q^T C = H_{k-1}..H_0 C applies H_0 first; C Q applies H_0 first
+    order = range(count) if forward else reversed(range(count))
+    y = apply_reflectors(g, recast(g, other, dt), recast(g, refl, dt), taus, m, order, dt, left=left)
+    return cast(g, y, out)
