@@ -50,22 +50,23 @@ def _convertible(target, registry: Registry) -> bool:
     return fkey is not None and registry.lookup(fkey) is not None
 
 
-def missing_ops(ep: torch.export.ExportedProgram, registry: Registry) -> list:
+def missing_ops(ep: torch.export.ExportedProgram, registry: Registry, refused=()) -> list:
+    """FX targets with no usable conversion (or whose conversion declined, ``refused``)."""
     seen, out = set(), []
     for node in ep.graph.nodes:
         if node.op != "call_function" or node.target in seen:
             continue
         seen.add(node.target)
-        if not _convertible(node.target, registry):
+        if node.target in refused or not _convertible(node.target, registry):
             out.append(node.target)
     return out
 
 
-def _rounds(ep, registry: Registry, only: set | None = None):
+def _rounds(ep, registry: Registry, only: set | None = None, refused=()):
     """Decompose missing ops (only ``only`` in the first round) until nothing more decomposes."""
     decomposed: list[str] = []
     for round_ in range(MAX_ROUNDS):
-        missing = [op for op in missing_ops(ep, registry) if isinstance(op, torch._ops.OpOverload)
+        missing = [op for op in missing_ops(ep, registry, refused) if isinstance(op, torch._ops.OpOverload)
                    and (only is None or round_ > 0 or op in only)]
         table = {op: fn for op in missing if (fn := decomposition(op)) is not None}
         if not table:
@@ -76,17 +77,18 @@ def _rounds(ep, registry: Registry, only: set | None = None):
 
 
 def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, opset: int,
-                          plugins: list[str]):
+                          plugins: list[str], refused: dict | None = None):
     """Return ``(program, decomposed op keys)`` where every op converts.
 
     Raises :class:`UnsupportedOperatorError` naming the ops of the *captured* graph (with their
     source locations) that neither a conversion nor PyTorch's decompositions can handle.
     """
-    original = missing_ops(ep, registry)
+    refused = refused or {}
+    original = missing_ops(ep, registry, refused)
     if not original:
         return ep, []
-    result, decomposed = _rounds(ep, registry)
-    if not missing_ops(result, registry):
+    result, decomposed = _rounds(ep, registry, refused=refused)
+    if not missing_ops(result, registry, refused):
         return result, decomposed
     # Find which of the captured graph's ops are the problem, to report them as the user wrote them.
     unresolved = []
@@ -94,17 +96,19 @@ def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, 
         if not isinstance(op, torch._ops.OpOverload) or decomposition(op) is None:
             unresolved.append(op)
             continue
-        alone, _ = _rounds(ep, registry, only={op})
-        if set(missing_ops(alone, registry)) - set(original):
+        alone, _ = _rounds(ep, registry, only={op}, refused=refused)
+        if set(missing_ops(alone, registry, refused)) - set(original):
             unresolved.append(op)
-    raise unsupported_error(ep, unresolved or original, registry, opset, plugins)
+    raise unsupported_error(ep, unresolved or original, registry, opset, plugins, refused)
 
 
-def unsupported_error(ep, targets, registry: Registry, opset: int, plugins: list[str]):
+def unsupported_error(ep, targets, registry: Registry, opset: int, plugins: list[str], refused=None):
     locations: dict[str, list[str]] = {}
+    reasons = {op_key(t): r for t, r in (refused or {}).items()}
     for node in ep.graph.nodes:
         if node.op == "call_function" and node.target in targets:
             locations.setdefault(op_key(node.target), []).append(node_location(node) or node.name)
     return UnsupportedOperatorError(
-        [UnsupportedOp(k, tuple(v), registry.available_opsets(k)) for k, v in locations.items()],
+        [UnsupportedOp(k, tuple(v), registry.available_opsets(k), reasons.get(k, ""))
+         for k, v in locations.items()],
         opset, plugins)

@@ -23,7 +23,7 @@ from .decompose import decompose_unsupported
 from .dynamic import axis_names, dynamic_shapes_from_axes, tensor_leaves
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
-from .lowering import Lowerer, SymbolNames
+from .lowering import ConversionRefused, Lowerer, SymbolNames
 from .options import check_destination, check_names_against_graph, make_options
 from .passes import PassContext, run_fx_passes, run_ir_passes
 from .plugins import load_plugins
@@ -143,9 +143,20 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> E
         ep = run_fx_passes(ep, loaded.fx_passes, options)
         ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
         stages.done("fx passes")
-        lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
-                          loaded.opset_versions, axis_names(model, args, kw, options))
-        lowered = lowerer.run()
+        refused: dict = {}
+        while True:
+            lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
+                              loaded.opset_versions, axis_names(model, args, kw, options))
+            try:
+                lowered = lowerer.run()
+                break
+            except ConversionRefused as declined:
+                if not set(declined.refused) - set(refused):
+                    raise OnnxExporterError(f"conversions declined again: {declined}") from declined
+                refused.update(declined.refused)
+                ep, more = decompose_unsupported(ep, registry, options.opset_version,
+                                                 loaded.names(), refused)
+                decomposed += more
         stages.done("lower")
         check_names_against_graph(options, len(lowered.model.graph.inputs), lowerer.n_outputs)
         context = PassContext(options, ep, lowered.fx_nodes, model)

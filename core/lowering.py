@@ -154,6 +154,18 @@ def fit_call(fn: Callable, key: str, pos: list, kw: dict, is_default: list):
     return pos, out_kw
 
 
+class ConversionRefused(Exception):
+    """Raised by :meth:`Lowerer.run` when conversions raised NotImplementedError.
+
+    ``refused`` maps each FX target to the reason; the export decomposes those ops with
+    PyTorch's decompositions and lowers again.
+    """
+
+    def __init__(self, refused: dict[Any, str]):
+        super().__init__(", ".join(refused.values()))
+        self.refused = refused
+
+
 class SymbolNames:
     """Names of dynamic dimensions: torch symbols (``s77``) -> user names (``batch``)."""
 
@@ -208,6 +220,7 @@ class Lowerer:
         self.served: dict[str, str] = {}
         self._node_count = 0
         self.n_outputs = 0
+        self.refused: dict[Any, str] = {}
 
     # -- values -------------------------------------------------------------------------------
     def value_of(self, x: Any) -> Any:
@@ -318,13 +331,15 @@ class Lowerer:
             elif node.op == "call_function":
                 fx_nodes[node.name] = node
                 self._lower(node, unsupported)
-            elif node.op == "output" and not unsupported:
+            elif node.op == "output" and not unsupported and not self.refused:
                 self._outputs(node, sig)
         if unsupported:
             raise UnsupportedOperatorError(
                 [UnsupportedOp(k, tuple(v), self.registry.available_opsets(k))
                  for k, v in unsupported.items()],
                 opts.opset_version, self.plugin_names)
+        if self.refused:
+            raise ConversionRefused(self.refused)
         self.graph.inputs.extend(user_inputs)
         order = self.state_dict_order or list(param_inputs)
         self.graph.inputs.extend(param_inputs[k] for k in order if k in param_inputs)
@@ -354,8 +369,8 @@ class Lowerer:
                 self.env[node.args[0]] = value
             return
         entry = self.registry.lookup(key)
-        if unsupported and entry is not None:
-            self.env[node] = None  # the export already failed: only collect unsupported ops
+        if (unsupported or self.refused) and entry is not None:
+            self.env[node] = None  # this lowering already failed: only collect what is missing
             return
         rebinds = None
         if entry is None and mutable and (fkey := inplace_functional_key(key)):
@@ -373,6 +388,11 @@ class Lowerer:
             result = entry.fn(self.g, *self.value_of(pos), **{k: self.value_of(v) for k, v in kw.items()})
         except OnnxExporterError:
             raise
+        except NotImplementedError as exc:
+            # the conversion declines this case: PyTorch's decomposition gets a chance
+            self.refused.setdefault(target, f"{entry.qualname} declined: {exc}")
+            self.env[node] = None
+            return
         except Exception as exc:
             raise OnnxExporterError(
                 f"converting {key} (FX node {node.name!r} at {node_location(node) or 'unknown'}) "

@@ -76,3 +76,23 @@ def test_bad_options(mlp, kw, words):
 def test_bad_model_object():
     with pytest.raises(onnxplug.OnnxExporterError, match="cannot export an object of type int"):
         onnxplug.export(3, (torch.randn(2),))
+
+
+def test_a_declining_conversion_falls_back_to_pytorchs_decomposition():
+    def declines(g, x, approximate="none"):
+        raise NotImplementedError("not this time")
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GELU()).eval()
+    r = export_and_compare(model, (torch.randn(2, 4),), custom_symbolics={"aten::gelu": declines})
+    assert r.decomposed == ["aten::gelu.default"]
+    assert "Erf" in [n.op_type for n in r.model.graph.node]
+
+
+def test_a_declining_conversion_without_decomposition_is_reported_with_its_reason(tmp_path):
+    def declines(g, x):
+        raise NotImplementedError("needs a newer opset")
+
+    with pytest.raises(onnxplug.UnsupportedOperatorError, match="declined: needs a newer opset"):
+        onnxplug.export(lambda x: torch.sin(x), (torch.randn(3),), tmp_path / "m.onnx",
+                        custom_symbolics={"aten::sin": declines})
+    assert not (tmp_path / "m.onnx").exists()

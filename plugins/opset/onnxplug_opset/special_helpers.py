@@ -14,6 +14,7 @@ import math
 
 import torch
 
+from . import elementwise_helpers as eh
 from .elementwise_helpers import c, chebyshev, compare, op1, op2, where
 from .helpers import Value
 
@@ -219,3 +220,69 @@ def _prefix_names(graph, prefix: str):
 
 def _onnx_float(dt: torch.dtype) -> int:
     return 11 if dt == torch.float64 else 1
+
+
+# -- floating-point decomposition ----------------------------------------------------------------------
+def pow2(g, e: Value) -> Value:
+    """``2**e`` for an integer-valued float ``e`` as two exact factors, so ``2**128`` or
+    ``2**-149`` (whose float32 value overflows or is subnormal) still scales exactly."""
+    dt = g.dtype(e)
+    half = op1(g, "Floor", op2(g, "Mul", e, c(g, 0.5, dt)))
+    two = c(g, 2.0, dt)
+    return g.op("Pow", two, half, dtype=dt), g.op("Pow", two, op2(g, "Sub", e, half), dtype=dt)
+
+
+def frexp(g, x: Value) -> tuple[Value, Value]:
+    """``(m, e)`` with ``x = m 2**e`` and ``0.5 <= |m| < 1``, as floats of ``x``'s dtype.
+
+    ``e`` starts as ``floor(log2|x|) + 1``; one correction step each way absorbs the log's
+    rounding at powers of two. Zero, inf and NaN give ``(x, 0)`` like PyTorch.
+    """
+    dt = g.dtype(x)
+    a = op1(g, "Abs", x)
+    e = op2(g, "Add", op1(g, "Floor", op2(g, "Div", op1(g, "Log", a), c(g, math.log(2.0), dt))),
+            c(g, 1.0, dt))
+    special = eh.or_(g, eh.compare(g, "eq", x, c(g, 0.0, dt)),
+                     eh.or_(g, eh.isinf(g, x), eh.isnan(g, x)))
+    e = where(g, special, c(g, 0.0, dt), e, dt)
+    f1, f2 = pow2(g, op1(g, "Neg", e))
+    m = op2(g, "Mul", op2(g, "Mul", x, f1), f2)
+    for big, factor, shift in (("ge", 0.5, 1.0), ("lt", 2.0, -1.0), ("ge", 0.5, 1.0)):
+        am = op1(g, "Abs", m)
+        fix = compare(g, big, am, c(g, 1.0 if big == "ge" else 0.5, dt))
+        fix = eh.and_(g, fix, eh.not_(g, special))
+        m = where(g, fix, op2(g, "Mul", m, c(g, factor, dt)), m, dt)
+        e = where(g, fix, op2(g, "Add", e, c(g, shift, dt)), e, dt)
+    return m, e
+
+
+def nextafter(g, x: Value, y: Value) -> Value:
+    """The float after ``x`` towards ``y``: ``x`` plus or minus one unit in the last place.
+
+    The unit is ``2**(e - digits)`` from ``frexp`` (halved when stepping towards zero from a
+    power of two), at least the smallest subnormal; zero steps to that subnormal with ``y``'s
+    sign, an infinity to the largest finite float, and ``x == y`` gives ``y``.
+    """
+    dt = g.dtype(x)
+    fi = torch.finfo(dt)
+    digits = 1.0 - math.log2(float(fi.eps))  # significand bits: 24 or 53
+    tiny = float(fi.smallest_normal) * float(fi.eps)  # the smallest subnormal
+    m, e = frexp(g, x)
+    up = compare(g, "lt", x, y)
+    towards_zero = g.op("Xor", up, compare(g, "gt", x, c(g, 0.0, dt)), dtype=torch.bool)
+    at_pow2 = compare(g, "eq", op1(g, "Abs", m), c(g, 0.5, dt))
+    shift = where(g, eh.and_(g, towards_zero, at_pow2), c(g, digits + 1.0, dt), c(g, digits, dt), dt)
+    f1, f2 = pow2(g, op2(g, "Sub", e, shift))
+    ulp = op2(g, "Mul", f1, f2)
+    ulp = g.op("Max", ulp, c(g, tiny, dt), dtype=dt)
+    step = where(g, up, ulp, op1(g, "Neg", ulp), dt)
+    out = op2(g, "Add", x, step)
+    # a -0 from stepping up off the smallest negative subnormal; keep zeros in Where's
+    # false branch: onnxruntime's Where returns +0 for a -0 from its true branch
+    out = where(g, eh.not_(g, compare(g, "eq", out, c(g, 0.0, dt))), out, op2(g, "Mul", x, c(g, 0.0, dt)), dt)
+    sign_y = where(g, compare(g, "gt", y, c(g, 0.0, dt)), c(g, tiny, dt), c(g, -tiny, dt), dt)
+    out = where(g, compare(g, "eq", x, c(g, 0.0, dt)), sign_y, out, dt)
+    out = where(g, eh.isinf(g, x), op2(g, "Mul", op1(g, "Sign", x), c(g, fi.max, dt)), out, dt)
+    out = where(g, eh.not_(g, compare(g, "eq", x, y)), out, y, dt)
+    return where(g, eh.or_(g, eh.isnan(g, x), eh.isnan(g, y)), op2(g, "Add", x, y), out, dt)
+

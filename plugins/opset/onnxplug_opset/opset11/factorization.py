@@ -7,6 +7,10 @@ dynamic). Opset 11 is the first with the negative axes the helpers count from th
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
+
 import torch
 
 from ..factorization_helpers import (
@@ -14,7 +18,7 @@ from ..factorization_helpers import (
     perm_from_pivots, permutation_matrix, solve_triangular, squeeze_last2, static_dims,
     unpack_lu, where,
 )
-from ..helpers import cast, expand, reduce, scalar, slice_, squeeze, unsqueeze
+from ..helpers import cast, expand, reduce, reshape, scalar, slice_, squeeze, unsqueeze
 from ..nn_helpers import float_compute, recast
 from ..registration import op
 
@@ -39,13 +43,13 @@ def _on_empty(*fills):
     log 0 (the empty product), which ``fills`` gives per output.
     """
     def wrap(fn):
+        @functools.wraps(fn)
         def inner(g, *args, **kwargs):
             try:
                 return fn(g, *args, **kwargs)
             except _Empty:
                 outs = [_filled(g, i, f) for i, f in enumerate(fills)]
                 return outs[0] if len(outs) == 1 else tuple(outs)
-        inner.__name__, inner.__doc__, inner.__qualname__ = fn.__name__, fn.__doc__, fn.__qualname__
         return inner
     return wrap
 
@@ -55,6 +59,14 @@ def _filled(g, i: int, fill):
     if shape is None or not all(isinstance(d, int) for d in shape):
         raise NotImplementedError("factorization of an empty matrix with dynamic batch dims")
     return g.constant(torch.full(shape, fill, dtype=g.out_dtype(i)))
+
+
+def _identity(g, i: int):
+    """Output ``i`` as identity matrices (of its static shape)."""
+    shape = g.out_shape(i)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        raise NotImplementedError("identity output of a dynamic shape")
+    return g.constant(torch.eye(shape[-1], dtype=g.out_dtype(i)).expand(shape).contiguous())
 
 
 def _prep(g, x, out_index: int = 0):
@@ -81,11 +93,13 @@ def _cholesky(g, x, upper):
 
 
 @op("aten::linalg_cholesky", "aten::cholesky")
+@_on_empty(0)
 def linalg_cholesky(g, x, upper=False):
     return _cholesky(g, x, upper)[0]
 
 
 @op("aten::linalg_cholesky_ex")
+@_on_empty(0, 0)
 def linalg_cholesky_ex(g, x, *, upper=False, check_errors=False):
     return _cholesky(g, x, upper)
 
@@ -99,6 +113,7 @@ def _cholesky_solve(g, b, factor, upper, n, dt):
 
 
 @op("aten::cholesky_solve")
+@_on_empty(0)
 def cholesky_solve(g, b, factor, upper=False):
     n = _square(g, factor)
     out = g.out_dtype()
@@ -107,6 +122,7 @@ def cholesky_solve(g, b, factor, upper=False):
 
 
 @op("aten::cholesky_inverse")
+@_on_empty(0)
 def cholesky_inverse(g, factor, upper=False):
     n = _square(g, factor)
     factor, dt, out = _prep(g, factor)
@@ -116,6 +132,7 @@ def cholesky_inverse(g, factor, upper=False):
 
 # -- triangular solves -------------------------------------------------------------------------
 @op("aten::linalg_solve_triangular")
+@_on_empty(0)
 def linalg_solve_triangular(g, a, b, *, upper, left=True, unitriangular=False):
     n = _square(g, a)
     out = g.out_dtype()
@@ -130,6 +147,7 @@ def linalg_solve_triangular(g, a, b, *, upper, left=True, unitriangular=False):
 
 
 @op("aten::triangular_solve")
+@_on_empty(0, 0)
 def triangular_solve(g, b, a, upper=True, transpose=False, unitriangular=False):
     """``(X, A)``: X solves ``A X = B`` (``A^T X = B`` if ``transpose``); A broadcast to X's batch."""
     n = _square(g, a)
@@ -146,19 +164,21 @@ def triangular_solve(g, b, a, upper=True, transpose=False, unitriangular=False):
 def _lu(g, x, pivot):
     m, n = static_dims(g, x)
     if m == 0 or n == 0:
-        raise NotImplementedError("LU of an empty matrix")
+        raise _Empty
     x, dt, out = _prep(g, x)
     packed, perm, pivots, diag = lu(g, x, m, n, dt, pivot)
     return packed, perm, pivots, diag, m, n, dt, out
 
 
 @op("aten::linalg_lu_factor")
+@_on_empty(0, 0)
 def linalg_lu_factor(g, x, *, pivot=True):
     packed, _, pivots, _, _, _, _, out = _lu(g, x, pivot)
     return cast(g, packed, out), cast(g, squeeze(g, pivots, [-2]), torch.int32)
 
 
 @op("aten::linalg_lu_factor_ex", "aten::_lu_with_info")
+@_on_empty(0, 0, 0)
 def linalg_lu_factor_ex(g, x, pivot=True, check_errors=False):
     packed, _, pivots, diag, _, _, dt, out = _lu(g, x, pivot)
     info = squeeze_last2(g, lu_info(g, diag, dt))
@@ -166,8 +186,12 @@ def linalg_lu_factor_ex(g, x, pivot=True, check_errors=False):
 
 
 @op("aten::linalg_lu")
+@_on_empty(0, 0, 0)
 def linalg_lu(g, x, *, pivot=True):
     """``(P, L, U)`` with ``A = P L U``."""
+    m, n = static_dims(g, x)
+    if n == 0 and m > 0:  # P is the identity, L and U empty
+        return _identity(g, 0), _filled(g, 1, 0), _filled(g, 2, 0)
     packed, perm, _, _, m, n, dt, out = _lu(g, x, pivot)
     low, up = unpack_lu(g, packed, m, n, dt)
     if pivot:
@@ -195,6 +219,7 @@ def lu_unpack(g, packed, pivots, unpack_data=True, unpack_pivots=True):
 
 
 @op("aten::linalg_lu_solve")
+@_on_empty(0)
 def linalg_lu_solve(g, packed, pivots, b, *, left=True, adjoint=False):
     n = _square(g, packed)
     out = g.out_dtype()
@@ -205,6 +230,7 @@ def linalg_lu_solve(g, packed, pivots, b, *, left=True, adjoint=False):
 
 
 @op("aten::lu_solve")
+@_on_empty(0)
 def lu_solve_legacy(g, b, packed, pivots):
     return linalg_lu_solve(g, packed, pivots, b)
 
@@ -229,11 +255,13 @@ def _solve(g, a, b, left):
 
 
 @op("aten::linalg_solve")
+@_on_empty(0)
 def linalg_solve(g, a, b, *, left=True):
     return _solve(g, a, b, left)
 
 
 @op("aten::linalg_solve_ex")
+@_on_empty(0, 0)
 def linalg_solve_ex(g, a, b, *, left=True, check_errors=False):
     """The solution and LAPACK's info (the first zero pivot of A's LU, 1-based; else 0)."""
     x = _solve(g, a, b, left)
@@ -259,6 +287,7 @@ def _slogdet(g, x):
 
 
 @op("aten::linalg_slogdet")
+@_on_empty(1, 0)
 def linalg_slogdet(g, x):
     sign, logabs, _ = _slogdet(g, x)
     return (cast(g, squeeze_last2(g, sign), g.out_dtype(0)),
@@ -266,6 +295,7 @@ def linalg_slogdet(g, x):
 
 
 @op("aten::logdet")
+@_on_empty(0)
 def logdet(g, x):
     """``log(det)``: log|det| for a positive determinant, NaN for a negative one (-inf at 0)."""
     sign, logabs, dt = _slogdet(g, x)
@@ -278,21 +308,26 @@ def logdet(g, x):
 def _geqrf(g, x):
     m, n = static_dims(g, x)
     if m == 0 or n == 0:
-        raise NotImplementedError("QR of an empty matrix")
+        raise _Empty
     x, dt, out = _prep(g, x, 1)
     packed, taus = householder(g, x, m, n, dt)
     return packed, taus, m, n, dt, out
 
 
 @op("aten::geqrf")
+@_on_empty(0, 0)
 def geqrf(g, x):
     packed, taus, _, _, _, out = _geqrf(g, x)
     return cast(g, packed, out), cast(g, squeeze(g, taus, [-2]), out)
 
 
 @op("aten::linalg_qr")
+@_on_empty(0, 0)
 def linalg_qr(g, x, mode="reduced"):
     """Householder QR with LAPACK's signs (R's diagonal is ``-sign(alpha) * norm``)."""
+    m, n = static_dims(g, x)
+    if n == 0 and m > 0 and mode == "complete":  # Q is the identity, R empty
+        return _identity(g, 0), _filled(g, 1, 0)
     packed, taus, m, n, dt, out = _geqrf(g, x)
     k = min(m, n)
     q_cols = m if mode == "complete" else k
@@ -336,3 +371,112 @@ def ormqr(g, refl, tau, other, left=True, transpose=False):
     order = range(count) if forward else reversed(range(count))
     y = apply_reflectors(g, recast(g, other, dt), recast(g, refl, dt), taus, m, order, dt, left=left)
     return cast(g, y, out)
+
+
+# -- tensor inverse and solve ------------------------------------------------------------------
+def _inverse(g, a, n, dt):
+    packed, perm, _, _ = lu(g, a, n, n, dt)
+    return lu_solve(g, packed, perm, g.constant(torch.eye(n, dtype=dt)), n, dt)
+
+
+def _static_shape(g, x):
+    shape = g.shape(x)
+    if shape is None or not all(isinstance(d, int) for d in shape):
+        raise NotImplementedError("tensorinv/tensorsolve of a dynamic shape")
+    return list(shape)
+
+
+@op("aten::linalg_tensorinv")
+def linalg_tensorinv(g, x, ind=2):
+    """The inverse of ``x`` read as a ``prod(shape[:ind]) x prod(shape[ind:])`` matrix."""
+    shape = _static_shape(g, x)
+    n = 1
+    for d in shape[:ind]:
+        n *= d
+    if n == 0:
+        raise NotImplementedError("tensorinv of an empty tensor")
+    x, dt, out = _prep(g, x)
+    a = g.set_type(reshape(g, x, [n, n]), shape=[n, n])
+    inv = _inverse(g, a, n, dt)
+    return cast(g, reshape(g, inv, shape[ind:] + shape[:ind]), out)
+
+
+@op("aten::linalg_tensorsolve")
+def linalg_tensorsolve(g, a, b, dims=None):
+    """``X`` with ``tensordot(A, X, X.ndim) = B``: one flattened square solve."""
+    shape_a, shape_b = _static_shape(g, a), _static_shape(g, b)
+    rank = len(shape_a)
+    if dims:
+        moved = [d % rank for d in dims]
+        perm = [i for i in range(rank) if i not in moved] + moved
+        a = g.op("Transpose", a, perm_is=perm, dtype=g.dtype(a))
+        shape_a = [shape_a[i] for i in perm]
+    x_shape = shape_a[len(shape_b):]
+    n = 1
+    for d in shape_b:
+        n *= d
+    if n == 0:
+        raise NotImplementedError("tensorsolve of an empty tensor")
+    out = g.out_dtype()
+    dt = float_compute(out)
+    a2 = g.set_type(reshape(g, recast(g, a, dt), [n, n]), shape=[n, n])
+    b2 = g.set_type(reshape(g, recast(g, b, dt), [n, 1]), shape=[n, 1])
+    packed, perm_rows, _, _ = lu(g, a2, n, n, dt)
+    g.set_type(packed, shape=[n, n])
+    x = lu_solve(g, packed, perm_rows, b2, n, dt)
+    return cast(g, reshape(g, x, x_shape), out)
+
+
+# -- matrix exponential ------------------------------------------------------------------------
+_TAYLOR_DEGREE = 18  # |A| <= 1 after scaling: the remainder is below 1/19! ~ 8e-18
+_LOOPS = itertools.count()
+
+
+@op("aten::matrix_exp")
+def matrix_exp(g, x):
+    """Scaling and squaring: ``exp(A) = exp(A / 2^s)^(2^s)``, ``s`` from A's 1-norm.
+
+    ``s = ceil(log2 |A|_1)`` (at least 0) is computed per matrix at run time, the scaled
+    exponential is a degree-18 Taylor polynomial (Horner), and a ``Loop`` squares each
+    matrix its own ``s`` times (the loop runs the batch's largest ``s``; the others keep their
+    value once done), so any norm is handled, not only ones below a bound fixed at export.
+    """
+    n = _square(g, x)
+    x, dt, out = _prep(g, x)
+    norm = reduce(g, "ReduceMax", reduce(g, "ReduceSum", g.op("Abs", x, dtype=dt), [-2], True, dt),
+                  [-1], True, dt)  # [..., 1, 1]
+    log2 = g.op("Div", g.op("Log", norm, dtype=dt), scalar(g, math.log(2.0), dt), dtype=dt)
+    cap = 1100.0 if dt == torch.float64 else 140.0  # past the largest finite norm
+    s = g.op("Min", g.op("Ceil", log2, dtype=dt), scalar(g, cap, dt), dtype=dt)
+    s = where(g, g.op("Greater", norm, scalar(g, 1.0, dt), dtype=torch.bool), s, scalar(g, 0.0, dt), dt)
+    scaled = g.op("Mul", x, g.op("Pow", scalar(g, 2.0, dt), g.op("Neg", s, dtype=dt), dtype=dt), dtype=dt)
+    eye = g.constant(torch.eye(n, dtype=dt))
+    p = eye
+    for k in range(_TAYLOR_DEGREE, 0, -1):
+        p = g.op("Add", eye, g.op("Div", g.op("MatMul", scaled, p, dtype=dt), scalar(g, float(k), dt),
+                                  dtype=dt), dtype=dt)
+    if g.shape(x)[:-2]:  # give every matrix the batch shape so the loop state keeps one shape
+        p = g.op("Add", p, g.op("Mul", scaled, scalar(g, 0.0, dt), dtype=dt), dtype=dt)
+        p = g.op("Expand", p, g.op("Shape", x, dtype=torch.int64), dtype=dt)
+    s_int = cast(g, s, torch.int64)
+    trips = reduce(g, "ReduceMax", s_int, None, False, torch.int64)
+    body = g.subgraph("matrix_exp_square")
+    it = body.add_input("i", torch.int64, [])
+    cond = body.add_input("cond", torch.bool, [])
+    cur = body.add_input("x", dt)
+    squared = body.op("MatMul", cur, cur, dtype=dt)
+    nxt = body.op("Where", body.op("Less", it, s_int, dtype=torch.bool), squared, cur, dtype=dt)
+    graph = _prefix_names(body.finish(body.op("Identity", cond, dtype=torch.bool), nxt),
+                          f"mexp{next(_LOOPS)}_")
+    y = g.op("Loop", trips, g.constant(True, torch.bool), p, body_g=graph, dtype=dt)
+    return cast(g, y, out)
+
+
+def _prefix_names(graph, prefix: str):
+    """Model-unique value names in a body graph (the checker wants SSA names across graphs)."""
+    for v in graph.inputs:
+        v.name = prefix + (v.name or "in")
+    for node in graph:
+        for i, v in enumerate(node.outputs):
+            v.name = f"{prefix}{v.name or i}"
+    return graph

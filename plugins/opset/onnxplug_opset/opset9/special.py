@@ -158,3 +158,43 @@ special_hermite_polynomial_h = _polynomial("special_hermite_polynomial_h", _U1, 
 special_hermite_polynomial_he = _polynomial("special_hermite_polynomial_he", _T1, _hermite_e_step)
 special_laguerre_polynomial_l = _polynomial("special_laguerre_polynomial_l", _L1, _laguerre_step)
 special_legendre_polynomial_p = _polynomial("special_legendre_polynomial_p", _T1, _legendre_step)
+
+
+# -- gamma family -------------------------------------------------------------------------------------
+@op("aten::mvlgamma")
+def mvlgamma(g, x, p):
+    """Multivariate log-gamma: ``sum_i lgamma(x - i/2) + p (p - 1)/4 log(pi)`` for ``i < p``.
+
+    PyTorch raises for ``x <= (p - 1)/2``; an exported graph cannot, and gives the sum there.
+    """
+    from .elementwise import lgamma  # the element-wise family owns lgamma
+
+    out = out_dtype(g, x)
+    xv = as_value(g, x, out)
+    total = c(g, p * (p - 1) / 4 * math.log(math.pi), out)
+    for i in range(p):
+        arg = xv if i == 0 else op2(g, "Sub", xv, c(g, i / 2, out))
+        total = op2(g, "Add", total, lgamma(g, arg))
+    return total
+
+
+# -- floating-point representation -----------------------------------------------------------------------
+def _ieee_dtype(dt: torch.dtype) -> torch.dtype:
+    return torch.float64 if dt == torch.float64 else torch.float32
+
+
+@op("aten::frexp.Tensor")
+def frexp(g, x):
+    """Mantissa and int32 exponent (see ``special_helpers.frexp``); half types run in float32."""
+    dt = g.dtype(x)
+    m, e = sh.frexp(g, cast(g, x, _ieee_dtype(dt)))
+    return cast(g, m, dt), g.op("Cast", e, to_i=6, dtype=torch.int32)
+
+
+@op("aten::nextafter")
+def nextafter(g, x, y):
+    """Float32 and float64 only: the unit in the last place depends on the exact dtype."""
+    dt = out_dtype(g, x, y)
+    if dt not in (torch.float32, torch.float64):
+        raise NotImplementedError(f"nextafter of {dt} is not converted")
+    return sh.nextafter(g, as_value(g, x, dt), as_value(g, y, dt))
