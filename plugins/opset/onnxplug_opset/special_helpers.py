@@ -277,12 +277,25 @@ def nextafter(g, x: Value, y: Value) -> Value:
     ulp = g.op("Max", ulp, c(g, tiny, dt), dtype=dt)
     step = where(g, up, ulp, op1(g, "Neg", ulp), dt)
     out = op2(g, "Add", x, step)
-    # a -0 from stepping up off the smallest negative subnormal; keep zeros in Where's
-    # false branch: onnxruntime's Where returns +0 for a -0 from its true branch
-    out = where(g, eh.not_(g, compare(g, "eq", out, c(g, 0.0, dt))), out, op2(g, "Mul", x, c(g, 0.0, dt)), dt)
     sign_y = where(g, compare(g, "gt", y, c(g, 0.0, dt)), c(g, tiny, dt), c(g, -tiny, dt), dt)
     out = where(g, compare(g, "eq", x, c(g, 0.0, dt)), sign_y, out, dt)
     out = where(g, eh.isinf(g, x), op2(g, "Mul", op1(g, "Sign", x), c(g, fi.max, dt)), out, dt)
-    out = where(g, eh.not_(g, compare(g, "eq", x, y)), out, y, dt)
+    out = where(g, _differ(g, x, y), out, y, dt)
+    # zeros get their sign by arithmetic (x's when stepping off the smallest subnormal, else
+    # y's) and stay in Where's false branch: onnxruntime's Where turns a true-branch -0 into
+    # +0, and fuses Not into Where by swapping branches (hence Less-or-Greater, not Not(Equal))
+    signs = where(g, _differ(g, x, y), _unit_sign(g, x), _unit_sign(g, y), dt)
+    out = where(g, _differ(g, out, c(g, 0.0, dt)), out, op2(g, "Mul", signs, c(g, 0.0, dt)), dt)
     return where(g, eh.or_(g, eh.isnan(g, x), eh.isnan(g, y)), op2(g, "Add", x, y), out, dt)
 
+
+
+def _differ(g, a: Value, b: Value) -> Value:
+    """``a < b or a > b`` (false for NaN)."""
+    return eh.or_(g, compare(g, "lt", a, b), compare(g, "gt", a, b))
+
+
+def _unit_sign(g, v: Value) -> Value:
+    """-1 where the sign bit of ``v`` is set (``-0`` included), else 1."""
+    dt = g.dtype(v)
+    return where(g, eh.signbit(g, v), c(g, -1.0, dt), c(g, 1.0, dt), dt)

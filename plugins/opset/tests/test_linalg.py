@@ -8,13 +8,7 @@ import torch
 from conftest import NEWEST
 
 
-class Fn(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
+from onnxplug.capture import FunctionModule as Fn  # a function as a module, for export
 
 
 torch.manual_seed(0)

@@ -455,9 +455,6 @@ def matrix_exp(g, x):
     for k in range(_TAYLOR_DEGREE, 0, -1):
         p = g.op("Add", eye, g.op("Div", g.op("MatMul", scaled, p, dtype=dt), scalar(g, float(k), dt),
                                   dtype=dt), dtype=dt)
-    if g.shape(x)[:-2]:  # give every matrix the batch shape so the loop state keeps one shape
-        p = g.op("Add", p, g.op("Mul", scaled, scalar(g, 0.0, dt), dtype=dt), dtype=dt)
-        p = g.op("Expand", p, g.op("Shape", x, dtype=torch.int64), dtype=dt)
     s_int = cast(g, s, torch.int64)
     trips = reduce(g, "ReduceMax", s_int, None, False, torch.int64)
     body = g.subgraph("matrix_exp_square")

@@ -191,6 +191,21 @@ def native_bn(g, x, weight, bias, running_mean, running_var, training, momentum,
     return y, mean, inv
 
 
+@op("aten::_batch_norm_with_update")
+def bn_with_update(g, x, weight, bias, running_mean, running_var, momentum, eps):
+    """Training-mode batch norm: ``(y, save_mean, save_invstd, reserve)``; the running
+    statistics' in-place update is not a graph output (buffers are not exported as state)."""
+    y, mean, inv = native_bn(g, x, weight, bias, running_mean, running_var, True, momentum, eps)
+    return y, mean, inv, g.constant(torch.zeros(0, dtype=g.out_dtype(3)))
+
+
+@op("aten::_batch_norm_no_update")
+def bn_no_update(g, x, weight, bias, running_mean, running_var, momentum, eps):
+    y, mean, inv = native_bn(g, x, weight, bias, running_mean, running_var,
+                             running_mean is None, momentum, eps)
+    return y, mean, inv, g.constant(torch.zeros(0, dtype=g.out_dtype(3)))
+
+
 @op("aten::_native_batch_norm_legit_functional")
 def native_bn_functional(g, x, weight, bias, running_mean, running_var, training, momentum, eps):
     """As ``native_bn`` plus the updated running statistics (what training-mode export keeps)."""
