@@ -179,3 +179,12 @@ def test_model(check, build, shape, opset):
     model = build()
     with torch.no_grad():
         check(model, (torch.randn(*shape),), opset=opset, atol=1e-4)
+
+
+@pytest.mark.parametrize("opset", [7, NEWEST])
+def test_batch_norm_with_update_overload(check, opset):
+    def fn(x, w, b):
+        mean, var = torch.zeros(3), torch.ones(3)
+        return torch.ops.aten._batch_norm_with_update(x, w, b, mean, var, 0.1, 1e-5)[:3]
+
+    check(fn, (torch.randn(4, 3, 5), torch.rand(3) + 0.5, torch.randn(3)), opset=opset)
