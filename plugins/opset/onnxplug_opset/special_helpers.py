@@ -289,7 +289,6 @@ def nextafter(g, x: Value, y: Value) -> Value:
     return where(g, eh.or_(g, eh.isnan(g, x), eh.isnan(g, y)), op2(g, "Add", x, y), out, dt)
 
 
-
 def _differ(g, a: Value, b: Value) -> Value:
     """``a < b or a > b`` (false for NaN)."""
     return eh.or_(g, compare(g, "lt", a, b), compare(g, "gt", a, b))
@@ -299,3 +298,77 @@ def _unit_sign(g, v: Value) -> Value:
     """-1 where the sign bit of ``v`` is set (``-0`` included), else 1."""
     dt = g.dtype(v)
     return where(g, eh.signbit(g, v), c(g, -1.0, dt), c(g, 1.0, dt), dt)
+
+
+# -- Hurwitz zeta ---------------------------------------------------------------------------------------
+def _euler_maclaurin_divisors() -> list[float]:
+    """``(2j)! / B_2j`` for j = 1..12: the divisors of the Euler-Maclaurin correction terms."""
+    from fractions import Fraction
+
+    n = 26
+    b = [Fraction(0)] * (n + 1)  # Bernoulli numbers by the Akiyama-Tanigawa algorithm
+    a = [Fraction(0)] * (n + 1)
+    for m in range(n + 1):
+        a[m] = Fraction(1, m + 1)
+        for j in range(m, 0, -1):
+            a[j - 1] = j * (a[j - 1] - a[j])
+        b[m] = a[0]
+    return [float(Fraction(math.factorial(2 * j)) / b[2 * j]) for j in range(1, 13)]
+
+
+def hurwitz_zeta(g, x: Value, q: Value) -> Value:
+    """``sum_k (q + k)^-x`` as Cephes computes it: the first terms directly, up to ``q + N``
+    past 9 (``N >= 9``), then the Euler-Maclaurin tail with 12 Bernoulli terms.
+
+    Nine direct terms are unrolled; a ``Loop`` adds the ones a negative ``q`` needs (its trip
+    count is computed at run time). Domain: ``x == 1`` gives inf, ``x < 1`` NaN, ``q`` a
+    non-positive integer inf, and a negative ``q`` with non-integer ``x`` NaN.
+    """
+    dt = g.dtype(x)
+    x, q = _broadcast_pair(g, x, q)
+    q, x = _broadcast_pair(g, q, x)
+    nx = op1(g, "Neg", x)
+
+    def term(k):
+        return g.op("Pow", op2(g, "Add", q, k), nx, dtype=dt)
+    s = g.op("Pow", q, nx, dtype=dt)
+    for i in range(1, 10):
+        s = op2(g, "Add", s, term(c(g, float(i), dt)))
+    nine = c(g, 9.0, dt)
+    count = g.op("Max", nine, op2(g, "Add", op1(g, "Floor", op2(g, "Sub", nine, q)), c(g, 1.0, dt)), dtype=dt)
+    count = where(g, compare(g, "gt", q, c(g, 0.0, dt)), nine, count, dt)
+    count = where(g, eh.isnan(g, count), nine, count, dt)
+    extra = op1(g, "Relu", op2(g, "Sub", g.op("ReduceMax", count, keepdims_i=0, dtype=dt), nine))
+    trips = g.op("Cast", extra, to_i=7, dtype=torch.int64)
+
+    body = g.subgraph("zeta_terms")
+    it = body.add_input("k", torch.int64, [])
+    cond = body.add_input("cond", torch.bool, [])
+    acc = body.add_input("acc", dt)
+    k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt), dtype=dt), c(body, 10.0, dt), dtype=dt)
+    t = body.op("Pow", op2(body, "Add", q, k), nx, dtype=dt)
+    acc_out = op2(body, "Add", acc, where(body, compare(body, "le", k, count), t, c(body, 0.0, dt), dt))
+    graph = _prefix_names(body.finish(body.op("Identity", cond, dtype=torch.bool), acc_out),
+                          f"zeta{next(_LOOPS)}_")
+    s = g.op("Loop", trips, g.constant(True, torch.bool), s, body_g=graph, dtype=dt)
+
+    w = op2(g, "Add", q, count)
+    b = g.op("Pow", w, nx, dtype=dt)
+    one = c(g, 1.0, dt)
+    s = op2(g, "Add", s, op2(g, "Div", op2(g, "Mul", b, w), op2(g, "Sub", x, one)))
+    s = op2(g, "Sub", s, op2(g, "Mul", b, c(g, 0.5, dt)))
+    ab, kk = b, 0.0  # a * b of Cephes, advanced by one ratio (x + k)/w at a time (no overflow)
+    for div in _euler_maclaurin_divisors():
+        ab = op2(g, "Mul", ab, op2(g, "Div", op2(g, "Add", x, c(g, kk, dt)), w))
+        s = op2(g, "Add", s, op2(g, "Div", ab, c(g, div, dt)))
+        ab = op2(g, "Mul", ab, op2(g, "Div", op2(g, "Add", x, c(g, kk + 1.0, dt)), w))
+        kk += 2.0
+
+    zero = c(g, 0.0, dt)
+    q_int = eh.and_(g, compare(g, "le", q, zero), compare(g, "eq", q, op1(g, "Floor", q)))
+    x_frac = eh.not_(g, compare(g, "eq", x, op1(g, "Floor", x)))
+    nan, inf = c(g, math.nan, dt), c(g, math.inf, dt)
+    s = where(g, eh.and_(g, compare(g, "le", q, zero), x_frac), nan, s, dt)
+    s = where(g, q_int, inf, s, dt)
+    s = where(g, compare(g, "lt", x, one), nan, s, dt)
+    return where(g, compare(g, "eq", x, one), inf, s, dt)

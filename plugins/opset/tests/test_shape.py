@@ -182,3 +182,15 @@ def test_as_strided_over_own_storage(check, opset):
 def test_as_strided_over_a_view_is_refused(check):
     with pytest.raises(Exception, match="as_strided"):
         check(lambda x: torch.as_strided(x.t(), (2, 2), (1, 2)), (torch.randn(3, 4),), opset=NEWEST)
+
+
+@pytest.mark.parametrize("opset", [7, NEWEST])
+def test_unflatten_static_and_dynamic(check, opset):
+    def fn(x):
+        return x.unflatten(-1, (2, -1)) * 2
+
+    check(fn, (torch.randn(3, 5, 8),), opset=opset)
+    if opset >= 9:
+        r = check(fn, (torch.randn(3, 5, 8),), opset=opset, input_names=["x"],
+                  dynamic_axes={"x": {0: "b"}}, run_inputs=(torch.randn(6, 5, 8),))
+        assert not r.decomposed

@@ -189,6 +189,16 @@ def expand_as(g, x, other):
     return g.op("Expand", x, target, dtype=g.dtype(x))
 
 
+@op("aten::unflatten.int")
+def unflatten(g, x, dim, sizes):
+    """Split ``dim`` into ``sizes`` with one Reshape; dynamic leading dims are copied (0)."""
+    shape = g.shape(x)
+    dim = norm_dim(dim, len(shape))
+    lead = [s if isinstance(s, int) else 0 for s in shape[:dim]]
+    rest = [s if isinstance(s, int) else dim_size(g, x, i) for i, s in enumerate(shape) if i > dim]
+    return reshape(g, x, lead + list(sizes) + rest)
+
+
 @op("aten::copy")
 def copy(g, x, src, non_blocking=False):
     """Functional ``x.copy_(src)``: ``src`` cast to ``x``'s dtype and broadcast to its shape."""

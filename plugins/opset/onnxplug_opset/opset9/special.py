@@ -198,3 +198,11 @@ def nextafter(g, x, y):
     if dt not in (torch.float32, torch.float64):
         raise NotImplementedError(f"nextafter of {dt} is not converted")
     return sh.nextafter(g, as_value(g, x, dt), as_value(g, y, dt))
+
+
+@op("aten::special_zeta", "aten::special_zeta.self_scalar", "aten::special_zeta.other_scalar")
+def special_zeta(g, x, q):
+    """Hurwitz zeta ``sum_k (q + k)^-x`` (see ``special_helpers.hurwitz_zeta``)."""
+    out = out_dtype(g, x, q)
+    d = torch.float64 if out == torch.float64 else torch.float32
+    return cast(g, sh.hurwitz_zeta(g, as_value(g, x, d), as_value(g, q, d)), out)

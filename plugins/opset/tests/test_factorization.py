@@ -1,0 +1,122 @@
+"""Factorizations and solves: each conversion at the lowest opset it claims (11) and the newest.
+
+Inputs are small and well conditioned (SPD matrices for Cholesky, diagonally dominated ones
+for solves), batched and not; some need row swaps, so the pivoting itself is checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import NEWEST
+
+from onnxplug.capture import FunctionModule as Fn  # a function as a module, for export
+
+torch.manual_seed(0)
+LOWEST = 11
+
+
+def _spd(*shape):
+    x = torch.randn(*shape)
+    return x @ x.mT + shape[-1] * torch.eye(shape[-1])
+
+
+SPD, BSPD = _spd(4, 4), _spd(2, 3, 3)
+SQ = torch.randn(4, 4) + 4 * torch.eye(4)
+BSQ = torch.randn(2, 3, 3) + 3 * torch.eye(3)
+PIVOT = torch.tensor([[0.0, 2.0, 1.0], [1.0, 0.0, 3.0], [4.0, 1.0, 0.0]])  # needs row swaps
+NEG = torch.tensor([[0.0, 1.0], [1.0, 0.0]]) * 2  # negative determinant
+LOWER = torch.tril(torch.randn(2, 4, 4)) + 3 * torch.eye(4)
+UPPER = torch.triu(torch.randn(4, 4)) + 3 * torch.eye(4)
+B42, B43 = torch.randn(4, 2), torch.randn(2, 4, 3)
+TALL, WIDE = torch.randn(5, 3), torch.randn(2, 3, 5)
+
+
+def _qr_reflectors(a):
+    return torch.geqrf(a)
+
+
+RA, RTAU = _qr_reflectors(TALL)
+
+CASES = {
+    # Cholesky
+    "cholesky": (torch.linalg.cholesky, (SPD,)),
+    "cholesky_upper_batched": (lambda a: torch.linalg.cholesky(a, upper=True), (BSPD,)),
+    "cholesky_legacy": (torch.cholesky, (SPD,)),
+    "cholesky_ex": (torch.linalg.cholesky_ex, (BSPD,)),
+    "cholesky_ex_not_pd": (torch.linalg.cholesky_ex, (torch.stack([BSPD[0], -BSPD[1]]),)),
+    "cholesky_solve": (torch.cholesky_solve, (torch.randn(2, 3, 2), torch.linalg.cholesky(BSPD))),
+    "cholesky_solve_upper": (lambda b, u: torch.cholesky_solve(b, u, upper=True),
+                             (B42, torch.linalg.cholesky(SPD, upper=True))),
+    "cholesky_inverse": (torch.cholesky_inverse, (torch.linalg.cholesky(SPD),)),
+    # triangular solves
+    "solve_triangular_lower": (lambda a, b: torch.linalg.solve_triangular(a, b, upper=False), (LOWER, B42)),
+    "solve_triangular_upper_right": (
+        lambda a, b: torch.linalg.solve_triangular(a, b, upper=True, left=False), (UPPER, B42.mT)),
+    "solve_triangular_unit": (
+        lambda a, b: torch.linalg.solve_triangular(a, b, upper=False, unitriangular=True), (LOWER, B43)),
+    "triangular_solve": (lambda b, a: torch.triangular_solve(b, a), (B43, UPPER)),
+    "triangular_solve_transpose": (
+        lambda b, a: torch.triangular_solve(b, a, upper=False, transpose=True), (B42, LOWER)),
+    # general solves
+    "solve": (torch.linalg.solve, (SQ, B42)),
+    "solve_vector": (torch.linalg.solve, (BSQ, torch.randn(2, 3))),
+    "solve_broadcast": (torch.linalg.solve, (BSQ, torch.randn(3, 4))),
+    "solve_pivot_right": (lambda a, b: torch.linalg.solve(a, b, left=False), (PIVOT, torch.randn(2, 3))),
+    "solve_ex": (torch.linalg.solve_ex, (BSQ, torch.randn(2, 3, 1))),
+    # LU
+    "lu_factor": (torch.linalg.lu_factor, (PIVOT,)),
+    "lu_factor_batched": (torch.linalg.lu_factor, (BSQ,)),
+    "lu_factor_ex": (torch.linalg.lu_factor_ex, (torch.stack([PIVOT, torch.zeros(3, 3)]),)),
+    "lu_with_info": (lambda a: torch.lu(a, get_infos=True), (SQ,)),
+    "lu_tall": (torch.linalg.lu, (TALL,)),
+    "lu_wide_batched": (torch.linalg.lu, (WIDE,)),
+    "lu_unpack": (lambda lu, p: torch.lu_unpack(lu, p), torch.linalg.lu_factor(torch.randn(2, 4, 4))),
+    "lu_solve": (lambda lu, p, b: torch.linalg.lu_solve(lu, p, b), (*torch.linalg.lu_factor(SQ), B42)),
+    "lu_solve_adjoint": (lambda lu, p, b: torch.linalg.lu_solve(lu, p, b, adjoint=True),
+                         (*torch.linalg.lu_factor(BSQ), torch.randn(3, 2))),
+    "lu_solve_right": (lambda lu, p, b: torch.linalg.lu_solve(lu, p, b, left=False),
+                       (*torch.linalg.lu_factor(PIVOT), torch.randn(2, 3))),
+    "lu_solve_legacy": (lambda b, lu, p: torch.lu_solve(b, lu, p), (B43, *torch.linalg.lu_factor(BSQ))),
+    # determinants
+    "slogdet": (torch.linalg.slogdet, (torch.stack([NEG, NEG + 3 * torch.eye(2)]),)),
+    "slogdet_pivot": (torch.linalg.slogdet, (PIVOT,)),
+    "logdet": (torch.logdet, (torch.stack([SPD[:2, :2], NEG]),)),
+    # QR
+    "qr": (torch.linalg.qr, (TALL,)),
+    "qr_wide_batched": (torch.linalg.qr, (WIDE,)),
+    "qr_complete": (lambda a: torch.linalg.qr(a, mode="complete"), (TALL,)),
+    "qr_r": (lambda a: torch.linalg.qr(a, mode="r")[1], (WIDE,)),
+    "geqrf": (torch.geqrf, (torch.randn(2, 4, 3),)),
+    "householder_product": (torch.linalg.householder_product, (RA, RTAU)),
+    "ormqr": (lambda a, t, c: torch.ormqr(a, t, c), (RA, RTAU, torch.randn(5, 2))),
+    "ormqr_right_transpose": (lambda a, t, c: torch.ormqr(a, t, c, left=False, transpose=True),
+                              (RA, RTAU, torch.randn(2, 5))),
+    # others
+    "matrix_exp": (torch.linalg.matrix_exp, (SQ / 8,)),
+    "matrix_exp_large_batched": (torch.linalg.matrix_exp, (torch.stack([PIVOT * 3, PIVOT / 10]),)),
+    "tensorinv": (lambda a: torch.linalg.tensorinv(a, ind=2), (SQ.reshape(2, 2, 2, 2),)),
+    "tensorsolve_dims": (lambda a, b: torch.linalg.tensorsolve(a, b, dims=(0,)),
+                         (SQ.reshape(2, 2, 4).permute(2, 0, 1).contiguous(), torch.randn(2, 2))),
+}
+
+
+def _params():
+    for name in CASES:
+        for opset in (LOWEST, NEWEST):
+            yield pytest.param(name, opset, id=f"{name}-{opset}")
+
+
+@pytest.mark.parametrize("name,opset", list(_params()))
+def test_factorization(check, name, opset):
+    fn, inputs = CASES[name]
+    check(Fn(fn), tuple(inputs), opset=opset, atol=1e-4)
+
+
+def test_matrix_exp_squares_at_run_time(check):
+    """The squaring count comes from the input's norm when the model runs, not at export."""
+    small = torch.randn(2, 3, 3) / 10
+    big = torch.stack([PIVOT * 4, PIVOT / 5])
+    result = check(Fn(torch.linalg.matrix_exp), (small,), opset=17, run_inputs=(big,), rtol=1e-3, atol=1e-3)
+    assert "Loop" in [n.op_type for n in result.model.graph.node]
