@@ -498,44 +498,42 @@ def render(path: Path = COVERAGE, dtype: str = "float32") -> str:
                   "reached (OpInfo order), not over all ops.", ""]
     all_ops = sorted({op for r in results.values() for op in r["ops"]})
     lines += ["## Op by opset", "",
-              "Each cell: ✓/✗ for onnxplug (P), torch.onnx dynamo=False (T), dynamo=True (D), "
-              "then onnxplug's first failure reason. `·` means not run.", "",
-              "| op | " + " | ".join(str(o) for o in opsets) + " |", "|---|" + "---|" * len(opsets)]
+              "Each cell: ✓/✗ for onnxplug, torch.onnx dynamo=False, dynamo=True, in that order (`·`: not "
+              "run). The last column gives onnxplug's first failure reason, with the opsets it applies to.", "",
+              "| op | " + " | ".join(str(o) for o in opsets) + " | onnxplug's failure |",
+              "|---|" + "---|" * (len(opsets) + 1)]
     for op in all_ops:
-        cells = []
+        cells, reasons = [], {}
         for o in opsets:
-            marks, reason = [], None
+            marks = []
             for exp in EXPORTERS:
                 r = results.get((exp, o))
                 e = r["ops"].get(op) if r else None
                 marks.append("·" if e is None else ("✓" if e["pass"] else "✗"))
                 if exp == "onnxplug" and e is not None and not e["pass"]:
-                    reason = _first_reason(e)
-            cell = "".join(marks)
-            if reason:
-                cell += " " + _cell_reason(reason, 60)
-            cells.append(cell)
-        lines.append(f"| `{op}` | " + " | ".join(cells) + " |")
+                    reasons.setdefault(_cell_reason(_first_reason(e), 90), []).append(str(o))
+            cells.append("".join(marks))
+        why = "; ".join(f"{', '.join(os_)}: {r}" for r, os_ in list(reasons.items())[:2])
+        if len(reasons) > 2:
+            why += f"; and {len(reasons) - 2} other reason(s)"
+        lines.append(f"| `{op}` | " + " | ".join(cells) + f" | {why} |")
     lines.append("")
     for exp in EXPORTERS[1:]:
         have = [o for o in opsets if (exp, o) in results]
         if not have:
             continue
-        lines += [f"## {LABELS[exp]}: failure reasons", "", "<details><summary>per op and opset</summary>", "",
-                  "| op | " + " | ".join(str(o) for o in have) + " |", "|---|" + "---|" * len(have)]
+        prefer = [o for o in (18, 17) if o in have] + sorted(have, reverse=True)
+        lines += [f"## {LABELS[exp]}: failures", "", "<details><summary>per op: ✓/✗ per opset, and the reason at "
+                  "opset 18 (else 17, else the newest it failed at)</summary>", "",
+                  "| op | " + " | ".join(str(o) for o in have) + " | reason |", "|---|" + "---|" * (len(have) + 1)]
         for op in all_ops:
-            cells, bad = [], False
-            for o in have:
-                e = results[(exp, o)]["ops"].get(op)
-                if e is None:
-                    cells.append("·")
-                elif e["pass"]:
-                    cells.append("✓")
-                else:
-                    bad = True
-                    cells.append(_cell_reason(_first_reason(e), 60))
-            if bad:
-                lines.append(f"| `{op}` | " + " | ".join(cells) + " |")
+            entries = {o: results[(exp, o)]["ops"].get(op) for o in have}
+            if all(e is None or e["pass"] for e in entries.values()):
+                continue
+            cells = ["·" if e is None else ("✓" if e["pass"] else "✗") for e in entries.values()]
+            at = next(o for o in prefer if entries[o] is not None and not entries[o]["pass"])
+            lines.append(f"| `{op}` | " + " | ".join(cells)
+                         + f" | {_cell_reason(_first_reason(entries[at]), 80)} |")
         lines += ["", "</details>", ""]
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,11 +46,3 @@ def two_in_out():
     return TwoInOut().eval()
 
 
-def load_checked(path) -> onnx.ModelProto:
-    """Load a saved model and run the full checker on it."""
-    model = onnx.load(str(path))
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-__all__ = ["NEWEST", "export_and_compare", "export_and_run", "load_checked"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import load_checked
+from onnxplug.testing import load_checked
 
 import onnxplug
 from onnxplug.testing import assert_matches

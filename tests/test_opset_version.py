@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 import onnxplug
 from onnxplug.testing import export_and_compare

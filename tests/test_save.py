@@ -9,7 +9,7 @@ import pathlib
 import onnx
 import pytest
 import torch
-from conftest import load_checked
+from onnxplug.testing import load_checked
 
 import onnxplug
 from onnxplug.testing import assert_matches

@@ -12,6 +12,16 @@ from ..export import _split_args
 from ..verify import compare, flat_tensors, run_onnxruntime
 
 
+NEWEST_OPSET = onnx.defs.onnx_opset_version()
+
+
+def load_checked(path: Any) -> onnx.ModelProto:
+    """Load a saved model (external data included) and run the full checker on it."""
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def _inputs(args: Any, kwargs: dict | None) -> list[torch.Tensor]:
     a, kw = _split_args(args, kwargs)
     return [x for x in flat_tensors((a, kw)) if isinstance(x, torch.Tensor)]

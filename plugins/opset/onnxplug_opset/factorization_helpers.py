@@ -214,22 +214,38 @@ def lu_info(g, diag, dt):
 def cholesky(g, a, n: int, dt):
     """Lower ``L`` with ``A = L L^T`` (column by column, as potrf), plus info ([..., 1, 1] int32).
 
-    Column j is ``(A[:, j] - L[:, :j] L[j, :j]^T) / L[j, j]`` below the diagonal, with
-    ``L[j, j] = sqrt`` of the same expression's j-th entry. ``info`` is the 1-based order of
-    the first leading minor that is not positive definite (0 when A is), as LAPACK reports it.
+    Only A's lower triangle is read. Column j is ``(A[:, j] - L[:, :j] L[j, :j]^T) / L[j, j]``
+    below the diagonal, with ``L[j, j] = sqrt`` of the same expression's j-th entry. ``info``
+    is the 1-based order of the first leading minor that is not positive definite (0 when A
+    is). After such a failure the result is what LAPACK's unblocked potf2 leaves (and what
+    PyTorch returns with MKL): the failing column holds A's column with the updated diagonal
+    value, later columns A's own lower triangle.
     """
     zero = scalar(g, 0.0, dt)
     cols, bad = [], []
+    ok = None  # every column so far succeeded ([..., 1, 1] bool)
     for j in range(n):
-        v = col(g, a, j)  # [..., n, 1]
+        raw = col(g, a, j)  # [..., n, 1]
+        v = raw
         if cols:
             done = concat(g, cols, -1, dt)  # [..., n, j]
             v = g.op("Sub", v, reduce(g, "ReduceSum", g.op("Mul", done, row(g, done, j), dtype=dt),
                                       [-1], True, dt), dtype=dt)
         d2 = row(g, v, j)
-        bad.append(g.op("Not", g.op("Greater", d2, zero, dtype=torch.bool), dtype=torch.bool))
-        d = g.op("Sqrt", d2, dtype=dt)
-        cols.append(where(g, mask(g, n, 1, lambda r, c: r >= j), g.op("Div", v, d, dtype=dt), zero, dt))
+        good = g.op("Greater", d2, zero, dtype=torch.bool)
+        bad.append(g.op("Not", good, dtype=torch.bool))
+        lower_part = mask(g, n, 1, lambda r, c: r >= j)
+        computed = where(g, lower_part, g.op("Div", v, g.op("Sqrt", d2, dtype=dt), dtype=dt), zero, dt)
+        failed = where(g, mask(g, n, 1, lambda r, c: r == j), d2,
+                       where(g, lower_part, raw, zero, dt), dt)
+        untouched = where(g, lower_part, raw, zero, dt)
+        column = where(g, good, computed, failed, dt)
+        if ok is not None:
+            column = where(g, ok, column, untouched, dt)
+            ok = g.op("And", ok, good, dtype=torch.bool)
+        else:
+            ok = good
+        cols.append(column)
     big = n + 1
     cands = [where(g, b, g.constant(i + 1, torch.int64), g.constant(big, torch.int64), torch.int64)
              for i, b in enumerate(bad)]
@@ -308,3 +324,167 @@ def apply_reflectors(g, x, refl, taus, m: int, order, dt, *, left: bool):
             upd = g.op("MatMul", xv, vrow, dtype=dt)
         x = g.op("Sub", x, g.op("Mul", tau, upd, dtype=dt), dtype=dt)
     return x
+
+
+# -- one-sided Jacobi SVD ----------------------------------------------------------------------
+JACOBI_MAX_SWEEPS = 40
+_JACOBI = __import__("itertools").count()
+
+
+def jacobi_svd(g, a, m: int, n: int):
+    """One-sided (Hestenes) Jacobi on a tall ``a`` ([..., m, n], m >= n, float64).
+
+    Iterative: each sweep rotates every column pair (p, q) so the two become orthogonal,
+    accumulating the rotations in ``V``; a ``Loop`` repeats sweeps until every pair's cosine
+    is below 1e-15 (at most ``JACOBI_MAX_SWEEPS``; cyclic Jacobi converges quadratically, a
+    handful of sweeps for small matrices). Then ``A V = W`` has orthogonal columns, the
+    singular values are their norms. Returns ``(W, V)``; the singular values are computed
+    to high relative accuracy, which a route through ``A^T A`` would lose.
+    """
+    dt = torch.float64
+    shape_a = g.op("Shape", a, dtype=torch.int64)
+    batch = slice_(g, shape_a, [0], [-2], [0])
+    v_shape = g.op("Concat", batch, g.constant([n, n], torch.int64), axis_i=0, dtype=torch.int64)
+    v0 = g.op("Expand", g.constant(torch.eye(n, dtype=dt)), v_shape, dtype=dt)
+    if n == 1:
+        return a, v0
+    body = g.subgraph("jacobi_sweep")
+    body.add_input("i", torch.int64, [])
+    body.add_input("cond", torch.bool, [])
+    w = body.add_input("w", dt)
+    v = body.add_input("v", dt)
+    worst = None
+    for p in range(n - 1):
+        for q in range(p + 1, n):
+            w, v, cosine = _rotate(body, w, v, p, q, n, dt)
+            worst = cosine if worst is None else body.op("Max", worst, cosine, dtype=dt)
+    top = reduce(body, "ReduceMax", worst, None, False, dt)
+    go_on = body.op("Greater", top, body.constant(1e-15, dt), dtype=torch.bool)
+    graph = _prefix(body.finish(go_on, w, v), f"jacobi{next(_JACOBI)}_")
+    w, v = g.op("Loop", g.constant(JACOBI_MAX_SWEEPS, torch.int64), g.constant(True, torch.bool),
+                a, v0, body_g=graph, outputs=2, dtype=dt)
+    return w, v
+
+
+def _rotate(g, w, v, p: int, q: int, n: int, dt):
+    """Rotate columns p and q of ``w`` (and ``v``) so they become orthogonal."""
+    zero, one = scalar(g, 0.0, dt), scalar(g, 1.0, dt)
+    wp, wq = col(g, w, p), col(g, w, q)
+    alpha = reduce(g, "ReduceSum", g.op("Mul", wp, wp, dtype=dt), [-2], True, dt)
+    beta = reduce(g, "ReduceSum", g.op("Mul", wq, wq, dtype=dt), [-2], True, dt)
+    gamma = reduce(g, "ReduceSum", g.op("Mul", wp, wq, dtype=dt), [-2], True, dt)
+    skip = g.op("Equal", gamma, zero, dtype=torch.bool)
+    safe_gamma = where(g, skip, one, gamma, dt)
+    zeta = g.op("Div", g.op("Sub", beta, alpha, dtype=dt),
+                g.op("Mul", scalar(g, 2.0, dt), safe_gamma, dtype=dt), dtype=dt)
+    sign = where(g, g.op("Less", zeta, zero, dtype=torch.bool), scalar(g, -1.0, dt), one, dt)
+    root = g.op("Sqrt", g.op("Add", one, g.op("Mul", zeta, zeta, dtype=dt), dtype=dt), dtype=dt)
+    t = g.op("Div", sign, g.op("Add", g.op("Abs", zeta, dtype=dt), root, dtype=dt), dtype=dt)
+    t = where(g, skip, zero, t, dt)
+    c = g.op("Div", one, g.op("Sqrt", g.op("Add", one, g.op("Mul", t, t, dtype=dt), dtype=dt), dtype=dt),
+             dtype=dt)
+    s = g.op("Mul", c, t, dtype=dt)
+    denom = g.op("Sqrt", g.op("Mul", alpha, beta, dtype=dt), dtype=dt)
+    cosine = g.op("Abs", g.op("Div", gamma, where(g, skip, one, denom, dt), dtype=dt), dtype=dt)
+    is_p = mask(g, 1, n, lambda _, cc: cc == p)
+    is_q = mask(g, 1, n, lambda _, cc: cc == q)
+
+    def turn(x):
+        xp, xq = col(g, x, p), col(g, x, q)
+        new_p = g.op("Sub", g.op("Mul", c, xp, dtype=dt), g.op("Mul", s, xq, dtype=dt), dtype=dt)
+        new_q = g.op("Add", g.op("Mul", s, xp, dtype=dt), g.op("Mul", c, xq, dtype=dt), dtype=dt)
+        return where(g, is_p, new_p, where(g, is_q, new_q, x, dt), dt)
+
+    return turn(w), turn(v), cosine
+
+
+def _prefix(graph, prefix: str):
+    """Model-unique value names in a body graph (the checker wants SSA names across graphs)."""
+    for val in graph.inputs:
+        val.name = prefix + (val.name or "in")
+    for node in graph:
+        for i, val in enumerate(node.outputs):
+            val.name = f"{prefix}{val.name or i}"
+    return graph
+
+
+def singular_values(g, a, m: int, n: int, rank: int):
+    """``(sigma, W, V, transposed)``: Jacobi on A (or A^T when wide), sigma [..., 1, k] unsorted."""
+    transposed = m < n
+    if transposed:
+        a, m, n = mT(g, a, rank), n, m
+    w, v = jacobi_svd(g, a, m, n)
+    sigma = g.op("Sqrt", reduce(g, "ReduceSum", g.op("Mul", w, w, dtype=torch.float64), [-2], True,
+                                torch.float64), dtype=torch.float64)
+    return sigma, w, v, transposed
+
+
+def sort_desc(g, x, k: int):
+    """``x`` ([..., 1, k]) sorted in descending order along the last axis."""
+    values, _ = g.op("TopK", x, g.constant([k], torch.int64), axis_i=-1, largest_i=1, sorted_i=1,
+                     outputs=2)
+    return g.set_type(values, dtype=g.dtype(x))
+
+
+def jacobi_eigvals(g, a, n: int):
+    """Eigenvalues ([..., 1, n], unsorted) of a symmetric float64 ``a`` by cyclic two-sided Jacobi.
+
+    Iterative: each sweep zeroes every off-diagonal pair (p, q) with a rotation ``J^T A J``;
+    a ``Loop`` repeats sweeps until the off-diagonal mass is below 1e-28 of the whole (at most
+    ``JACOBI_MAX_SWEEPS``; convergence is quadratic). The diagonal is then the spectrum.
+    """
+    dt = torch.float64
+    eye = g.constant(torch.eye(n, dtype=torch.bool))
+    if n > 1:
+        body = g.subgraph("jacobi_eig_sweep")
+        body.add_input("i", torch.int64, [])
+        body.add_input("cond", torch.bool, [])
+        x = body.add_input("a", dt)
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                x = _rotate_sym(body, x, p, q, n, dt)
+        sq = body.op("Mul", x, x, dtype=dt)
+        off = reduce(body, "ReduceSum", body.op("Where", body.constant(torch.eye(n, dtype=torch.bool)),
+                                                 scalar(body, 0.0, dt), sq, dtype=dt), None, False, dt)
+        total = reduce(body, "ReduceSum", sq, None, False, dt)
+        go_on = body.op("Greater", off, body.op("Mul", total, scalar(body, 1e-28, dt), dtype=dt),
+                        dtype=torch.bool)
+        graph = _prefix(body.finish(go_on, x), f"jacobieig{next(_JACOBI)}_")
+        a = g.op("Loop", g.constant(JACOBI_MAX_SWEEPS, torch.int64), g.constant(True, torch.bool), a,
+                 body_g=graph, dtype=dt)
+    diag = where(g, eye, a, scalar(g, 0.0, dt), dt)
+    return reduce(g, "ReduceSum", diag, [-2], True, dt)
+
+
+def _rotate_sym(g, a, p: int, q: int, n: int, dt):
+    """``J^T A J`` with the rotation in the (p, q) plane that zeroes ``A[p, q]``."""
+    zero, one = scalar(g, 0.0, dt), scalar(g, 1.0, dt)
+    app, aqq, apq = entry(g, a, p, p), entry(g, a, q, q), entry(g, a, p, q)
+    skip = g.op("Equal", apq, zero, dtype=torch.bool)
+    theta = g.op("Div", g.op("Sub", aqq, app, dtype=dt),
+                 g.op("Mul", scalar(g, 2.0, dt), where(g, skip, one, apq, dt), dtype=dt), dtype=dt)
+    sign = where(g, g.op("Less", theta, zero, dtype=torch.bool), scalar(g, -1.0, dt), one, dt)
+    root = g.op("Sqrt", g.op("Add", one, g.op("Mul", theta, theta, dtype=dt), dtype=dt), dtype=dt)
+    t = where(g, skip, zero, g.op("Div", sign, g.op("Add", g.op("Abs", theta, dtype=dt), root, dtype=dt),
+                                  dtype=dt), dt)
+    c = g.op("Div", one, g.op("Sqrt", g.op("Add", one, g.op("Mul", t, t, dtype=dt), dtype=dt), dtype=dt),
+             dtype=dt)
+    s = g.op("Mul", c, t, dtype=dt)
+
+    def mix(x, take, axes_mask_p, axes_mask_q):
+        xp, xq = take(x, p), take(x, q)
+        new_p = g.op("Sub", g.op("Mul", c, xp, dtype=dt), g.op("Mul", s, xq, dtype=dt), dtype=dt)
+        new_q = g.op("Add", g.op("Mul", s, xp, dtype=dt), g.op("Mul", c, xq, dtype=dt), dtype=dt)
+        return where(g, axes_mask_p, new_p, where(g, axes_mask_q, new_q, x, dt), dt)
+
+    a = mix(a, lambda x, i: col(g, x, i), mask(g, 1, n, lambda _, cc: cc == p),
+            mask(g, 1, n, lambda _, cc: cc == q))
+    return mix(a, lambda x, i: row(g, x, i), mask(g, n, 1, lambda r, _: r == p),
+               mask(g, n, 1, lambda r, _: r == q))
+
+
+def sort_asc(g, x, k: int):
+    """``x`` ([..., 1, k]) sorted in ascending order along the last axis."""
+    values, _ = g.op("TopK", x, g.constant([k], torch.int64), axis_i=-1, largest_i=0, sorted_i=1,
+                     outputs=2)
+    return g.set_type(values, dtype=g.dtype(x))

@@ -72,6 +72,9 @@ def _compute_fits() -> dict[str, tuple]:
         # x > 2, in u = 2/x: sqrt(x) exp(x) K(x)
         "k0e": _interp(lambda u: sp.scaled_modified_bessel_k0(2.0 / u) * torch.sqrt(2.0 / u), 0.0, 1.0, 24),
         "k1e": _interp(lambda u: sp.scaled_modified_bessel_k1(2.0 / u) * torch.sqrt(2.0 / u), 0.0, 1.0, 24),
+        # Airy Ai itself on [-8, 2], and exp(zeta) x^(1/4) Ai(x) on [2, 8] (zeta = 2/3 x^(3/2))
+        "ai": _interp(sp.airy_ai, -8.0, 2.0, 48),
+        "aie": _interp(lambda x: sp.airy_ai(x) * torch.exp(2.0 / 3.0 * x ** 1.5) * x ** 0.25, 2.0, 8.0, 24),
     }
 
 
@@ -210,11 +213,12 @@ _LOOPS = itertools.count()
 def _prefix_names(graph, prefix: str):
     """Give every value of a body graph a model-unique name: the checker wants SSA names
     across the main graph and its subgraphs, and each graph numbers its values from 0."""
+    serial = itertools.count()
     for v in graph.inputs:
-        v.name = prefix + (v.name or "in")
+        v.name = f"{prefix}{v.name or 'in'}_{next(serial)}"
     for node in graph:
-        for i, v in enumerate(node.outputs):
-            v.name = f"{prefix}{v.name or i}"
+        for v in node.outputs:
+            v.name = f"{prefix}{v.name or 'v'}_{next(serial)}"
     return graph
 
 
@@ -372,3 +376,174 @@ def hurwitz_zeta(g, x: Value, q: Value) -> Value:
     s = where(g, q_int, inf, s, dt)
     s = where(g, compare(g, "lt", x, one), nan, s, dt)
     return where(g, compare(g, "eq", x, one), inf, s, dt)
+
+
+# -- regularized incomplete gamma ------------------------------------------------------------------------
+_LANCZOS_G7 = (0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
+               -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6,
+               1.5056327351493116e-7)
+_IGAMMA_EPS = 1e-15
+_IGAMMA_MAX_STEPS = 100000
+_FPMIN = 1e-300
+
+
+def lgamma_positive(g, a: Value) -> Value:
+    """``log Gamma(a)`` for ``a > 0``: Lanczos (g = 7, n = 9), accurate to ~1e-15 in float64."""
+    dt = g.dtype(a)
+    am = op2(g, "Sub", a, c(g, 1.0, dt))
+    s = c(g, _LANCZOS_G7[0], dt)
+    for i, p in enumerate(_LANCZOS_G7[1:], start=1):
+        s = op2(g, "Add", s, op2(g, "Div", c(g, p, dt), op2(g, "Add", am, c(g, float(i), dt))))
+    t = op2(g, "Add", am, c(g, 7.5, dt))
+    y = op2(g, "Sub", op2(g, "Mul", op2(g, "Add", am, c(g, 0.5, dt)), op1(g, "Log", t)), t)
+    return op2(g, "Add", op2(g, "Add", y, c(g, 0.5 * math.log(2 * math.pi), dt)), op1(g, "Log", s))
+
+
+def _until_converged(g, name: str, state: list[Value], step) -> list[Value]:
+    """A ``Loop`` applying ``step(body, state) -> (state, done)`` until ``done`` holds everywhere
+    (or a safety cap of ``_IGAMMA_MAX_STEPS`` iterations); returns the final state."""
+    body = g.subgraph(name)
+    body.add_input("i", torch.int64, [])
+    body.add_input("cond", torch.bool, [])
+    ins = [body.add_input(f"s{k}", g.dtype(v)) for k, v in enumerate(state)]
+    outs, done = step(body, ins)
+    pending = body.op("Cast", eh.not_(body, done), to_i=1, dtype=torch.float32)
+    more = compare(body, "gt", body.op("ReduceMax", pending, keepdims_i=0, dtype=torch.float32),
+                   c(body, 0.0, torch.float32))
+    graph = _prefix_names(body.finish(more, *outs), f"{name}{next(_LOOPS)}_")
+    res = g.op("Loop", g.constant(_IGAMMA_MAX_STEPS, torch.int64), g.constant(True, torch.bool), *state,
+               body_g=graph, outputs=len(state), dtype=g.dtype(state[0]))
+    return list(res) if isinstance(res, tuple) else [res]
+
+
+def _gamma_series(g, a: Value, x: Value) -> Value:
+    """``sum_n x^n / ((a+1)...(a+n))`` / a: the series of ``P(a, x) Gamma(a) e^x x^-a``."""
+    dt = g.dtype(a)
+    first = op1(g, "Reciprocal", a)
+
+    def step(b, s):
+        ap, term, total = s
+        ap = op2(b, "Add", ap, c(b, 1.0, dt))
+        term = op2(b, "Mul", term, op2(b, "Div", x, ap))
+        total = op2(b, "Add", total, term)
+        done = compare(b, "le", op1(b, "Abs", term), op2(b, "Mul", op1(b, "Abs", total), c(b, _IGAMMA_EPS, dt)))
+        return [ap, term, total], done
+    return _until_converged(g, "gamma_series", [a, first, first], step)[2]
+
+
+def _gamma_fraction(g, a: Value, x: Value) -> Value:
+    """The continued fraction of ``Q(a, x) Gamma(a) e^x x^-a`` (modified Lentz), for ``x >= a + 1``."""
+    dt = g.dtype(a)
+    one = c(g, 1.0, dt)
+    b0 = op2(g, "Sub", op2(g, "Add", x, one), a)
+    d0 = op1(g, "Reciprocal", b0)
+    c0 = op2(g, "Mul", op1(g, "Abs", b0), c(g, 0.0, dt))
+    c0 = op2(g, "Add", c0, c(g, 1.0 / _FPMIN, dt))
+
+    def nonzero(b, v):
+        return where(b, compare(b, "lt", op1(b, "Abs", v), c(b, _FPMIN, dt)), c(b, _FPMIN, dt), v, dt)
+
+    def step(b, s):
+        i, bb, cc, dd, h = s
+        i = op2(b, "Add", i, c(b, 1.0, dt))
+        an = op2(b, "Mul", op1(b, "Neg", i), op2(b, "Sub", i, a))
+        bb = op2(b, "Add", bb, c(b, 2.0, dt))
+        dd = op1(b, "Reciprocal", nonzero(b, op2(b, "Add", op2(b, "Mul", an, dd), bb)))
+        cc = nonzero(b, op2(b, "Add", bb, op2(b, "Div", an, cc)))
+        delta = op2(b, "Mul", dd, cc)
+        h = op2(b, "Mul", h, delta)
+        done = compare(b, "le", op1(b, "Abs", op2(b, "Sub", delta, c(b, 1.0, dt))), c(b, _IGAMMA_EPS, dt))
+        return [i, bb, cc, dd, h], done
+    zero = op2(g, "Mul", d0, c(g, 0.0, dt))
+    return _until_converged(g, "gamma_fraction", [zero, b0, c0, d0, d0], step)[4]
+
+
+def incomplete_gamma(g, a: Value, x: Value, upper: bool) -> Value:
+    """Regularized ``P(a, x)`` (``upper``: ``Q = 1 - P``), in float64 for any input dtype.
+
+    The series where ``x < a + 1``, the continued fraction elsewhere, each in a ``Loop`` that
+    stops once every element has converged; the prefactor ``x^a e^-x / Gamma(a)`` is
+    ``exp(a log x - x - lgamma(a))``. Edge values follow PyTorch: NaN for negative arguments,
+    ``a == 0`` gives ``P = 1`` (NaN at ``x == 0``), ``x == 0`` gives ``P = 0``, infinite ``a``
+    ``P = 0`` (NaN if ``x`` is infinite too) and infinite ``x`` ``P = 1``.
+    """
+    dt = g.dtype(a)
+    a, x = _broadcast_pair(g, a, x)
+    x, a = _broadcast_pair(g, x, a)
+    zero, one = c(g, 0.0, dt), c(g, 1.0, dt)
+    regular = eh.and_(g, eh.and_(g, compare(g, "gt", a, zero), compare(g, "gt", x, zero)),
+                      eh.not_(g, eh.or_(g, eh.isinf(g, a), eh.isinf(g, x))))
+    use_series = compare(g, "lt", x, op2(g, "Add", a, one))
+    # safe stand-ins where an element takes the other method or an edge value: every element converges
+    sa = where(g, eh.and_(g, regular, use_series), a, one, dt)
+    sx = where(g, eh.and_(g, regular, use_series), x, c(g, 0.5, dt), dt)
+    fa = where(g, eh.and_(g, regular, eh.not_(g, use_series)), a, one, dt)
+    fx = where(g, eh.and_(g, regular, eh.not_(g, use_series)), x, c(g, 2.0, dt), dt)
+
+    def prefactor(av, xv):
+        return op1(g, "Exp", op2(g, "Sub", op2(g, "Sub", op2(g, "Mul", av, op1(g, "Log", xv)), xv),
+                                 lgamma_positive(g, av)))
+    p_series = op2(g, "Mul", prefactor(sa, sx), _gamma_series(g, sa, sx))
+    q_frac = op2(g, "Mul", prefactor(fa, fx), _gamma_fraction(g, fa, fx))
+    if upper:
+        y = where(g, use_series, op2(g, "Sub", one, p_series), q_frac, dt)
+    else:
+        y = where(g, use_series, p_series, op2(g, "Sub", one, q_frac), dt)
+    lo, hi = (one, zero) if upper else (zero, one)  # values at P = 0 and at P = 1
+    nan = c(g, math.nan, dt)
+    y = where(g, eh.isinf(g, x), hi, y, dt)
+    y = where(g, eh.isinf(g, a), where(g, eh.isinf(g, x), nan, lo, dt), y, dt)
+    y = where(g, compare(g, "eq", x, zero), lo, y, dt)
+    y = where(g, compare(g, "eq", a, zero), where(g, compare(g, "gt", x, zero), hi, nan, dt), y, dt)
+    bad = eh.or_(g, eh.or_(g, compare(g, "lt", a, zero), compare(g, "lt", x, zero)),
+                 eh.or_(g, eh.isnan(g, a), eh.isnan(g, x)))
+    return where(g, bad, nan, y, dt)
+
+
+# -- Airy function -----------------------------------------------------------------------------------------
+def _airy_u(count: int) -> list[float]:
+    """The coefficients ``u_k = (2k+1)(2k+3)...(6k-1) / (216^k k!)`` of Ai's asymptotic series."""
+    out = [1.0]
+    for k in range(1, count):
+        num = 1.0
+        for j in range(2 * k + 1, 6 * k, 2):
+            num *= j
+        out.append(num / (216.0 ** k * math.factorial(k)))
+    return out
+
+
+def _series(g, inv_zeta: Value, coefs: list[float]) -> Value:
+    dt = g.dtype(inv_zeta)
+    acc = c(g, coefs[-1], dt)
+    for k in reversed(coefs[:-1]):
+        acc = op2(g, "Add", op2(g, "Mul", acc, inv_zeta), c(g, k, dt))
+    return acc
+
+
+def airy_ai(g, x: Value) -> Value:
+    """Airy ``Ai``: a fit on [-8, 2], ``exp(-zeta) x^-1/4`` times a fit on [2, 8], and the
+    asymptotic series (``zeta = 2/3 |x|^(3/2) >= 15``, twelve terms) beyond; NaN at +-inf."""
+    dt = g.dtype(x)
+    a = op1(g, "Abs", x)
+    zeta = op2(g, "Mul", op2(g, "Mul", a, op1(g, "Sqrt", a)), c(g, 2.0 / 3.0, dt))
+    inv = op1(g, "Reciprocal", zeta)
+    quarter = op1(g, "Sqrt", op1(g, "Sqrt", a))
+    u = _airy_u(12)
+    alt = [v * (-1.0) ** k for k, v in enumerate(u)]
+    # x >= 8: exp(-zeta) / (2 sqrt(pi) x^1/4) sum (-1)^k u_k zeta^-k
+    decay = op2(g, "Div", op1(g, "Exp", op1(g, "Neg", zeta)), op2(g, "Mul", quarter, c(g, 2.0 * math.sqrt(math.pi), dt)))
+    right = op2(g, "Mul", decay, _series(g, inv, alt))
+    # x <= -8: (sin(zeta + pi/4) sum (-1)^k u_2k zeta^-2k - cos(zeta + pi/4) sum (-1)^k u_2k+1 zeta^-2k-1)
+    #          / (sqrt(pi) |x|^1/4)
+    inv2 = op2(g, "Mul", inv, inv)
+    even = _series(g, inv2, [v * (-1.0) ** k for k, v in enumerate(u[0::2])])
+    odd = op2(g, "Mul", _series(g, inv2, [v * (-1.0) ** k for k, v in enumerate(u[1::2])]), inv)
+    phase = op2(g, "Add", zeta, c(g, math.pi / 4, dt))
+    wave = op2(g, "Sub", op2(g, "Mul", op1(g, "Sin", phase), even), op2(g, "Mul", op1(g, "Cos", phase), odd))
+    left = op2(g, "Div", wave, op2(g, "Mul", quarter, c(g, math.sqrt(math.pi), dt)))
+    mid = cheb_at(g, x, "ai", -8.0, 2.0)
+    near = op2(g, "Div", op2(g, "Mul", cheb_at(g, x, "aie", 2.0, 8.0), op1(g, "Exp", op1(g, "Neg", zeta))), quarter)
+    y = where(g, compare(g, "gt", x, c(g, 2.0, dt)), near, mid, dt)
+    y = where(g, compare(g, "ge", x, c(g, 8.0, dt)), right, y, dt)
+    y = where(g, compare(g, "le", x, c(g, -8.0, dt)), left, y, dt)
+    return where(g, eh.isinf(g, x), c(g, math.nan, dt), y, dt)

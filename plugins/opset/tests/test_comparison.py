@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 NAN, INF = float("nan"), float("inf")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 from onnxplug.capture import FunctionModule as Fn  # a function as a module, for export
 
@@ -31,6 +31,8 @@ LOWER = torch.tril(torch.randn(2, 4, 4)) + 3 * torch.eye(4)
 UPPER = torch.triu(torch.randn(4, 4)) + 3 * torch.eye(4)
 B42, B43 = torch.randn(4, 2), torch.randn(2, 4, 3)
 TALL, WIDE = torch.randn(5, 3), torch.randn(2, 3, 5)
+RANK2 = torch.randn(4, 2) @ torch.randn(2, 4)
+SINGULAR = torch.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]])  # an exact zero pivot
 
 
 def _qr_reflectors(a):
@@ -78,7 +80,7 @@ CASES = {
                          (*torch.linalg.lu_factor(BSQ), torch.randn(3, 2))),
     "lu_solve_right": (lambda lu, p, b: torch.linalg.lu_solve(lu, p, b, left=False),
                        (*torch.linalg.lu_factor(PIVOT), torch.randn(2, 3))),
-    "lu_solve_legacy": (lambda b, lu, p: torch.lu_solve(b, lu, p), (B43, *torch.linalg.lu_factor(BSQ))),
+    "lu_solve_legacy": (lambda b, lu, p: torch.lu_solve(b, lu, p), (torch.randn(2, 3, 4), *torch.linalg.lu_factor(BSQ))),
     # determinants
     "slogdet": (torch.linalg.slogdet, (torch.stack([NEG, NEG + 3 * torch.eye(2)]),)),
     "slogdet_pivot": (torch.linalg.slogdet, (PIVOT,)),
@@ -99,6 +101,23 @@ CASES = {
     "tensorinv": (lambda a: torch.linalg.tensorinv(a, ind=2), (SQ.reshape(2, 2, 2, 2),)),
     "tensorsolve_dims": (lambda a, b: torch.linalg.tensorsolve(a, b, dims=(0,)),
                          (SQ.reshape(2, 2, 4).permute(2, 0, 1).contiguous(), torch.randn(2, 2))),
+    # singular values and eigenvalues (iterative Jacobi)
+    "svdvals": (torch.linalg.svdvals, (TALL,)),
+    "svdvals_wide_batched": (torch.linalg.svdvals, (WIDE,)),
+    "matrix_rank": (torch.linalg.matrix_rank, (torch.stack([RANK2, SQ]),)),
+    "matrix_rank_tols": (lambda a: torch.linalg.matrix_rank(a, atol=0.5, rtol=0.1), (WIDE,)),
+    "matrix_rank_hermitian": (lambda a: torch.linalg.matrix_rank(a, hermitian=True), (SPD,)),
+    "pinv": (torch.linalg.pinv, (TALL,)),
+    "pinv_wide_rank_deficient": (torch.linalg.pinv, (torch.stack([RANK2[:3], WIDE[0, :, :4]]),)),
+    "pinv_hermitian": (lambda a: torch.linalg.pinv(a, hermitian=True), (BSPD,)),
+    "pinverse": (lambda a: torch.pinverse(a, rcond=1e-3), (RANK2,)),
+    "cond": (torch.linalg.cond, (WIDE,)),
+    "cond_fro": (lambda a: torch.linalg.cond(a, "fro"), (BSQ,)),
+    "cond_nuc": (lambda a: torch.linalg.cond(a, "nuc"), (SQ,)),
+    "cond_1_singular": (lambda a: torch.linalg.cond(a, 1), (torch.stack([PIVOT, SINGULAR]),)),
+    "cond_minus_inf": (lambda a: torch.linalg.cond(a, float("-inf")), (SQ,)),
+    "eigvalsh": (torch.linalg.eigvalsh, (BSPD - 3 * torch.eye(3),)),
+    "eigvalsh_upper": (lambda a: torch.linalg.eigvalsh(a, UPLO="U"), (SQ,)),
 }
 
 
@@ -120,3 +139,17 @@ def test_matrix_exp_squares_at_run_time(check):
     big = torch.stack([PIVOT * 4, PIVOT / 5])
     result = check(Fn(torch.linalg.matrix_exp), (small,), opset=17, run_inputs=(big,), rtol=1e-3, atol=1e-3)
     assert "Loop" in [n.op_type for n in result.model.graph.node]
+
+
+def test_cholesky_reads_one_triangle(check):
+    """A non-symmetric input: lower reads the lower triangle, upper the upper one (as LAPACK)."""
+    a = SPD + torch.triu(torch.randn(4, 4), 1)
+    check(Fn(lambda x: (torch.linalg.cholesky(x), torch.linalg.cholesky(x.mT, upper=True))), (a,),
+          opset=17, atol=1e-4)
+
+
+def test_cholesky_ex_failure_in_a_later_column(check):
+    """info and the partial factor LAPACK leaves when a later leading minor is not PD."""
+    a = SPD.clone()
+    a[2, 2] = -5.0
+    check(Fn(torch.linalg.cholesky_ex), (torch.stack([a, SPD]),), opset=17, atol=1e-4)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 X = torch.randn(4, 5)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 
 from onnxplug.capture import FunctionModule as Fn  # a function as a module, for export

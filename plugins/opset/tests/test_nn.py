@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 
 from onnxplug.capture import FunctionModule as Fn  # a function as a module, for export

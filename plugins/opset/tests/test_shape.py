@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import NEWEST
+from onnxplug.testing import NEWEST_OPSET as NEWEST
 
 DYN = {"input_names": ["x"], "dynamic_axes": {"x": {0: "batch"}}}
 

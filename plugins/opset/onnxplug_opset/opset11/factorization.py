@@ -15,6 +15,7 @@ import torch
 
 from ..factorization_helpers import (
     apply_reflectors, cholesky, concat, householder, lu, lu_info, lu_solve, mask, mT,
+    jacobi_eigvals, singular_values, sort_asc, sort_desc,
     perm_from_pivots, permutation_matrix, solve_triangular, squeeze_last2, static_dims,
     unpack_lu, where,
 )
@@ -87,8 +88,10 @@ def _empty(g, i: int):
 def _cholesky(g, x, upper):
     n = _square(g, x)
     x, dt, out = _prep(g, x)
-    low, info = cholesky(g, x, n, dt)
-    res = mT(g, low, g.rank(x)) if upper else low
+    rank = g.rank(x)
+    # upper: LAPACK reads A's upper triangle, i.e. the lower one of A^T
+    low, info = cholesky(g, mT(g, x, rank) if upper else x, n, dt)
+    res = mT(g, low, rank) if upper else low
     return cast(g, res, out), squeeze_last2(g, info)
 
 
@@ -432,7 +435,7 @@ _TAYLOR_DEGREE = 18  # |A| <= 1 after scaling: the remainder is below 1/19! ~ 8e
 _LOOPS = itertools.count()
 
 
-@op("aten::matrix_exp")
+@op("aten::matrix_exp", "aten::linalg_matrix_exp")
 def matrix_exp(g, x):
     """Scaling and squaring: ``exp(A) = exp(A / 2^s)^(2^s)``, ``s`` from A's 1-norm.
 
@@ -477,3 +480,168 @@ def _prefix_names(graph, prefix: str):
         for i, v in enumerate(node.outputs):
             v.name = f"{prefix}{v.name or i}"
     return graph
+
+
+# -- singular values: svdvals, matrix_rank, pinv, cond -------------------------------------------
+_F64 = torch.float64
+
+
+def _sigma(g, x, hermitian=False):
+    """``(sigma [..., 1, k] float64, W, V, transposed, m, n, rank)`` by Jacobi (see the helper).
+
+    ``hermitian`` inputs are read from their lower triangle only, as PyTorch's eigh route does.
+    """
+    m, n = static_dims(g, x)
+    if m == 0 or n == 0:
+        raise _Empty
+    rank = g.rank(x)
+    a = recast(g, x, _F64)
+    if hermitian:
+        low = where(g, mask(g, m, n, lambda r, c: r >= c), a, scalar(g, 0.0, _F64), _F64)
+        strict = where(g, mask(g, m, n, lambda r, c: r > c), a, scalar(g, 0.0, _F64), _F64)
+        a = g.set_type(g.op("Add", low, mT(g, strict, rank), dtype=_F64), shape=g.shape(x))
+    sigma, w, v, transposed = singular_values(g, a, m, n, rank)
+    return sigma, w, v, transposed, m, n, rank
+
+
+@op("aten::linalg_svdvals")
+@_on_empty(0)
+def linalg_svdvals(g, x, *, driver=None):
+    """Singular values, descending; iterative (one-sided Jacobi until converged, in float64)."""
+    sigma, _, _, _, m, n, _ = _sigma(g, x)
+    return cast(g, squeeze(g, sort_desc(g, sigma, min(m, n)), [-2]), g.out_dtype())
+
+
+def _tolerance(g, x, sigma, atol, rtol, m, n):
+    """PyTorch's cut-off ``max(atol, rtol * sigma_max)`` ([..., 1, 1] float64); a missing rtol
+    is ``eps * max(m, n)``, or 0 where a positive atol is given."""
+    def as_f64(v):
+        if v is None or not hasattr(v, "producer"):
+            return None if v is None else g.constant(float(v), _F64)
+        r = g.rank(v)
+        return unsqueeze(g, recast(g, v, _F64), [r, r + 1])
+    atol_v, rtol_v = as_f64(atol), as_f64(rtol)
+    zero = scalar(g, 0.0, _F64)
+    if rtol_v is None:
+        default = scalar(g, torch.finfo(g.dtype(x)).eps * max(m, n), _F64)
+        rtol_v = default if atol_v is None else where(
+            g, g.op("Greater", atol_v, zero, dtype=torch.bool), zero, default, _F64)
+    if atol_v is None:
+        atol_v = zero
+    top = reduce(g, "ReduceMax", sigma, [-1], True, _F64)
+    return g.op("Max", atol_v, g.op("Mul", rtol_v, top, dtype=_F64), dtype=_F64)
+
+
+def _rank(g, x, atol, rtol, hermitian):
+    sigma, _, _, _, m, n, _ = _sigma(g, x, hermitian)
+    tol = _tolerance(g, x, sigma, atol, rtol, m, n)
+    above = cast(g, g.op("Greater", sigma, tol, dtype=torch.bool), torch.int64)
+    return squeeze_last2(g, reduce(g, "ReduceSum", above, [-1], True, torch.int64))
+
+
+@op("aten::linalg_matrix_rank.atol_rtol_tensor", "aten::linalg_matrix_rank.atol_rtol_float")
+@_on_empty(0)
+def linalg_matrix_rank(g, x, *, atol=None, rtol=None, hermitian=False):
+    """How many singular values exceed the tolerance (Jacobi singular values, iterative)."""
+    return _rank(g, x, atol, rtol, hermitian)
+
+
+@op("aten::linalg_matrix_rank.default", "aten::linalg_matrix_rank.tol_tensor")
+@_on_empty(0)
+def linalg_matrix_rank_tol(g, x, tol, hermitian=False):
+    return _rank(g, x, tol, 0.0, hermitian)
+
+
+def _pinv(g, x, atol, rtol, hermitian):
+    """``V diag(1/sigma) U^T`` over the singular values above the tolerance.
+
+    With ``W = A V = U diag(sigma)`` from Jacobi, ``U^T = diag(1/sigma) W^T``, so the
+    pseudo-inverse is ``V diag(1/sigma^2) W^T`` (of A^T, transposed back, when A is wide).
+    """
+    sigma, w, v, transposed, m, n, rank = _sigma(g, x, hermitian)
+    tol = _tolerance(g, x, sigma, atol, rtol, m, n)
+    keep = g.op("Greater", sigma, tol, dtype=torch.bool)
+    safe = where(g, keep, sigma, scalar(g, 1.0, _F64), _F64)
+    weight = where(g, keep, g.op("Reciprocal", g.op("Mul", safe, safe, dtype=_F64), dtype=_F64),
+                   scalar(g, 0.0, _F64), _F64)  # [..., 1, k]
+    pinv = g.op("MatMul", g.op("Mul", v, weight, dtype=_F64), mT(g, w, rank), dtype=_F64)
+    if transposed:
+        pinv = mT(g, pinv, rank)
+    return cast(g, pinv, g.out_dtype())
+
+
+@op("aten::linalg_pinv.atol_rtol_tensor", "aten::linalg_pinv.atol_rtol_float")
+@_on_empty(0)
+def linalg_pinv(g, x, *, atol=None, rtol=None, hermitian=False):
+    """Moore-Penrose pseudo-inverse (unique, so any SVD gives PyTorch's; Jacobi, iterative)."""
+    return _pinv(g, x, atol, rtol, hermitian)
+
+
+@op("aten::linalg_pinv.default", "aten::linalg_pinv.rcond_tensor")
+@_on_empty(0)
+def linalg_pinv_rcond(g, x, rcond, hermitian=False):
+    return _pinv(g, x, 0.0, rcond, hermitian)
+
+
+@op("aten::pinverse")
+@_on_empty(0)
+def pinverse(g, x, rcond=1e-15):
+    return _pinv(g, x, 0.0, rcond, False)
+
+
+def _norm(g, x, p, dt):
+    """Induced 1/inf norms (max or min of absolute column or row sums), [..., 1, 1]."""
+    axis = -2 if abs(p) == 1 else -1
+    sums = reduce(g, "ReduceSum", g.op("Abs", x, dtype=dt), [axis], True, dt)
+    return reduce(g, "ReduceMax" if p > 0 else "ReduceMin", sums, [-1 if axis == -2 else -2], True, dt)
+
+
+@op("aten::linalg_cond", "aten::linalg_cond.p_str")
+def linalg_cond(g, x, p=None):
+    """``|A|_p |A^-1|_p``; the 2-norms, Frobenius and nuclear ones from the singular values
+    (Jacobi, iterative), the 1 and inf ones from an LU inverse (inf where A is singular)."""
+    out = g.out_dtype()
+    if p in (None, 2, -2, "fro", "nuc"):
+        if p in ("fro", "nuc"):
+            _square(g, x)
+        sigma, *_ = _sigma(g, x)
+        if p in (None, 2, -2):
+            hi = reduce(g, "ReduceMax", sigma, [-1], True, _F64)
+            lo = reduce(g, "ReduceMin", sigma, [-1], True, _F64)
+            res = g.op("Div", hi, lo, dtype=_F64) if p != -2 else g.op("Div", lo, hi, dtype=_F64)
+        else:
+            power = 2.0 if p == "fro" else 1.0
+            fwd = g.op("Pow", sigma, scalar(g, power, _F64), dtype=_F64)
+            back = g.op("Pow", sigma, scalar(g, -power, _F64), dtype=_F64)
+            res = g.op("Mul", reduce(g, "ReduceSum", fwd, [-1], True, _F64),
+                       reduce(g, "ReduceSum", back, [-1], True, _F64), dtype=_F64)
+            if p == "fro":
+                res = g.op("Sqrt", res, dtype=_F64)
+        return cast(g, squeeze_last2(g, res), out)
+    if p not in (1, -1, float("inf"), float("-inf")):
+        raise NotImplementedError(f"linalg.cond with p={p!r}")
+    n = _square(g, x)
+    x, dt, _ = _prep(g, x)
+    packed, perm, _, diag = lu(g, x, n, n, dt)
+    inv = lu_solve(g, packed, perm, g.constant(torch.eye(n, dtype=dt)), n, dt)
+    res = g.op("Mul", _norm(g, x, p, dt), _norm(g, inv, p, dt), dtype=dt)
+    singular = g.op("Greater", lu_info(g, diag, dt), g.constant(0, torch.int32), dtype=torch.bool)
+    res = where(g, singular, scalar(g, float("inf"), dt), res, dt)
+    return cast(g, squeeze_last2(g, res), out)
+
+
+@op("aten::linalg_eigvalsh")
+@_on_empty(0)
+def linalg_eigvalsh(g, x, UPLO="L"):
+    """Eigenvalues of a symmetric matrix, ascending; iterative (two-sided Jacobi in float64
+    until converged). Only the ``UPLO`` triangle is read, as LAPACK's syevd does."""
+    n = _square(g, x)
+    rank = g.rank(x)
+    a = recast(g, x, _F64)
+    if UPLO.upper() == "U":
+        a = mT(g, a, rank)
+    low = where(g, mask(g, n, n, lambda r, c: r >= c), a, scalar(g, 0.0, _F64), _F64)
+    strict = where(g, mask(g, n, n, lambda r, c: r > c), a, scalar(g, 0.0, _F64), _F64)
+    sym = g.op("Add", low, mT(g, strict, rank), dtype=_F64)
+    eig = sort_asc(g, jacobi_eigvals(g, sym, n), n)
+    return cast(g, squeeze(g, eig, [-2]), g.out_dtype())

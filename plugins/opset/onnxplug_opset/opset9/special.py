@@ -206,3 +206,22 @@ def special_zeta(g, x, q):
     out = out_dtype(g, x, q)
     d = torch.float64 if out == torch.float64 else torch.float32
     return cast(g, sh.hurwitz_zeta(g, as_value(g, x, d), as_value(g, q, d)), out)
+
+
+def _incomplete_gamma(name: str, upper: bool):
+    @op(f"aten::{name}")
+    def convert(g, a, x):
+        out = out_dtype(g, a, x)
+        d = torch.float64  # the prefactor exp(a log x - x - lgamma(a)) cancels heavily
+        return cast(g, sh.incomplete_gamma(g, as_value(g, a, d), as_value(g, x, d), upper), out)
+    convert.__name__ = convert.__qualname__ = name
+    convert.__doc__ = f"Regularized {'upper' if upper else 'lower'} incomplete gamma (see ``special_helpers``)."
+    return convert
+
+
+igamma = _incomplete_gamma("igamma", False)
+igammac = _incomplete_gamma("igammac", True)
+
+
+special_airy_ai = _unary("special_airy_ai", lambda g: lambda v, d: sh.airy_ai(g, v),
+                         "Airy Ai: fits near the origin, the asymptotic series beyond |x| = 8.")
