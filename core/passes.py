@@ -140,4 +140,6 @@ BUILTIN_IR_PASSES = [
     (deduplicate_initializers, 900, "deduplicate_initializers"),
     (ir_pass(common.TopologicalSortPass), 950, "topological_sort"),
     (ir_pass(common.RemoveUnusedOpsetsPass), 960, "remove_unused_opsets"),
+    # unique value and node names across the graph and every Loop/If/Scan body
+    (ir_pass(common.NameFixPass), 990, "name_fix"),
 ]

@@ -6,10 +6,16 @@ and every axis here is counted from the end). The algorithms are LAPACK's own (g
 partial pivoting with the first largest pivot, potrf, geqrf's reflector signs), so the
 outputs match PyTorch's, not just some valid factorization.
 
+Singular values and symmetric eigenvalues have no finite algorithm: they are computed by
+Jacobi rotations in float64, repeated in a ``Loop`` until converged (``jacobi_svd``,
+``jacobi_eigvals``).
+
 Needs opset 11 (negative axes in Slice, ArgMax, Squeeze and the reductions; Where).
 """
 
 from __future__ import annotations
+
+import itertools
 
 import torch
 
@@ -280,7 +286,8 @@ def householder(g, a, m: int, n: int, dt):
         beta = where(g, g.op("Less", alpha, zero, dtype=torch.bool), norm, neg_norm, dt)
         trivial = g.op("Equal", xnorm2, zero, dtype=torch.bool)
         safe_beta = where(g, trivial, one, beta, dt)
-        tau = where(g, trivial, zero, g.op("Div", g.op("Sub", beta, alpha, dtype=dt), safe_beta, dtype=dt), dt)
+        ratio = g.op("Div", g.op("Sub", beta, alpha, dtype=dt), safe_beta, dtype=dt)
+        tau = where(g, trivial, zero, ratio, dt)
         denom = where(g, trivial, one, g.op("Sub", alpha, beta, dtype=dt), dt)
         v = g.op("Div", below, denom, dtype=dt)
         v = where(g, mask(g, m, 1, lambda r, _: r == k), one, v, dt)  # [..., m, 1]
@@ -328,7 +335,7 @@ def apply_reflectors(g, x, refl, taus, m: int, order, dt, *, left: bool):
 
 # -- one-sided Jacobi SVD ----------------------------------------------------------------------
 JACOBI_MAX_SWEEPS = 40
-_JACOBI = __import__("itertools").count()
+_LOOPS = itertools.count()
 
 
 def jacobi_svd(g, a, m: int, n: int):
@@ -360,7 +367,7 @@ def jacobi_svd(g, a, m: int, n: int):
             worst = cosine if worst is None else body.op("Max", worst, cosine, dtype=dt)
     top = reduce(body, "ReduceMax", worst, None, False, dt)
     go_on = body.op("Greater", top, body.constant(1e-15, dt), dtype=torch.bool)
-    graph = _prefix(body.finish(go_on, w, v), f"jacobi{next(_JACOBI)}_")
+    graph = prefix_names(body.finish(go_on, w, v), f"jacobi{next(_LOOPS)}_")
     w, v = g.op("Loop", g.constant(JACOBI_MAX_SWEEPS, torch.int64), g.constant(True, torch.bool),
                 a, v0, body_g=graph, outputs=2, dtype=dt)
     return w, v
@@ -398,7 +405,7 @@ def _rotate(g, w, v, p: int, q: int, n: int, dt):
     return turn(w), turn(v), cosine
 
 
-def _prefix(graph, prefix: str):
+def prefix_names(graph, prefix: str):
     """Model-unique value names in a body graph (the checker wants SSA names across graphs)."""
     for val in graph.inputs:
         val.name = prefix + (val.name or "in")
@@ -449,7 +456,7 @@ def jacobi_eigvals(g, a, n: int):
         total = reduce(body, "ReduceSum", sq, None, False, dt)
         go_on = body.op("Greater", off, body.op("Mul", total, scalar(body, 1e-28, dt), dtype=dt),
                         dtype=torch.bool)
-        graph = _prefix(body.finish(go_on, x), f"jacobieig{next(_JACOBI)}_")
+        graph = prefix_names(body.finish(go_on, x), f"jacobieig{next(_LOOPS)}_")
         a = g.op("Loop", g.constant(JACOBI_MAX_SWEEPS, torch.int64), g.constant(True, torch.bool), a,
                  body_g=graph, dtype=dt)
     diag = where(g, eye, a, scalar(g, 0.0, dt), dt)

@@ -4,12 +4,15 @@ Bessel functions are evaluated the way Cephes does (a power series near zero, th
 Hankel asymptotic form ``sqrt(2/(pi x)) (P cos - Q sin)`` beyond), but the smooth parts
 (``P``, ``Q`` and the entire remainders once the ``log`` singularity is split off) are
 Chebyshev fits computed once, in float64, from PyTorch itself: no coefficient tables to
-copy or mistype, and Clenshaw's recurrence keeps them accurate in float32.
+copy or mistype, and Clenshaw's recurrence keeps them accurate in float32. Airy Ai adds its
+asymptotic series. Iterations whose length depends on the data (polynomial recurrences,
+Hurwitz zeta's terms for negative ``q``, the incomplete gamma series and continued fraction)
+run in ``Loop``s with run-time trip counts or convergence tests, never a fixed cut-off.
+``frexp``/``nextafter`` rebuild the exponent from ``log2`` and correct it exactly.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
@@ -68,7 +71,8 @@ def _compute_fits() -> dict[str, tuple]:
         "k0": _interp(lambda u: sp.modified_bessel_k0(sq(u))
                       + torch.log(sq(u) / 2) * sp.modified_bessel_i0(sq(u)), 0.0, 4.0, 16),
         "k1": _interp(lambda u: (sp.modified_bessel_k1(sq(u)) - 1.0 / sq(u)
-                                 - torch.log(sq(u) / 2) * sp.modified_bessel_i1(sq(u))) / sq(u), 0.0, 4.0, 16),
+                                 - torch.log(sq(u) / 2) * sp.modified_bessel_i1(sq(u))) / sq(u),
+                      0.0, 4.0, 16),
         # x > 2, in u = 2/x: sqrt(x) exp(x) K(x)
         "k0e": _interp(lambda u: sp.scaled_modified_bessel_k0(2.0 / u) * torch.sqrt(2.0 / u), 0.0, 1.0, 24),
         "k1e": _interp(lambda u: sp.scaled_modified_bessel_k1(2.0 / u) * torch.sqrt(2.0 / u), 0.0, 1.0, 24),
@@ -157,7 +161,8 @@ def bessel_k(g, x: Value, order: int, scaled: bool, i_of) -> Value:
                    op2(g, "Mul", log_half, i_of(x)))
     if scaled:
         near = op2(g, "Mul", near, op1(g, "Exp", x))
-    far = op2(g, "Div", cheb_at(g, op2(g, "Div", c(g, 2.0, dt), x), f"k{order}e", 0.0, 1.0), op1(g, "Sqrt", x))
+    fitted = cheb_at(g, op2(g, "Div", c(g, 2.0, dt), x), f"k{order}e", 0.0, 1.0)
+    far = op2(g, "Div", fitted, op1(g, "Sqrt", x))
     if not scaled:
         far = op2(g, "Mul", far, op1(g, "Exp", op1(g, "Neg", x)))
     y = where(g, compare(g, "gt", x, c(g, 2.0, dt)), far, near, dt)
@@ -175,7 +180,7 @@ def _broadcast_pair(g, x: Value, n: Value) -> tuple[Value, Value]:
 def polynomial(g, x: Value, n: Value, first, step) -> Value:
     """``P_n(x)`` of a three-term recurrence, for a degree tensor ``n`` of any size.
 
-    ``first(x) -> (P_0, P_1)``; ``step(k, x, P_{k-1}, P_k) -> P_{k+1}`` with ``k`` a float
+    ``first(x) -> (P_0, P_1)``; ``step(body, k, x, P_{k-1}, P_k) -> P_{k+1}`` with ``k`` a float
     scalar. A ``Loop`` runs ``max(n) - 1`` times (its trip count is computed at run time,
     so no degree is cut off) and keeps, per element, the value whose index is that
     element's ``n``; negative degrees give 0, as in PyTorch. ``n`` arrives truncated to an
@@ -202,24 +207,9 @@ def polynomial(g, x: Value, n: Value, first, step) -> Value:
     r = step(body, k, xb, p, q)
     acc_out = where(body, compare(body, "eq", nb, body.op("Add", k, c(body, 1.0, dt), dtype=dt)), r, acc, dt)
     cond_out = body.op("Identity", cond, dtype=torch.bool)
-    graph = _prefix_names(body.finish(cond_out, q, r, acc_out), f"poly{next(_LOOPS)}_")
+    graph = body.finish(cond_out, q, r, acc_out)
     outs = g.op("Loop", trips, g.constant(True, torch.bool), p0, p1, res, body_g=graph, outputs=3, dtype=dt)
     return outs[2]
-
-
-_LOOPS = itertools.count()
-
-
-def _prefix_names(graph, prefix: str):
-    """Give every value of a body graph a model-unique name: the checker wants SSA names
-    across the main graph and its subgraphs, and each graph numbers its values from 0."""
-    serial = itertools.count()
-    for v in graph.inputs:
-        v.name = f"{prefix}{v.name or 'in'}_{next(serial)}"
-    for node in graph:
-        for v in node.outputs:
-            v.name = f"{prefix}{v.name or 'v'}_{next(serial)}"
-    return graph
 
 
 def _onnx_float(dt: torch.dtype) -> int:
@@ -352,8 +342,7 @@ def hurwitz_zeta(g, x: Value, q: Value) -> Value:
     k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt), dtype=dt), c(body, 10.0, dt), dtype=dt)
     t = body.op("Pow", op2(body, "Add", q, k), nx, dtype=dt)
     acc_out = op2(body, "Add", acc, where(body, compare(body, "le", k, count), t, c(body, 0.0, dt), dt))
-    graph = _prefix_names(body.finish(body.op("Identity", cond, dtype=torch.bool), acc_out),
-                          f"zeta{next(_LOOPS)}_")
+    graph = body.finish(body.op("Identity", cond, dtype=torch.bool), acc_out)
     s = g.op("Loop", trips, g.constant(True, torch.bool), s, body_g=graph, dtype=dt)
 
     w = op2(g, "Add", q, count)
@@ -410,7 +399,7 @@ def _until_converged(g, name: str, state: list[Value], step) -> list[Value]:
     pending = body.op("Cast", eh.not_(body, done), to_i=1, dtype=torch.float32)
     more = compare(body, "gt", body.op("ReduceMax", pending, keepdims_i=0, dtype=torch.float32),
                    c(body, 0.0, torch.float32))
-    graph = _prefix_names(body.finish(more, *outs), f"{name}{next(_LOOPS)}_")
+    graph = body.finish(more, *outs)
     res = g.op("Loop", g.constant(_IGAMMA_MAX_STEPS, torch.int64), g.constant(True, torch.bool), *state,
                body_g=graph, outputs=len(state), dtype=g.dtype(state[0]))
     return list(res) if isinstance(res, tuple) else [res]
@@ -426,7 +415,8 @@ def _gamma_series(g, a: Value, x: Value) -> Value:
         ap = op2(b, "Add", ap, c(b, 1.0, dt))
         term = op2(b, "Mul", term, op2(b, "Div", x, ap))
         total = op2(b, "Add", total, term)
-        done = compare(b, "le", op1(b, "Abs", term), op2(b, "Mul", op1(b, "Abs", total), c(b, _IGAMMA_EPS, dt)))
+        tol = op2(b, "Mul", op1(b, "Abs", total), c(b, _IGAMMA_EPS, dt))
+        done = compare(b, "le", op1(b, "Abs", term), tol)
         return [ap, term, total], done
     return _until_converged(g, "gamma_series", [a, first, first], step)[2]
 
@@ -531,7 +521,8 @@ def airy_ai(g, x: Value) -> Value:
     u = _airy_u(12)
     alt = [v * (-1.0) ** k for k, v in enumerate(u)]
     # x >= 8: exp(-zeta) / (2 sqrt(pi) x^1/4) sum (-1)^k u_k zeta^-k
-    decay = op2(g, "Div", op1(g, "Exp", op1(g, "Neg", zeta)), op2(g, "Mul", quarter, c(g, 2.0 * math.sqrt(math.pi), dt)))
+    decay = op2(g, "Div", op1(g, "Exp", op1(g, "Neg", zeta)),
+                op2(g, "Mul", quarter, c(g, 2.0 * math.sqrt(math.pi), dt)))
     right = op2(g, "Mul", decay, _series(g, inv, alt))
     # x <= -8: (sin(zeta + pi/4) sum (-1)^k u_2k zeta^-2k - cos(zeta + pi/4) sum (-1)^k u_2k+1 zeta^-2k-1)
     #          / (sqrt(pi) |x|^1/4)
@@ -542,7 +533,8 @@ def airy_ai(g, x: Value) -> Value:
     wave = op2(g, "Sub", op2(g, "Mul", op1(g, "Sin", phase), even), op2(g, "Mul", op1(g, "Cos", phase), odd))
     left = op2(g, "Div", wave, op2(g, "Mul", quarter, c(g, math.sqrt(math.pi), dt)))
     mid = cheb_at(g, x, "ai", -8.0, 2.0)
-    near = op2(g, "Div", op2(g, "Mul", cheb_at(g, x, "aie", 2.0, 8.0), op1(g, "Exp", op1(g, "Neg", zeta))), quarter)
+    near = op2(g, "Div", op2(g, "Mul", cheb_at(g, x, "aie", 2.0, 8.0), op1(g, "Exp", op1(g, "Neg", zeta))),
+               quarter)
     y = where(g, compare(g, "gt", x, c(g, 2.0, dt)), near, mid, dt)
     y = where(g, compare(g, "ge", x, c(g, 8.0, dt)), right, y, dt)
     y = where(g, compare(g, "le", x, c(g, -8.0, dt)), left, y, dt)

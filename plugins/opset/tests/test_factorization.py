@@ -35,11 +35,7 @@ RANK2 = torch.randn(4, 2) @ torch.randn(2, 4)
 SINGULAR = torch.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]])  # an exact zero pivot
 
 
-def _qr_reflectors(a):
-    return torch.geqrf(a)
-
-
-RA, RTAU = _qr_reflectors(TALL)
+RA, RTAU = torch.geqrf(TALL)  # Householder reflectors for householder_product and ormqr
 
 CASES = {
     # Cholesky
@@ -80,7 +76,8 @@ CASES = {
                          (*torch.linalg.lu_factor(BSQ), torch.randn(3, 2))),
     "lu_solve_right": (lambda lu, p, b: torch.linalg.lu_solve(lu, p, b, left=False),
                        (*torch.linalg.lu_factor(PIVOT), torch.randn(2, 3))),
-    "lu_solve_legacy": (lambda b, lu, p: torch.lu_solve(b, lu, p), (torch.randn(2, 3, 4), *torch.linalg.lu_factor(BSQ))),
+    "lu_solve_legacy": (lambda b, lu, p: torch.lu_solve(b, lu, p),
+                        (torch.randn(2, 3, 4), *torch.linalg.lu_factor(BSQ))),
     # determinants
     "slogdet": (torch.linalg.slogdet, (torch.stack([NEG, NEG + 3 * torch.eye(2)]),)),
     "slogdet_pivot": (torch.linalg.slogdet, (PIVOT,)),
@@ -153,3 +150,31 @@ def test_cholesky_ex_failure_in_a_later_column(check):
     a = SPD.clone()
     a[2, 2] = -5.0
     check(Fn(torch.linalg.cholesky_ex), (torch.stack([a, SPD]),), opset=17, atol=1e-4)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a, b: torch.linalg.solve(a, b),
+    lambda a, b: torch.cholesky_solve(b, torch.linalg.cholesky(a @ a.mT + 3 * torch.eye(3))),
+    lambda a, b: torch.linalg.qr(a)[0] @ b,
+    lambda a, b: torch.linalg.pinv(a) @ b,
+], ids=["solve", "cholesky_solve", "qr", "pinv"])
+def test_dynamic_batch(check, fn):
+    """Only the matrix size must be static: the batch dim may change at run time."""
+    a, b = BSQ, torch.randn(2, 3, 2)
+    run = (torch.randn(4, 3, 3) + 3 * torch.eye(3), torch.randn(4, 3, 2))
+    check(Fn(fn), (a, b), opset=17, atol=1e-4, input_names=["a", "b"],
+          dynamic_axes={"a": {0: "batch"}, "b": {0: "batch"}}, run_inputs=run)
+
+
+def test_float64(check):
+    a = SQ.double()
+    check(Fn(lambda x: (torch.linalg.lu_factor(x), torch.linalg.qr(x), torch.linalg.matrix_exp(x / 4),
+                        torch.linalg.eigvalsh(x + x.mT))), (a,), opset=17, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", [torch.linalg.matrix_exp, torch.linalg.slogdet, torch.linalg.cholesky_ex,
+                                torch.linalg.svdvals, torch.linalg.lu_factor_ex, torch.linalg.qr],
+                         ids=["matrix_exp", "slogdet", "cholesky_ex", "svdvals", "lu_factor_ex", "qr"])
+def test_empty_matrices(check, fn):
+    """0 x 0 matrices: empty factors, info 0, det 1 (the empty product)."""
+    check(Fn(fn), (torch.zeros(2, 0, 0),), opset=17)

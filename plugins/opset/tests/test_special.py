@@ -124,7 +124,8 @@ def _float_edges(dt):
     vals = [0.0, -0.0, 1.0, -1.0, 0.75, 3.0, -3.0, 0.1, 1.5, 1e30, 2.0 ** 100, fi.max, -fi.max,
             fi.smallest_normal, -fi.smallest_normal, tiny_sub, -tiny_sub, 1e3 * tiny_sub, INF, -INF, NAN]
     gen = torch.Generator().manual_seed(0)
-    rand = torch.randn(24, generator=gen, dtype=torch.float64) * torch.logspace(-30, 30, 24, dtype=torch.float64)
+    scale = torch.logspace(-30, 30, 24, dtype=torch.float64)
+    rand = torch.randn(24, generator=gen, dtype=torch.float64) * scale
     return torch.cat([torch.tensor(vals, dtype=dt), rand.to(dt)])
 
 

@@ -1,8 +1,11 @@
-"""Factorizations and solves (Cholesky, LU, QR, triangular and general solves), as of opset 11.
+"""Factorizations and solves (Cholesky, LU, QR, triangular and general solves, matrix_exp,
+singular values and symmetric eigenvalues), as of opset 11.
 
 ONNX has none of them, so they are composed from the unrolled LAPACK algorithms in
 ``factorization_helpers`` for a matrix size known at export time (batch dims may be
-dynamic). Opset 11 is the first with the negative axes the helpers count from the end.
+dynamic); singular values and eigenvalues come from Jacobi iterations in a ``Loop``. Opset 11
+is the first with the negative axes the helpers count from the end. Outputs that are not
+unique (eigenvectors, SVD factors) are not converted: PyTorch's signs cannot be matched.
 """
 
 from __future__ import annotations
@@ -14,18 +17,18 @@ import math
 import torch
 
 from ..factorization_helpers import (
-    apply_reflectors, cholesky, concat, householder, lu, lu_info, lu_solve, mask, mT,
-    jacobi_eigvals, singular_values, sort_asc, sort_desc,
-    perm_from_pivots, permutation_matrix, solve_triangular, squeeze_last2, static_dims,
-    unpack_lu, where,
+    apply_reflectors, cholesky, concat, householder, jacobi_eigvals, lu, lu_info, lu_solve, mask,
+    mT, perm_from_pivots, permutation_matrix, prefix_names, singular_values, solve_triangular,
+    sort_asc, sort_desc, squeeze_last2, static_dims, unpack_lu, where,
 )
 from ..helpers import cast, expand, reduce, reshape, scalar, slice_, squeeze, unsqueeze
 from ..nn_helpers import float_compute, recast
 from ..registration import op
 
 
-class _Empty(Exception):
-    """A 0 x 0 matrix: the outputs are constants (see :func:`_on_empty`)."""
+class _Empty(NotImplementedError):
+    """An empty matrix: conversions under :func:`_on_empty` answer with constants, the others
+    decline (a NotImplementedError)."""
 
 
 def _square(g, x) -> int:
@@ -38,10 +41,11 @@ def _square(g, x) -> int:
 
 
 def _on_empty(*fills):
-    """Outputs of a conversion filled with constants when the matrix is 0 x 0.
+    """Outputs of a conversion filled with constants when its matrix is empty.
 
-    Every matrix output is then empty, every ``info`` 0; a determinant's sign is 1 and its
-    log 0 (the empty product), which ``fills`` gives per output.
+    Every matrix output is then empty too (or handled before raising, like an identity P),
+    every ``info`` and rank 0; a determinant's sign is 1 and its log 0 (the empty product),
+    which ``fills`` gives per output.
     """
     def wrap(fn):
         @functools.wraps(fn)
@@ -75,13 +79,6 @@ def _prep(g, x, out_index: int = 0):
     out = g.out_dtype(out_index)
     dt = float_compute(out)
     return recast(g, x, dt), dt, out
-
-
-def _empty(g, i: int):
-    shape = g.out_shape(i)
-    if shape is None or not all(isinstance(d, int) for d in shape):
-        raise NotImplementedError("empty output of a dynamic shape")
-    return g.constant(torch.zeros(shape, dtype=g.out_dtype(i)))
 
 
 # -- Cholesky ----------------------------------------------------------------------------------
@@ -200,7 +197,7 @@ def linalg_lu(g, x, *, pivot=True):
     if pivot:
         p = permutation_matrix(g, perm, m, dt)
     else:
-        p = _empty(g, 0)
+        p = _filled(g, 0, 0)
     return cast(g, p, out), cast(g, low, out), cast(g, up, out)
 
 
@@ -213,11 +210,11 @@ def lu_unpack(g, packed, pivots, unpack_data=True, unpack_pivots=True):
         low, up = unpack_lu(g, recast(g, packed, dt), m, n, dt)
         low, up = cast(g, low, out), cast(g, up, out)
     else:
-        low, up = _empty(g, 1), _empty(g, 2)
+        low, up = _filled(g, 1, 0), _filled(g, 2, 0)
     if unpack_pivots:
         p = cast(g, permutation_matrix(g, perm_from_pivots(g, pivots, m), m, dt), out)
     else:
-        p = _empty(g, 0)
+        p = _filled(g, 0, 0)
     return p, low, up
 
 
@@ -338,7 +335,7 @@ def linalg_qr(g, x, mode="reduced"):
     upper = where(g, mask(g, m, n, lambda r, c: r <= c), packed, scalar(g, 0.0, dt), dt)
     r = slice_(g, upper, [0], [r_rows], [-2]) if r_rows < m else upper
     if mode == "r":
-        return _empty(g, 0), cast(g, r, out)
+        return _filled(g, 0, 0), cast(g, r, out)
     eye = g.constant(torch.eye(m, q_cols, dtype=dt))
     q = apply_reflectors(g, eye, packed, taus, m, reversed(range(k)), dt, left=True)
     return cast(g, q, out), cast(g, r, out)
@@ -432,10 +429,11 @@ def linalg_tensorsolve(g, a, b, dims=None):
 
 # -- matrix exponential ------------------------------------------------------------------------
 _TAYLOR_DEGREE = 18  # |A| <= 1 after scaling: the remainder is below 1/19! ~ 8e-18
-_LOOPS = itertools.count()
+_MEXP = itertools.count()
 
 
 @op("aten::matrix_exp", "aten::linalg_matrix_exp")
+@_on_empty(0)
 def matrix_exp(g, x):
     """Scaling and squaring: ``exp(A) = exp(A / 2^s)^(2^s)``, ``s`` from A's 1-norm.
 
@@ -466,20 +464,10 @@ def matrix_exp(g, x):
     cur = body.add_input("x", dt)
     squared = body.op("MatMul", cur, cur, dtype=dt)
     nxt = body.op("Where", body.op("Less", it, s_int, dtype=torch.bool), squared, cur, dtype=dt)
-    graph = _prefix_names(body.finish(body.op("Identity", cond, dtype=torch.bool), nxt),
-                          f"mexp{next(_LOOPS)}_")
+    graph = prefix_names(body.finish(body.op("Identity", cond, dtype=torch.bool), nxt),
+                         f"mexp{next(_MEXP)}_")
     y = g.op("Loop", trips, g.constant(True, torch.bool), p, body_g=graph, dtype=dt)
     return cast(g, y, out)
-
-
-def _prefix_names(graph, prefix: str):
-    """Model-unique value names in a body graph (the checker wants SSA names across graphs)."""
-    for v in graph.inputs:
-        v.name = prefix + (v.name or "in")
-    for node in graph:
-        for i, v in enumerate(node.outputs):
-            v.name = f"{prefix}{v.name or i}"
-    return graph
 
 
 # -- singular values: svdvals, matrix_rank, pinv, cond -------------------------------------------
@@ -497,11 +485,15 @@ def _sigma(g, x, hermitian=False):
     rank = g.rank(x)
     a = recast(g, x, _F64)
     if hermitian:
-        low = where(g, mask(g, m, n, lambda r, c: r >= c), a, scalar(g, 0.0, _F64), _F64)
-        strict = where(g, mask(g, m, n, lambda r, c: r > c), a, scalar(g, 0.0, _F64), _F64)
-        a = g.set_type(g.op("Add", low, mT(g, strict, rank), dtype=_F64), shape=g.shape(x))
+        a = _symmetric_from_lower(g, a, n, rank, g.shape(x))
     sigma, w, v, transposed = singular_values(g, a, m, n, rank)
     return sigma, w, v, transposed, m, n, rank
+
+
+def _symmetric_from_lower(g, a, n, rank, shape):
+    low = where(g, mask(g, n, n, lambda r, c: r >= c), a, scalar(g, 0.0, _F64), _F64)
+    strict = where(g, mask(g, n, n, lambda r, c: r > c), a, scalar(g, 0.0, _F64), _F64)
+    return g.set_type(g.op("Add", low, mT(g, strict, rank), dtype=_F64), shape=shape)
 
 
 @op("aten::linalg_svdvals")
@@ -640,8 +632,6 @@ def linalg_eigvalsh(g, x, UPLO="L"):
     a = recast(g, x, _F64)
     if UPLO.upper() == "U":
         a = mT(g, a, rank)
-    low = where(g, mask(g, n, n, lambda r, c: r >= c), a, scalar(g, 0.0, _F64), _F64)
-    strict = where(g, mask(g, n, n, lambda r, c: r > c), a, scalar(g, 0.0, _F64), _F64)
-    sym = g.op("Add", low, mT(g, strict, rank), dtype=_F64)
+    sym = _symmetric_from_lower(g, a, n, rank, g.shape(x))
     eig = sort_asc(g, jacobi_eigvals(g, sym, n), n)
     return cast(g, squeeze(g, eig, [-2]), g.out_dtype())

@@ -2,8 +2,10 @@
 
 Bessel functions use Chebyshev fits of their smooth parts (see ``special_helpers``);
 orthogonal polynomials run their three-term recurrence in a ``Loop`` whose trip count is
-the largest degree, computed at run time. Everything is computed in float32 (float64 for
-float64 results) and cast to PyTorch's result dtype.
+the largest degree, computed at run time; Hurwitz zeta and the incomplete gamma functions
+also loop as long as the data needs. Everything is computed in float32 (float64 for float64
+results; always float64 for the incomplete gamma) and cast to PyTorch's result dtype.
+lgamma, digamma, polygamma, i0/i1(e), erfcx, ndtri and log_ndtr live in ``elementwise``.
 """
 
 from __future__ import annotations
@@ -215,7 +217,8 @@ def _incomplete_gamma(name: str, upper: bool):
         d = torch.float64  # the prefactor exp(a log x - x - lgamma(a)) cancels heavily
         return cast(g, sh.incomplete_gamma(g, as_value(g, a, d), as_value(g, x, d), upper), out)
     convert.__name__ = convert.__qualname__ = name
-    convert.__doc__ = f"Regularized {'upper' if upper else 'lower'} incomplete gamma (see ``special_helpers``)."
+    kind = "upper" if upper else "lower"
+    convert.__doc__ = f"Regularized {kind} incomplete gamma (see ``special_helpers.incomplete_gamma``)."
     return convert
 
 
