@@ -62,7 +62,7 @@ def where(g, cond, a, b, dt):
 
 
 def broadcast_batch(g, b, a):
-    """``b`` expanded to the batch dims it shares with ``a`` (so per-row pieces can be concatenated)."""
+    """``b`` broadcast against ``a``'s batch dims (so its solved rows can be concatenated)."""
     shape_a = g.op("Shape", a, dtype=torch.int64)
     batch = slice_(g, shape_a, [0], [-2], [0])
     target = g.op("Concat", batch, g.constant([1, 1], torch.int64), axis_i=0, dtype=torch.int64)
@@ -76,7 +76,7 @@ def solve_triangular(g, a, b, n: int, dt, *, upper: bool, unit: bool = False):
     ``B`` is [..., n, k]; batch dims broadcast. Row ``i`` of ``X`` is
     ``(B[i] - A[i, others] @ X[others]) / A[i, i]`` with the others already solved.
     """
-    b = broadcast_batch(g, broadcast_batch(g, b, a), b)
+    b = broadcast_batch(g, b, a)
     xs: dict[int, object] = {}
     order = reversed(range(n)) if upper else range(n)
     for i in order:
