@@ -194,3 +194,11 @@ def test_unflatten_static_and_dynamic(check, opset):
         r = check(fn, (torch.randn(3, 5, 8),), opset=opset, input_names=["x"],
                   dynamic_axes={"x": {0: "b"}}, run_inputs=(torch.randn(6, 5, 8),))
         assert not r.decomposed
+
+
+@pytest.mark.parametrize("opset", [7, NEWEST])
+def test_matrix_transposes(check, opset):
+    def fn(x):
+        return torch.ops.aten.mT(x) + torch.ops.aten.adjoint(x) * 2
+
+    check(fn, (torch.randn(2, 3, 3),), opset=opset)

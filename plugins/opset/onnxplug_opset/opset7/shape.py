@@ -74,6 +74,15 @@ def t(g, x):
     return transpose(g, x, list(reversed(range(g.rank(x)))))
 
 
+@op("aten::mT", "aten::mH", "aten::adjoint", "aten::matrix_H")
+def matrix_transpose(g, x):
+    """Swap the last two dims (real tensors: the conjugate is the identity)."""
+    rank = g.rank(x)
+    perm = list(range(rank))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return transpose(g, x, perm)
+
+
 @op("aten::unsqueeze")
 def unsqueeze_(g, x, dim):
     return unsqueeze(g, x, [norm_dim(dim, g.rank(x) + 1)])
