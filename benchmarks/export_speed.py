@@ -199,8 +199,8 @@ def render(result: dict) -> str:
              f"{result['infer_runs']} onnxruntime runs on one thread (CPU provider). A ratio is the other "
              "exporter's time divided by onnxplug's: above 1 means onnxplug is faster (export) or its "
              "graph runs faster (inference). Nodes count the main graph plus local functions.", "",
-             "The machine was shared with other work while this ran, so absolute times are noisy; "
-             "the interleaving keeps the ratios fair.", "",
+             "The development machine is shared (other work, including a low-priority sweep, may have run "
+             "alongside), so absolute times are noisy; the interleaving keeps the ratios fair.", "",
              "## Export time", "",
              "| model | " + " | ".join(f"{LABELS[e]} (s)" for e in exps) + " | "
              + " | ".join(f"{LABELS[e]} / onnxplug" for e in exps if e != "onnxplug") + " |",
@@ -208,7 +208,8 @@ def render(result: dict) -> str:
     for row in result["rows"]:
         ex = row["exporters"]
         cells = [("error" if "error" in ex[e] else f"{ex[e]['export_s']:.3f}") for e in exps]
-        cells += [(f"**{ex[e]['export_ratio']:.1f}x**" if "export_ratio" in ex[e] else "—")
+        cells += [("—" if "export_ratio" not in ex[e] else
+                   f"**{ex[e]['export_ratio']:.1f}x**" if e == "dynamo" else f"{ex[e]['export_ratio']:.1f}x")
                   for e in exps if e != "onnxplug"]
         lines.append(f"| {row['description']} | " + " | ".join(cells) + " |")
     lines += ["", "## Graph: inference time and size", "",
@@ -261,7 +262,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--opset", type=int, default=18)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--render", action="store_true", help="only rewrite docs/benchmarks.md from the JSON")
     a = ap.parse_args(argv)
+    if a.render:
+        OUT_MD.write_text(render(json.loads(OUT_JSON.read_text())))
+        return
     torch.set_num_threads(a.threads)
     exps = [e for e in a.exporters.split(",") if e]
     table = models()

@@ -259,3 +259,9 @@ def test_nonzero_static_and_sorter(check, opset):
                 torch.searchsorted(seq, v, sorter=torch.argsort(seq)))
     check(f, (torch.randn(3, 4), torch.tensor([3.0, -1.0, 2.0, 0.5]), torch.tensor([0.0, 2.5, -3.0])),
           opset=opset)
+
+
+@pytest.mark.parametrize("opset", [9, NEWEST])
+@pytest.mark.parametrize("value", [0.0, 2.5])
+def test_nonzero_of_a_0d_tensor(check, opset, value):
+    check(lambda x: torch.nonzero(x), (torch.tensor(value),), opset=opset)

@@ -17,6 +17,12 @@ from ..shape_helpers import equal
 
 @op("aten::nonzero")
 def nonzero(g, x):
+    """Indices as rows ``(count, rank)``; a 0-d input gives ``(1 or 0, 0)`` as in PyTorch."""
+    if g.rank(x) == 0:
+        nz = g.op("NonZero", reshape(g, x, [1]), dtype=torch.int64)  # (1, count)
+        rows = g.op("Transpose", nz, perm_is=[1, 0], dtype=torch.int64)  # (count, 1)
+        return g.op("Slice", rows, g.constant([0]), g.constant([0]), g.constant([1]), dtype=torch.int64) \
+            if g.opset >= 10 else g.op("Slice", rows, starts_is=[0], ends_is=[0], axes_is=[1], dtype=torch.int64)
     nz = g.op("NonZero", x, dtype=torch.int64)
     return g.op("Transpose", nz, perm_is=[1, 0], dtype=torch.int64)
 
