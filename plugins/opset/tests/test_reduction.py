@@ -73,3 +73,11 @@ def test_max_propagates_nan(check):
     """onnxruntime's ReduceMax skips NaNs; PyTorch's does not."""
     result = check(Fn(lambda x: torch.amax(x, 1)), (NAN,), opset=NEWEST)
     assert result is not None
+
+
+@pytest.mark.parametrize("opset", [9, NEWEST])
+@pytest.mark.parametrize("bins, lo, hi", [(5, 0, 0), (4, -1.0, 1.0), (3, 0.5, 0.5)])
+def test_histc(check, opset, bins, lo, hi):
+    x = torch.tensor([[-2.0, -1.0, -0.3, 0.0], [0.2, 0.5, 1.0, 3.0]])
+    check(lambda t: torch.histc(t, bins=bins, min=lo, max=hi), (x,), opset=opset)
+    check(lambda t: torch.histc(t, bins=bins, min=lo, max=hi), (torch.full((3,), 0.5),), opset=opset)

@@ -45,3 +45,39 @@ def nanmean(g, x, dim=None, keepdim=False, *, dtype=None):
 
 
 
+
+
+@op("aten::histc")
+def histc(g, x, bins=100, min=0, max=0):
+    """Counts in ``bins`` equal bins over ``[min, max]`` (the data's range when both are 0).
+
+    Each element's bin is compared with every bin index (a one-hot of ``numel x bins``) and the
+    matches summed; values outside the range are not counted, the top edge goes to the last bin.
+    """
+    dt = g.dtype(x)
+    flat = g.op("Reshape", x, g.constant([-1]), dtype=dt)
+    if min == max:
+        lo = reduce(g, "ReduceMin", flat, [0], False)
+        hi = reduce(g, "ReduceMax", flat, [0], False)
+        same = g.op("Equal", lo, hi, dtype=torch.bool) if g.opset >= 11 else g.op(
+            "Not", g.op("Or", g.op("Less", lo, hi, dtype=torch.bool),
+                        g.op("Greater", lo, hi, dtype=torch.bool), dtype=torch.bool), dtype=torch.bool)
+        one = scalar(g, 1.0, dt)
+        lo = g.op("Where", same, g.op("Sub", lo, one, dtype=dt), lo, dtype=dt)
+        hi = g.op("Where", same, g.op("Add", hi, one, dtype=dt), hi, dtype=dt)
+    else:
+        lo, hi = scalar(g, float(min), dt), scalar(g, float(max), dt)
+    scaled = g.op("Mul", g.op("Div", g.op("Sub", flat, lo, dtype=dt), g.op("Sub", hi, lo, dtype=dt), dtype=dt),
+                  scalar(g, float(bins), dt), dtype=dt)
+    idx = cast(g, g.op("Floor", scaled, dtype=dt), torch.int64)
+    top = g.op("Equal", cast(g, flat, torch.float64), cast(g, hi, torch.float64), dtype=torch.bool) \
+        if g.opset >= 11 else g.op("Not", g.op("Less", flat, hi, dtype=torch.bool), dtype=torch.bool)
+    idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx, dtype=torch.int64)
+    inside = g.op("And", g.op("Not", g.op("Less", flat, lo, dtype=torch.bool), dtype=torch.bool),
+                  g.op("Not", g.op("Greater", flat, hi, dtype=torch.bool), dtype=torch.bool), dtype=torch.bool)
+    idx = g.op("Where", inside, idx, g.constant(-1, torch.int64), dtype=torch.int64)
+    onehot = g.op("Equal", g.op("Unsqueeze", idx, axes_is=[1], dtype=torch.int64) if g.opset < 13 else
+                  g.op("Unsqueeze", idx, g.constant([1]), dtype=torch.int64),
+                  g.constant(torch.arange(bins)), dtype=torch.bool)
+    counts = reduce(g, "ReduceSum", cast(g, onehot, torch.float32), [0], False)
+    return cast(g, counts, g.out_dtype())
