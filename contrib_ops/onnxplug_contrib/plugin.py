@@ -22,3 +22,17 @@ def onnxplug_register_symbolics(register):
 @onnxplug.hookimpl
 def onnxplug_custom_opsets():
     return {MS: 1}
+
+
+@onnxplug.hookimpl
+def onnxplug_register_test_cases(register):
+    import torch
+
+    from onnxplug.testing import Nodes, OpCase
+
+    samples = [(torch.randn(3, 8),), (torch.randn(2, 4, 5) * 3,)]
+    for approximate, op_type in (("none", "Gelu"), ("tanh", "FastGelu")):
+        register(OpCase(
+            f"gelu_{approximate}", torch.nn.GELU(approximate=approximate), samples,
+            opsets=(9, None), custom_opsets={MS: 1}, op="aten::gelu",
+            expect=Nodes(op_type, domain=MS, count=1)))

@@ -21,3 +21,9 @@ def test_gelu_in_com_microsoft(approximate, op_type, opset):
 
 def test_declares_its_domain_version():
     assert onnxplug.load_plugins().opset_versions["com.microsoft"] == 1
+
+
+@pytest.mark.onnxplug_plugin("contrib")
+def test_declared_cases(onnxplug_case):
+    """The plugin's declared cases, at every opset of their range, through the test kit."""
+    onnxplug_case.run()
