@@ -143,20 +143,9 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> E
         ep = run_fx_passes(ep, loaded.fx_passes, options)
         ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
         stages.done("fx passes")
-        refused: dict = {}
-        while True:
-            lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
-                              loaded.opset_versions, axis_names(model, args, kw, options))
-            try:
-                lowered = lowerer.run()
-                break
-            except ConversionRefused as declined:
-                if not set(declined.refused) - set(refused):
-                    raise OnnxExporterError(f"conversions declined again: {declined}") from declined
-                refused.update(declined.refused)
-                ep, more = decompose_unsupported(ep, registry, options.opset_version,
-                                                 loaded.names(), refused)
-                decomposed += more
+        ep, lowerer, lowered, more = _lower(ep, registry, options, loaded, state_order,
+                                            axis_names(model, args, kw, options))
+        decomposed += more
         stages.done("lower")
         check_names_against_graph(options, len(lowered.model.graph.inputs), lowerer.n_outputs)
         context = PassContext(options, ep, lowered.fx_nodes, model)
@@ -190,6 +179,25 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> E
         result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
         stages.done("save")
     return result
+
+
+def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_names):
+    """Lower ``ep``; when conversions decline (NotImplementedError), decompose those ops with
+    PyTorch and lower again. Returns ``(program, lowerer, result, decomposed op keys)``."""
+    refused: dict = {}
+    decomposed: list[str] = []
+    while True:
+        lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
+                          loaded.opset_versions, input_axis_names)
+        try:
+            return ep, lowerer, lowerer.run(), decomposed
+        except ConversionRefused as declined:
+            if not set(declined.refused) - set(refused):
+                raise OnnxExporterError(f"conversions declined again: {declined}") from declined
+            refused.update(declined.refused)
+            ep, more = decompose_unsupported(ep, registry, options.opset_version, loaded.names(),
+                                             refused)
+            decomposed += more
 
 
 @contextlib.contextmanager
