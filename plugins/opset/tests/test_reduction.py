@@ -81,3 +81,17 @@ def test_histc(check, opset, bins, lo, hi):
     x = torch.tensor([[-2.0, -1.0, -0.3, 0.0], [0.2, 0.5, 1.0, 3.0]])
     check(lambda t: torch.histc(t, bins=bins, min=lo, max=hi), (x,), opset=opset)
     check(lambda t: torch.histc(t, bins=bins, min=lo, max=hi), (torch.full((3,), 0.5),), opset=opset)
+
+
+@pytest.mark.parametrize("opset", [11, NEWEST])
+def test_nanmedian(check, opset):
+    nan = float("nan")
+    x = torch.tensor([[nan, nan, nan], [1.0, nan, 4.0], [3.0, 1.0, 2.0], [5.0, -1.0, nan]])
+
+    def fn(t):
+        values, indices = torch.nanmedian(t, dim=1)
+        kept = torch.nanmedian(t, dim=0, keepdim=True)
+        return values, indices, kept.values, kept.indices, torch.nanmedian(t)
+
+    check(fn, (x,), opset=opset)
+    check(lambda t: torch.nanmedian(t, 0), (torch.tensor([[3, 1], [2, 5], [4, 4]]),), opset=opset)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reshape, slice_, squeeze
+from ..helpers import cast, reduce, reshape, slice_, squeeze
 from ..nn_helpers import is_nan, propagate_nan, recast
 from ..registration import op
 
@@ -61,4 +61,60 @@ def median(g, x):
     x, dt = _prepare(g, x)
     flat = g.set_type(reshape(g, x, [n]), shape=[n])
     vals, _ = _lower_median(g, flat, 0, False)
+    return cast(g, vals, dt)
+
+
+def _nan_median(g, x, axis, keepdim):
+    """``(values, indices)`` of the lower median of the non-NaN values along ``axis`` (static n).
+
+    NaNs sort last (as +inf); with ``m`` non-NaN values the answer is the ``(m - 1) // 2``-th
+    smallest; a slice of only NaNs gives NaN at index 0, as PyTorch does.
+    """
+    n = g.shape(x)[axis]
+    if not isinstance(n, int):
+        raise NotImplementedError("nanmedian along a dynamic dimension")
+    dt = g.dtype(x)
+    nan = g.op("IsNaN", x, dtype=torch.bool)
+    filled = g.op("Where", nan, g.constant(float("inf"), dt), x, dtype=dt)
+    vals, idx = g.op("TopK", filled, g.constant([n], torch.int64), axis_i=axis, largest_i=0, sorted_i=1,
+                     outputs=2)
+    g.set_type(vals, dtype=dt)
+    g.set_type(idx, dtype=torch.int64)
+    count = reduce(g, "ReduceSum", cast(g, g.op("Not", nan, dtype=torch.bool), torch.int64), [axis], True)
+    # integer Div truncates, so an all-NaN slice (count 0) gets position 0, not -1
+    pos = g.op("Div", g.op("Sub", count, g.constant(1), dtype=torch.int64), g.constant(2), dtype=torch.int64)
+    value = g.op("GatherElements", vals, pos, axis_i=axis, dtype=dt)
+    index = g.op("GatherElements", idx, pos, axis_i=axis, dtype=torch.int64)
+    empty = g.op("Equal", count, g.constant(0), dtype=torch.bool)
+    value = g.op("Where", empty, g.constant(float("nan"), dt), value, dtype=dt)
+    index = g.op("Where", empty, g.constant(0), index, dtype=torch.int64)
+    if not keepdim:
+        value, index = squeeze(g, value, [axis]), squeeze(g, index, [axis])
+    return value, index
+
+
+@op("aten::nanmedian.dim")
+def nanmedian_dim(g, x, dim, keepdim=False):
+    if not g.dtype(x).is_floating_point:
+        return median_dim(g, x, dim, keepdim)  # no NaNs in integers
+    rank = g.rank(x)
+    if rank == 0:
+        return x, g.constant(0, torch.int64)
+    x, dt = _prepare(g, x)
+    vals, idx = _nan_median(g, x, dim % rank, keepdim)
+    return cast(g, vals, dt), idx
+
+
+@op("aten::nanmedian")
+def nanmedian(g, x):
+    if not g.dtype(x).is_floating_point:
+        return median(g, x)
+    n = 1
+    for d in g.shape(x):
+        if not isinstance(d, int):
+            raise NotImplementedError("nanmedian of a tensor with dynamic dimensions")
+        n *= d
+    x, dt = _prepare(g, x)
+    flat = g.set_type(reshape(g, x, [n]), shape=[n])
+    vals, _ = _nan_median(g, flat, 0, False)
     return cast(g, vals, dt)
