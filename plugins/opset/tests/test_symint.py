@@ -28,3 +28,12 @@ def test_size_as_float(opset):
         return x / x.shape[0] + torch.tensor(x.shape[0]).float()
 
     dyn(fn, torch.randn(4, 3), torch.randn(9, 3), opset)
+
+
+@pytest.mark.parametrize("opset", [9, 13, 28])
+def test_size_max_min(opset):
+    def fn(x):
+        n = x.shape[0]
+        return x * torch.sym_max(n, 3) + torch.sym_min(n * 2, 7)
+
+    dyn(fn, torch.randn(4, 2), torch.randn(2, 2), opset)

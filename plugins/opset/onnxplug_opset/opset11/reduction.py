@@ -41,18 +41,18 @@ def _prepare(g, x):
     return recast(g, x, torch.float32), dt
 
 
-@op("aten::median.dim")
-def median_dim(g, x, dim, keepdim=False):
+def _along_dim(g, select, x, dim, keepdim):
+    """``(values, indices)`` of ``select`` (a median kind) along ``dim``."""
     rank = g.rank(x)
     if rank == 0:
         return x, g.constant(0, torch.int64)
     x, dt = _prepare(g, x)
-    vals, idx = _lower_median(g, x, dim % rank, keepdim)
+    vals, idx = select(g, x, dim % rank, keepdim)
     return cast(g, vals, dt), idx
 
 
-@op("aten::median")
-def median(g, x):
+def _over_all(g, select, x):
+    """The value of ``select`` over every element (static shapes: the count decides the rank)."""
     n = 1
     for d in g.shape(x):
         if not isinstance(d, int):
@@ -60,8 +60,18 @@ def median(g, x):
         n *= d
     x, dt = _prepare(g, x)
     flat = g.set_type(reshape(g, x, [n]), shape=[n])
-    vals, _ = _lower_median(g, flat, 0, False)
+    vals, _ = select(g, flat, 0, False)
     return cast(g, vals, dt)
+
+
+@op("aten::median.dim")
+def median_dim(g, x, dim, keepdim=False):
+    return _along_dim(g, _lower_median, x, dim, keepdim)
+
+
+@op("aten::median")
+def median(g, x):
+    return _over_all(g, _lower_median, x)
 
 
 def _nan_median(g, x, axis, keepdim):
@@ -93,28 +103,16 @@ def _nan_median(g, x, axis, keepdim):
     return value, index
 
 
+def _median_kind(g, x):
+    """NaN-skipping selection for floats; integers hold no NaN, so the plain median."""
+    return _nan_median if g.dtype(x).is_floating_point else _lower_median
+
+
 @op("aten::nanmedian.dim")
 def nanmedian_dim(g, x, dim, keepdim=False):
-    if not g.dtype(x).is_floating_point:
-        return median_dim(g, x, dim, keepdim)  # no NaNs in integers
-    rank = g.rank(x)
-    if rank == 0:
-        return x, g.constant(0, torch.int64)
-    x, dt = _prepare(g, x)
-    vals, idx = _nan_median(g, x, dim % rank, keepdim)
-    return cast(g, vals, dt), idx
+    return _along_dim(g, _median_kind(g, x), x, dim, keepdim)
 
 
 @op("aten::nanmedian")
 def nanmedian(g, x):
-    if not g.dtype(x).is_floating_point:
-        return median(g, x)
-    n = 1
-    for d in g.shape(x):
-        if not isinstance(d, int):
-            raise NotImplementedError("nanmedian of a tensor with dynamic dimensions")
-        n *= d
-    x, dt = _prepare(g, x)
-    flat = g.set_type(reshape(g, x, [n]), shape=[n])
-    vals, _ = _nan_median(g, flat, 0, False)
-    return cast(g, vals, dt)
+    return _over_all(g, _median_kind(g, x), x)

@@ -12,8 +12,13 @@ from ..helpers import as_value, cast, dtype
 from ..registration import op
 
 
+def _sym_dtype(g, a, b):
+    """SymInt arithmetic stays int64; a SymFloat on either side makes it float32."""
+    return torch.float32 if torch.float32 in (dtype(g, a), dtype(g, b)) else torch.int64
+
+
 def _int_binary(g, onnx_op, a, b):
-    dt = torch.int64 if dtype(g, a) != torch.float32 and dtype(g, b) != torch.float32 else torch.float32
+    dt = _sym_dtype(g, a, b)
     return g.op(onnx_op, as_value(g, a, dt), as_value(g, b, dt), dtype=dt)
 
 
@@ -64,18 +69,22 @@ def sym_truediv(g, a, b):
     return g.op("Div", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32)
 
 
+def _extremum(g, onnx_op, a, b):
+    """Max/Min of two sizes; integer Max/Min arrive at opset 12, so run in float64 below it."""
+    dt = _sym_dtype(g, a, b)
+    run = torch.float64 if dt == torch.int64 and g.opset < 12 else dt
+    y = g.op(onnx_op, as_value(g, a, run), as_value(g, b, run), dtype=run)
+    return cast(g, y, dt)
+
+
 @op("torch::sym_max")
 def sym_max(g, a, b):
-    return g.op("Max", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32) \
-        if torch.float32 in (dtype(g, a), dtype(g, b)) else cast(
-            g, g.op("Max", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32),
-            torch.int64)
+    return _extremum(g, "Max", a, b)
 
 
 @op("torch::sym_min")
 def sym_min(g, a, b):
-    y = g.op("Min", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32)
-    return y if torch.float32 in (dtype(g, a), dtype(g, b)) else cast(g, y, torch.int64)
+    return _extremum(g, "Min", a, b)
 
 
 @op("torch::sym_float")
@@ -104,7 +113,7 @@ def sym_numel(g, x):
 
 
 def _compare(g, onnx_op, a, b, negate=False):
-    dt = torch.float32 if torch.float32 in (dtype(g, a), dtype(g, b)) else torch.int64
+    dt = _sym_dtype(g, a, b)
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
     if dt == torch.int64 and g.opset < 9 and onnx_op in ("Less", "Greater"):
         a_v, b_v = cast(g, a_v, torch.float32), cast(g, b_v, torch.float32)
