@@ -379,3 +379,20 @@ def erfcx(g, x: Value) -> Value:
     pos = where(g, compare(g, "le", a, c(g, 8.0, dt)), near, far, dt)
     neg = op2(g, "Sub", op2(g, "Mul", c(g, 2.0, dt), op1(g, "Exp", op2(g, "Mul", x, x))), pos)
     return where(g, compare(g, "lt", x, c(g, 0.0, dt)), neg, pos, dt)
+
+
+def unary_conversion(name: str, onnx_op: str, module: str):
+    """The conversion of ``aten::name`` to ``onnx_op``, registered from ``module``'s opset.
+
+    For the plain unary float ops (trigonometric, hyperbolic): integer inputs run in float32.
+    """
+    from .registration import op
+
+    @op(f"aten::{name}", module=module)
+    def convert(g, x):
+        return float_op(g, onnx_op, x)
+
+    convert.__name__ = convert.__qualname__ = name
+    convert.__module__ = module
+    convert.__doc__ = f"``{onnx_op}``; integer inputs run in float32."
+    return convert

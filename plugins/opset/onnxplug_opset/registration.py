@@ -19,7 +19,10 @@ def opset_of_module(module: str) -> int:
     raise ValueError(f"{module} is not inside an opsetN package")
 
 
-def op(*keys: str, domain: str | None = None) -> Callable[[Callable], Callable]:
-    """Register the decorated function for every key in ``keys`` from this package's opset."""
-    module = sys._getframe(1).f_globals["__name__"]
+def op(*keys: str, domain: str | None = None, module: str | None = None) -> Callable[[Callable], Callable]:
+    """Register the decorated function for every key in ``keys`` from this package's opset.
+
+    ``module`` names the ``opsetN`` module for a conversion made by a shared factory.
+    """
+    module = module or sys._getframe(1).f_globals["__name__"]
     return symbolic(list(keys), opset=opset_of_module(module), domain=domain)

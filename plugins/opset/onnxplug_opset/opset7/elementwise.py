@@ -242,21 +242,12 @@ def hypot(g, x, y):
 
 
 # -- trigonometry and special functions ---------------------------------------------------------
-def _trig(name: str, onnx_op: str):
-    @op(f"aten::{name}")
-    def convert(g, x):
-        return float_op(g, onnx_op, x)
-    convert.__name__ = convert.__qualname__ = name
-    convert.__doc__ = f"``{onnx_op}``; integer inputs run in float32."
-    return convert
-
-
-sin = _trig("sin", "Sin")
-cos = _trig("cos", "Cos")
-tan = _trig("tan", "Tan")
-asin = _trig("asin", "Asin")
-acos = _trig("acos", "Acos")
-atan = _trig("atan", "Atan")
+sin = eh.unary_conversion("sin", "Sin", __name__)
+cos = eh.unary_conversion("cos", "Cos", __name__)
+tan = eh.unary_conversion("tan", "Tan", __name__)
+asin = eh.unary_conversion("asin", "Asin", __name__)
+acos = eh.unary_conversion("acos", "Acos", __name__)
+atan = eh.unary_conversion("atan", "Atan", __name__)
 
 
 @op("aten::deg2rad")

@@ -31,20 +31,11 @@ def sign(g, x):
     return cast(g, y, dt)
 
 
-def _unary(name: str, onnx_op: str):
-    @op(f"aten::{name}")
-    def convert(g, x):
-        return float_op(g, onnx_op, x)
-    convert.__name__ = convert.__qualname__ = name
-    convert.__doc__ = f"``{onnx_op}`` (new at opset 9); integer inputs run in float32."
-    return convert
-
-
-sinh = _unary("sinh", "Sinh")
-cosh = _unary("cosh", "Cosh")
-asinh = _unary("asinh", "Asinh")
-acosh = _unary("acosh", "Acosh")
-atanh = _unary("atanh", "Atanh")
+sinh = eh.unary_conversion("sinh", "Sinh", __name__)
+cosh = eh.unary_conversion("cosh", "Cosh", __name__)
+asinh = eh.unary_conversion("asinh", "Asinh", __name__)
+acosh = eh.unary_conversion("acosh", "Acosh", __name__)
+atanh = eh.unary_conversion("atanh", "Atanh", __name__)
 
 
 @op("aten::sinc")
