@@ -7,6 +7,8 @@
   always kept).
 * Inside a plugin's own test files, ``pytestmark = pytest.mark.onnxplug_plugin("NAME")`` on a
   test taking the ``onnxplug_case`` argument does the same without the command-line option.
+* ``--onnxplug-usage NAME`` fails the session when a conversion of plugin ``NAME`` did not
+  run at the lowest opset it claims or the newest it serves (:mod:`onnxplug.testing.usage`).
 * Fixtures for hand-written tests: ``export_and_run``, ``assert_matches``,
   ``export_and_compare`` (see :mod:`onnxplug.testing.harness`) and ``onnxplug_layered_venv``.
 
@@ -34,6 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--onnxplug-opsets", default=None, metavar="LIST",
                     help="comma-separated opsets to run declared cases at (each case's lowest "
                          "and highest opset are always included); default: every opset.")
+    group.addoption("--onnxplug-usage", action="append", default=[], metavar="NAME",
+                    help="fail the session when a conversion of plugin NAME did not run at the "
+                         "lowest opset it claims or the newest it serves (repeatable).")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
         source = getattr(config, "args_source", None)
         explicit = source is not None and source == pytest.Config.ArgsSource.ARGS
         config.args = [*(config.args if explicit else []), str(_KIT_FILE)]
+    for name in config.getoption("--onnxplug-usage"):
+        from .usage import UsageCheck
+
+        config.pluginmanager.register(UsageCheck(resolve_plugin(name)), f"onnxplug-usage-{name}")
 
 
 def pytest_pycollect_makemodule(module_path: Path, parent: Any) -> Any:
