@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import onnx
 import pytest
 
 from onnxplug.testing import export_and_compare
+from onnxplug.testing.usage import UsageCheck
 
 NEWEST = onnx.defs.onnx_opset_version()
 
@@ -14,3 +17,10 @@ NEWEST = onnx.defs.onnx_opset_version()
 def check():
     """``check(model, args, opset=17, **export_kwargs)``: export, check, run, compare."""
     return export_and_compare
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every conversion of this plugin must run in these tests at the lowest opset it claims and
+    at the newest it serves (onnxplug.testing.usage); checked when the whole folder runs."""
+    config.pluginmanager.register(UsageCheck("opset", folder=Path(__file__).parent),
+                                  "onnxplug-opset-usage")
