@@ -113,11 +113,13 @@ def export(model: Any, args: Any = (), f: Any = None, *,
     check_destination(f)
     if external_data and f is not None:
         serialize.require_path_for_external(f)
-    with _exporter_logging(options.verbose):
-        return _export(model, args, kwargs, f, options)
+    with _exporter_logging(options.verbose), contextlib.ExitStack() as stack:
+        # Closing the stack moves a model saved with external data into place (see _export).
+        return _export(model, args, kwargs, f, options, stack)
 
 
-def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> ExportResult:
+def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
+            stack: contextlib.ExitStack) -> ExportResult:
     model = as_module(model)
     args, kw = _split_args(args, kwargs)
     stages = _Stages(options.verbose)
@@ -155,15 +157,21 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> E
         stages.done("ir passes")
 
         external = serialize.needs_external_data(ir_model, options.external_data)
-        proto = None
-        if not external:
+        proto = staged = None
+        if external:
+            # Past 2 GB the model only exists as files: write them (checked) to a staging folder
+            # now, verify from there, and move them into place once everything succeeded.
+            target = serialize.require_path_for_external(f) if f is not None else None
+            if target is not None or options.verify:
+                staged = stack.enter_context(serialize.staged_external(ir_model, target))
+        else:
             proto = serialize.to_proto(ir_model)
             check_model(proto)
-            stages.done("check")
+        stages.done("check")
         if options.verify:
             from .verify import verify_export
 
-            verify_export(model, args, kw, proto, ir_model, options, ep)
+            verify_export(model, args, kw, proto if proto is not None else staged, ir_model, options, ep)
             stages.done("verify")
     notes = [f"{key} has no conversion at opset {options.opset_version}; PyTorch's "
              "decomposition was exported instead" for key in decomposed] + context.notes
@@ -172,9 +180,7 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options) -> E
     if options.verbose:
         print(result.summary())
     if f is not None:
-        if external:
-            serialize.save_external(ir_model, serialize.require_path_for_external(f), check=True)
-        else:
+        if not external:
             serialize.write(proto.SerializeToString(), f)
         result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
         stages.done("save")

@@ -36,7 +36,8 @@ class ExportResult:
     def save(self, f: Any) -> None:
         """Save the model to a path or a binary file object (atomically for paths)."""
         if serialize.needs_external_data(self.ir_model, None) or self.model is None:
-            serialize.save_external(self.ir_model, serialize.require_path_for_external(f), check=False)
+            with serialize.staged_external(self.ir_model, serialize.require_path_for_external(f)):
+                pass
             return
         serialize.write(self.model.SerializeToString(), f)
 

@@ -7,8 +7,10 @@ after everything else succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import onnx
@@ -53,17 +55,24 @@ def _atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
-def save_external(model: ir.Model, path: str, check: bool) -> None:
-    """Save ``model`` with its initializers in ``<file>.data`` beside ``path``, atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
+@contextlib.contextmanager
+def staged_external(model: ir.Model, path: str | None) -> Iterator[str]:
+    """Save ``model`` with its initializers in ``<file>.data`` into a staging folder and check it.
+
+    Yields the staged model's path (to verify it). On a clean exit the two files are moved to
+    ``path`` and ``path + ".data"``; on an exception, or when ``path`` is None, nothing is left.
+    The staging folder sits beside ``path`` so the moves are renames on one file system.
+    """
+    folder = os.path.dirname(os.path.abspath(path)) if path is not None else None
+    base = os.path.basename(path) if path is not None else "model.onnx"
     with tempfile.TemporaryDirectory(prefix=".onnxplug-", dir=folder) as tmpdir:
         tmp_model = os.path.join(tmpdir, base)
         ir.save(model, tmp_model, external_data=base + ".data")
-        if check:
-            check_model(tmp_model)
-        os.replace(os.path.join(tmpdir, base + ".data"), os.path.join(folder, base + ".data"))
-        os.replace(tmp_model, path)
+        check_model(tmp_model)
+        yield tmp_model
+        if path is not None:
+            os.replace(os.path.join(tmpdir, base + ".data"), os.path.join(folder, base + ".data"))
+            os.replace(tmp_model, path)
 
 
 def write(data: bytes, f: Any) -> None:

@@ -99,3 +99,29 @@ def test_automatic_external_data_past_the_limit(tmp_path, mlp, monkeypatch):
     onnxplug.export(mlp, (x,), tmp_path / "m.onnx")
     assert (tmp_path / "m.onnx.data").exists()
     assert_matches(mlp, (x,), run_onnxruntime(str(tmp_path / "m.onnx"), [x]))
+
+
+@pytest.mark.parametrize("f", ["path", None])
+def test_verify_with_external_data(tmp_path, f):
+    """verify=True runs the staged files in onnxruntime before they are moved into place."""
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Tanh()).eval()
+    x = torch.randn(2, 64)
+    dest = tmp_path / "m.onnx" if f == "path" else None
+    result = onnxplug.export(model, (x,), dest, external_data=True, verify=True)
+    assert "verify" in result.timings
+    if dest is None:
+        assert os.listdir(tmp_path) == []
+        result.save(tmp_path / "later.onnx")
+        dest = tmp_path / "later.onnx"
+    assert sorted(os.listdir(tmp_path)) == sorted([dest.name, dest.name + ".data"])
+    load_checked(dest)
+    assert_matches(model, (x,), run_onnxruntime(str(dest), [x]))
+
+
+def test_failed_verification_with_external_data_leaves_nothing(tmp_path):
+    wrong = {"aten::tanh": lambda g, x: g.op("Sigmoid", x)}
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Tanh()).eval()
+    with pytest.raises(onnxplug.VerificationError, match="differs"):
+        onnxplug.export(model, (torch.randn(2, 64),), tmp_path / "m.onnx", external_data=True,
+                        verify=True, custom_symbolics=wrong)
+    assert os.listdir(tmp_path) == []
