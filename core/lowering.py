@@ -356,7 +356,8 @@ class Lowerer:
         target = node.target
         if target is operator.getitem:
             src, idx = node.args
-            self.env[node] = self.env[src][idx]
+            # None: the producer declined or is missing; the failure is already recorded.
+            self.env[node] = None if self.env[src] is None else self.env[src][idx]
             return
         key = op_key(target)
         mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable

@@ -12,7 +12,8 @@ from typing import Any
 import onnx_ir as ir
 import torch
 
-from .helpers import cast, dim_size, int_list, onnx_type, reshape, squeeze, transpose, unsqueeze
+from .helpers import (cast, dim_size, int_list, onnx_type, reshape, slice_, split, squeeze, transpose,
+                      unsqueeze)
 
 SMALL = 4096  # results up to this many elements may be emitted as constants
 
@@ -430,3 +431,156 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
 
 def x2_cols(g, x2):
     return dim_size(g, x2, 1)
+
+
+# -- size arithmetic on ints and 0-d int64 values ------------------------------------------------
+def size_add(g, a: int | ir.Value, b: int | ir.Value) -> int | ir.Value:
+    """``a + b``: folded when both are ints, else an int64 ``Add``."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    if isinstance(b, int) and b == 0:
+        return a
+    if isinstance(a, int) and a == 0:
+        return b
+    return g.op("Add", as_i64(g, a), as_i64(g, b), dtype=torch.int64)
+
+
+def size_sub(g, a: int | ir.Value, b: int | ir.Value) -> int | ir.Value:
+    """``a - b``: folded when both are ints, else an int64 ``Sub``."""
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b
+    if isinstance(b, int) and b == 0:
+        return a
+    return g.op("Sub", as_i64(g, a), as_i64(g, b), dtype=torch.int64)
+
+
+def size_times(g, a: int | ir.Value, k: int) -> int | ir.Value:
+    """``a * k`` for a size ``a`` and an int ``k``: folded for an int, else an int64 ``Mul``."""
+    if isinstance(a, int):
+        return a * k
+    if k == 1:
+        return a
+    return g.op("Mul", as_i64(g, a), g.constant(k, torch.int64), dtype=torch.int64)
+
+
+def size_ceil_div(g, a: int | ir.Value, b: int) -> int | ir.Value:
+    """``ceil(a / b)`` for a size ``a >= 0`` and a positive int ``b`` (int64 ``Div`` truncates)."""
+    if isinstance(a, int):
+        return -(-a // b)
+    if b == 1:
+        return a
+    return g.op("Div", as_i64(g, size_add(g, a, b - 1)), g.constant(b, torch.int64), dtype=torch.int64)
+
+
+def _clamp_low(g, v: ir.Value, lo: int | ir.Value) -> ir.Value:
+    """``max(v, lo)`` on int64: ``Max`` takes ints from opset 12, ``Where`` stands in before."""
+    lo_v = as_i64(g, lo)
+    if g.opset >= 12:
+        return g.op("Max", v, lo_v, dtype=torch.int64)
+    return where(g, g.op("Less", v, lo_v, dtype=torch.bool), lo_v, v, torch.int64)
+
+
+def _clamp_high(g, v: ir.Value, hi: int | ir.Value) -> ir.Value:
+    """``min(v, hi)`` on int64 (``Min`` with ints from opset 12, ``Where`` before)."""
+    hi_v = as_i64(g, hi)
+    if g.opset >= 12:
+        return g.op("Min", v, hi_v, dtype=torch.int64)
+    return where(g, g.op("Greater", v, hi_v, dtype=torch.bool), hi_v, v, torch.int64)
+
+
+def slice_position(g, bound: int | ir.Value, size: int | ir.Value) -> int | ir.Value:
+    """The position a Python slice bound names in a dim of ``size``: negatives count from the
+    end, then the result is clamped to ``[0, size]`` (how PyTorch and ONNX ``Slice`` read it).
+
+    Ints with a static size fold; otherwise a few int64 ops (``Where`` needs opset 9).
+    """
+    if isinstance(bound, int) and isinstance(size, int):
+        return min(max(bound + size if bound < 0 else bound, 0), size)
+    if isinstance(bound, int):
+        if bound >= 0:
+            return _clamp_high(g, as_i64(g, bound), size)
+        return _clamp_low(g, as_i64(g, size_add(g, size, bound)), 0)
+    v = as_i64(g, bound)
+    negative = g.op("Less", v, g.constant(0, torch.int64), dtype=torch.bool)
+    wrapped = where(g, negative, g.op("Add", v, as_i64(g, size), dtype=torch.int64), v, torch.int64)
+    return _clamp_high(g, _clamp_low(g, wrapped, 0), size)
+
+
+# -- splitting a dim into parts -------------------------------------------------------------------
+def output_count(g) -> int | None:
+    """How many tensors the op being converted returns, from PyTorch's metadata (None: unknown).
+
+    For ``split``/``chunk`` along a dynamic dim, ``torch.export`` fixes this number with guards
+    (a derived dim such as ``2*k``, or a range), so it is a safe Python int to build the graph with.
+    """
+    val = g.fx_node.meta.get("val") if g.fx_node is not None else None
+    return len(val) if isinstance(val, (list, tuple)) else None
+
+
+def output_dim_sizes(g, dim: int, count: int) -> list[int | str | None]:
+    """Size along ``dim`` of each of the ``count`` outputs: ints, strings for symbolic sizes."""
+    out = []
+    for i in range(count):
+        shape = g.out_shape(i)
+        out.append(shape[dim] if shape is not None and dim < len(shape) else None)
+    return out
+
+
+def equal_parts(g, dim: int, count: int) -> bool:
+    """Whether PyTorch proved all ``count`` outputs the same (symbolic) size along ``dim``."""
+    sizes = output_dim_sizes(g, dim, count)
+    return count > 1 and sizes[0] is not None and all(s == sizes[0] for s in sizes)
+
+
+def split_equal(g, x, dim: int, count: int) -> list[ir.Value]:
+    """``x`` cut into ``count`` equal parts along ``dim``, sizes left to the runtime.
+
+    ``Split`` with no sizes divides evenly at every opset (``num_outputs`` names the count from
+    18), so this needs no ``Shape`` arithmetic even when the dim is dynamic.
+    """
+    dt = g.dtype(x)
+    if count == 1:
+        return [x]
+    num = count if g.opset >= 18 else None
+    out = g.op("Split", x, axis_i=dim, num_outputs_i=num, outputs=count, dtype=dt)
+    return list(out)
+
+
+def _folded(g, v: int | ir.Value) -> int | ir.Value:
+    c = const_int(g, v)
+    return v if c is None else c
+
+
+def split_sizes(g, x, sizes: Sequence[int | ir.Value], dim: int) -> list[ir.Value]:
+    """``x`` split along ``dim`` into parts of ``sizes`` (ints, or 0-d int64 values).
+
+    * all sizes static: the same ``Split`` as :func:`helpers.split` (no ``Shape`` node);
+    * parts PyTorch proves equal: :func:`split_equal`, at every opset;
+    * otherwise ``Split`` with a computed ``split`` input from opset 13, and below it one
+      ``Slice`` per part, bounded by running sums: attributes suffice (opset 7) when only the
+      last size is dynamic, the others need Slice's input bounds (opset 10), and
+      ``NotImplementedError`` says so below 10.
+
+    A size PyTorch knows statically for an output replaces the computed one.
+    """
+    known = output_dim_sizes(g, dim, len(sizes))
+    sizes = [k if isinstance(k, int) else _folded(g, s) for s, k in zip(sizes, known)]
+    if all(isinstance(s, int) for s in sizes):
+        return list(split(g, x, sizes, dim))
+    if len(sizes) == 1:
+        return [x]
+    if equal_parts(g, dim, len(sizes)):
+        return split_equal(g, x, dim, len(sizes))
+    dt = g.dtype(x)
+    if g.opset >= 13:
+        return list(g.op("Split", x, int_list(g, sizes), axis_i=dim, outputs=len(sizes), dtype=dt))
+    if g.opset < 10 and not all(isinstance(s, int) for s in sizes[:-1]):
+        raise NotImplementedError(
+            "splitting a dynamic dim into unequal parts with dynamic sizes before the last needs "
+            "Slice with input bounds (opset 10) or Split with a split input (opset 13)")
+    parts, start = [], 0
+    for i, s in enumerate(sizes):
+        end = size_add(g, start, s) if i < len(sizes) - 1 else 2**63 - 1
+        parts.append(slice_(g, x, [start], [end], [dim]))
+        start = end
+    return parts

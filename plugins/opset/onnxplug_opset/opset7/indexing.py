@@ -16,6 +16,10 @@ from ..helpers import dim_size, onnx_type
 from ..shape_helpers import (arange, rs, dense_scatter, expand_to, elements_linear_index, expand_masks, filled, gather_table,
                              index_gather, index_scatter, move_dims_front, inverse, normalize_index,
                              numel, where)
+from ..shape_helpers import as_i64, const_int, shape_value, size_add, slice_position
+
+
+INT64_MAX = 2**63 - 1  # an open slice end
 
 
 def _static(g, *xs):
@@ -436,9 +440,18 @@ def select_scatter(g, x, src, dim, index):
 
 @op("aten::slice_scatter")
 def slice_scatter(g, x, src, dim=0, start=None, end=None, step=1):
+    """``torch.slice_scatter``: ``x`` with ``x[..., start:end:step, ...] = src`` along ``dim``.
+
+    A static dim with static bounds is one Gather from ``[x, src]`` (:func:`_rebuild`). A dynamic
+    dim or symbolic bounds go to :func:`_slice_scatter_dynamic`.
+    """
     rank = g.rank(x)
     dim = norm_dim(dim, rank)
     keep = [d for d in range(rank) if d != dim]
+    start = _folded_bound(g, start, 0)
+    end = _folded_bound(g, end, INT64_MAX)
+    if not (isinstance(g.shape(x)[dim], int) and isinstance(start, int) and isinstance(end, int)):
+        return _slice_scatter_dynamic(g, x, src, dim, start, end, step)
 
     def table(sz):
         t = torch.full((sz[0],), -1)
@@ -446,6 +459,67 @@ def slice_scatter(g, x, src, dim=0, start=None, end=None, step=1):
         t[pos] = torch.arange(pos.numel())
         return t
     return _rebuild(g, x, transpose(g, src, keep + [dim]), [dim], table)
+
+
+def _folded_bound(g, bound, default: int):
+    """A slice bound as an int where it is static (None -> ``default``), else its 0-d value."""
+    if bound is None:
+        return default
+    c = const_int(g, bound)
+    return bound if c is None else c
+
+
+def _slice_scatter_dynamic(g, x, src, dim, start, end, step):
+    """``slice_scatter`` where the dim or a bound is only known at run time.
+
+    Step 1: ``Concat(x[:start], src, x[start + len(src):])`` along ``dim``; static bounds keep the
+    Slices static (opset 7), symbolic ones need Slice inputs (opset 10). Other steps:
+    ``ScatterElements`` (opset 11) at ``start + step * arange(len(src))``, broadcast over the
+    other dims. ``len(src)`` (PyTorch made ``src`` exactly the slice's shape) is a ``Shape`` only
+    when it is dynamic.
+    """
+    dt = g.dtype(x)
+    if step != 1:
+        if g.opset < 11:
+            raise NotImplementedError("slice_scatter with a step into a dynamic dim needs ScatterElements "
+                                      "(opset 11)")
+        src = cast(g, src, dt)
+        m = dim_size(g, src, dim)
+        first = start if isinstance(start, int) and start >= 0 else slice_position(g, start, dim_size(g, x, dim))
+        pos = g.op("Mul", arange(g, m, torch.int64), g.constant(step, torch.int64), dtype=torch.int64)
+        pos = g.op("Add", pos, as_i64(g, first), dtype=torch.int64)
+        rank = g.rank(x)
+        pos = unsqueeze(g, pos, [d for d in range(rank) if d != dim]) if rank > 1 else pos
+        index = g.op("Expand", pos, shape_value(g, src), dtype=torch.int64)
+        return g.op("ScatterElements", x, index, src, axis_i=dim, dtype=dt)
+    src = cast(g, src, dt)
+    parts = []
+    if not (isinstance(start, int) and start == 0):
+        # Slice reads a negative or too large end the way PyTorch reads the start
+        parts.append(slice_(g, x, [0], [start], [dim]))
+    parts.append(src)
+    tail = _tail_start(g, x, src, dim, start, end)
+    if tail is not None:
+        parts.append(slice_(g, x, [tail], [INT64_MAX], [dim]))
+    return g.op("Concat", *parts, axis_i=dim, dtype=dt)
+
+
+def _tail_start(g, x, src, dim, start, end):
+    """Where the part of ``x`` after the slice begins, as a Slice start (None: nothing is left).
+
+    Static when it can be: no tail for an open end; ``max(start, end)`` for static bounds of
+    one sign (Slice wraps and clamps both alike); ``start + len(src)`` for a static start >= 0
+    (a start past the end means an empty ``src``, and Slice clamps). Otherwise the normalised
+    start plus ``len(src)`` at run time.
+    """
+    if isinstance(end, int) and end >= INT64_MAX:
+        return None
+    if isinstance(start, int) and isinstance(end, int) and (start >= 0) == (end >= 0):
+        return max(start, end)
+    m = dim_size(g, src, dim)
+    if isinstance(start, int) and start >= 0:
+        return size_add(g, start, m)
+    return size_add(g, slice_position(g, start, dim_size(g, x, dim)), m)
 
 
 @op("aten::diagonal_scatter")

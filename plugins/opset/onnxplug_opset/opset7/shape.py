@@ -2,17 +2,21 @@
 windows (``unfold``), padding and ``as_strided``.
 
 Static sizes stay Python ints and become constants; a ``Shape``-based subgraph appears only
-for a dim that is really dynamic. Where a form needs a later opset (Slice steps from 10, Pad
+for a dim that is really dynamic (splits along one take their output count from
+``torch.export``, whose guards fix it). Where a form needs a later opset (Slice steps from 10, Pad
 inputs from 11) the helpers pick it, and a static Gather stands in below it.
 """
 
 from __future__ import annotations
 
+import onnx_ir as ir
 import torch
 
 from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, shape_list, slice_,
                        split, squeeze, transpose, unsqueeze)
 from ..registration import op
+from ..shape_helpers import (equal_parts, output_count, size_ceil_div, size_sub, size_times, split_equal,
+                             split_sizes)
 
 INT64_MAX = 2**63 - 1
 
@@ -148,28 +152,56 @@ def cat(g, tensors, dim=0):
 
 @op("aten::split.Tensor", "aten::split_with_sizes", "aten::split.sizes")
 def split_tensor(g, x, split_size, dim=0):
+    """``torch.split`` by a size or a list of sizes.
+
+    Static: one ``Split`` with constant sizes. Along a dynamic dim (or with a symbolic size) the
+    number of outputs is the one ``torch.export`` fixed with its guards; the sizes are
+    ``split_size`` for every part but the last, which takes the rest (``Shape`` arithmetic), and
+    :func:`shape_helpers.split_sizes` picks the ops the opset has.
+    """
     rank = g.rank(x)
     dim = norm_dim(dim, rank)
     size = g.shape(x)[dim]
-    if isinstance(split_size, int):
-        if not isinstance(size, int):
-            raise NotImplementedError("split of a dynamic dim by a size")
+    if not isinstance(split_size, (int, ir.Value)):
+        return split_sizes(g, x, list(split_size), dim)
+    if isinstance(size, int) and isinstance(split_size, int):
         sizes = [split_size] * (size // split_size) + ([size % split_size] if size % split_size else [])
-    else:
-        sizes = list(split_size)
-    return list(split(g, x, sizes, dim))
+        return list(split(g, x, sizes, dim))
+    count = _dynamic_count(g, "split")
+    if equal_parts(g, dim, count):
+        return split_equal(g, x, dim, count)
+    rest = size_sub(g, dim_size(g, x, dim), size_times(g, split_size, count - 1))
+    return split_sizes(g, x, [split_size] * (count - 1) + [rest], dim)
 
 
 @op("aten::chunk")
 def chunk(g, x, chunks, dim=0):
+    """``torch.chunk``: parts of ``ceil(size / chunks)``, the last one smaller.
+
+    Along a dynamic dim the number of parts comes from ``torch.export`` (its guards fix it);
+    equal parts need no size arithmetic at all, uneven ones compute the part size at run time.
+    """
     rank = g.rank(x)
     dim = norm_dim(dim, rank)
     size = g.shape(x)[dim]
-    if not isinstance(size, int):
-        raise NotImplementedError("chunk of a dynamic dim")
-    each = -(-size // chunks)
-    sizes = [each] * (size // each) + ([size % each] if size % each else [])
-    return list(split(g, x, sizes, dim))
+    if isinstance(size, int):
+        each = -(-size // chunks)
+        sizes = [each] * (size // each) + ([size % each] if size % each else [])
+        return list(split(g, x, sizes, dim))
+    count = _dynamic_count(g, "chunk")
+    if equal_parts(g, dim, count):
+        return split_equal(g, x, dim, count)
+    n = dim_size(g, x, dim)
+    each = size_ceil_div(g, n, chunks)
+    rest = size_sub(g, n, size_times(g, each, count - 1))
+    return split_sizes(g, x, [each] * (count - 1) + [rest], dim)
+
+
+def _dynamic_count(g, what: str) -> int:
+    count = output_count(g)
+    if count is None:
+        raise NotImplementedError(f"{what} of a dynamic dim without PyTorch's output count")
+    return count
 
 
 @op("aten::expand")
@@ -245,6 +277,8 @@ def unbind(g, x, dim=0):
     d = norm_dim(dim, rank)
     n = g.shape(x)[d]
     if not isinstance(n, int):
+        # torch.export specialises a dim that is unbound (the output count is the size), so
+        # only a graph built by other means gets here
         raise NotImplementedError("unbind of a dynamic dim (the number of outputs must be static)")
     return [squeeze(g, part, [d]) for part in split(g, x, [1] * n, d)] if n > 1 else [squeeze(g, x, [d])]
 
