@@ -584,3 +584,16 @@ def split_sizes(g, x, sizes: Sequence[int | ir.Value], dim: int) -> list[ir.Valu
         parts.append(slice_(g, x, [start], [end], [dim]))
         start = end
     return parts
+
+
+def owns_contiguous_storage(g) -> bool:
+    """Whether the input PyTorch strides over is exactly its own row-major elements."""
+    arg = g.fx_node.args[0] if g.fx_node is not None else None
+    val = getattr(arg, "meta", {}).get("val")
+    if not isinstance(val, torch.Tensor):
+        return False
+    try:
+        return (val.is_contiguous() and val.storage_offset() == 0
+                and val.untyped_storage().nbytes() == val.numel() * val.element_size())
+    except Exception:  # noqa: BLE001 - storage of a fake tensor may be unavailable
+        return False

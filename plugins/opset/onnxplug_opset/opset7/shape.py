@@ -15,7 +15,7 @@ import torch
 from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, shape_list, slice_,
                        split, squeeze, transpose, unsqueeze)
 from ..registration import op
-from ..shape_helpers import (equal_parts, output_count, size_ceil_div, size_sub, size_times, split_equal,
+from ..shape_helpers import (equal_parts, owns_contiguous_storage, output_count, size_ceil_div, size_sub, size_times, split_equal,
                              split_sizes)
 
 INT64_MAX = 2**63 - 1
@@ -509,24 +509,11 @@ def pad(g, x, pad_, mode="constant", value=None):
 
 
 # -- as_strided: honest only over a tensor that owns its contiguous storage ------------------------
-def _owns_contiguous_storage(g) -> bool:
-    """Whether the input PyTorch strides over is exactly its own row-major elements."""
-    arg = g.fx_node.args[0] if g.fx_node is not None else None
-    val = getattr(arg, "meta", {}).get("val")
-    if not isinstance(val, torch.Tensor):
-        return False
-    try:
-        return (val.is_contiguous() and val.storage_offset() == 0
-                and val.untyped_storage().nbytes() == val.numel() * val.element_size())
-    except Exception:  # noqa: BLE001 - storage of a fake tensor may be unavailable
-        return False
-
-
 @op("aten::as_strided", "aten::as_strided_copy")
 def as_strided(g, x, size, stride, storage_offset=None):
     """A Gather from the flattened tensor with the element offsets the strides describe."""
     size, stride = list(size), list(stride)
-    if not all(isinstance(v, int) for v in size + stride) or not _owns_contiguous_storage(g):
+    if not all(isinstance(v, int) for v in size + stride) or not owns_contiguous_storage(g):
         raise NotImplementedError("as_strided over a view or with dynamic sizes")
     offset = int(storage_offset or 0)
     table = torch.full(size, offset, dtype=torch.int64)
