@@ -1,4 +1,8 @@
-"""Tensor factories: static sizes, sizes read from a dynamic input, and dtype= arguments."""
+"""Tensor factories: static sizes, sizes read from a dynamic input, and dtype= arguments.
+
+Static sizes fold to constants from opset 7; a size read from a dynamic input needs
+ConstantOfShape / NonZero (9) or Range (11), so the dynamic tests start at 9.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ class Factories(torch.nn.Module):
         )
 
 
-@pytest.mark.parametrize("opset", [9, NEWEST])
+@pytest.mark.parametrize("opset", [7, 9, NEWEST])
 def test_factories_static(check, opset):
     check(Factories(), (torch.randn(3, 4),), opset=opset)
 
@@ -61,6 +65,11 @@ class Ranges(torch.nn.Module):
             torch.eye(2, 4, dtype=torch.int64),
             torch.eye(n) + x[:, :1],
         )
+
+
+@pytest.mark.parametrize("opset", [7, 9, 11, NEWEST])
+def test_ranges_static(check, opset):
+    check(Ranges(), (torch.randn(3, 4),), opset=opset)
 
 
 @pytest.mark.parametrize("opset", [9, 11, NEWEST])

@@ -41,6 +41,7 @@ CASES = {
     "det_singular": (torch.linalg.det, (SINGULAR,), 7),
     "inv": (torch.linalg.inv, (SQ,), 7),
     "inv_pivot_batched": (torch.linalg.inv, (torch.stack([PIVOT, PIVOT.t() + torch.eye(3)]),), 7),
+    "inv_ex": (torch.linalg.inv_ex, (BSQ + 3 * torch.eye(3),), 7),
     "matrix_power_5": (lambda x: torch.linalg.matrix_power(x, 5), (SQ / 4,), 7),
     "matrix_power_0": (lambda x: torch.linalg.matrix_power(x, 0), (BSQ,), 7),
     "matrix_power_neg": (lambda x: torch.linalg.matrix_power(x, -2), (SQ,), 7),

@@ -11,10 +11,13 @@ from onnxplug.testing import NEWEST_OPSET as NEWEST
 from onnxplug.capture import FunctionModule as Fn  # a function as a module, for export
 
 
+aten = torch.ops.aten
+
 torch.manual_seed(0)
 X = torch.randn(3, 4, 5)
 NAN = torch.tensor([[1.0, float("nan"), 3.0], [4.0, 5.0, -6.0]])
 INTS = torch.randint(-5, 5, (3, 4))
+INF = float("inf")
 
 CASES = {
     # name: (function, inputs, lowest opset)
@@ -28,6 +31,7 @@ CASES = {
     "amin": (lambda x: torch.amin(x, (0, 1)), (X,), 7),
     "max_all": (lambda x: torch.max(x), (X,), 7),
     "max_dim": (lambda x: torch.max(x, 1, keepdim=True), (X,), 7),
+    "min_all": (lambda x: torch.min(x), (X,), 7),
     "min_dim": (lambda x: torch.min(x, -1), (INTS,), 7),
     "aminmax": (lambda x: torch.aminmax(x, dim=0), (X,), 7),
     "argmax_flat": (lambda x: torch.argmax(x), (X,), 7),
@@ -36,6 +40,15 @@ CASES = {
     "std_unbiased": (lambda x: torch.std(x, 1, keepdim=True), (X,), 7),
     "var_mean": (lambda x: torch.var_mean(x, 1, correction=2), (X,), 7),
     "std_mean_all": (lambda x: torch.std_mean(x), (X,), 7),
+    # unbiased= / p= overloads and std.correction at 7, which ordinary calls do not reach (ATen ops)
+    "var_std_unbiased": (lambda x: (aten.var.default(x), aten.std.default(x, False),
+                                    aten.var.dim(x, [1], False, True), aten.var_mean.dim(x, [0, 2]),
+                                    aten.std_mean.dim(x, [2], True, True),
+                                    aten.std.correction(x, [1], correction=2, keepdim=True)), (X,), 7),
+    "norm_overloads": (lambda x: (aten.norm.Scalar(x, 3), aten.norm.ScalarOpt_dtype(x, 1, dtype=torch.float64),
+                                  aten.norm.ScalarOpt_dim(x, 2, [1], True),
+                                  aten.norm.ScalarOpt_dim_dtype(x, INF, [0, 2], False, dtype=torch.float64)),
+                       (X,), 7),
     "vector_norm": (lambda x: torch.linalg.vector_norm(x, 3.0, dim=(1, 2)), (X,), 7),
     "vector_norm_inf": (lambda x: torch.linalg.vector_norm(x, float("inf"), dim=1, keepdim=True), (X,), 7),
     "vector_norm_0": (lambda x: torch.linalg.vector_norm(x, 0), (X,), 7),
