@@ -127,6 +127,12 @@ class UsageCheck:
         self.folder = Path(folder).resolve() if folder is not None else None
         self.usage = ConversionUsage()
         self.gaps: list[Gap] = []
+        self._wanted: set[Path] = set()
+
+    def pytest_collection_finish(self, session) -> None:
+        # The folder's test files as collection saw them (files added later do not count).
+        if self.folder is not None:
+            self._wanted = set(self.folder.glob("test_*.py"))
 
     def _mine(self, item) -> bool:
         return self.folder is None or self.folder in Path(item.path).resolve().parents
@@ -138,8 +144,7 @@ class UsageCheck:
         if getattr(opt, "keyword", "") or any("::" in str(a) for a in session.config.args):
             return False
         ran = {Path(item.path).resolve() for item in session.items}
-        wanted = set(self.folder.glob("test_*.py"))
-        return bool(wanted) and wanted <= ran
+        return bool(self._wanted) and self._wanted <= ran
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):

@@ -188,15 +188,6 @@ def test_activations(check, opset):
 
 # Conversions that are wrong: strict xfails (a fix makes them fail until it is taken off this
 # list), with the reason.
-KNOWN_BROKEN = {
-    "log_sigmoid_forward_buffer":
-        "opset7.elementwise.log_sigmoid_forward returns a 0-element constant as the buffer output; "
-        "PyTorch (CPU, and the exported graph's shapes) has one the shape of x (exp(-|x|)), so the "
-        "checker rejects the model as soon as the buffer is used",
-}
-
-
-@pytest.mark.xfail(strict=True, reason=KNOWN_BROKEN["log_sigmoid_forward_buffer"])
 @pytest.mark.parametrize("opset", [7, NEWEST])
 def test_log_sigmoid_forward_buffer(check, opset):
     check(torch.ops.aten.log_sigmoid_forward, (torch.linspace(-4, 4, 12),), opset=opset)

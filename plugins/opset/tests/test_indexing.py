@@ -11,18 +11,6 @@ X = torch.randn(4, 5)
 
 # Conversions that are wrong at an opset: strict xfails (a fix makes them fail until the entry is
 # taken off this list), with the reason.
-KNOWN_BROKEN = {
-    ("nonzero_static", 10): "opset9.indexing.nonzero_static emits the attribute form of Slice, which "
-                            "became the input form at opset 10: the checker rejects the model",
-}
-
-
-def opsets(test, values):
-    """``values`` as parameters; the ``(test, opset)`` pairs in KNOWN_BROKEN are strict xfails."""
-    return [pytest.param(o, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BROKEN[test, o]))
-            if (test, o) in KNOWN_BROKEN else o for o in values]
-
-
 IDX = torch.tensor([[0, 1, 2, 0, 3], [3, 2, 1, 0, 0]])
 SRC = torch.randn(2, 5)
 
@@ -269,7 +257,7 @@ def test_mask_assignment_dynamic(check, opset):
           dynamic_axes={"x": {0: "batch"}})
 
 
-@pytest.mark.parametrize("opset", opsets("nonzero_static", [9, 10, 11, NEWEST]))
+@pytest.mark.parametrize("opset", [9, 10, 11, NEWEST])
 def test_nonzero_static_and_sorter(check, opset):
     def f(x, seq, v):
         return (torch.nonzero_static(x > 0, size=5), torch.nonzero_static(x > 0, size=30, fill_value=7),

@@ -175,18 +175,10 @@ KERNELS = {
 
 # Conversions that are wrong at an opset: strict xfails (a fix makes them fail until the entry is
 # taken off this list), with the reason.
-KNOWN_BROKEN = {
-    ("expand_as", 7): "opset7.shape.expand_as emits Expand, which exists from opset 8 (aten::expand uses "
-                      "helpers.expand, a broadcasting Add below 8): the checker rejects the model",
-}
-
-
 def _kernel_params():
     for name, (_, _, lowest) in KERNELS.items():
         for opset in sorted({lowest, NEWEST}):
-            reason = KNOWN_BROKEN.get((name, opset))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            yield pytest.param(name, opset, id=f"{name}-{opset}", marks=marks)
+            yield pytest.param(name, opset, id=f"{name}-{opset}")
 
 
 @pytest.mark.parametrize("name,opset", list(_kernel_params()))

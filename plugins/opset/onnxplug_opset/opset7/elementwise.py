@@ -406,20 +406,10 @@ def log_sigmoid(g, x):
 
 @op("aten::log_sigmoid_forward")
 def log_sigmoid_forward(g, x):
-    """``(log_sigmoid(x), buffer)``: the buffer is a CPU-kernel scratch nobody reads."""
-    y = log_sigmoid(g, x)
-    return y, g.constant(torch.zeros(0, dtype=g.dtype(y)))
-
-
-@op("aten::softsign")
-def softsign(g, x):
-    """``x / (1 + |x|)``."""
-    return float_math(g, x, lambda v, d: op2(g, "Div", v, op2(g, "Add", c(g, 1.0, d), op1(g, "Abs", v))))
-
-
-@op("aten::tanhshrink")
-def tanhshrink(g, x):
-    return float_math(g, x, lambda v, d: op2(g, "Sub", v, op1(g, "Tanh", v)))
+    """``(log_sigmoid(x), buffer)``; the buffer is ``exp(-|x|)``, as PyTorch's CPU kernel fills it
+    (graphs that only read the first output lose the buffer's nodes in the unused-node pass)."""
+    buffer = float_math(g, x, lambda v, d: op1(g, "Exp", op1(g, "Neg", op1(g, "Abs", v))))
+    return log_sigmoid(g, x), buffer
 
 
 @op("aten::glu")

@@ -226,8 +226,9 @@ def expand_as(g, x, other):
     static = g.static_shape(other)
     if static is not None and g.static_shape(x) == static:
         return x
-    target = g.constant(list(static), torch.int64) if static is not None else g.op("Shape", other, dtype=torch.int64)
-    return g.op("Expand", x, target, dtype=g.dtype(x))
+    if static is None and g.opset < 8:
+        raise NotImplementedError("expand_as to a dynamic shape needs Expand (opset 8)")
+    return expand(g, x, list(static) if static is not None else g.op("Shape", other, dtype=torch.int64))
 
 
 @op("aten::unflatten.int")

@@ -46,8 +46,7 @@ def sym_floordiv(g, a, b):
     prod = g.op("Mul", q, b_v, dtype=torch.int64)
     inexact = g.op("Not", g.op("Equal", prod, a_v, dtype=torch.bool), dtype=torch.bool)
     zero = g.constant(0, torch.int64)
-    neg = g.op("Xor", g.op("Less", a_v, zero, dtype=torch.bool), g.op("Less", b_v, zero, dtype=torch.bool),
-               dtype=torch.bool)
+    neg = g.op("Xor", _compare(g, "Less", a_v, zero), _compare(g, "Less", b_v, zero), dtype=torch.bool)
     fix = cast(g, g.op("And", inexact, neg, dtype=torch.bool), torch.int64)
     return g.op("Sub", q, fix, dtype=torch.int64)
 
@@ -70,11 +69,15 @@ def sym_truediv(g, a, b):
 
 
 def _extremum(g, onnx_op, a, b):
-    """Max/Min of two sizes; integer Max/Min arrive at opset 12, so run in float64 below it."""
+    """Max/Min of two sizes. Integer Max/Min arrive at opset 12; below it, exactly in int64:
+    max(a, b) = (a + b + |a - b|) / 2 and min(a, b) = (a + b - |a - b|) / 2 (the sum is even)."""
     dt = _sym_dtype(g, a, b)
-    run = torch.float64 if dt == torch.int64 and g.opset < 12 else dt
-    y = g.op(onnx_op, as_value(g, a, run), as_value(g, b, run), dtype=run)
-    return cast(g, y, dt)
+    a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
+    if dt != torch.int64 or g.opset >= 12:
+        return g.op(onnx_op, a_v, b_v, dtype=dt)
+    spread = g.op("Abs", g.op("Sub", a_v, b_v, dtype=dt), dtype=dt)
+    total = g.op("Add" if onnx_op == "Max" else "Sub", g.op("Add", a_v, b_v, dtype=dt), spread, dtype=dt)
+    return g.op("Div", total, g.constant(2, dt), dtype=dt)
 
 
 @op("torch::sym_max")

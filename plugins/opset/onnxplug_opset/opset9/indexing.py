@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, norm_dim, reduce, reshape, transpose, unsqueeze
+from ..helpers import cast, norm_dim, reduce, reshape, slice_, transpose, unsqueeze
 from ..registration import op
 from ..shape_helpers import equal
 
@@ -188,12 +188,11 @@ def bucketize(g, x, boundaries, *, out_int32=False, right=False):
 
 @op("aten::nonzero_static")
 def nonzero_static(g, x, *, size, fill_value=-1):
-    """NonZero padded with ``fill_value`` rows (or cut) to ``size`` rows; Pad takes floats before 11."""
+    """NonZero with ``size`` rows of ``fill_value`` appended, then cut to ``size`` rows (exact int64)."""
     rank = g.rank(x)
     if rank == 0:
         return g.constant(torch.zeros(size, 0, dtype=torch.int64))
     nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
-    f = cast(g, nz, torch.float32)
-    padded = g.op("Pad", f, pads_is=[0, 0, size, 0], value_f=float(fill_value), dtype=torch.float32)
-    out = g.op("Slice", padded, starts_is=[0], ends_is=[size], axes_is=[0], dtype=torch.float32)
-    return g.set_type(cast(g, out, torch.int64), shape=[size, rank])
+    fill = g.constant(torch.full((size, rank), fill_value, dtype=torch.int64))
+    padded = g.op("Concat", nz, fill, axis_i=0, dtype=torch.int64)
+    return g.set_type(slice_(g, padded, [0], [size], [0]), shape=[size, rank])
