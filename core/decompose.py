@@ -62,17 +62,34 @@ def missing_ops(ep: torch.export.ExportedProgram, registry: Registry, refused=()
     return out
 
 
-def _rounds(ep, registry: Registry, only: set | None = None, refused=()):
-    """Decompose missing ops (only ``only`` in the first round) until nothing more decomposes."""
+def _rounds(ep, registry: Registry, only: set | None = None, refused=(), failed: dict | None = None):
+    """Decompose missing ops (only ``only`` in the first round) until nothing more decomposes.
+
+    An op whose decomposition makes torch.export fail is left in place and its reason recorded
+    in ``failed`` (op -> message), so the error names it instead of PyTorch's traceback.
+    """
     decomposed: list[str] = []
+    failed = {} if failed is None else failed
     for round_ in range(MAX_ROUNDS):
         missing = [op for op in missing_ops(ep, registry, refused) if isinstance(op, torch._ops.OpOverload)
-                   and (only is None or round_ > 0 or op in only)]
+                   and (only is None or round_ > 0 or op in only) and op not in failed]
         table = {op: fn for op in missing if (fn := decomposition(op)) is not None}
         if not table:
             break
+        try:
+            ep = ep.run_decompositions(table)
+        except Exception:  # noqa: BLE001 - find the op(s) whose decomposition fails
+            for op, fn in list(table.items()):
+                try:
+                    ep.run_decompositions({op: fn})
+                except Exception as exc:  # noqa: BLE001
+                    first = (str(exc).strip().splitlines() or [""])[0][:200]
+                    failed[op] = f"PyTorch's decomposition of it failed ({type(exc).__name__}: {first})"
+                    del table[op]
+            if not table:
+                break
+            ep = ep.run_decompositions(table)
         decomposed.extend(op_key(op) for op in table)
-        ep = ep.run_decompositions(table)
     return ep, decomposed
 
 
@@ -87,13 +104,15 @@ def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, 
     original = missing_ops(ep, registry, refused)
     if not original:
         return ep, []
-    result, decomposed = _rounds(ep, registry, refused=refused)
+    failed: dict = {}
+    result, decomposed = _rounds(ep, registry, refused=refused, failed=failed)
     if not missing_ops(result, registry, refused):
         return result, decomposed
+    refused = {**refused, **{op: reason for op, reason in failed.items() if op not in refused}}
     # Find which of the captured graph's ops are the problem, to report them as the user wrote them.
     unresolved = []
     for op in original:
-        if not isinstance(op, torch._ops.OpOverload) or decomposition(op) is None:
+        if not isinstance(op, torch._ops.OpOverload) or decomposition(op) is None or op in failed:
             unresolved.append(op)
             continue
         alone, _ = _rounds(ep, registry, only={op}, refused=refused)

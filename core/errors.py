@@ -81,9 +81,7 @@ class UnsupportedOperatorError(OnnxExporterError):
             *(op.describe(self.opset) for op in self.ops),
             "Installed plugins: " + (", ".join(self.plugins) or "none"),
             "What to do: install a plugin that converts these ops, register one with "
-            "onnxplug.register_symbolic(...) or pass custom_symbolics={...}, change the opset, "
-            "or use operator_export_type=ONNX_ATEN_FALLBACK / ONNX_FALLTHROUGH to emit them "
-            "unconverted.",
+            "onnxplug.register_symbolic(...) or pass custom_symbolics={...}, or change the opset.",
         ]
         return "\n".join(lines)
 

@@ -96,3 +96,15 @@ def test_a_declining_conversion_without_decomposition_is_reported_with_its_reaso
         onnxplug.export(lambda x: torch.sin(x), (torch.randn(3),), tmp_path / "m.onnx",
                         custom_symbolics={"aten::sin": declines})
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_op_whose_decomposition_fails_is_named_with_the_reason():
+    """torch.complex has no conversion and PyTorch's decomposition of it breaks torch.export's
+    functional graph check: the error names the op and why, not torch's traceback."""
+    from onnxplug.capture import FunctionModule
+
+    with pytest.raises(onnxplug.UnsupportedOperatorError) as info:
+        onnxplug.export(FunctionModule(lambda a, b: torch.complex(a, b)), (torch.randn(3), torch.randn(3)),
+                        None, opset_version=17)
+    text = str(info.value)
+    assert "aten::complex.default" in text and "PyTorch's decomposition of it failed" in text
