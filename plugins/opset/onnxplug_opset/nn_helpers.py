@@ -7,12 +7,13 @@ except where an op itself appears at an opset.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from .helpers import cast, dim_size, norm_dims, reduce, scalar, shape_of
+from .helpers import cast, clip, dim_size, norm_dims, reduce, scalar, shape_of
 
 ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
 
@@ -159,3 +160,163 @@ def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
     inputs = [logp, cast(g, target, torch.int64)] + ([cast(g, weight, dt)] if weight is not None else [])
     return g.op("NegativeLogLikelihoodLoss", *inputs, reduction_s=names.get(reduction, reduction),
                 ignore_index_i=int(ignore_index), dtype=dt)
+
+
+# -- attention -----------------------------------------------------------------------------------
+def additive_mask(g, mask, dt: torch.dtype):
+    """A boolean attention mask (True: attend) as the additive bias PyTorch adds: 0 or -inf.
+
+    ``Where`` from opset 9; below it ``Log(Cast(mask))``, which is exactly log(1) = 0 and
+    log(0) = -inf.
+    """
+    if g.opset >= 9:
+        return g.op("Where", mask, scalar(g, 0.0, dt), scalar(g, float("-inf"), dt), dtype=dt)
+    return g.op("Log", cast(g, mask, dt), dtype=dt)
+
+
+def masked_softmax(g, scores, axis: int):
+    """Softmax along ``axis`` that is 0, not NaN, on a row whose scores are all -inf.
+
+    That is PyTorch's ``_safe_softmax``, which ``scaled_dot_product_attention`` uses: a query
+    that a mask lets attend nowhere gets a zero output. A row is dead where its maximum is
+    below the lowest finite value. Before opset 9 (no ``Where``) the scores are first clamped
+    to that lowest value, so the dead row's softmax is finite and the blend of ``select`` can
+    zero it (clamped entries of a live row still weigh exactly 0).
+    """
+    dt = g.dtype(scores)
+    lowest = float(torch.finfo(dt).min)
+    dead = g.op("Less", reduce(g, "ReduceMax", scores, [axis], True), scalar(g, lowest, dt), dtype=torch.bool)
+    if g.opset < 9:
+        scores = clip(g, scores, lowest)
+    weights = g.op("Softmax", scores, axis_i=axis, dtype=dt)
+    return select(g, dead, scalar(g, 0.0, dt), weights, dt)
+
+
+# -- resampling before Resize-11 -----------------------------------------------------------------
+# onnxruntime's Upsample (7, 9) and Resize-10 kernels; float64, int64 and bool have none there.
+UPSAMPLE_DTYPES = (torch.float32, torch.float16, torch.uint8, torch.int8, torch.int32)
+
+
+def per_axis(values: Any, n: int) -> list:
+    """``values`` (None, one value or one per axis) as a list of ``n`` (None where absent)."""
+    if values is None:
+        return [None] * n
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    return values * n if len(values) == 1 else values
+
+
+def _pytorch_nearest_sources(n_in: int, n_out: int, scale: float | None, exact: bool) -> list[int]:
+    """Which input index each output index of PyTorch's nearest interpolation reads, along one axis.
+
+    PyTorch's own kernel answers: it is run on ``arange(n_in)`` with the op's size and scale.
+    """
+    probe = torch.arange(n_in, dtype=torch.float32).reshape(1, 1, n_in)
+    kernel = torch.ops.aten._upsample_nearest_exact1d if exact else torch.ops.aten.upsample_nearest1d
+    return [int(v) for v in kernel.default(probe, [n_out], scale).flatten()]
+
+
+def _pytorch_linear_sources(n_in: int, n_out: int, scale: float | None, align_corners: bool) -> list[int] | None:
+    """The input index each output copies where PyTorch's linear interpolation blends nothing.
+
+    That is an axis of one input element, a resize whose source coordinate is the output's own
+    index (equal sizes, with PyTorch's scale exactly 1), or a single output at corner 0. None
+    where real blending happens: the half-pixel (or corner-aligned) coordinates PyTorch uses
+    differ there from the asymmetric ones of Upsample and Resize-10.
+    """
+    if n_in == 1:
+        return [0] * n_out
+    if n_in == n_out and (align_corners or scale is None or float(scale) == 1.0):
+        return list(range(n_out))
+    if align_corners and n_out == 1:
+        return [0]
+    return None
+
+
+def onnx_resized_size(n_in: int, scale: torch.Tensor) -> int | None:
+    """``floor(scale * n_in)`` for a float32 ``scale``, the size Upsample and Resize give an axis.
+
+    onnxruntime multiplies in float32 and ONNX's shape inference exactly, which differ where the
+    float32 scale is just below a ratio (0.9 as float32 is 0.89999998: 20 * it is 18 in float32,
+    17.9999995 exactly); None there, as the checker and the runtime would disagree.
+    """
+    size = int(torch.trunc(scale * torch.tensor(float(n_in), dtype=torch.float32)))
+    return size if math.floor(float(scale) * n_in) == size else None
+
+
+def resize_scale(n_in: int, n_out: int, factor: float) -> torch.Tensor | None:
+    """A float32 scale near PyTorch's ``factor`` that resizes ``n_in`` to ``n_out`` for both
+    onnxruntime and ONNX's shape inference: the factor itself, else the float32 just above it
+    (which moves the sampling coordinates by a float32 rounding step); None if neither does."""
+    s = torch.tensor(float(factor), dtype=torch.float32)
+    for candidate in (s, torch.nextafter(s, torch.tensor(math.inf))):
+        if onnx_resized_size(n_in, candidate) == n_out:
+            return candidate
+    return None
+
+
+def _onnx_nearest_sources(n_in: int, n_out: int, scale: torch.Tensor) -> tuple[int | None, list[int], bool]:
+    """``(output size, source indices, exact)`` of a nearest Upsample/Resize-10 at float32 ``scale``.
+
+    The size is ``onnx_resized_size``. Output ``i`` reads input ``i / scale`` (in float32),
+    which onnxruntime takes down when enlarging and up when shrinking (its rule before opset
+    11). ``exact`` tells whether every source coordinate is a whole number, where the rounding
+    does not matter.
+    """
+    size = onnx_resized_size(n_in, scale)
+    if size is None:
+        return None, [], False
+    coords = torch.arange(n_out, dtype=torch.float32) / scale
+    rounded = torch.ceil(coords) if scale < 1 else torch.floor(coords)
+    sources = [min(int(v), n_in - 1) for v in rounded]
+    return size, sources, bool(torch.equal(coords, torch.floor(coords)))
+
+
+def _scale_candidates(n_in: int, n_out: int, factor: float | None) -> list[torch.Tensor]:
+    """float32 scales worth trying: PyTorch's own factor, ``out / in`` and the float32 just above
+    it (``out / in`` rounded down can give one element fewer)."""
+    ratio = torch.tensor(n_out / n_in, dtype=torch.float32)
+    found = [] if factor is None else [torch.tensor(float(factor), dtype=torch.float32)]
+    return found + [ratio, torch.nextafter(ratio, torch.tensor(math.inf))]
+
+
+def upsample_scales(g, x, scale_factors: Any, mode: str, align_corners: bool = False, exact: bool = False,
+                    shrink: bool = False) -> list[float]:
+    """The ``scales`` (one per axis of ``x``) for a nearest-mode ``Upsample`` (opsets 7 and 9) or
+    ``Resize`` (opset 10) that reproduces PyTorch's ``interpolate`` exactly.
+
+    Those ops map output index ``i`` to input ``i / scale`` (asymmetric coordinates). Per
+    spatial axis PyTorch's source indices (``mode`` nearest, nearest-exact with ``exact``, or
+    linear where it only copies, see ``_pytorch_linear_sources``) are compared with the ONNX
+    ones for a scale of PyTorch's own factor or of ``out / in``; the first that gives the same
+    output size and indices is kept. ``shrink`` allows scales below 1 (Resize-10; Upsample
+    enlarges only), where the indices must not depend on the rounding (the ONNX spec leaves it
+    open). Anything else raises NotImplementedError, so PyTorch's decomposition is exported.
+    """
+    if g.dtype(x) not in UPSAMPLE_DTYPES:
+        raise NotImplementedError(f"onnxruntime has no Upsample/Resize-10 kernel for {g.dtype(x)}")
+    rank = g.rank(x)
+    n = rank - 2
+    sizes_in, sizes_out = list(g.shape(x)[2:]), list(g.out_shape()[2:])
+    if not all(isinstance(d, int) and d > 0 for d in sizes_in + sizes_out):
+        raise NotImplementedError("interpolate over dynamic or empty spatial sizes before opset 11")
+    scales = [1.0, 1.0]
+    for n_in, n_out, factor in zip(sizes_in, sizes_out, per_axis(scale_factors, n)):
+        if mode == "nearest":
+            wanted = _pytorch_nearest_sources(n_in, n_out, factor, exact)
+        else:
+            wanted = _pytorch_linear_sources(n_in, n_out, factor, align_corners)
+            if wanted is None:
+                raise NotImplementedError(
+                    f"{mode} interpolation from {n_in} to {n_out} before opset 11: Upsample and Resize-10 use "
+                    "asymmetric coordinates, PyTorch half-pixel or corner-aligned ones")
+        for candidate in _scale_candidates(n_in, n_out, None if align_corners else factor):
+            if candidate < 1 and not shrink:
+                continue
+            size, sources, whole = _onnx_nearest_sources(n_in, n_out, candidate)
+            if size == n_out and sources == wanted and (candidate >= 1 or whole):
+                scales.append(float(candidate))
+                break
+        else:
+            raise NotImplementedError(f"no Upsample/Resize-10 scale reproduces PyTorch's {mode} resampling "
+                                      f"from {n_in} to {n_out}")
+    return scales

@@ -138,6 +138,17 @@ def test_upsample_before_11(check, name, opset):
         assert not used and result.decomposed
 
 
+@pytest.mark.parametrize("opset", [11, NEWEST])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
+def test_resize_scale_below_its_size(check, mode, opset):
+    """0.9 as float32 is 0.89999998: 20 * it floors to 17 for ONNX's shape inference, PyTorch gives
+    18. The next float32 up is used for linear and cubic modes; nearest declines (that step could
+    move a source index) and PyTorch's decomposition is exported."""
+    result = check(Fn(lambda x: F.interpolate(x, scale_factor=(1.7, 0.9), mode=mode)), (torch.randn(1, 2, 10, 20),),
+                   opset=opset, atol=1e-4)
+    assert bool(result.decomposed) == (mode == "nearest")
+
+
 # -- antialiased resizing (Resize-18's antialias) ------------------------------------------------
 AA_IMG = torch.randn(2, 3, 12, 10)
 ANTIALIAS = {
@@ -160,9 +171,20 @@ def test_antialias(check, name, opset):
     assert len(resize) == 1 and any(a.name == "antialias" and a.i == 1 for a in resize[0].attribute)
 
 
-@pytest.mark.parametrize("opset", [17, 18])
-def test_antialias_unsupported(check, opset):
-    """Before 18 there is no antialias filter; with align_corners Resize's filter differs from PyTorch's."""
+AA_UNSUPPORTED = {
+    # no antialias filter before Resize-18
+    "before_18": (lambda x: F.interpolate(x, size=(5, 4), mode="bilinear", antialias=True), 17),
+    # Resize's filter with align_corners is not PyTorch's
+    "align_corners": (lambda x: F.interpolate(x, size=(5, 4), mode="bilinear", antialias=True, align_corners=True),
+                      18),
+    # PyTorch samples at the scales but outputs the given size; Resize takes one or the other
+    "size_and_scales_disagree": (lambda x: aten._upsample_bilinear2d_aa(x, [3, 3], False, 1.7, 0.9), NEWEST),
+}
+
+
+@pytest.mark.parametrize("name", list(AA_UNSUPPORTED))
+def test_antialias_unsupported(check, name):
+    """These decline, and PyTorch has no decomposition of the antialiased ops to fall back on."""
+    fn, opset = AA_UNSUPPORTED[name]
     with pytest.raises(UnsupportedOperatorError):
-        check(Fn(lambda x: F.interpolate(x, size=(5, 4), mode="bilinear", antialias=True, align_corners=opset == 18)),
-              (AA_IMG,), opset=opset)
+        check(Fn(fn), (AA_IMG,), opset=opset)

@@ -5,22 +5,33 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast
+from ..nn_helpers import resize_scale
 from ..registration import op
 
 _LINEAR = ("aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d")
 
 
-def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=False):
+def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=False, antialias=False):
     """``Resize`` the spatial axes of ``x`` to PyTorch's ``interpolate`` result.
 
     With a scale factor PyTorch maps coordinates by the factor itself (not by the size ratio),
-    so it goes to ``scales``; otherwise the output sizes go to ``sizes``.
+    so it goes to ``scales``; otherwise the output sizes go to ``sizes``. ``antialias`` (Resize
+    from opset 18) is PyTorch's ``antialias=True``, the PIL-style filter: half-pixel centres,
+    weights renormalised over the pixels inside the image (``exclude_outside``) and, for cubic,
+    the coefficient -0.5.
     """
     dt = g.dtype(x)
     rank = g.rank(x)
     n = rank - 2
     attrs = {"mode_s": mode}
-    if mode == "nearest":
+    if antialias:
+        if align_corners:
+            raise NotImplementedError("antialiased interpolate with align_corners=True: Resize's antialias "
+                                      "filter does not reproduce it")
+        attrs.update(antialias_i=1, exclude_outside_i=1, coordinate_transformation_mode_s="half_pixel")
+        if mode == "cubic":
+            attrs["cubic_coeff_a_f"] = -0.5
+    elif mode == "nearest":
         attrs["coordinate_transformation_mode_s"] = "half_pixel" if exact else "asymmetric"
         attrs["nearest_mode_s"] = "round_prefer_ceil" if exact else "floor"
     else:
@@ -32,7 +43,7 @@ def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=Fa
     roi = g.constant(torch.zeros(0, dtype=torch.float32))
     scales = scale_factors if scale_factors and not align_corners else None
     if scales is not None and all(s is not None for s in scales):
-        sc = g.constant(torch.tensor([1.0, 1.0] + [float(s) for s in _n(scales, n)], dtype=torch.float32))
+        sc = g.constant(torch.tensor([1.0, 1.0] + _onnx_scales(g, x, _n(scales, n), mode), dtype=torch.float32))
         y = g.op("Resize", xc, roi, sc, dtype=compute, **attrs)
     else:
         out = list(g.out_shape())
@@ -42,6 +53,28 @@ def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=Fa
         empty = g.constant(torch.zeros(0, dtype=torch.float32))
         y = g.op("Resize", xc, roi, empty, sizes, dtype=compute, **attrs)
     return cast(g, y, dt)
+
+
+def _onnx_scales(g, x, factors, mode) -> list[float]:
+    """PyTorch's scale factors as float32 Resize scales that give PyTorch's output sizes.
+
+    Where a factor's float32 rounding falls short of the size (``nn_helpers.resize_scale``),
+    the next float32 up is used; nearest modes decline then, as that step can move a source
+    index, and PyTorch's decomposition is exported.
+    """
+    sizes_in, sizes_out = g.shape(x)[2:], g.out_shape()[2:]
+    scales = []
+    for n_in, n_out, factor in zip(sizes_in, sizes_out, factors):
+        if not (isinstance(n_in, int) and isinstance(n_out, int)):
+            scales.append(float(factor))
+            continue
+        s = resize_scale(n_in, n_out, factor)
+        exact = s is not None and float(s) == float(torch.tensor(float(factor), dtype=torch.float32))
+        if s is None or (mode == "nearest" and not exact):
+            raise NotImplementedError(f"no float32 Resize scale near {factor} gives PyTorch's size {n_out} "
+                                      f"from {n_in} with the same sampling")
+        scales.append(float(s))
+    return scales
 
 
 def _n(v, n):

@@ -8,8 +8,8 @@ import torch
 
 from ..helpers import (cast, clip, dim_size, expand, reduce, reshape, scalar, shape_of, slice_, squeeze,
                        transpose, unsqueeze)
-from ..nn_helpers import (count, eq_scalar, float_compute, log_softmax_axis1, mean_or_sum, nll_loss_node, recast,
-                          relu_, select, variance, vector_norm)
+from ..nn_helpers import (additive_mask, count, eq_scalar, float_compute, log_softmax_axis1, masked_softmax,
+                          mean_or_sum, nll_loss_node, recast, relu_, select, upsample_scales, variance, vector_norm)
 from ..registration import op
 
 
@@ -427,7 +427,11 @@ def embedding(g, weight, indices, padding_idx=-1, scale_grad_by_freq=False, spar
 
 def attention_composed(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                        enable_gqa=False):
-    """softmax(q @ k^T * scale + mask) @ v, the definition PyTorch documents."""
+    """softmax(q @ k^T * scale + mask) @ v, the definition PyTorch documents.
+
+    A boolean mask is True where a query may attend; a query whose keys are all masked gets
+    zeros (PyTorch's safe softmax), not the NaN a plain Softmax of -inf scores gives.
+    """
     dt = g.dtype(q)
     rank = g.rank(q)
     e = g.shape(q)[-1]
@@ -447,12 +451,13 @@ def attention_composed(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=Fals
         mask = torch.ones(lq, lk, dtype=torch.bool).tril(diagonal=0)
         bias = torch.zeros(lq, lk, dtype=dt).masked_fill(~mask, float("-inf"))
         scores = g.op("Add", scores, g.constant(bias), dtype=dt)
-    if attn_mask is not None:
+    if attn_mask is None:  # (a causal mask always leaves a row its first key)
+        weights = g.op("Softmax", scores, axis_i=rank - 1, dtype=dt)
+    else:  # a mask may hide every key from a query: PyTorch gives that query a zero output
         if g.dtype(attn_mask) == torch.bool:
-            zero, ninf = scalar(g, 0.0, dt), scalar(g, float("-inf"), dt)
-            attn_mask = g.op("Where", attn_mask, zero, ninf, dtype=dt)
+            attn_mask = additive_mask(g, attn_mask, dt)
         scores = g.op("Add", scores, attn_mask, dtype=dt)
-    weights = g.op("Softmax", scores, axis_i=rank - 1, dtype=dt)
+        weights = masked_softmax(g, scores, rank - 1)
     return g.op("MatMul", weights, v, dtype=dt)
 
 
@@ -930,6 +935,42 @@ def pixel_unshuffle(g, x, downscale_factor):
     return reshape(g, y, batch + [c * r * r, h // r, w // r])
 
 
+@op("aten::im2col")
+def im2col(g, x, kernel_size, dilation, padding, stride):
+    """``F.unfold``: each sliding block becomes a column, ``[N, C, H, W] -> [N, C*kh*kw, L]``.
+
+    Two Gathers with ``[kernel, output]`` index tables pick each block's rows and then its
+    columns from the zero-padded input (exact for any values), a Transpose puts the kernel axes
+    beside the channel and a Reshape merges them. The batch axis is never named in a shape (the
+    Reshape keeps it with a 0), so a dynamic or empty batch works too. Channels and spatial
+    sizes must be static.
+    """
+    from .shape import pad_op
+
+    if g.rank(x) == 3:  # unbatched [C, H, W]
+        c, h, w = g.shape(x)
+        x = g.set_type(unsqueeze(g, x, [0]), shape=[1, c, h, w])
+        return squeeze(g, im2col(g, x, kernel_size, dilation, padding, stride), [0])
+    n, c, h, w = g.shape(x)
+    if not all(isinstance(v, int) for v in (c, h, w)):
+        raise NotImplementedError("im2col with a dynamic channel count or spatial size")
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(v, 2) for v in (kernel_size, dilation, padding, stride))
+    x = pad_op(g, x, [pw, pw, ph, ph], "constant", 0)
+
+    def table(size, k, d, s):
+        """``[k, out]``: the input position of kernel tap ``i`` in output block ``j``."""
+        out = (size - d * (k - 1) - 1) // s + 1
+        return torch.arange(k).reshape(k, 1) * d + torch.arange(out).reshape(1, out) * s, out
+
+    rows, oh = table(h + 2 * ph, kh, dh, sh)
+    cols, ow = table(w + 2 * pw, kw, dw, sw)
+    dt = g.dtype(x)
+    y = g.op("Gather", x, g.constant(rows), axis_i=2, dtype=dt)  # [N, C, kh, oh, W]
+    y = g.op("Gather", y, g.constant(cols), axis_i=4, dtype=dt)  # [N, C, kh, oh, kw, ow]
+    y = transpose(g, y, [0, 1, 2, 4, 3, 5])  # [N, C, kh, kw, oh, ow]
+    return reshape(g, y, [0, c * kh * kw, oh * ow])
+
+
 @op("aten::channel_shuffle", "aten::native_channel_shuffle")
 def channel_shuffle(g, x, groups):
     shape = _static(g, x, "channel_shuffle")
@@ -954,3 +995,50 @@ def bilinear(g, x1, x2, weight, bias=None):
     t = reshape(g, g.op("MatMul", x1, w, dtype=dt), lead + [o, j])
     y = reduce(g, "ReduceSum", g.op("Mul", t, unsqueeze(g, x2, [len(lead)]), dtype=dt), [len(lead) + 1], False)
     return y if bias is None else g.op("Add", y, bias, dtype=dt)
+
+
+# -- resampling: Upsample with a scales attribute (an input from 9; Resize from 10 and 11) ---------
+UPSAMPLE_LINEAR = ("aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d")
+
+
+def upsample_scales_of(args) -> list | None:
+    """The per-axis scales of the non-``.vec`` upsample overloads (None unless all are given)."""
+    return None if not args or any(a is None for a in args) else list(args)
+
+
+def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
+    """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
+    ``nn_helpers.upsample_scales``; linear qualifies only where it copies), else declined."""
+    scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact)
+    return g.op("Upsample", x, mode_s="nearest", scales_fs=scales, dtype=g.dtype(x))
+
+
+@op("aten::upsample_nearest1d.vec", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec")
+def upsample_nearest_vec(g, x, output_size, scale_factors):
+    return upsample(g, x, scale_factors, "nearest")
+
+
+@op("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d")
+def upsample_nearest(g, x, output_size, *scales):
+    return upsample(g, x, upsample_scales_of(scales), "nearest")
+
+
+@op("aten::_upsample_nearest_exact1d.vec", "aten::_upsample_nearest_exact2d.vec",
+    "aten::_upsample_nearest_exact3d.vec")
+def upsample_nearest_exact_vec(g, x, output_size, scale_factors):
+    return upsample(g, x, scale_factors, "nearest", exact=True)
+
+
+@op("aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d")
+def upsample_nearest_exact(g, x, output_size, *scales):
+    return upsample(g, x, upsample_scales_of(scales), "nearest", exact=True)
+
+
+@op(*[k + ".vec" for k in UPSAMPLE_LINEAR])
+def upsample_linear_vec(g, x, output_size, align_corners, scale_factors):
+    return upsample(g, x, scale_factors, "linear", align_corners)
+
+
+@op(*UPSAMPLE_LINEAR)
+def upsample_linear(g, x, output_size, align_corners, *scales):
+    return upsample(g, x, upsample_scales_of(scales), "linear", align_corners)

@@ -1,12 +1,13 @@
-"""Opset 9: embedding_bag (its max mode needs Where)."""
+"""Opset 9: embedding_bag (its max mode needs Where), Upsample with its scales as an input."""
 
 from __future__ import annotations
 
 import torch
 
 from ..helpers import cast, reduce, reshape, scalar, unsqueeze
+from ..nn_helpers import upsample_scales
 from ..registration import op
-from ..opset7.nn import values_only
+from ..opset7.nn import UPSAMPLE_LINEAR, upsample_scales_of, values_only
 
 
 def _bag_matrix(g, indices, offsets, bags: int, length: int, include_last_offset: bool):
@@ -71,3 +72,43 @@ def embedding_bag(g, weight, indices, offsets, scale_grad_by_freq=False, mode=0,
         n_in = reduce(g, "ReduceSum", cast(g, member, dt), [1], True)
         out = g.op("Div", out, g.op("Max", n_in, g.constant(torch.ones(bags, 1, dtype=dt)), dtype=dt), dtype=dt)
     return out, None, None, None
+
+
+# -- Upsample-9: the scales are an input -----------------------------------------------------------
+def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
+    """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
+    ``nn_helpers.upsample_scales``), else declined."""
+    scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact)
+    return g.op("Upsample", x, g.constant(torch.tensor(scales, dtype=torch.float32)), mode_s="nearest",
+                dtype=g.dtype(x))
+
+
+@op("aten::upsample_nearest1d.vec", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec")
+def upsample_nearest_vec(g, x, output_size, scale_factors):
+    return upsample(g, x, scale_factors, "nearest")
+
+
+@op("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d")
+def upsample_nearest(g, x, output_size, *scales):
+    return upsample(g, x, upsample_scales_of(scales), "nearest")
+
+
+@op("aten::_upsample_nearest_exact1d.vec", "aten::_upsample_nearest_exact2d.vec",
+    "aten::_upsample_nearest_exact3d.vec")
+def upsample_nearest_exact_vec(g, x, output_size, scale_factors):
+    return upsample(g, x, scale_factors, "nearest", exact=True)
+
+
+@op("aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d")
+def upsample_nearest_exact(g, x, output_size, *scales):
+    return upsample(g, x, upsample_scales_of(scales), "nearest", exact=True)
+
+
+@op(*[k + ".vec" for k in UPSAMPLE_LINEAR])
+def upsample_linear_vec(g, x, output_size, align_corners, scale_factors):
+    return upsample(g, x, scale_factors, "linear", align_corners)
+
+
+@op(*UPSAMPLE_LINEAR)
+def upsample_linear(g, x, output_size, align_corners, *scales):
+    return upsample(g, x, upsample_scales_of(scales), "linear", align_corners)

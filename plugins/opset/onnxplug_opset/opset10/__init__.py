@@ -1,0 +1,1 @@
+"""Conversions new or different at opset 10."""
