@@ -46,11 +46,10 @@ LABELS = {"onnxplug": "onnxplug", "torchscript": "torch.onnx (dynamo=False)",
           "dynamo": "torch.onnx (dynamo=True)"}
 SHORT = {"onnxplug": "P", "torchscript": "T", "dynamo": "D"}
 RTOL, ATOL = 1e-3, 1e-4
-# Ops whose outputs are uninitialised memory: only their shape and dtype are compared.
-UNDEFINED_VALUES = frozenset({"empty", "empty_like", "empty_permuted", "empty_strided", "new_empty",
-                              "new_empty_strided"})
 
 sys.path.insert(0, str(HERE))
+
+from opinfo_cases import RANDOM_SKIPPED, UNDEFINED_VALUES  # noqa: E402
 
 
 # --------------------------------------------------------------------------- exporting one case
@@ -176,7 +175,7 @@ def _alarm(signum, frame):
 def _read_partial(path: Path) -> tuple[dict, set, tuple | None]:
     """Samples recorded so far, ops finished, and the sample a dead worker was on (if any)."""
     samples: dict = {}
-    done: set = set()
+    done: dict = {}  # op -> its "op" record
     started = None
     if path.exists():
         for line in path.read_text().splitlines():
@@ -191,7 +190,7 @@ def _read_partial(path: Path) -> tuple[dict, set, tuple | None]:
                 samples[key] = rec
                 started = None if started == key else started
             elif rec["kind"] == "op":
-                done.add(rec["op"])
+                done[rec["op"]] = rec
     return samples, done, started
 
 
@@ -247,7 +246,7 @@ def worker(exporter: str, opset: int, dtype_name: str, n_samples: int, timeout: 
                   "reason": reason, "seconds": round(time.perf_counter() - t0, 3)})
             if reason is not None and not all_samples:
                 break  # the op has failed; its other samples cannot change that
-        emit({"kind": "op", "op": name, "n": len(cases)})
+        emit({"kind": "op", "op": name, "n": len(cases), "random": RANDOM_SKIPPED.get(name, 0)})
     out.close()
 
 
@@ -288,6 +287,8 @@ def finish(exporter: str, opset: int, dtype: str, n_samples: int, partial: Path,
         "versions": _versions(), "wall_seconds": round(wall, 1),
         "ops_filter": ops_filter, "ops_tried": len(table), "ops_passed": n_pass,
         "ops_without_samples": sorted(op for op in done if op not in table),
+        # ops left untried because every sample they offered depends on the random generator
+        "ops_random_only": sorted(op for op, rec in done.items() if op not in table and rec.get("random")),
         "ops": table,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -296,7 +297,11 @@ def finish(exporter: str, opset: int, dtype: str, n_samples: int, partial: Path,
         path = result_path(exporter, opset, dtype)
         if path.exists():
             old = json.loads(path.read_text())
+            for op in ops_filter:  # an op that now has no comparable sample leaves the table
+                old["ops"].pop(op, None)
             old["ops"].update(table)
+            for key in ("ops_without_samples", "ops_random_only"):
+                old[key] = sorted((set(old.get(key, [])) - set(ops_filter)) | set(result[key]))
             old["ops_passed"] = sum(1 for v in old["ops"].values() if v["pass"])
             old["ops_tried"] = len(old["ops"])
             old["date"] = result["date"]
@@ -502,6 +507,13 @@ def render(path: Path = COVERAGE, dtype: str = "float32") -> str:
                         + (f", {wall / 60:.0f} min" if wall == wall else "")
                         + (", partial†" if r.get("partial") else ""))
     lines += ["Runs: " + "; ".join(run_info) + ".", ""]
+    random_only = sorted({op for r in results.values() for op in r.get("ops_random_only", [])})
+    if random_only:
+        lines += ["Samples whose eager output depends on the random generator (eager runs under two seeds "
+                  "disagree: dropout in training mode, bernoulli, ...) cannot be compared by any exporter "
+                  "and are skipped, as samples eager PyTorch rejects are; the next sample is taken. These "
+                  "ops offered no other sample and are not counted: "
+                  + ", ".join(f"`{op}`" for op in random_only) + ".", ""]
     if any(r.get("partial") for r in results.values()):
         lines += ["† partial: the run did not finish in the time given; the rate is over the ops it "
                   "reached (OpInfo order), not over all ops.", ""]

@@ -99,9 +99,49 @@ def eager_ok(case: Case) -> bool:
         return False
 
 
+# Ops whose outputs are uninitialised memory: only their shape and dtype can be compared.
+UNDEFINED_VALUES = frozenset({"empty", "empty_like", "empty_permuted", "empty_strided", "new_empty",
+                              "new_empty_strided"})
+
+# Per op name: how many samples op_cases skipped because their output depends on the RNG.
+RANDOM_SKIPPED: dict[str, int] = {}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(
+            torch.equal(a, b) or (a.is_floating_point() and torch.equal(a.isnan(), b.isnan())
+                                  and torch.equal(a.nan_to_num(0.0), b.nan_to_num(0.0))))
+    return type(a) is type(b) and (a == b or a != a and b != b)
+
+
+def is_random(case: Case) -> bool:
+    """Whether the sample's output depends on the random generator (dropout in training mode,
+    bernoulli, rrelu with training=True...): eager runs under different seeds disagree (four
+    seeds, so that a tiny output whose few random draws happen to agree is still caught). No exporter
+    can be compared with such a sample. The generator's state is restored afterwards, so the
+    samples drawn after this one do not change."""
+    state, manual_seed = torch.get_rng_state(), torch.manual_seed
+    try:
+        outs = []
+        for shift in (1, 2, 3, 4):
+            # OpInfo wraps random ops in wrapper_set_seed (torch.manual_seed(42) before each call):
+            # shift every seed so the two runs really draw different numbers.
+            torch.manual_seed = lambda seed, _shift=shift: manual_seed(seed + _shift)
+            torch.manual_seed(0)
+            with torch.no_grad():
+                outs.append(pytree.tree_leaves(case.module(*[t.clone() for t in case.inputs])))
+    finally:
+        torch.manual_seed = manual_seed
+        torch.set_rng_state(state)
+    first = outs[0]
+    return any(len(o) != len(first) or not all(_same(a, b) for a, b in zip(first, o)) for o in outs[1:])
+
+
 def op_cases(info: Any, samples: int = 3, dtype: torch.dtype = torch.float32,
              max_tries: int = 12) -> list[Case]:
-    """The first ``samples`` samples of one op that eager PyTorch runs; [] if none or unsupported."""
+    """The first ``samples`` samples of one op that eager PyTorch runs and that do not depend on
+    the random generator (counted in ``RANDOM_SKIPPED``); [] if none or the dtype is unsupported."""
     name = op_name(info)
     if dtype not in info.supported_dtypes("cpu"):
         return []
@@ -112,8 +152,12 @@ def op_cases(info: Any, samples: int = 3, dtype: torch.dtype = torch.float32,
             if tried >= max_tries or len(taken) >= samples:
                 break
             case = make_case(info, name, len(taken), s)
-            if case.inputs and eager_ok(case):
-                taken.append(case)
+            if not case.inputs or not eager_ok(case):
+                continue
+            if name not in UNDEFINED_VALUES and is_random(case):
+                RANDOM_SKIPPED[name] = RANDOM_SKIPPED.get(name, 0) + 1
+                continue
+            taken.append(case)
     except Exception:  # noqa: BLE001 - a broken sample generator gives what it produced so far
         pass
     return taken
