@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..elementwise_helpers import floor_divide, where
 from ..helpers import cast, norm_dim
 from ..opset7.indexing import _index_along as index_along, scatter_dense
 from ..opset11.indexing import scatter_elements, src_like_index
@@ -28,28 +29,36 @@ def native_scatter_reduce(g, x, dim, index, src, reduce, include_self, native):
     targets with the reduction's identity, so only the sources count."""
     dt = g.dtype(x)
     base = x
-    if not include_self and g.rank(x) > 0:
+    if not include_self:
         ident = identity_of(reduce, dt)
-        base = scatter_elements(g, x, dim, index, src_like_index(g, ident, index, dt))
+        base = g.set_type(scatter_elements(g, x, dim, index, src_like_index(g, ident, index, dt)),
+                          shape=g.shape(x))
     return scatter_elements(g, base, dim, index, src, native)
 
 
 def scatter_mean(g, x, dim, index, src, include_self):
+    """``scatter_reduce(..., "mean")``: the sum scattered with ``reduction="add"``, divided by
+    how many values reached each target (``x`` itself counting once with ``include_self``).
+
+    Targets nothing reached keep ``x``. Floats divide; integers take PyTorch's floor division
+    of the sum (accumulated in ``x``'s dtype, wrapping like PyTorch's) by the count, in int64.
+    """
     dt = g.dtype(x)
-    work = dt if dt.is_floating_point else torch.float64
-    xw = cast(g, x, work)
-    total = native_scatter_reduce(g, xw, dim, index, cast(g, src, work), "sum", include_self, "add")
-    start = g.op("Mul", xw, g.constant(0.0, work), dtype=work)
-    if include_self:
-        start = g.op("Add", start, g.constant(1.0, work), dtype=work)
-    ones = g.op("Add", g.op("Mul", src_like_index(g, cast(g, src, work), index, work), g.constant(0.0, work),
-                            dtype=work), g.constant(1.0, work), dtype=work)
-    cnt = scatter_elements(g, start, dim, index, ones, "add")
-    mean = g.op("Div", total, g.op("Max", cnt, g.constant(1.0, work), dtype=work), dtype=work)
-    if not dt.is_floating_point:
-        mean = g.op("Floor", mean, dtype=work)
-    hit = g.op("Greater", cnt, g.constant(0.0, work), dtype=torch.bool)
-    return g.op("Where", hit, cast(g, mean, dt), x, dtype=dt)
+    shape = g.shape(x)
+    total = native_scatter_reduce(g, x, dim, index, src, "sum", include_self, "add")
+    cdt = dt if dt.is_floating_point else torch.int64
+    start = g.op("Expand", g.constant(1 if include_self else 0, cdt), g.op("Shape", x, dtype=torch.int64),
+                 dtype=cdt)
+    ones = g.op("Expand", g.constant(1, cdt), g.op("Shape", index, dtype=torch.int64), dtype=cdt)
+    cnt = scatter_elements(g, g.set_type(start, shape=shape), dim, index,
+                           g.set_type(ones, shape=g.shape(index)), "add")
+    divisor = g.op("Max", cnt, g.constant(1, cdt), dtype=cdt)
+    if dt.is_floating_point:
+        mean = g.op("Div", total, divisor, dtype=dt)
+    else:
+        mean = cast(g, floor_divide(g, cast(g, total, torch.int64), divisor), dt)
+    hit = g.op("Greater", cnt, g.constant(0, cdt), dtype=torch.bool)
+    return g.set_type(where(g, hit, mean, x, dt), shape=shape)
 
 
 def reduce_with(g, x, dim, index, src, reduce, include_self, native_ops):
