@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..bool_helpers import select, to_bool
 from ..helpers import cast, norm_dim, reshape, slice_
 from ..registration import op
 from ..shape_helpers import filled, rs
@@ -108,16 +109,27 @@ def masked_scatter(g, x, mask, source):
     pos = g.op("Where", g.op("Less", pos, zero, dtype=torch.bool), zero, pos, dtype=torch.int64)
     flat_src = reshape(g, cast(g, source, dt), [-1])
     picked = g.op("Gather", flat_src, pos, axis_i=0, dtype=dt)
-    out = g.op("Where", flat_m, picked, reshape(g, xb, [-1]), dtype=dt)
+    out = select(g, flat_m, picked, reshape(g, xb, [-1]), dt)
     return reshape(g, out, shape)
+
+
+def _unique(g, x, **attrs):
+    """``Unique`` (sorted) with its values, inverse and counts outputs.
+
+    onnxruntime has no bool kernel: bools go through int64 0/1 (False sorts before True as
+    in PyTorch) and the unique values are cast back.
+    """
+    dt = g.dtype(x)
+    work = torch.int64 if dt == torch.bool else dt
+    y, _, inverse, counts = g.op("Unique", cast(g, x, work), sorted_i=1, outputs=4, dtype=work, **attrs)
+    for v in (inverse, counts):
+        g.set_type(v, torch.int64)
+    return (to_bool(g, y) if dt == torch.bool else y), inverse, counts
 
 
 @op("aten::_unique2")
 def unique2(g, x, sorted=True, return_inverse=False, return_counts=False):
-    flat = reshape(g, x, [-1])
-    y, _, inverse, counts = g.op("Unique", flat, sorted_i=1, outputs=4, dtype=g.dtype(x))
-    for v in (inverse, counts):
-        g.set_type(v, torch.int64)
+    y, inverse, counts = _unique(g, reshape(g, x, [-1]))
     static = g.static_shape(x)
     inverse = reshape(g, inverse, list(static) if static is not None else g.op("Shape", x, dtype=torch.int64))
     return y, inverse, counts
@@ -125,11 +137,7 @@ def unique2(g, x, sorted=True, return_inverse=False, return_counts=False):
 
 @op("aten::unique_dim")
 def unique_dim(g, x, dim, sorted=True, return_inverse=False, return_counts=False):
-    y, _, inverse, counts = g.op("Unique", x, axis_i=norm_dim(dim, g.rank(x)), sorted_i=1, outputs=4,
-                                 dtype=g.dtype(x))
-    for v in (inverse, counts):
-        g.set_type(v, torch.int64)
-    return y, inverse, counts
+    return _unique(g, x, axis_i=norm_dim(dim, g.rank(x)))
 
 
 

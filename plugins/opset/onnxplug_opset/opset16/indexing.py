@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import onnx_ir as ir
 import torch
 
+from ..bool_helpers import from_bool, to_bool
 from ..elementwise_helpers import floor_divide, where
 from ..helpers import cast, norm_dim
 from ..opset7.indexing import _index_along as index_along, scatter_dense
@@ -62,6 +64,16 @@ def scatter_mean(g, x, dim, index, src, include_self):
 
 
 def reduce_with(g, x, dim, index, src, reduce, include_self, native_ops):
+    """``scatter_reduce``: ``mean`` by :func:`scatter_mean`, a reduction ``native_ops`` maps to a
+    ScatterElements ``reduction`` natively, the others by ``opset7``'s dense composition.
+
+    Bools reduce as 0/1 int32 and are cast back (sum/amax: ``or``, prod/amin: ``and``, as in
+    PyTorch): onnxruntime has no bool max/min ScatterElements, and the identities that
+    ``include_self=False`` writes first are int32 ones.
+    """
+    if g.dtype(x) == torch.bool:
+        src = from_bool(g, src) if isinstance(src, ir.Value) else int(bool(src))
+        return to_bool(g, reduce_with(g, from_bool(g, x), dim, index, src, reduce, include_self, native_ops))
     if reduce == "mean":
         return scatter_mean(g, x, dim, index, src, include_self)
     native = native_ops.get(reduce)

@@ -8,8 +8,10 @@ replace them with the native ops where those appear.
 
 from __future__ import annotations
 
+import onnx_ir as ir
 import torch
 
+from ..bool_helpers import from_bool, select, to_bool, truthy
 from ..helpers import cast, norm_dim, norm_dims, reshape, slice_, transpose, unsqueeze
 from ..registration import op
 from ..helpers import dim_size, onnx_type
@@ -40,6 +42,16 @@ def gather(g, x, dim, index, sparse_grad=False):
 
 
 def scatter_dense(g, x, dim, index, src, reduce, include_self=True):
+    """Scatter along ``dim`` by ``shape_helpers.dense_scatter`` on the flattened tensors.
+
+    Bools scatter as 0/1 float32 and are cast back: a sum is then PyTorch's ``or``, a product and
+    ``amin`` its ``and``, ``amax`` its ``or`` (ONNX's arithmetic and onnxruntime's ``Where``
+    take no bool; float32, as the composition's ``Max``/``Min`` take ints only from opset 12).
+    """
+    if g.dtype(x) == torch.bool:
+        f32 = torch.float32
+        src = from_bool(g, src, f32) if isinstance(src, ir.Value) else float(bool(src))
+        return to_bool(g, scatter_dense(g, from_bool(g, x, f32), dim, index, src, reduce, include_self))
     xs, ishape = _static(g, x, index)
     orig = list(xs)
     dt = g.dtype(x)
@@ -119,9 +131,13 @@ def index(g, x, indices):
 
 @op("aten::index_put", "aten::_unsafe_index_put")
 def index_put(g, x, indices, values, accumulate=False):
+    """``x[indices] = values`` (``+=`` with ``accumulate``; a bool ``+=`` is ``or``, done on int32)."""
     indices = expand_masks(g, indices)
     if g.rank(x) == 0:
         raise NotImplementedError("index_put on a 0-d tensor")
+    if accumulate and g.dtype(x) == torch.bool:
+        values = from_bool(g, cast(g, values, torch.bool))
+        return to_bool(g, index_scatter(g, from_bool(g, x), indices, values, True))
     return index_scatter(g, x, indices, values, bool(accumulate))
 
 
@@ -151,6 +167,15 @@ def index_copy(g, x, dim, idx, source):
 
 @op("aten::index_add")
 def index_add(g, x, dim, idx, source, alpha=1):
+    """``x`` with ``alpha * source`` slices added at ``idx`` along ``dim`` (duplicates add up).
+
+    On bools PyTorch adds with ``or``: ``x or (alpha and any source landing there)``; that is the
+    int32 sum cast back to bool (``Mul``/``Add`` take no bool), and a false ``alpha`` adds nothing.
+    """
+    if g.dtype(x) == torch.bool:
+        if not truthy(alpha):
+            return x
+        return to_bool(g, index_add(g, from_bool(g, x), dim, idx, from_bool(g, cast(g, source, torch.bool))))
     src = cast(g, source, g.dtype(x))
     if alpha != 1:
         src = g.set_type(g.op("Mul", src, g.constant(alpha, g.dtype(x)), dtype=g.dtype(x)), shape=g.shape(source))
@@ -188,17 +213,30 @@ def take(g, x, idx):
 
 @op("aten::masked_fill.Scalar", "aten::masked_fill.Tensor")
 def masked_fill(g, x, mask, value):
+    """``value`` where ``mask`` is set, else ``x`` (bools select with And/Or: no bool ``Where``)."""
     dt = g.dtype(x)
+    if dt == torch.bool:
+        return select(g, mask, value, x, dt)
     v = cast(g, value, dt) if not isinstance(value, (int, float, bool)) else g.constant(value, dt)
     return where(g, mask, v, x, dt)
 
 
 # -- sorting ---------------------------------------------------------------------------------
 def topk_op(g, x, k, axis, largest=True):
-    """TopK with ``k`` an attribute (< 10) or input; ascending order before 11 by negation."""
+    """TopK with ``k`` an attribute (< 10) or input; ascending order before 11 by negation.
+
+    Equal values keep their input order (TopK breaks ties by the lower index, in both
+    directions, and negation keeps that): PyTorch's ``stable=True`` order, which is also a valid
+    order for ``stable=False`` (PyTorch promises none; its CPU sort of more than 16 values may
+    differ). TopK takes no bool: bools are ordered as float32 0/1 (exact; TopK-1/10 take only
+    floats) and the values cast back.
+    """
     dt = g.dtype(x)
+    if dt == torch.bool:
+        vals, idx = topk_op(g, from_bool(g, x, torch.float32), k, axis, largest)
+        return to_bool(g, vals), idx
     if g.opset < 11 and not largest:
-        if dt == torch.bool or not (dt.is_floating_point or dt.is_signed):
+        if not (dt.is_floating_point or dt.is_signed):
             raise NotImplementedError("ascending TopK of unsigned values needs opset 11")
         vals, idx = topk_op(g, g.op("Neg", x, dtype=dt), k, axis, True)
         return g.op("Neg", vals, dtype=dt), idx
@@ -336,15 +374,13 @@ def _tri_mask(g, x, diagonal, upper):
 @op("aten::tril")
 def tril(g, x, diagonal=0):
     dt = g.dtype(x)
-    return where(g, _tri_mask(g, x, diagonal, False), x, g.constant(0, dt) if dt != torch.bool
-                 else g.constant(False), dt)
+    return select(g, _tri_mask(g, x, diagonal, False), x, g.constant(False if dt == torch.bool else 0, dt), dt)
 
 
 @op("aten::triu")
 def triu(g, x, diagonal=0):
     dt = g.dtype(x)
-    return where(g, _tri_mask(g, x, diagonal, True), x, g.constant(0, dt) if dt != torch.bool
-                 else g.constant(False), dt)
+    return select(g, _tri_mask(g, x, diagonal, True), x, g.constant(False if dt == torch.bool else 0, dt), dt)
 
 
 def _diag_table(n, m, offset):
