@@ -128,6 +128,7 @@ class UsageCheck:
         self.usage = ConversionUsage()
         self.gaps: list[Gap] = []
         self._wanted: set[Path] = set()
+        self._ran: set[Path] = set()
 
     def pytest_collection_finish(self, session) -> None:
         # The folder's test files as collection saw them (files added later do not count).
@@ -143,13 +144,13 @@ class UsageCheck:
         opt = session.config.option
         if getattr(opt, "keyword", "") or any("::" in str(a) for a in session.config.args):
             return False
-        ran = {Path(item.path).resolve() for item in session.items}
-        return bool(self._wanted) and self._wanted <= ran
+        return bool(self._wanted) and self._wanted <= self._ran
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item, nextitem):
         if not self._mine(item):
             return (yield)
+        self._ran.add(Path(item.path).resolve())
         with self.usage.recording():
             return (yield)
 

@@ -89,16 +89,6 @@ def select_bool(g, cond: Value, a: Any, b: Any) -> Value:
     return _or(g, _and(g, c, a), _and(g, _not(g, c), b))
 
 
-def select(g, cond: Value, a: Any, b: Any, dt: torch.dtype) -> Value:
-    """``where(cond, a, b)`` of dtype ``dt``: :func:`select_bool` for bool, else
-    ``shape_helpers.where`` (``Where`` from opset 9, a blend before)."""
-    if dt == torch.bool:
-        return select_bool(g, cond, a, b)
-    from .shape_helpers import where
-
-    return where(g, cond, a, b, dt)
-
-
 def logical_outer(g, x: Value, y: Value) -> Value:
     """``torch.outer``/``ger`` of bool vectors: ``x[:, None] and y[None, :]`` (``Mul`` has no bool)."""
     return _and(g, unsqueeze(g, cast(g, x, torch.bool), [1]), cast(g, y, torch.bool))

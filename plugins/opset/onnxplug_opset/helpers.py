@@ -57,7 +57,8 @@ def cast(g, x: Value, to: torch.dtype) -> Value:
     """Cast ``x`` to ``to`` (nothing emitted when it already has that dtype)."""
     if g.dtype(x) == to:
         return x
-    return g.op("Cast", x, to_i=onnx_type(to), dtype=to)
+    out = g.op("Cast", x, to_i=onnx_type(to), dtype=to)
+    return g.set_type(out, shape=g.shape(x)) if g.shape(x) is not None else out
 
 
 def onnx_type(dt: torch.dtype) -> int:
@@ -145,19 +146,38 @@ def norm_dims(dims: Sequence[int] | int | None, rank: int) -> list[int]:
 
 # -- ops whose signature changes with the opset ------------------------------------------------
 def unsqueeze(g, x: Value, axes: Sequence[int]) -> Value:
+    """Insert size-1 ``axes`` (positions in the result); the result's shape is declared when known."""
     dt = g.dtype(x)
     if g.opset >= 13:
-        return g.op("Unsqueeze", x, g.constant(list(axes), torch.int64), dtype=dt)
-    return g.op("Unsqueeze", x, axes_is=list(axes), dtype=dt)
+        out = g.op("Unsqueeze", x, g.constant(list(axes), torch.int64), dtype=dt)
+    else:
+        out = g.op("Unsqueeze", x, axes_is=list(axes), dtype=dt)
+    shape = g.shape(x)
+    if shape is not None:
+        rank = len(shape) + len(axes)
+        new = sorted(a % rank for a in axes)
+        rest = iter(shape)
+        g.set_type(out, shape=[1 if i in new else next(rest) for i in range(rank)])
+    return out
 
 
 def squeeze(g, x: Value, axes: Sequence[int] | None = None) -> Value:
+    """Drop size-1 ``axes`` (None: every size-1 axis); the result's shape is declared when known."""
     dt = g.dtype(x)
+    shape = g.shape(x)
     if axes is None:
-        return g.op("Squeeze", x, dtype=dt)
+        out = g.op("Squeeze", x, dtype=dt)
+        if shape is not None and all(isinstance(d, int) for d in shape):
+            g.set_type(out, shape=[d for d in shape if d != 1])
+        return out
     if g.opset >= 13:
-        return g.op("Squeeze", x, g.constant(list(axes), torch.int64), dtype=dt)
-    return g.op("Squeeze", x, axes_is=list(axes), dtype=dt)
+        out = g.op("Squeeze", x, g.constant(list(axes), torch.int64), dtype=dt)
+    else:
+        out = g.op("Squeeze", x, axes_is=list(axes), dtype=dt)
+    if shape is not None:
+        drop = {a % max(len(shape), 1) for a in axes}
+        g.set_type(out, shape=[d for i, d in enumerate(shape) if i not in drop])
+    return out
 
 
 def reduce(g, op_type: str, x: Value, axes: Sequence[int] | None, keepdims: bool,
@@ -188,14 +208,74 @@ def slice_(g, x: Value, starts: Sequence, ends: Sequence, axes: Sequence[int],
     return g.op("Slice", x, *inputs, dtype=dt)
 
 
-def reshape(g, x: Value, shape: Any) -> Value:
-    return g.op("Reshape", x, int_list(g, shape), dtype=g.dtype(x))
+def _static_target(in_shape: Sequence[int], shape: Sequence[int], allowzero: bool) -> list[int]:
+    """The fully explicit shape a Reshape of a ``in_shape`` tensor to ``shape`` gives.
+
+    A 0 copies ``in_shape``'s dim at that position unless ``allowzero`` (then it is an empty dim);
+    a -1 takes what is left. A -1 beside an empty dim cannot be inferred (any size fits):
+    NotImplementedError, so the caller must name that size.
+    """
+    out = []
+    for i, s in enumerate(shape):
+        if s == 0 and not allowzero:
+            if i >= len(in_shape):
+                raise NotImplementedError(f"Reshape of a rank-{len(in_shape)} tensor copies dim {i}")
+            s = in_shape[i]
+        out.append(int(s))
+    if -1 in out:
+        known, total = 1, 1
+        for s in out:
+            known *= s if s != -1 else 1
+        for s in in_shape:
+            total *= s
+        if known == 0:
+            raise NotImplementedError(f"reshape of {list(in_shape)} to {list(shape)}: the -1 beside an empty "
+                                      "dim could be any size")
+        out[out.index(-1)] = total // known
+    return out
+
+
+def reshape(g, x: Value, shape: Any, *, allowzero: bool = False) -> Value:
+    """Reshape ``x`` to ``shape``: ints and 0-d int values (SymInts), or a 1-D int64 value.
+
+    A 0 means what it means to ONNX's Reshape, the dim of ``x`` at that position, unless
+    ``allowzero`` is set: then it is a dim of size 0, PyTorch's meaning, which a conversion that
+    computes a shape from sizes (any of which may be 0) wants. A -1 takes the remaining size.
+
+    When ``x``'s shape is static and ``shape`` holds only ints, the explicit result shape is
+    computed here: the Reshape gets it without 0s or -1 (a -1 cannot be inferred at run time for
+    an empty tensor) and the result's shape is declared; an empty result is an empty constant.
+    Otherwise, with ``allowzero``, an all-int ``shape`` holding a 0 is an empty constant too, and
+    else ``allowzero`` becomes Reshape's ``allowzero`` attribute (opset 14); below 14 a literal 0
+    must fall where ``x``'s dim is statically 0 too, where copying gives the same.
+    """
+    dt = g.dtype(x)
+    static = g.static_shape(x)
+    if (static is not None and not isinstance(shape, ir.Value)
+            and all(isinstance(s, int) for s in shape)):
+        target = _static_target(static, list(shape), allowzero)
+        if 0 in target:
+            return g.constant(torch.zeros(target, dtype=dt))
+        return g.set_type(g.op("Reshape", x, g.constant(target, torch.int64), dtype=dt), shape=target)
+    if allowzero and not isinstance(shape, ir.Value):
+        zeros = [i for i, s in enumerate(shape) if isinstance(s, int) and s == 0]
+        if zeros and all(isinstance(s, int) and s >= 0 for s in shape):  # an empty result of a known shape
+            return g.constant(torch.zeros(list(shape), dtype=dt))
+        if zeros and g.opset < 14:
+            in_shape = g.shape(x) or ()
+            if not all(i < len(in_shape) and in_shape[i] == 0 for i in zeros):
+                raise NotImplementedError("reshape to a shape with an empty dim where the input's is not "
+                                          "needs Reshape's allowzero (opset 14)")
+    attrs = {"allowzero_i": 1} if allowzero and g.opset >= 14 else {}
+    return g.op("Reshape", x, int_list(g, shape), dtype=dt, **attrs)
 
 
 def transpose(g, x: Value, perm: Sequence[int]) -> Value:
     if list(perm) == list(range(len(perm))):
         return x
-    return g.op("Transpose", x, perm_is=list(perm), dtype=g.dtype(x))
+    out = g.op("Transpose", x, perm_is=list(perm), dtype=g.dtype(x))
+    shape = g.shape(x)
+    return g.set_type(out, shape=[shape[p] for p in perm]) if shape is not None else out
 
 
 def expand(g, x: Value, shape: Any) -> Value:

@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from .helpers import cast, clip, dim_size, norm_dims, reduce, scalar, shape_of
+from .helpers import cast, clip, dim_size, norm_dims, reduce, reshape, scalar, shape_of, slice_, transpose
+from .shape_helpers import where
 
 ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
 
@@ -36,6 +37,27 @@ def recast(g, x, dt: torch.dtype):
 def float_compute(dt: torch.dtype) -> torch.dtype:
     """The dtype to compute float maths in: the dtype itself if ONNX kernels take it, else float32."""
     return dt if dt in ONNX_FLOATS else torch.float32
+
+
+def matmul(g, a, b, dt: torch.dtype):
+    """``a @ b`` (ONNX's MatMul broadcasting) with the result in ``dt``, PyTorch's dtype for it.
+
+    Floats ONNX kernels take multiply as they are (others, bfloat16, in float32). Integers
+    multiply in int64 from opset 9, where MatMul takes it (int32 stays int32): exact, and
+    wrapping on overflow as PyTorch does, narrower types through the cast back. Below opset 9
+    MatMul is float-only: integers multiply in float64, exact while sums stay below 2**53, and
+    come back through int64 so that a narrower type wraps too.
+    """
+    if dt.is_floating_point or dt == torch.bool:
+        compute = float_compute(dt)
+    elif g.opset >= 9:
+        compute = dt if dt in (torch.int32, torch.int64) else torch.int64
+    else:
+        compute = torch.float64
+    y = g.op("MatMul", cast(g, a, compute), cast(g, b, compute), dtype=compute)
+    if compute == torch.float64 and not dt.is_floating_point and dt != torch.bool:
+        y = cast(g, y, torch.int64)
+    return cast(g, y, dt)
 
 
 def count(g, x, axes: Sequence[int] | None, dt: torch.dtype):
@@ -121,15 +143,6 @@ def mean_or_sum(g, loss, reduction: int | str):
     return reduce(g, op_type, loss, None, False)
 
 
-def select(g, cond, a, b, dt):
-    """``Where(cond, a, b)`` (opset 9); below it the arithmetic blend (not NaN-safe there)."""
-    if g.opset >= 9:
-        return g.op("Where", cond, a, b, dtype=dt)
-    c = cast(g, cond, dt)
-    one_minus = g.op("Sub", scalar(g, 1.0, dt), c, dtype=dt)
-    return g.op("Add", g.op("Mul", a, c, dtype=dt), g.op("Mul", b, one_minus, dtype=dt), dtype=dt)
-
-
 def eq_scalar(g, x, value):
     """``x == value`` as bool: Equal on floats from opset 11, else neither greater nor less."""
     dt = g.dtype(x)
@@ -189,7 +202,7 @@ def masked_softmax(g, scores, axis: int):
     if g.opset < 9:
         scores = clip(g, scores, lowest)
     weights = g.op("Softmax", scores, axis_i=axis, dtype=dt)
-    return select(g, dead, scalar(g, 0.0, dt), weights, dt)
+    return where(g, dead, scalar(g, 0.0, dt), weights, dt)
 
 
 # -- resampling before Resize-11 -----------------------------------------------------------------
@@ -320,3 +333,166 @@ def upsample_scales(g, x, scale_factors: Any, mode: str, align_corners: bool = F
             raise NotImplementedError(f"no Upsample/Resize-10 scale reproduces PyTorch's {mode} resampling "
                                       f"from {n_in} to {n_out}")
     return scales
+
+
+# -- integer convolution and pooling ---------------------------------------------------------------
+# ONNX's Conv, ConvTranspose, AveragePool and onnxruntime's MaxPool take floats only (MaxPool
+# 8-bit integers from 12). Integer inputs are done exactly instead: each output's input window is
+# gathered with constant index tables (static spatial sizes), then reduced or contracted with the
+# weights by a MatMul in int64, which wraps on overflow as PyTorch's integer kernels do.
+def window_table(size: int, out: int, k: int, stride: int, pad: int, dilation: int = 1,
+                 transposed: bool = False) -> torch.Tensor:
+    """``[k, out]``: which input index tap ``t`` of output ``o`` reads along one axis, or ``size``
+    (the fill slot ``windows`` appends) where it reads padding.
+
+    A convolution or pooling reads ``o * stride - pad + t * dilation``. A transposed convolution
+    scatters input ``i`` to ``i * stride - pad + t * dilation``, so output ``o`` reads input
+    ``(o + pad - t * dilation) / stride`` where that is a whole number.
+    """
+    t = torch.arange(k).reshape(k, 1)
+    o = torch.arange(out).reshape(1, out)
+    if transposed:
+        num = o + pad - t * dilation
+        pos = torch.div(num, stride, rounding_mode="floor")
+        valid = (num - pos * stride == 0) & (pos >= 0) & (pos < size)
+    else:
+        pos = o * stride - pad + t * dilation
+        valid = (pos >= 0) & (pos < size)
+    return torch.where(valid, pos, torch.full_like(pos, size))
+
+
+def windows(g, x, tables: Sequence[torch.Tensor], fill: int):
+    """The input windows of ``x`` ([N, C, *spatial], static spatial sizes, an integer dtype):
+    ``[N, C, K1, O1, K2, O2, ...]`` for the ``[Ki, Oi]`` tables of ``window_table``.
+
+    Each spatial axis first gets one more slot holding ``fill`` (made from a slice of ``x`` minus
+    itself, so a dynamic batch needs no shape arithmetic), which the tables name for padding.
+    """
+    dt = g.dtype(x)
+    y, shape = x, list(g.shape(x))
+    for i, table in enumerate(tables):
+        axis = 2 + 2 * i
+        one = slice_(g, y, [0], [1], [axis])
+        slot = g.op("Sub", one, one, dtype=dt)
+        if fill:
+            slot = g.op("Add", slot, scalar(g, fill, dt), dtype=dt)
+        y = g.op("Concat", y, slot, axis_i=axis, dtype=dt)
+        y = g.op("Gather", y, g.constant(table.to(torch.int64)), axis_i=axis, dtype=dt)
+        shape = shape[:axis] + list(table.shape) + shape[axis + 1:]
+        g.set_type(y, shape=shape)
+    return y
+
+
+def int_conv(g, x, weight, bias, stride: list[int], pads: list[int], dilation: list[int], transposed: bool,
+             output_padding: list[int], groups: int, dt: torch.dtype):
+    """Integer convolution (``transposed``: its transpose): windows of ``x`` times the weights, one
+    MatMul per group in int64 (``matmul``: float64 below opset 9). ``pads`` is ONNX's
+    ``[begins..., ends...]``; the batch may be dynamic, channels and spatial sizes must be static."""
+    n = len(stride)
+    shape, wshape = g.shape(x), g.shape(weight)
+    if shape is None or wshape is None or not all(isinstance(d, int) for d in list(shape[1:]) + list(wshape)):
+        raise NotImplementedError("integer convolution with dynamic channels, spatial or kernel sizes")
+    c, size, kernel = shape[1], list(shape[2:]), list(wshape[2:])
+    tables, out = [], []
+    for a in range(n):
+        k, s, d, pb, pe = kernel[a], stride[a], dilation[a], pads[a], pads[n + a]
+        if transposed:
+            o = (size[a] - 1) * s - pb - pe + d * (k - 1) + output_padding[a] + 1
+        else:
+            o = (size[a] + pb + pe - d * (k - 1) - 1) // s + 1
+        out.append(o)
+        tables.append(window_table(size[a], o, k, s, pb, d, transposed))
+    cg = c // groups
+    kp = math.prod(kernel)
+    p = math.prod(out)
+    x64 = cast(g, x, torch.int64)
+    cols = windows(g, x64, tables, 0)  # [N, C, K1, O1, ...]
+    perm = [0] + [3 + 2 * a for a in range(n)] + [1] + [2 + 2 * a for a in range(n)]
+    cols = transpose(g, cols, perm)  # [N, O1.., C, K1..]
+    cols = reshape(g, cols, [0, p, groups, cg * kp])
+    cols = transpose(g, cols, [0, 2, 1, 3])  # [N, g, P, Cg*Kp]
+    w = cast(g, weight, torch.int64)
+    if transposed:  # [C, O/g, *K]
+        og = wshape[1]
+        w = reshape(g, w, [groups, cg, og, kp])
+        w = reshape(g, transpose(g, w, [0, 1, 3, 2]), [groups, cg * kp, og])
+    else:  # [O, C/g, *K]
+        og = wshape[0] // groups
+        w = transpose(g, reshape(g, w, [groups, og, cg * kp]), [0, 2, 1])
+    y = matmul(g, cols, w, torch.int64)  # [N, g, P, O/g]
+    y = transpose(g, y, [0, 1, 3, 2])
+    y = reshape(g, y, [0, groups * og] + out)
+    if bias is not None:
+        y = g.op("Add", y, reshape(g, cast(g, bias, torch.int64), [groups * og] + [1] * n), dtype=torch.int64)
+    return cast(g, y, dt)  # back to the op's dtype (narrower ones wrap, as in PyTorch)
+
+
+def _pool_tables(g, x, n, kernel, stride, pads, dilation):
+    shape = g.shape(x)
+    size, out = list(shape[-n:]), list(g.out_shape()[-n:])
+    if not all(isinstance(d, int) for d in size + out):
+        raise NotImplementedError("integer pooling over dynamic spatial sizes")
+    tables = [window_table(size[a], out[a], kernel[a], stride[a], pads[a], dilation[a]) for a in range(n)]
+    return size, out, tables
+
+
+LOWEST_INT64 = int(torch.iinfo(torch.int64).min)
+
+
+def int_max_pool(g, x, n: int, kernel, stride, pads, dilation, dt: torch.dtype):
+    """Integer max pooling: the maximum over each gathered window, in int64, where padding holds
+    the lowest int64 (PyTorch's windows always hold an input element, so it never comes out)."""
+    _, _, tables = _pool_tables(g, x, n, kernel, stride, pads, dilation)
+    cols = windows(g, cast(g, x, torch.int64), tables, LOWEST_INT64)
+    y = reduce(g, "ReduceMax", cols, [2 + 2 * a for a in range(n)], False)
+    return cast(g, y, dt)  # back to the op's dtype (narrower ones wrap, as in PyTorch)
+
+
+def int_avg_pool(g, x, n: int, kernel, stride, pads, count_include_pad: bool, divisor_override, dt):
+    """Integer average pooling as ATen does it: each window's sum divided by a whole number,
+    truncating (ONNX's integer Div), by ``divisor_override``, or by the window's size within
+    the padded input (``count_include_pad``) or within the input itself."""
+    size, out, tables = _pool_tables(g, x, n, kernel, stride, pads, [1] * n)
+    cols = windows(g, cast(g, x, torch.int64), tables, 0)
+    y = reduce(g, "ReduceSum", cols, [2 + 2 * a for a in range(n)], False)
+    if divisor_override:
+        divisor = torch.tensor(int(divisor_override))
+    else:
+        divisor = torch.ones(out, dtype=torch.int64)
+        for a in range(n):
+            start = torch.arange(out[a]) * stride[a] - pads[a]
+            end = torch.minimum(start + kernel[a], torch.tensor(size[a] + pads[a]))
+            if not count_include_pad:
+                start, end = start.clamp(min=0), end.clamp(max=size[a])
+            divisor = divisor * (end - start).reshape([out[a] if i == a else 1 for i in range(n)])
+    y = g.op("Div", y, g.constant(divisor.to(torch.int64)), dtype=torch.int64)
+    return cast(g, y, dt)  # back to the op's dtype (narrower ones wrap, as in PyTorch)
+
+
+def int_max_pool_with_indices(g, x, n: int, kernel, stride, pads, dilation, dt: torch.dtype):
+    """Integer max pooling and PyTorch's indices (the flat position in each (n, c) plane of the
+    first maximum of each window): an ArgMax over the window's taps, mapped through a constant
+    ``[output position, tap]`` table of input positions.
+
+    Padding holds the lowest int64, below every narrower integer; only an int64 window whose
+    inputs all equal that lowest value may name a padded tap (clamped into the plane) where
+    PyTorch names the first input.
+    """
+    size, out, tables = _pool_tables(g, x, n, kernel, stride, pads, dilation)
+    cols = windows(g, cast(g, x, torch.int64), tables, LOWEST_INT64)
+    perm = [0, 1] + [3 + 2 * a for a in range(n)] + [2 + 2 * a for a in range(n)]
+    kp, p = math.prod(kernel), math.prod(out)
+    cols = reshape(g, transpose(g, cols, perm), [0, 0] + out + [kp])  # [N, C, O1.., K1*K2..]
+    values = reduce(g, "ReduceMax", cols, [2 + n], False)
+    tap = g.op("ArgMax", cols, axis_i=2 + n, keepdims_i=0, dtype=torch.int64)
+    # the input position tap t of output o reads, as a flat [O1.., K1..] -> [P * Kp] table
+    flat = torch.zeros([1] * (2 * n), dtype=torch.int64)
+    for a in range(n):
+        axis_pos = tables[a].t().clamp(max=size[a] - 1) * math.prod(size[a + 1:])  # [Oa, Ka]
+        view = [1] * (2 * n)
+        view[a], view[n + a] = out[a], kernel[a]
+        flat = flat + axis_pos.reshape(view)
+    base = (torch.arange(p) * kp).reshape(out)
+    index = g.op("Add", tap, g.constant(base), dtype=torch.int64)
+    indices = g.op("Gather", g.constant(flat.reshape(-1)), index, axis_i=0, dtype=torch.int64)
+    return cast(g, values, dt), indices

@@ -12,6 +12,7 @@ from typing import Any
 import onnx_ir as ir
 import torch
 
+from .bool_helpers import select_bool
 from .helpers import (cast, dim_size, int_list, onnx_type, reshape, slice_, split, squeeze, transpose,
                       unsqueeze)
 
@@ -89,15 +90,54 @@ def inverse(perm: Sequence[int]) -> list[int]:
 
 
 # -- building values ---------------------------------------------------------------------------
+def _finite_constant(g, v) -> bool:
+    t = const_tensor(g, v)
+    return t is not None and (not t.is_floating_point() or bool(torch.isfinite(t).all()))
+
+
 def where(g, cond, a, b, dt: torch.dtype):
-    """``Where`` from opset 9; below it, a blend ``a*c + b*(1-c)`` (numbers only, no NaN/inf)."""
+    """``Where(cond, a, b)`` (values of dtype ``dt``): the ONNX op from opset 9.
+
+    Below it there is no selection op. Integers (and finite float constants) are blended,
+    ``a*c + b*(1-c)``, which is exact for them; a float tensor may hold inf or NaN, which the
+    blend would turn into NaN (``inf * 0``), so where the shapes are static the elements are
+    picked exactly instead (``_pick``). Floats of dynamic shape are blended: exact for finite
+    values only. Booleans are selected with And/Or at every opset (onnxruntime has no bool
+    ``Where`` kernel).
+    """
+    if dt == torch.bool:
+        return select_bool(g, cond, a, b)
     if g.opset >= 9:
         return g.op("Where", cond, a, b, dtype=dt)
+    if dt.is_floating_point and not (_finite_constant(g, a) and _finite_constant(g, b)):
+        shapes = [g.static_shape(v) for v in (cond, a, b)]
+        if all(s is not None for s in shapes):
+            return _pick(g, cond, a, b, dt, broadcast_shapes(shapes))
     c = g.op("Cast", cond, to_i=onnx_type(dt), dtype=dt)
     one = g.constant(1, dt)
     a_part = g.op("Mul", a, c, dtype=dt)
     b_part = g.op("Mul", b, g.op("Sub", one, c, dtype=dt), dtype=dt)
     return g.op("Add", a_part, b_part, dtype=dt)
+
+
+def _pick(g, cond, a, b, dt: torch.dtype, shape: list[int]) -> ir.Value:
+    """``Where`` without Where (opsets 7-8), exact for any values: one Gather from ``[b..., a...]``
+    (both broadcast to ``shape`` and flattened) at ``i + n * cond[i]``."""
+    n = numel(shape)
+    if n == 0:
+        return g.constant(torch.zeros(shape, dtype=dt))
+
+    def flat(v, vdt):
+        v = cast(g, v, vdt)
+        if list(g.static_shape(v)) != list(shape):
+            v = g.set_type(expand_to(g, v, shape), shape=shape)
+        return rs(g, v, [n])
+
+    both = g.op("Concat", flat(b, dt), flat(a, dt), axis_i=0, dtype=dt)
+    offset = g.op("Mul", flat(cond, torch.int64), g.constant(n, torch.int64), dtype=torch.int64)
+    index = g.op("Add", offset, g.constant(torch.arange(n)), dtype=torch.int64)
+    out = g.op("Gather", both, index, axis_i=0, dtype=dt)
+    return rs(g, g.set_type(out, shape=[n]), shape)
 
 
 def filled(g, shape: Sequence | ir.Value, value: Any, dt: torch.dtype) -> ir.Value:
@@ -171,13 +211,9 @@ def flatten_all(g, x) -> ir.Value:
 
 
 def rs(g, x, shape: Sequence[int]) -> ir.Value:
-    """Reshape to a static ``shape`` (with at most one -1), declaring the result's shape."""
-    out = reshape(g, x, list(shape))
-    static = g.static_shape(x)
-    if static is not None and all(isinstance(s, int) for s in shape):
-        new = torch.empty(static, device="meta").reshape(list(shape)).shape
-        g.set_type(out, shape=list(new))
-    return out
+    """Reshape to a static ``shape`` as PyTorch reads it (a 0 is an empty dim, at most one -1);
+    when ``x``'s shape is static the result's is declared (see ``helpers.reshape``)."""
+    return reshape(g, x, list(shape), allowzero=True)
 
 
 def broadcast_shapes(shapes: Sequence[Sequence]) -> list:
@@ -360,7 +396,9 @@ class Linear:
         self.index = g.set_type(lin, shape=broadcast_shapes([g.shape(i) for _, i in pairs]))
         self.count = stride  # P
         self.nb = max(g.rank(i) for _, i in pairs)
-        self.flat = reshape(g, self.xt, [-1] + self.rest) if len(self.dims) > 1 else self.xt
+        # the merged size is named, not -1: a -1 beside an empty dim of ``rest`` cannot be inferred
+        self.flat = (reshape(g, self.xt, [self.count] + self.rest, allowzero=True) if len(self.dims) > 1
+                     else self.xt)
         nr = len(self.rest)
         self.out_perm = ([self.nb + j for j in range(self.p)] + list(range(self.nb))
                          + [self.nb + j for j in range(self.p, nr)])
@@ -375,7 +413,7 @@ class Linear:
     def unflatten(self, g, flat):
         """Back from ``[P, *rest]`` to ``x``'s layout."""
         if len(self.dims) > 1:
-            flat = reshape(g, flat, [self.sizes[d] for d in self.dims] + self.rest)
+            flat = reshape(g, flat, [self.sizes[d] for d in self.dims] + self.rest, allowzero=True)
         return transpose(g, flat, inverse(self.perm))
 
 
@@ -389,6 +427,9 @@ def index_gather(g, x, indices: Sequence):
 def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
     """``x[indices] = values`` (or ``+=``): ScatterND from opset 11 (its add from 16), dense below."""
     dt = g.dtype(x)
+    x_shape = g.static_shape(x)
+    if x_shape is not None and numel(x_shape) == 0:  # nothing to write into
+        return x
     lin = Linear(g, x, indices)
     vals = cast(g, values, dt)
     target = lin.result_sizes(g)
@@ -397,18 +438,25 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
         vals = expand_to(g, vals, list(target) if static else int_list(g, target))
     vals = transpose(g, vals, inverse(lin.out_perm))
     n_rest = len(lin.rest)
-    vals = reshape(g, vals, [-1] + lin.rest)
+    n_vals = size_product(g, lin.b_sizes(g))  # named, not -1: ``rest`` may hold an empty dim
+    vals = reshape(g, vals, [n_vals] + lin.rest, allowzero=True)
     flat_index = rs(g, lin.index, [-1, 1])
     if g.opset >= 11 and (not accumulate or g.opset >= 16):
         out = g.op("ScatterND", lin.flat, flat_index, vals,
                    reduction_s="add" if accumulate else None, dtype=dt)
+        if g.shape(lin.flat) is not None:
+            g.set_type(out, shape=g.shape(lin.flat))
         return lin.unflatten(g, out)
     if not isinstance(lin.count, int):
         raise NotImplementedError("index_put over a dynamic dim needs opset 11 (16 to accumulate)")
     work = dt if dt.is_floating_point else torch.float64
     rest_n = size_product(g, lin.rest) if n_rest else 1
-    x2 = reshape(g, cast(g, lin.xt, work), [lin.count, rest_n if isinstance(rest_n, int) else -1])
-    v2 = reshape(g, cast(g, vals, work), [-1, rest_n if isinstance(rest_n, int) else x2_cols(g, x2)])
+    if isinstance(rest_n, int):
+        x2 = reshape(g, cast(g, lin.xt, work), [lin.count, rest_n], allowzero=True)
+        v2 = reshape(g, cast(g, vals, work), [n_vals, rest_n], allowzero=True)
+    else:
+        x2 = reshape(g, cast(g, lin.xt, work), [lin.count, -1])
+        v2 = reshape(g, cast(g, vals, work), [-1, dim_size(g, x2, 1)])
     pos = g.constant(torch.arange(lin.count, dtype=torch.int64).reshape(1, -1))
     match = g.op("Equal", flat_index, pos, dtype=torch.bool)  # [N, P]
     m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
@@ -425,12 +473,8 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
         hit = unsqueeze(g, reduce_any(g, match, 0), [1])
         out = where(g, hit, upd, x2, work)
     out = cast(g, out, dt)
-    out = reshape(g, out, [lin.sizes[d] for d in lin.dims] + lin.rest)
+    out = reshape(g, out, [lin.sizes[d] for d in lin.dims] + lin.rest, allowzero=True)
     return transpose(g, out, inverse(lin.perm))
-
-
-def x2_cols(g, x2):
-    return dim_size(g, x2, 1)
 
 
 # -- size arithmetic on ints and 0-d int64 values ------------------------------------------------

@@ -164,11 +164,7 @@ CASES = {
 
 # Cases whose conversion disagrees with PyTorch: they run as strict xfails (a fix makes them fail
 # until they are taken off this list), with the reason.
-KNOWN_BROKEN = {
-    "nll_forward_none": "nll_loss_forward / nll_loss2d_forward with reduction='none': PyTorch returns "
-                        "total_weight 0, the conversion (opset7.nn.nll_loss_forward) returns the sum of the "
-                        "target weights",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 
 
 def _params():

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from ..bool_helpers import select, to_bool
+from ..bool_helpers import to_bool
 from ..helpers import cast, norm_dim, reshape, slice_
 from ..registration import op
-from ..shape_helpers import filled, rs
+from ..shape_helpers import filled, rs, where
 
 
 def src_like_index(g, src, index, dt):
@@ -109,7 +109,7 @@ def masked_scatter(g, x, mask, source):
     pos = g.op("Where", g.op("Less", pos, zero, dtype=torch.bool), zero, pos, dtype=torch.int64)
     flat_src = reshape(g, cast(g, source, dt), [-1])
     picked = g.op("Gather", flat_src, pos, axis_i=0, dtype=dt)
-    out = select(g, flat_m, picked, reshape(g, xb, [-1]), dt)
+    out = where(g, flat_m, picked, reshape(g, xb, [-1]), dt)
     return reshape(g, out, shape)
 
 

@@ -136,8 +136,9 @@ def upsample_bicubic(g, x, output_size, align_corners, *scales):
 
 @op("aten::pixel_shuffle")
 def pixel_shuffle(g, x, upscale_factor):
-    """DepthToSpace in CRD mode is PyTorch's channel order (4-D inputs)."""
-    if g.rank(x) != 4:
+    """DepthToSpace in CRD mode is PyTorch's channel order (4-D float inputs: onnxruntime's
+    kernels are float and double only); other inputs are rearranged by Reshape/Transpose."""
+    if g.rank(x) != 4 or g.dtype(x) not in (torch.float32, torch.float64):
         from ..opset7.nn import pixel_shuffle as composed
 
         return composed(g, x, upscale_factor)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import onnx_ir as ir
 import torch
 
-from ..bool_helpers import from_bool, select, to_bool, truthy
+from ..bool_helpers import from_bool, to_bool, truthy
 from ..helpers import cast, norm_dim, norm_dims, reshape, slice_, transpose, unsqueeze
 from ..registration import op
 from ..helpers import dim_size, onnx_type
 from ..shape_helpers import (arange, rs, dense_scatter, expand_to, elements_linear_index, expand_masks, filled, gather_table,
                              index_gather, index_scatter, move_dims_front, inverse, normalize_index,
                              numel, where)
-from ..shape_helpers import as_i64, const_int, shape_value, size_add, slice_position
+from ..shape_helpers import as_i64, const_int, shape_value, size_add, slice_position, where
 
 
 INT64_MAX = 2**63 - 1  # an open slice end
@@ -215,8 +215,6 @@ def take(g, x, idx):
 def masked_fill(g, x, mask, value):
     """``value`` where ``mask`` is set, else ``x`` (bools select with And/Or: no bool ``Where``)."""
     dt = g.dtype(x)
-    if dt == torch.bool:
-        return select(g, mask, value, x, dt)
     v = cast(g, value, dt) if not isinstance(value, (int, float, bool)) else g.constant(value, dt)
     return where(g, mask, v, x, dt)
 
@@ -374,13 +372,13 @@ def _tri_mask(g, x, diagonal, upper):
 @op("aten::tril")
 def tril(g, x, diagonal=0):
     dt = g.dtype(x)
-    return select(g, _tri_mask(g, x, diagonal, False), x, g.constant(False if dt == torch.bool else 0, dt), dt)
+    return where(g, _tri_mask(g, x, diagonal, False), x, g.constant(False if dt == torch.bool else 0, dt), dt)
 
 
 @op("aten::triu")
 def triu(g, x, diagonal=0):
     dt = g.dtype(x)
-    return select(g, _tri_mask(g, x, diagonal, True), x, g.constant(False if dt == torch.bool else 0, dt), dt)
+    return where(g, _tri_mask(g, x, diagonal, True), x, g.constant(False if dt == torch.bool else 0, dt), dt)
 
 
 def _diag_table(n, m, offset):

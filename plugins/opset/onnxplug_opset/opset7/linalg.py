@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import torch
 
+from ..bool_helpers import logical_addr, logical_outer
 from ..helpers import cast, expand, reduce, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import float_compute, recast, vector_norm
+from ..nn_helpers import float_compute, matmul, recast, vector_norm
 from ..registration import op
 
 
@@ -30,12 +31,8 @@ def _add_scaled(g, bias, prod, beta, alpha):
 
 
 def _matmul(g, a, b):
-    """MatMul in a dtype ONNX kernels accept (float for small ints and bool)."""
-    dt = g.out_dtype()
-    compute = dt if dt in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64) \
-        else torch.float32
-    y = g.op("MatMul", cast(g, a, compute), cast(g, b, compute), dtype=compute)
-    return cast(g, y, dt)
+    """MatMul with the op's result dtype (``nn_helpers.matmul`` picks a dtype ONNX kernels take)."""
+    return matmul(g, a, b, g.out_dtype())
 
 
 @op("aten::dot", "aten::vdot")
@@ -51,6 +48,8 @@ def mv(g, m, v):
 @op("aten::outer", "aten::ger")
 def outer(g, x, y):
     dt = g.out_dtype()
+    if dt == torch.bool:
+        return logical_outer(g, x, y)
     a = unsqueeze(g, cast(g, x, dt), [1])
     return g.op("Mul", a, cast(g, y, dt), dtype=dt)
 
@@ -64,7 +63,7 @@ def addmv(g, bias, m, v, *, beta=1, alpha=1):
 def addr(g, bias, x, y, *, beta=1, alpha=1):
     dt = g.out_dtype()
     if dt == torch.bool:
-        raise NotImplementedError("addr on booleans")
+        return logical_addr(g, bias, x, y, beta, alpha)
     return _add_scaled(g, bias, outer(g, x, y), beta, alpha)
 
 

@@ -6,11 +6,14 @@ import math
 
 import torch
 
-from ..helpers import (cast, clip, dim_size, expand, reduce, reshape, scalar, shape_of, slice_, squeeze,
+from ..helpers import (cast, clip, dim_size, expand, is_float, reduce, reshape, scalar, shape_of, slice_, squeeze,
                        transpose, unsqueeze)
 from ..nn_helpers import (additive_mask, count, eq_scalar, float_compute, log_softmax_axis1, masked_softmax,
-                          mean_or_sum, nll_loss_node, recast, relu_, select, upsample_scales, variance, vector_norm)
+                          mean_or_sum, nll_loss_node, recast, relu_, upsample_scales, variance, vector_norm)
+from ..nn_helpers import int_avg_pool, int_conv, int_max_pool, int_max_pool_with_indices
+from ..nn_helpers import matmul as matmul_op
 from ..registration import op
+from ..shape_helpers import where
 
 
 def matmul_weight_t(g, w):
@@ -21,25 +24,38 @@ def matmul_weight_t(g, w):
     return transpose(g, w, [1, 0])
 
 
+def gemm_dtype(dt: torch.dtype) -> bool:
+    """Whether onnxruntime has a Gemm kernel for ``dt`` (it has none for integers)."""
+    return dt in (torch.float16, torch.float32, torch.float64)
+
+
 @op("aten::linear")
 def linear(g, x, weight, bias=None):
+    """``x @ weight.T + bias``: Gemm for a 2-D float input, else MatMul (integers: see
+    ``nn_helpers.matmul``) and Add."""
     dt = g.dtype(x)
-    if g.rank(x) == 2:
+    if g.rank(x) == 2 and gemm_dtype(dt):
         if bias is None:
             return g.op("Gemm", x, weight, transB_i=1, dtype=dt)
         return g.op("Gemm", x, weight, bias, transB_i=1, dtype=dt)
-    y = g.op("MatMul", x, matmul_weight_t(g, weight), dtype=dt)
-    return y if bias is None else g.op("Add", y, bias, dtype=dt)
+    y = matmul_op(g, x, matmul_weight_t(g, weight), dt)
+    return y if bias is None else g.op("Add", y, cast(g, bias, dt), dtype=dt)
 
 
 @op("aten::matmul", "aten::mm", "aten::bmm")
 def matmul(g, x, y):
-    return g.op("MatMul", x, y, dtype=g.out_dtype())
+    return matmul_op(g, x, y, g.out_dtype())
 
 
 @op("aten::addmm")
 def addmm(g, bias, x, y, beta=1, alpha=1):
-    return g.op("Gemm", x, y, bias, alpha_f=float(alpha), beta_f=float(beta), dtype=g.out_dtype())
+    """``beta * bias + alpha * (x @ y)``: Gemm for floats; integers (no Gemm kernel) compose it."""
+    dt = g.out_dtype()
+    if gemm_dtype(dt):
+        return g.op("Gemm", x, y, bias, alpha_f=float(alpha), beta_f=float(beta), dtype=dt)
+    from .linalg import _add_scaled
+
+    return _add_scaled(g, bias, matmul_op(g, x, y, dt), beta, alpha)
 
 
 def _pair(v, n):
@@ -67,6 +83,10 @@ def conv(g, x, weight, bias, stride, padding, dilation, transposed, output_paddi
         attrs["pads_is"] = p + p
     op_type = "ConvTranspose" if transposed else "Conv"
     out_pad = _pair(output_padding, n) if transposed else [0] * n
+    dt = g.dtype(x)
+    if not is_float(dt):  # ONNX's Conv is float-only: gathered windows and an int64 MatMul
+        return int_conv(g, x, weight, bias, _pair(stride, n), attrs["pads_is"], _pair(dilation, n), transposed,
+                        out_pad, groups, dt)
     if any(o >= s for o, s in zip(out_pad, _pair(stride, n))):
         return conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n)
     if any(out_pad):
@@ -259,8 +279,17 @@ def max_pool(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fals
     if g.rank(x) == n + 1:  # unbatched
         return squeeze(g, max_pool(g, unsqueeze(g, x, [0]), kernel_size, stride, padding, dilation, ceil_mode),
                        [0])
+    if not is_float(g.dtype(x)):
+        return int_max_pool(g, x, n, *_int_pool_args(n, kernel_size, stride, padding, dilation), g.dtype(x))
     attrs = max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode)
     return g.op("MaxPool", x, dtype=g.dtype(x), **attrs)
+
+
+def _int_pool_args(n, kernel_size, stride, padding, dilation):
+    """``(kernel, strides, begin pads, dilations)`` per spatial axis (the output sizes, from
+    PyTorch's metadata, settle ceil_mode)."""
+    k = _pair(kernel_size, n)
+    return k, _pair(stride, n) if stride else k, _pair(padding, n), _pair(dilation, n)
 
 
 def _pool_rank(g) -> int:
@@ -281,8 +310,18 @@ def values_only(g) -> bool:
 
 @op("aten::max_pool2d_with_indices", "aten::max_pool1d_with_indices", "aten::max_pool3d_with_indices")
 def max_pool_with_indices(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """Values only (MaxPool's indices output comes at opset 8), but integer inputs, which are
+    pooled by gathering windows anyway, have their indices at every opset."""
     if values_only(g):
         return max_pool(g, x, kernel_size, stride, padding, dilation, ceil_mode), None
+    if not is_float(g.dtype(x)):
+        n = spatial_rank(g, x, kernel_size) or _pool_rank(g)
+        if g.rank(x) == n + 1:  # unbatched
+            y, idx = max_pool_with_indices(g, unsqueeze(g, x, [0]), kernel_size, stride, padding, dilation,
+                                           ceil_mode)
+            return squeeze(g, y, [0]), squeeze(g, idx, [0])
+        return int_max_pool_with_indices(g, x, n, *_int_pool_args(n, kernel_size, stride, padding, dilation),
+                                         g.dtype(x))
     raise NotImplementedError("max pooling indices are converted from opset 8 on")
 
 
@@ -301,6 +340,9 @@ def avg_pool(g, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_inc
         y = avg_pool(g, unsqueeze(g, x, [0]), kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override)
         return squeeze(g, y, [0])
+    if not is_float(g.dtype(x)):  # exact integer sums, truncating division as ATen's
+        k, s, p, _ = _int_pool_args(n, kernel_size, stride, padding, 1)
+        return int_avg_pool(g, x, n, k, s, p, count_include_pad, divisor_override, g.dtype(x))
     if divisor_override is not None:
         return sum_pool(g, x, n, kernel_size, stride, padding, divisor_override)
     k = _pair(kernel_size, n)
@@ -632,7 +674,7 @@ def smooth_l1_loss(g, x, y, reduction=1, beta=1.0):
                 scalar(g, beta, dt), dtype=dt)
     lin = g.op("Sub", ad, scalar(g, 0.5 * beta, dt), dtype=dt)
     small = g.op("Less", ad, scalar(g, beta, dt), dtype=torch.bool)
-    return _reduced(g, select(g, small, quad, lin, dt), reduction)
+    return _reduced(g, where(g, small, quad, lin, dt), reduction)
 
 
 @op("aten::huber_loss")
@@ -642,7 +684,7 @@ def huber_loss(g, x, y, reduction=1, delta=1.0):
     quad = g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d, dtype=dt), dtype=dt)
     lin = g.op("Mul", scalar(g, delta, dt), g.op("Sub", ad, scalar(g, 0.5 * delta, dt), dtype=dt), dtype=dt)
     small = g.op("Less", ad, scalar(g, delta, dt), dtype=torch.bool)
-    return _reduced(g, select(g, small, quad, lin, dt), reduction)
+    return _reduced(g, where(g, small, quad, lin, dt), reduction)
 
 
 def _clamped_log(g, v, dt):
@@ -720,8 +762,8 @@ def hinge_embedding_loss(g, x, y, margin=1.0, reduction=1):
     x, y = cast(g, x, dt), cast(g, y, dt)
     zero = scalar(g, 0.0, dt)
     margin_part = relu_(g, g.op("Sub", scalar(g, margin, dt), x, dtype=dt))
-    out_margin = select(g, eq_scalar(g, y, 1.0), zero, margin_part, dt)
-    out_self = select(g, eq_scalar(g, y, -1.0), zero, x, dt)
+    out_margin = where(g, eq_scalar(g, y, 1.0), zero, margin_part, dt)
+    out_self = where(g, eq_scalar(g, y, -1.0), zero, x, dt)
     return _reduced(g, g.op("Add", out_margin, out_self, dtype=dt), reduction)
 
 
@@ -741,15 +783,15 @@ def poisson_nll_loss(g, x, y, log_input, full, eps, reduction):
                              g.op("Log", g.op("Mul", scalar(g, 2 * math.pi, dt), y, dtype=dt), dtype=dt),
                              dtype=dt), dtype=dt)
         big = g.op("Greater", y, scalar(g, 1.0, dt), dtype=torch.bool)
-        loss = g.op("Add", loss, select(g, big, stirling, scalar(g, 0.0, dt), dt), dtype=dt)
+        loss = g.op("Add", loss, where(g, big, stirling, scalar(g, 0.0, dt), dt), dtype=dt)
     return _reduced(g, loss, reduction)
 
 
 @op("aten::cosine_embedding_loss")
 def cosine_embedding_loss(g, x1, x2, y, margin=0.0, reduction=1):
-    dt = g.out_dtype()
+    dt = g.out_dtype()  # float also for integer inputs (ATen adds a float epsilon)
+    axis = max(g.rank(x1), g.rank(x2), 1) - 1
     x1, x2, y = cast(g, x1, dt), cast(g, x2, dt), cast(g, y, dt)
-    axis = max(g.rank(x1), 1) - 1
     eps = scalar(g, 1e-12, dt)
 
     def ssum(v):
@@ -762,8 +804,8 @@ def cosine_embedding_loss(g, x1, x2, y, margin=0.0, reduction=1):
     zero = scalar(g, 0.0, dt)
     pos = g.op("Sub", scalar(g, 1.0, dt), cos, dtype=dt)
     neg = relu_(g, g.op("Sub", cos, scalar(g, margin, dt), dtype=dt))
-    loss = g.op("Add", select(g, eq_scalar(g, y, 1.0), pos, zero, dt),
-                select(g, eq_scalar(g, y, -1.0), neg, zero, dt), dtype=dt)
+    loss = g.op("Add", where(g, eq_scalar(g, y, 1.0), pos, zero, dt),
+                where(g, eq_scalar(g, y, -1.0), neg, zero, dt), dtype=dt)
     return _reduced(g, loss, reduction)
 
 
@@ -793,7 +835,7 @@ def nll_composed(g, logp, target, weight, reduction, ignore_index):
     if not isinstance(c, int):
         raise NotImplementedError("nll_loss with a dynamic number of classes")
     hot = _class_mask(g, target, c, rank)
-    picked = reduce(g, "ReduceSum", select(g, hot, logp, scalar(g, 0.0, dt), dt), [1], False)
+    picked = reduce(g, "ReduceSum", where(g, hot, logp, scalar(g, 0.0, dt), dt), [1], False)
     keep = cast(g, g.op("Not", g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64),
                                     dtype=torch.bool), dtype=torch.bool), dt)
     if weight is not None:
@@ -843,9 +885,13 @@ def nll_loss(g, x, target, weight=None, reduction=1, ignore_index=-100):
 
 @op("aten::nll_loss_forward", "aten::nll_loss2d_forward")
 def nll_loss_forward(g, x, target, weight, reduction, ignore_index):
+    """``(loss, total_weight)``: ``total_weight`` sums the weights of the targets not ignored,
+    except that ATen leaves it 0 for an unreduced batched loss (an unbatched one still sums)."""
     logp, target, added = _batched(g, x, target)
     loss, keep = nll_composed(g, logp, target, weight, reduction, ignore_index)
-    if added and reduction in (0, "none"):
+    if reduction in (0, "none"):
+        if not added:
+            return loss, g.constant(0, g.dtype(logp))
         loss = squeeze(g, loss, [0])
     return loss, reduce(g, "ReduceSum", keep, None, False)
 
@@ -892,7 +938,7 @@ def _smoothing_term(g, logp, target, w, weight, reduction, ignore_index, dt):
     smooth = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False), dtype=dt)
     _, keep = nll_composed(g, logp, target, weight, 0, ignore_index)
     ignored = g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64), dtype=torch.bool)
-    smooth = select(g, ignored, scalar(g, 0.0, dt), smooth, dt)
+    smooth = where(g, ignored, scalar(g, 0.0, dt), smooth, dt)
     if reduction in (0, "none"):
         return smooth
     total = reduce(g, "ReduceSum", smooth, None, False)
@@ -916,10 +962,10 @@ def pixel_shuffle(g, x, upscale_factor):
     r = upscale_factor
     *batch, c, h, w = shape
     b = len(batch)
-    y = reshape(g, x, batch + [c // (r * r), r, r, h, w])
+    y = reshape(g, x, batch + [c // (r * r), r, r, h, w], allowzero=True)
     perm = list(range(b)) + [b, b + 3, b + 1, b + 4, b + 2]
-    y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
-    return reshape(g, y, batch + [c // (r * r), h * r, w * r])
+    y = transpose(g, y, perm)
+    return reshape(g, y, batch + [c // (r * r), h * r, w * r], allowzero=True)
 
 
 @op("aten::pixel_unshuffle")
@@ -929,10 +975,10 @@ def pixel_unshuffle(g, x, downscale_factor):
     r = downscale_factor
     *batch, c, h, w = shape
     b = len(batch)
-    y = reshape(g, x, batch + [c, h // r, r, w // r, r])
+    y = reshape(g, x, batch + [c, h // r, r, w // r, r], allowzero=True)
     perm = list(range(b)) + [b, b + 2, b + 4, b + 1, b + 3]
-    y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
-    return reshape(g, y, batch + [c * r * r, h // r, w // r])
+    y = transpose(g, y, perm)
+    return reshape(g, y, batch + [c * r * r, h // r, w // r], allowzero=True)
 
 
 @op("aten::im2col")
@@ -975,10 +1021,10 @@ def im2col(g, x, kernel_size, dilation, padding, stride):
 def channel_shuffle(g, x, groups):
     shape = _static(g, x, "channel_shuffle")
     n, c, *rest = shape
-    y = reshape(g, x, [n, groups, c // groups] + rest)
+    y = reshape(g, x, [n, groups, c // groups] + rest, allowzero=True)
     perm = [0, 2, 1] + list(range(3, len(rest) + 3))
-    y = g.op("Transpose", y, perm_is=perm, dtype=g.dtype(x))
-    return reshape(g, y, shape)
+    y = transpose(g, y, perm)
+    return reshape(g, y, shape, allowzero=True)
 
 
 @op("aten::bilinear")
@@ -992,7 +1038,7 @@ def bilinear(g, x1, x2, weight, bias=None):
     if not all(isinstance(d, int) for d in lead):
         raise NotImplementedError("bilinear with dynamic batch dimensions")
     w = reshape(g, g.op("Transpose", weight, perm_is=[1, 0, 2], dtype=dt), [i, o * j])
-    t = reshape(g, g.op("MatMul", x1, w, dtype=dt), lead + [o, j])
+    t = reshape(g, matmul_op(g, x1, w, dt), lead + [o, j], allowzero=True)
     y = reduce(g, "ReduceSum", g.op("Mul", t, unsqueeze(g, x2, [len(lead)]), dtype=dt), [len(lead) + 1], False)
     return y if bias is None else g.op("Add", y, bias, dtype=dt)
 

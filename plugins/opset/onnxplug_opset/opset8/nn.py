@@ -7,9 +7,11 @@ import math
 
 import torch
 
-from ..helpers import dim_size, reduce, reshape, scalar, slice_, squeeze, unsqueeze
+from ..helpers import dim_size, is_float, reduce, reshape, scalar, slice_, squeeze, unsqueeze
+from ..nn_helpers import int_max_pool_with_indices
 from ..registration import op
-from ..opset7.nn import _cells, _pair, _pool_rank, adaptive_pool, max_pool_attrs, spatial_rank, values_only
+from ..opset7.nn import (_cells, _int_pool_args, _pair, _pool_rank, adaptive_pool, max_pool_attrs, spatial_rank,
+                         values_only)
 
 
 def pooled_with_indices(g, x, attrs, n):
@@ -39,6 +41,9 @@ def max_pool_with_indices(g, x, kernel_size, stride=(), padding=0, dilation=1, c
         g.set_type(x4, shape=[1] + list(g.shape(x)))
         y, idx = max_pool_with_indices(g, x4, kernel_size, stride, padding, dilation, ceil_mode)
         return squeeze(g, y, [0]), squeeze(g, idx, [0])
+    if not is_float(g.dtype(x)):  # no integer MaxPool kernel: gathered windows and ArgMax
+        return int_max_pool_with_indices(g, x, n, *_int_pool_args(n, kernel_size, stride, padding, dilation),
+                                         g.dtype(x))
     attrs = max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode)
     return pooled_with_indices(g, x, attrs, n)
 
