@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..opset7.nn import upsample_scales_of
+from ..nn_helpers import upsample_scales_of
 from ..opset11.nn import resize
 from ..registration import op
 

@@ -9,7 +9,7 @@ import torch
 from ..helpers import (cast, clip, dim_size, expand, is_float, reduce, reshape, scalar, shape_of, slice_, squeeze,
                        transpose, unsqueeze)
 from ..nn_helpers import (additive_mask, count, eq_scalar, float_compute, log_softmax_axis1, masked_softmax,
-                          mean_or_sum, nll_loss_node, recast, relu_, upsample_scales, variance, vector_norm)
+                          mean_or_sum, nll_loss_node, recast, relu_, upsample_conversions, upsample_scales, variance, vector_norm)
 from ..nn_helpers import int_avg_pool, int_conv, int_max_pool, int_max_pool_with_indices
 from ..nn_helpers import matmul as matmul_op
 from ..registration import op
@@ -1044,14 +1044,6 @@ def bilinear(g, x1, x2, weight, bias=None):
 
 
 # -- resampling: Upsample with a scales attribute (an input from 9; Resize from 10 and 11) ---------
-UPSAMPLE_LINEAR = ("aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d")
-
-
-def upsample_scales_of(args) -> list | None:
-    """The per-axis scales of the non-``.vec`` upsample overloads (None unless all are given)."""
-    return None if not args or any(a is None for a in args) else list(args)
-
-
 def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
     """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
     ``nn_helpers.upsample_scales``; linear qualifies only where it copies), else declined."""
@@ -1059,32 +1051,5 @@ def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
     return g.op("Upsample", x, mode_s="nearest", scales_fs=scales, dtype=g.dtype(x))
 
 
-@op("aten::upsample_nearest1d.vec", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec")
-def upsample_nearest_vec(g, x, output_size, scale_factors):
-    return upsample(g, x, scale_factors, "nearest")
-
-
-@op("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d")
-def upsample_nearest(g, x, output_size, *scales):
-    return upsample(g, x, upsample_scales_of(scales), "nearest")
-
-
-@op("aten::_upsample_nearest_exact1d.vec", "aten::_upsample_nearest_exact2d.vec",
-    "aten::_upsample_nearest_exact3d.vec")
-def upsample_nearest_exact_vec(g, x, output_size, scale_factors):
-    return upsample(g, x, scale_factors, "nearest", exact=True)
-
-
-@op("aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d")
-def upsample_nearest_exact(g, x, output_size, *scales):
-    return upsample(g, x, upsample_scales_of(scales), "nearest", exact=True)
-
-
-@op(*[k + ".vec" for k in UPSAMPLE_LINEAR])
-def upsample_linear_vec(g, x, output_size, align_corners, scale_factors):
-    return upsample(g, x, scale_factors, "linear", align_corners)
-
-
-@op(*UPSAMPLE_LINEAR)
-def upsample_linear(g, x, output_size, align_corners, *scales):
-    return upsample(g, x, upsample_scales_of(scales), "linear", align_corners)
+(upsample_nearest_vec, upsample_nearest, upsample_nearest_exact_vec, upsample_nearest_exact,
+ upsample_linear_vec, upsample_linear) = upsample_conversions(upsample, __name__)
