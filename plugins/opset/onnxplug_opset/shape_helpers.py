@@ -262,6 +262,10 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
     A composition for opsets without ScatterElements/ScatterND reductions: a [N, count] match
     matrix says which source element lands where; sums are a MatMul, the other reductions a
     masked ReduceX over the sources. Quadratic in memory, exact, and handles duplicates.
+
+    ``reduce="none"`` (the last writer wins) only moves elements, so it takes every dtype.
+    Integers reduce in int64 (:func:`_dense_reduce_int`): the narrow ones have no
+    Mul/Add/Where/ReduceX at these opsets, and float64 would round int64 beyond 2**53.
     """
     dt = g.dtype(flat_x)
     pos = g.constant(torch.arange(count, dtype=torch.int64).reshape(1, count))
@@ -275,10 +279,11 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
         score = g.op("Mul", g.op("Cast", match, to_i=onnx_type(torch.float32), dtype=torch.float32),
                      order, dtype=torch.float32)
         last = g.op("ArgMax", score, axis_i=0, keepdims_i=0, dtype=torch.int64)
-        picked = g.op("Gather", flat_src, last, axis_i=0, dtype=dt)
-        return where(g, hit_f, picked, flat_x, dt)
+        return _select_flat(g, hit_f, flat_src, last, flat_x, count)
+    if not dt.is_floating_point:
+        return _dense_reduce_int(g, flat_x, match, hit_f, flat_idx, flat_src, count, reduce, include_self)
     if reduce in ("sum", "add", "mean"):
-        work = torch.float64 if not dt.is_floating_point else dt
+        work = dt
         m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
         src_w = cast(g, flat_src, work)
         total = squeeze(g, g.op("MatMul", unsqueeze(g, src_w, [0]), m, dtype=work), [0])
@@ -292,26 +297,121 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
             empty = g.op("Less", cnt, g.constant(0.5, work), dtype=torch.bool)
             cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(work), dtype=work), dtype=work)
             mean = g.op("Div", total, cnt, dtype=work)
-            if not dt.is_floating_point:
-                mean = g.op("Floor", mean, dtype=work)
-            return where(g, hit_f, cast(g, mean, dt), flat_x, dt)
-        total = cast(g, total, dt)
+            return where(g, hit_f, mean, flat_x, dt)
         if include_self:
             return g.op("Add", flat_x, total, dtype=dt)
         return where(g, hit_f, total, flat_x, dt)
     ident = _identity(reduce, dt)
-    if g.opset < 9 and dt.is_floating_point and reduce in ("amax", "amin"):
+    if g.opset < 9 and reduce in ("amax", "amin"):
         # the Where blend of opset 7-8 multiplies: keep the identity finite
         ident = float(torch.finfo(dt).min if reduce == "amax" else torch.finfo(dt).max)
     op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
     masked = where(g, match, src_col, g.constant(ident, dt), dt)
     from .helpers import reduce as reduce_op
 
+    if include_self and op_type != "ReduceProd" and g.opset < 8 and dt != torch.float32:
+        # onnxruntime's Max-6/Min-6 take only float32: x joins the reduction as one more row
+        masked = g.op("Concat", masked, unsqueeze(g, flat_x, [0]), axis_i=0, dtype=dt)
+        return reduce_op(g, op_type, masked, [0], False, dt)
     red = reduce_op(g, op_type, masked, [0], False, dt)
     if include_self:
         combine = {"ReduceProd": "Mul", "ReduceMax": "Max", "ReduceMin": "Min"}[op_type]
         return g.op(combine, flat_x, red, dtype=dt)
     return where(g, hit_f, red, flat_x, dt)
+
+
+def _select_flat(g, hit, src, pick, base, count: int):
+    """``src[pick[i]]`` where ``hit[i]``, else ``base[i]`` (1-D, ``count`` long), for any dtype:
+    one Gather from ``Concat(base, src)`` at ``i + hit[i] * (count + pick[i] - i)``, no Where
+    (onnxruntime has none for int16) and no arithmetic on the values."""
+    dt = g.dtype(base)
+    i = g.constant(torch.arange(count, dtype=torch.int64))
+    h = g.op("Cast", hit, to_i=onnx_type(torch.int64), dtype=torch.int64)
+    jump = g.op("Sub", g.op("Add", pick, g.constant(count, torch.int64), dtype=torch.int64), i,
+                dtype=torch.int64)
+    index = g.op("Add", i, g.op("Mul", h, jump, dtype=torch.int64), dtype=torch.int64)
+    both = g.op("Concat", base, cast(g, src, dt), axis_i=0, dtype=dt)
+    out = g.op("Gather", both, index, axis_i=0, dtype=dt)
+    return g.set_type(out, shape=[count])
+
+
+def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, reduce: str,
+                      include_self: bool):
+    """:func:`dense_scatter`'s reductions of integers, computed in int64 and cast back.
+
+    int64 arithmetic is exact and wraps like PyTorch's; the cast back to a narrower dtype keeps
+    the low bits, which is what PyTorch's arithmetic in that dtype gives (a sum or product
+    modulo 2**8 only depends on the operands modulo 2**8). Sums are a MatMul from opset 9 (ints
+    from 9) and products a pairwise tree of Mul (:func:`_tree_reduce`): onnxruntime's int64
+    ReduceSum/ReduceProd round beyond 2**53. ``mean`` is PyTorch's floor division of the
+    wrapped sum by the count. ``amax``/``amin`` (exact ReduceMax/ReduceMin) take ``x`` into the
+    reduction as one more row (``Max``/``Min`` take ints only from opset 12, ``Greater`` from 9).
+    """
+    from .helpers import reduce as reduce_op
+
+    dt = g.dtype(flat_x)
+    i64 = torch.int64
+    x = cast(g, flat_x, i64)
+    src = cast(g, flat_src, i64)
+    m = g.op("Cast", match, to_i=onnx_type(i64), dtype=i64)
+    n = g.static_shape(flat_idx)[0]
+    if reduce in ("sum", "add", "mean"):
+        if g.opset >= 9:
+            total = squeeze(g, g.op("MatMul", unsqueeze(g, src, [0]), m, dtype=i64), [0])
+        else:
+            total = _tree_reduce(g, "Add", g.op("Mul", unsqueeze(g, src, [1]), m, dtype=i64), n, count)
+        if include_self:
+            total = g.op("Add", total, x, dtype=i64)
+        if reduce == "mean":
+            total = cast(g, cast(g, total, dt), i64)  # the sum as PyTorch accumulates it in dt
+            cnt = reduce_op(g, "ReduceSum", m, [0], False, i64)  # at most N: exact
+            if include_self:
+                cnt = g.op("Add", cnt, g.constant(1, i64), dtype=i64)
+            empty = g.op("Equal", cnt, g.constant(0, i64), dtype=torch.bool)
+            cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(i64), dtype=i64), dtype=i64)
+            total = _floor_div_positive(g, total, cnt)
+        out = total if include_self and reduce != "mean" else where(g, hit, total, x, i64)
+        return cast(g, out, dt)
+    ident = _identity(reduce, i64)
+    op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
+    masked = where(g, match, unsqueeze(g, src, [1]), g.constant(ident, i64), i64)  # [N, count]
+    if include_self and op_type != "ReduceProd":
+        masked = g.op("Concat", masked, unsqueeze(g, x, [0]), axis_i=0, dtype=i64)
+    if op_type == "ReduceProd":
+        red = _tree_reduce(g, "Mul", masked, n, count)
+    else:
+        red = reduce_op(g, op_type, masked, [0], False, i64)
+    if include_self:
+        out = g.op("Mul", x, red, dtype=i64) if op_type == "ReduceProd" else red
+    else:
+        out = where(g, hit, red, x, i64)
+    return cast(g, out, dt)
+
+
+def _tree_reduce(g, op_type: str, rows, n: int, count: int):
+    """``rows`` ([n, count], static) combined along axis 0 with the binary ``op_type``, exactly:
+    the first half of the rows with the second, ``log2(n)`` times (an odd row waits its turn)."""
+    dt = g.dtype(rows)
+    while n > 1:
+        half = n // 2
+        a = slice_(g, rows, [0], [half], [0])
+        b = slice_(g, rows, [n - half], [n], [0])
+        out = g.op(op_type, a, b, dtype=dt)
+        if n % 2:
+            out = g.op("Concat", out, slice_(g, rows, [half], [half + 1], [0]), axis_i=0, dtype=dt)
+        rows, n = g.set_type(out, shape=[half + n % 2, count]), half + n % 2
+    return g.set_type(reshape(g, rows, [count]), shape=[count])
+
+
+def _floor_div_positive(g, a, b):
+    """``floor(a / b)`` of int64 ``a`` by a positive int64 ``b`` (Div truncates toward zero):
+    one less where the remainder is negative. The remainder is smaller than ``b`` (a count
+    here), so its sign is read from a float64 copy (``Less`` takes ints only from opset 9)."""
+    i64 = torch.int64
+    q = g.op("Div", a, b, dtype=i64)
+    r = g.op("Sub", a, g.op("Mul", q, b, dtype=i64), dtype=i64)
+    neg = g.op("Less", cast(g, r, torch.float64), g.constant(0.0, torch.float64), dtype=torch.bool)
+    return g.op("Sub", q, g.op("Cast", neg, to_i=onnx_type(i64), dtype=i64), dtype=i64)
 
 
 def _identity(reduce: str, dt: torch.dtype):

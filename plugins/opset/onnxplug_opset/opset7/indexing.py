@@ -226,17 +226,17 @@ def topk_op(g, x, k, axis, largest=True):
     Equal values keep their input order (TopK breaks ties by the lower index, in both
     directions, and negation keeps that): PyTorch's ``stable=True`` order, which is also a valid
     order for ``stable=False`` (PyTorch promises none; its CPU sort of more than 16 values may
-    differ). TopK takes no bool: bools are ordered as float32 0/1 (exact; TopK-1/10 take only
-    floats) and the values cast back.
+    differ). TopK takes no bool: bools are ordered as float32 0/1 (exact) and the values cast
+    back. TopK-1/10 take only floats: integers are ordered by :func:`_topk_integer` there.
     """
     dt = g.dtype(x)
     if dt == torch.bool:
         vals, idx = topk_op(g, from_bool(g, x, torch.float32), k, axis, largest)
         return to_bool(g, vals), idx
+    if g.opset < 11 and not dt.is_floating_point:
+        return _topk_integer(g, x, k, axis, largest)
     if g.opset < 11 and not largest:
-        if not (dt.is_floating_point or dt.is_signed):
-            raise NotImplementedError("ascending TopK of unsigned values needs opset 11")
-        vals, idx = topk_op(g, g.op("Neg", x, dtype=dt), k, axis, True)
+        vals, idx = topk_op(g, g.set_type(g.op("Neg", x, dtype=dt), shape=g.shape(x)), k, axis, True)
         return g.op("Neg", vals, dtype=dt), idx
     if g.opset < 10:
         if not isinstance(k, int):
@@ -246,6 +246,76 @@ def topk_op(g, x, k, axis, largest=True):
     if g.opset < 11:
         return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, outputs=2, dtype=dt))
     return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2, dtype=dt))
+
+
+def _topk_integer(g, x, k, axis, largest):
+    """TopK of integers before opset 11, whose TopK takes only floats.
+
+    Integers up to 32 bits are ordered by their float copy (float32 holds every 16-bit value,
+    float64 every 32-bit one), so the float values cast back are the exact result. int64 does
+    not fit a float64: :func:`_topk_int64` orders it exactly by two float keys.
+    """
+    dt = g.dtype(x)
+    if dt == torch.int64:
+        return _topk_int64(g, x, k, axis, largest)
+    if dt.itemsize > 4:
+        raise NotImplementedError(f"TopK of {dt} needs opset 11")
+    key_dt = torch.float32 if dt.itemsize <= 2 else torch.float64
+    vals, idx = topk_op(g, cast(g, x, key_dt), k, axis, largest)
+    return cast(g, vals, dt), idx
+
+
+_HALF = 2**32  # int64 = high * 2**32 + low, both parts exact in a float64
+
+
+def _topk_int64(g, x, k, axis, largest):
+    """TopK of int64 before opset 11, exact for every value (a float64 holds 53 bits).
+
+    ``x`` splits into ``high = x / 2**32`` (Div truncates; monotone, so a larger high means a
+    larger ``x``) and ``low = x - high * 2**32`` (|low| < 2**32: equal highs order by it), both
+    exact as float64. A radix sort by TopK, which is stable (ties by the lower index): the
+    whole dim ordered by ``low``, then the first ``k`` of that order ordered by ``high``. The
+    values are the original elements, gathered with the composed indices. The Gathers
+    (:func:`_take_along`) need static shapes and a static ``k``.
+    """
+    shape = g.static_shape(x)
+    if shape is None or not isinstance(k, int):
+        raise NotImplementedError("TopK of int64 before opset 11 needs static shapes and k")
+    n = shape[axis]
+    f64 = torch.float64
+    half = g.constant(_HALF, torch.int64)
+    high = g.op("Div", x, half, dtype=torch.int64)
+    low = g.op("Sub", x, g.op("Mul", high, half, dtype=torch.int64), dtype=torch.int64)
+    high_f = g.set_type(cast(g, high, f64), shape=shape)
+    low_f = g.set_type(cast(g, low, f64), shape=shape)
+    _, by_low = topk_op(g, low_f, n, axis, largest)
+    g.set_type(by_low, shape=shape)
+    high_sorted = _take_along(g, high_f, by_low, axis)
+    _, pos = topk_op(g, high_sorted, k, axis, largest)
+    out_shape = list(shape)
+    out_shape[axis] = k
+    g.set_type(pos, shape=out_shape)
+    idx = _take_along(g, by_low, pos, axis)
+    return _take_along(g, x, idx, axis), idx
+
+
+def _take_along(g, x, idx, axis):
+    """``torch.take_along_dim(x, idx, axis)`` for indices in range and static shapes: a Gather
+    from the flattened ``x`` at ``idx * stride + offset`` (GatherElements needs opset 11)."""
+    xs, ishape = g.static_shape(x), list(g.static_shape(idx))
+    strides = [1] * len(xs)
+    for i in range(len(xs) - 2, -1, -1):
+        strides[i] = strides[i + 1] * xs[i + 1]
+    offsets = torch.zeros(ishape, dtype=torch.int64)
+    for d, size in enumerate(ishape):
+        if d != axis:
+            view = [1] * len(ishape)
+            view[d] = size
+            offsets = offsets + torch.arange(size).reshape(view) * strides[d]
+    lin = g.op("Mul", idx, g.constant(strides[axis], torch.int64), dtype=torch.int64)
+    lin = g.op("Add", lin, g.constant(offsets), dtype=torch.int64)
+    out = g.op("Gather", rs(g, x, [-1]), lin, axis_i=0, dtype=g.dtype(x))
+    return g.set_type(out, shape=ishape)
 
 
 def _typed(g, vals, idx):

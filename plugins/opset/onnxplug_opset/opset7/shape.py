@@ -422,6 +422,15 @@ def pad_op(g, x, pad, mode, value=None):
 
 
 def _pad_op(g, x, pad, mode, value=None):
+    """The ONNX padding of ``x``: ``Pad`` where onnxruntime has a kernel for the dtype, else an
+    exact composition (:func:`_pad_by_concat`) or ``Pad`` on a wider dtype and a cast back.
+
+    ``Pad`` before opset 11 (Pad-2) takes only floats, so integers and bools are padded with
+    Concat/Gather/Slice there, which move elements without arithmetic: exact for every dtype,
+    int64 beyond 2**53 included (a cast to float64 would round those). From opset 11 Pad takes
+    pads as an input, but onnxruntime has no int16/uint16 kernel (padded as int32 and cast back,
+    exact) and ONNX no bool ``Pad`` before 13 (padded as uint8).
+    """
     rank = g.rank(x)
     dt = g.dtype(x)
     pads = onnx_pads(list(pad), rank)
@@ -430,12 +439,128 @@ def _pad_op(g, x, pad, mode, value=None):
     if g.opset < 11:
         if not all(isinstance(p, int) for p in pads):
             raise NotImplementedError("dynamic pads need opset 11")
-        return g.op("Pad", x, pads_is=pads, mode_s=mode, value_f=float(value or 0) if mode == "constant" else None,
-                    dtype=dt)
+        if dt in _PAD2_TYPES:
+            return g.op("Pad", x, pads_is=pads, mode_s=mode,
+                        value_f=float(value or 0) if mode == "constant" else None, dtype=dt)
+        return _pad_by_concat(g, x, pads, mode, value)
+    wide = _PAD_WIDER.get(dt)
+    if wide is not None and not (dt == torch.bool and g.opset >= 13):
+        out = _pad_op(g, g.set_type(cast(g, x, wide), shape=g.shape(x)), pad, mode,
+                      None if value is None else _pad_value(value, dt))
+        return cast(g, out, dt)
     from ..helpers import int_list
 
     const = g.constant(value if value is not None else 0, dt) if mode == "constant" else None
     return g.op("Pad", x, int_list(g, pads), const, mode_s=mode, dtype=dt)
+
+
+# the types Pad-2 (opsets 2-10) takes; the others are composed below opset 11
+_PAD2_TYPES = (torch.float16, torch.float32, torch.float64)
+# from opset 11: dtypes padded in a wider one (no onnxruntime kernel; no bool Pad before 13)
+_PAD_WIDER = {torch.int16: torch.int32, torch.uint16: torch.int32, torch.bool: torch.uint8,
+              torch.bfloat16: torch.float32}
+
+
+def _pad_value(value, dt):
+    """The fill value as PyTorch stores it in a ``dt`` tensor (a Python scalar)."""
+    return torch.full((), value, dtype=dt).item()
+
+
+def _pad_by_concat(g, x, pads, mode, value):
+    """Pad with static ONNX ``pads`` one dim at a time: ``Concat(before, x, after)`` along it.
+
+    The parts take no arithmetic, so the result is exact for every dtype:
+
+    * ``constant``: the blocks are constants of ``value`` (an ``Expand`` of one element where
+      they are large or the other dims are dynamic, opset 8);
+    * ``reflect``: ``x[b], ..., x[1]`` before and ``x[n-2], ..., x[n-1-a]`` after, Gathers
+      with constant indices (the ones at the end from a ``Slice`` of the last ``a + 1``
+      elements when ``n`` is dynamic);
+    * ``edge`` (replicate): the first element ``b`` times and the last ``a`` times.
+
+    A negative pad crops that side (a ``Slice``); a reflection reads the uncropped input, as
+    PyTorch's does.
+    """
+    rank = g.rank(x)
+    for d in range(rank):
+        before, after = pads[d], pads[d + rank]
+        if before or after:
+            x = _pad_dim(g, x, d, before, after, mode, value)
+    return x
+
+
+def _pad_dim(g, x, d, before, after, mode, value):
+    dt = g.dtype(x)
+    shape = list(g.shape(x))
+    n = shape[d]
+    lead, tail = max(before, 0), max(after, 0)
+    lo, hi = max(-before, 0), max(-after, 0)
+    core = x
+    if lo or hi:
+        core = slice_(g, x, [lo], [-hi if hi else INT64_MAX], [d])
+        g.set_type(core, shape=shape[:d] + [n - lo - hi if isinstance(n, int) else f"crop_{id(core)}"]
+                   + shape[d + 1:])
+    parts = [_pad_part(g, x, d, lead, True, mode, value)] if lead else []
+    parts.append(core)
+    if tail:
+        parts.append(_pad_part(g, x, d, tail, False, mode, value))
+    out = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=dt)
+    new = n + before + after if isinstance(n, int) else f"pad_{id(out)}_{d}"
+    return g.set_type(out, shape=shape[:d] + [new] + shape[d + 1:])
+
+
+def _pad_part(g, x, d, count, first, mode, value):
+    """The ``count`` elements padded along ``d`` before (``first``) or after ``x``."""
+    dt = g.dtype(x)
+    shape = list(g.shape(x))
+    n = shape[d]
+    out_shape = shape[:d] + [count] + shape[d + 1:]
+    if mode == "constant":
+        return _filled_block(g, x, d, out_shape, value or 0)
+    if mode == "reflect":
+        if isinstance(n, int) and count >= n:
+            raise ValueError(f"reflection padding of {count} needs a dim larger than {n}")
+        if first:  # x[count], ..., x[1]
+            src, table = x, torch.arange(count, 0, -1)
+        elif isinstance(n, int):  # x[n-2], ..., x[n-1-count]
+            src, table = x, torch.arange(n - 2, n - 2 - count, -1)
+        else:  # the last count+1 elements, then their first count ones reversed
+            src, table = slice_(g, x, [-1 - count], [-1], [d]), torch.arange(count - 1, -1, -1)
+    elif mode == "edge":
+        if first or isinstance(n, int):
+            src, table = x, torch.full((count,), 0 if first else n - 1, dtype=torch.int64)
+        else:
+            src, table = slice_(g, x, [-1], [INT64_MAX], [d]), torch.zeros(count, dtype=torch.int64)
+    else:
+        raise NotImplementedError(f"pad mode {mode!r}")
+    out = g.op("Gather", src, g.constant(table.to(torch.int64)), axis_i=d, dtype=dt)
+    return g.set_type(out, shape=out_shape)
+
+
+def _filled_block(g, x, d, shape, value):
+    """A block of ``shape`` (x's shape, ``count`` along ``d``) holding ``value`` in x's dtype."""
+    from ..shape_helpers import SMALL, expand_to, numel
+
+    dt = g.dtype(x)
+    fill = _pad_value(value, dt)
+    count = numel(shape)
+    if count is not None and (count <= SMALL or g.opset < 8):
+        return g.constant(torch.full(shape, fill, dtype=dt))
+    if g.opset < 8:
+        raise NotImplementedError("constant padding beside a dynamic dim needs Expand (opset 8)")
+    if count is not None:
+        target = g.constant(shape, torch.int64)
+    else:
+        dims = g.op("Shape", x, dtype=torch.int64)
+        pieces = []
+        if d > 0:
+            pieces.append(slice_(g, dims, [0], [d], [0]))
+        pieces.append(g.constant([shape[d]], torch.int64))
+        if d + 1 < len(shape):
+            pieces.append(slice_(g, dims, [d + 1], [INT64_MAX], [0]))
+        target = pieces[0] if len(pieces) == 1 else g.op("Concat", *pieces, axis_i=0, dtype=torch.int64)
+    out = expand_to(g, g.constant(torch.full([1] * len(shape), fill, dtype=dt)), target)
+    return g.set_type(out, shape=shape)
 
 
 @op("aten::constant_pad_nd")
