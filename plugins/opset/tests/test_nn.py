@@ -60,6 +60,8 @@ CASES = {
     "batch_norm_no_update": (lambda x, w, b, m, v: aten._batch_norm_no_update(x, w, b, m, v, 0.1, 1e-5),
                              (IMG, W4, B4, MEAN4, VAR4), 7),
     "normalize": (lambda x: F.normalize(x, dim=1), (IMG,), 8),
+    # Gemm without C (bias) only from opset 11: below it, MatMul
+    "linear_no_bias": (lambda x, w: F.linear(x, w), (A, torch.randn(3, 6)), (7, 10, 11)),
     "bilinear_layer": (lambda a, b, w, c: F.bilinear(a, b, w, c),
                        (torch.randn(2, 3, 4), torch.randn(2, 3, 5), torch.randn(6, 4, 5), torch.randn(6)), 7),
     "embedding_bag_sum": (lambda w, i, o, p: F.embedding_bag(i, w, o, mode="sum", per_sample_weights=p,

@@ -31,10 +31,10 @@ def gemm_dtype(dt: torch.dtype) -> bool:
 
 @op("aten::linear")
 def linear(g, x, weight, bias=None):
-    """``x @ weight.T + bias``: Gemm for a 2-D float input, else MatMul (integers: see
-    ``nn_helpers.matmul``) and Add."""
+    """``x @ weight.T + bias``: Gemm for a 2-D float input (without a bias only from opset 11,
+    where Gemm's C became optional), else MatMul (integers: see ``nn_helpers.matmul``) and Add."""
     dt = g.dtype(x)
-    if g.rank(x) == 2 and gemm_dtype(dt):
+    if g.rank(x) == 2 and gemm_dtype(dt) and (bias is not None or g.opset >= 11):
         if bias is None:
             return g.op("Gemm", x, weight, transB_i=1, dtype=dt)
         return g.op("Gemm", x, weight, bias, transB_i=1, dtype=dt)
