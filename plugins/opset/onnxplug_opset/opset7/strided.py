@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reshape
+from ..helpers import cast, reshape, slice_
 from ..registration import op
 from ..shape_helpers import owns_contiguous_storage
 
@@ -55,3 +55,40 @@ def as_strided_scatter(g, x, src, size, stride, storage_offset=None):
     both = g.op("Concat", reshape(g, x, [-1]), reshape(g, cast(g, src, dt), [-1]), axis_i=0, dtype=dt)
     out = g.op("Gather", both, g.constant(table), axis_i=0, dtype=dt)
     return reshape(g, out, list(shape))
+
+
+def _resized(g, x, size: list) -> object:
+    """The first ``prod(size)`` elements of x's storage, shaped ``size`` (what ``resize_`` keeps).
+
+    Growing the tensor would expose uninitialised memory, and a view's storage is not its
+    elements in order, so both decline.
+    """
+    shape = g.static_shape(x)
+    if shape is None or not all(isinstance(v, int) for v in size):
+        raise NotImplementedError("resize_ with dynamic sizes")
+    numel = int(torch.tensor(list(shape), dtype=torch.int64).prod())
+    wanted = int(torch.tensor(size, dtype=torch.int64).prod())
+    if wanted > numel:
+        raise NotImplementedError("resize_ to more elements exposes uninitialised memory")
+    if not owns_contiguous_storage(g):
+        raise NotImplementedError("resize_ of a view (its storage is not its elements in order)")
+    if list(size) == list(shape):
+        return x
+    flat = reshape(g, x, [numel])
+    kept = flat if wanted == numel else slice_(g, flat, [0], [wanted], [0])
+    return reshape(g, kept, list(size), allowzero=True)
+
+
+@op("aten::resize")
+def resize(g, x, size, *, memory_format=None):
+    """``x.resize_(size)`` to at most as many elements: the leading elements, reshaped."""
+    return _resized(g, x, list(size))
+
+
+@op("aten::resize_as")
+def resize_as(g, x, other, *, memory_format=None):
+    """``x.resize_as_(other)``: :func:`resize` to other's (static) shape."""
+    shape = g.static_shape(other)
+    if shape is None:
+        raise NotImplementedError("resize_as_ to a dynamic shape")
+    return _resized(g, x, list(shape))
