@@ -509,7 +509,7 @@ def render(path: Path = COVERAGE, dtype: str = "float32") -> str:
     lines += ["Runs: " + "; ".join(run_info) + ".", ""]
     random_only = sorted({op for r in results.values() for op in r.get("ops_random_only", [])})
     if random_only:
-        lines += ["Samples whose eager output depends on the random generator (eager runs under two seeds "
+        lines += ["Samples whose eager output depends on the random generator (eager runs under four seeds "
                   "disagree: dropout in training mode, bernoulli, ...) cannot be compared by any exporter "
                   "and are skipped, as samples eager PyTorch rejects are; the next sample is taken. These "
                   "ops offered no other sample and are not counted: "
