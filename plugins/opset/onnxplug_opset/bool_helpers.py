@@ -5,8 +5,8 @@ is ``or`` and ``min`` is ``and`` (a result is True when it is nonzero). ONNX's `
 reject bool, and onnxruntime has no bool kernel for ``Where``, ``TopK``, ``Unique`` or the
 max/min reductions of ``ScatterElements``. A conversion that may see bool values uses:
 
-* :func:`select_bool` / :func:`select`: ``Where`` without a bool ``Where`` kernel, as
-  ``Or(And(c, a), And(Not(c), b))``: exact, every opset from 7 (And/Or broadcast from 7);
+* :func:`select_bool` (what ``shape_helpers.where`` uses for bools): ``Where`` without a bool
+  ``Where`` kernel, as ``Or(And(c, a), And(Not(c), b))``: exact at every opset from 7;
 * :func:`logical_outer` / :func:`logical_addr`: ``outer``/``ger`` and ``addr`` on bools;
 * :func:`from_bool` / :func:`to_bool`: compute on 0/1 numbers and cast back (nonzero -> True),
   which is exact for sums (``or``), products (``and``), max (``or``), min (``and``) and orders.

@@ -26,14 +26,6 @@ def axes_of(dim: Any, rank: int) -> list[int] | None:
     return sorted(set(norm_dims(dim, rank)))
 
 
-def recast(g, x, dt: torch.dtype):
-    """``cast`` that keeps the shape known, so later helpers can still read ranks and sizes."""
-    y = cast(g, x, dt)
-    if y is not x and g.shape(x) is not None:
-        g.set_type(y, shape=g.shape(x))
-    return y
-
-
 def float_compute(dt: torch.dtype) -> torch.dtype:
     """The dtype to compute float maths in: the dtype itself if ONNX kernels take it, else float32."""
     return dt if dt in ONNX_FLOATS else torch.float32

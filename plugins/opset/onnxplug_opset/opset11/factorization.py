@@ -22,7 +22,7 @@ from ..factorization_helpers import (
     sort_asc, sort_desc, squeeze_last2, static_dims, unpack_lu, where,
 )
 from ..helpers import cast, expand, reduce, reshape, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import float_compute, recast
+from ..nn_helpers import float_compute
 from ..registration import op
 
 
@@ -78,7 +78,7 @@ def _prep(g, x, out_index: int = 0):
     """``(x in the compute dtype, compute dtype, PyTorch's output dtype)``."""
     out = g.out_dtype(out_index)
     dt = float_compute(out)
-    return recast(g, x, dt), dt, out
+    return cast(g, x, dt), dt, out
 
 
 # -- Cholesky ----------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def cholesky_solve(g, b, factor, upper=False):
     n = _square(g, factor)
     out = g.out_dtype()
     dt = float_compute(out)
-    return cast(g, _cholesky_solve(g, recast(g, b, dt), recast(g, factor, dt), upper, n, dt), out)
+    return cast(g, _cholesky_solve(g, cast(g, b, dt), cast(g, factor, dt), upper, n, dt), out)
 
 
 @op("aten::cholesky_inverse")
@@ -137,7 +137,7 @@ def linalg_solve_triangular(g, a, b, *, upper, left=True, unitriangular=False):
     n = _square(g, a)
     out = g.out_dtype()
     dt = float_compute(out)
-    a, b = recast(g, a, dt), recast(g, b, dt)
+    a, b = cast(g, a, dt), cast(g, b, dt)
     if left:
         return cast(g, solve_triangular(g, a, b, n, dt, upper=upper, unit=unitriangular), out)
     # X A = B  <=>  A^T X^T = B^T
@@ -153,7 +153,7 @@ def triangular_solve(g, b, a, upper=True, transpose=False, unitriangular=False):
     n = _square(g, a)
     out = g.out_dtype()
     dt = float_compute(out)
-    a_c, b = recast(g, a, dt), recast(g, b, dt)
+    a_c, b = cast(g, a, dt), cast(g, b, dt)
     if transpose:
         a_c, upper = mT(g, a_c, g.rank(a)), not upper
     x = cast(g, solve_triangular(g, a_c, b, n, dt, upper=upper, unit=unitriangular), out)
@@ -207,7 +207,7 @@ def lu_unpack(g, packed, pivots, unpack_data=True, unpack_pivots=True):
     out = g.out_dtype(1)
     dt = float_compute(out)
     if unpack_data:
-        low, up = unpack_lu(g, recast(g, packed, dt), m, n, dt)
+        low, up = unpack_lu(g, cast(g, packed, dt), m, n, dt)
         low, up = cast(g, low, out), cast(g, up, out)
     else:
         low, up = _filled(g, 1, 0), _filled(g, 2, 0)
@@ -225,7 +225,7 @@ def linalg_lu_solve(g, packed, pivots, b, *, left=True, adjoint=False):
     out = g.out_dtype()
     dt = float_compute(out)
     perm = perm_from_pivots(g, pivots, n)
-    x = lu_solve(g, recast(g, packed, dt), perm, recast(g, b, dt), n, dt, left=left, adjoint=adjoint)
+    x = lu_solve(g, cast(g, packed, dt), perm, cast(g, b, dt), n, dt, left=left, adjoint=adjoint)
     return cast(g, x, out)
 
 
@@ -239,7 +239,7 @@ def _solve(g, a, b, left):
     n = _square(g, a)
     out = g.out_dtype()
     a, dt, _ = _prep(g, a)
-    b = recast(g, b, dt)
+    b = cast(g, b, dt)
     rank_a, rank_b = g.rank(a), g.rank(b)
     vector = rank_b == 1 or (rank_b == rank_a - 1 and list(g.shape(b)) == list(g.shape(a)[:-1]))
     if vector:
@@ -267,7 +267,7 @@ def linalg_solve_ex(g, a, b, *, left=True, check_errors=False):
     x = _solve(g, a, b, left)
     n = _square(g, a)
     dt = float_compute(g.dtype(a))
-    _, _, _, diag = lu(g, recast(g, a, dt), n, n, dt)
+    _, _, _, diag = lu(g, cast(g, a, dt), n, n, dt)
     return x, squeeze_last2(g, lu_info(g, diag, dt))
 
 
@@ -345,7 +345,7 @@ def _taus(g, tau, dt):
     count = g.shape(tau)[-1]
     if not isinstance(count, int):
         raise NotImplementedError("a dynamic number of reflectors")
-    return unsqueeze(g, recast(g, tau, dt), [g.rank(tau) - 1]), count
+    return unsqueeze(g, cast(g, tau, dt), [g.rank(tau) - 1]), count
 
 
 @op("aten::linalg_householder_product")
@@ -356,7 +356,7 @@ def linalg_householder_product(g, refl, tau):
     dt = float_compute(out)
     taus, count = _taus(g, tau, dt)
     eye = g.constant(torch.eye(m, n, dtype=dt))
-    q = apply_reflectors(g, eye, recast(g, refl, dt), taus, m, reversed(range(count)), dt, left=True)
+    q = apply_reflectors(g, eye, cast(g, refl, dt), taus, m, reversed(range(count)), dt, left=True)
     return cast(g, q, out)
 
 
@@ -369,7 +369,7 @@ def ormqr(g, refl, tau, other, left=True, transpose=False):
     taus, count = _taus(g, tau, dt)
     forward = left == transpose  # Q^T C = H_{k-1}..H_0 C applies H_0 first; C Q applies H_0 first
     order = range(count) if forward else reversed(range(count))
-    y = apply_reflectors(g, recast(g, other, dt), recast(g, refl, dt), taus, m, order, dt, left=left)
+    y = apply_reflectors(g, cast(g, other, dt), cast(g, refl, dt), taus, m, order, dt, left=left)
     return cast(g, y, out)
 
 
@@ -419,8 +419,8 @@ def linalg_tensorsolve(g, a, b, dims=None):
         raise NotImplementedError("tensorsolve of an empty tensor")
     out = g.out_dtype()
     dt = float_compute(out)
-    a2 = g.set_type(reshape(g, recast(g, a, dt), [n, n]), shape=[n, n])
-    b2 = g.set_type(reshape(g, recast(g, b, dt), [n, 1]), shape=[n, 1])
+    a2 = g.set_type(reshape(g, cast(g, a, dt), [n, n]), shape=[n, n])
+    b2 = g.set_type(reshape(g, cast(g, b, dt), [n, 1]), shape=[n, 1])
     packed, perm_rows, _, _ = lu(g, a2, n, n, dt)
     g.set_type(packed, shape=[n, n])
     x = lu_solve(g, packed, perm_rows, b2, n, dt)
@@ -483,7 +483,7 @@ def _sigma(g, x, hermitian=False):
     if m == 0 or n == 0:
         raise _Empty
     rank = g.rank(x)
-    a = recast(g, x, _F64)
+    a = cast(g, x, _F64)
     if hermitian:
         a = _symmetric_from_lower(g, a, n, rank, g.shape(x))
     sigma, w, v, transposed = singular_values(g, a, m, n, rank)
@@ -511,7 +511,7 @@ def _tolerance(g, x, sigma, atol, rtol, m, n):
         if v is None or not hasattr(v, "producer"):
             return None if v is None else g.constant(float(v), _F64)
         r = g.rank(v)
-        return unsqueeze(g, recast(g, v, _F64), [r, r + 1])
+        return unsqueeze(g, cast(g, v, _F64), [r, r + 1])
     atol_v, rtol_v = as_f64(atol), as_f64(rtol)
     zero = scalar(g, 0.0, _F64)
     if rtol_v is None:
@@ -629,7 +629,7 @@ def linalg_eigvalsh(g, x, UPLO="L"):
     until converged). Only the ``UPLO`` triangle is read, as LAPACK's syevd does."""
     n = _square(g, x)
     rank = g.rank(x)
-    a = recast(g, x, _F64)
+    a = cast(g, x, _F64)
     if UPLO.upper() == "U":
         a = mT(g, a, rank)
     sym = _symmetric_from_lower(g, a, n, rank, g.shape(x))

@@ -10,6 +10,7 @@ import torch
 
 from ..bool_helpers import to_bool
 from ..helpers import cast, norm_dim, reshape, slice_
+from ..opset9.indexing import nonzero_rows
 from ..registration import op
 from ..shape_helpers import filled, rs, where
 
@@ -143,15 +144,12 @@ def unique_dim(g, x, dim, sorted=True, return_inverse=False, return_counts=False
 
 @op("aten::nonzero_static")
 def nonzero_static(g, x, *, size, fill_value=-1):
-    """NonZero, then padded with ``fill_value`` rows (or cut) to exactly ``size`` rows."""
-    rank = g.rank(x)
-    if rank == 0:
-        return g.constant(torch.zeros(size, 0, dtype=torch.int64))
-    nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
-    padded = g.op("Pad", nz, g.constant([0, 0, size, 0]), g.constant(fill_value, torch.int64), mode_s="constant",
-                  dtype=torch.int64)
-    out = slice_(g, padded, [0], [size], [0])
-    return g.set_type(out, shape=[size, rank])
+    """As at opset 9, but the fill rows come from ``Pad`` (no ``size x rank`` constant)."""
+    def pad_fill(nz, rank):
+        return g.op("Pad", nz, g.constant([0, 0, size, 0]), g.constant(fill_value, torch.int64),
+                    mode_s="constant", dtype=torch.int64)
+
+    return nonzero_rows(g, x, size, pad_fill)
 
 
 @op("aten::unique_consecutive")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast, reduce, reshape, slice_, squeeze
-from ..nn_helpers import is_nan, propagate_nan, recast
+from ..nn_helpers import is_nan, propagate_nan
 from ..registration import op
 
 
@@ -38,7 +38,7 @@ def _prepare(g, x):
     dt = g.dtype(x)
     if dt in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64):
         return x, dt
-    return recast(g, x, torch.float32), dt
+    return cast(g, x, torch.float32), dt
 
 
 def _along_dim(g, select, x, dim, keepdim):

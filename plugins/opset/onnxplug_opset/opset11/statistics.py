@@ -14,7 +14,6 @@ import torch
 
 from ..elementwise_helpers import and_, compare
 from ..helpers import cast, dim_size, reduce, reshape, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import recast
 from ..registration import op
 from ..shape_helpers import arange
 
@@ -51,7 +50,7 @@ def mode(g, x, dim=-1, keepdim=False):
         return x, g.constant(0, torch.int64)
     axis = dim % rank
     work = work_dtype(dt)
-    xw = recast(g, x, work)
+    xw = cast(g, x, work)
     # counts[..., i, ...] = number of j with x[..., j, ...] == x[..., i, ...]
     same = g.op("Equal", unsqueeze(g, xw, [axis + 1]), unsqueeze(g, xw, [axis]), dtype=torch.bool)
     counts = reduce(g, "ReduceSum", cast(g, same, torch.int64), [axis + 1], False)
@@ -143,7 +142,7 @@ def _bin_sums(g, idx, total_bins: int, weight, dt):
 
 
 def _flat(g, x, dt):
-    return reshape(g, recast(g, x, dt), [-1])
+    return reshape(g, cast(g, x, dt), [-1])
 
 
 def _hist_dtype(g, x):
@@ -188,7 +187,7 @@ def histogram_bins_tensor(g, x, bins, *, weight=None, density=False):
     n = (g.shape(bins) or (None,))[0]
     if not isinstance(n, int):
         raise NotImplementedError("histogram with a dynamic number of bin edges")
-    edges = recast(g, bins, dt)
+    edges = cast(g, bins, dt)
     return _histogram(g, _flat(g, x, dt), edges, n - 1, weight, bool(density), dt), edges
 
 
@@ -216,7 +215,7 @@ def _histogramdd(g, x, bins, rng, weight, density: bool):
         raise NotImplementedError("histogramdd needs a static number of dimensions")
     if rng is not None and len(rng) != 2 * d:
         raise NotImplementedError("histogramdd range must hold two bounds per dimension")
-    points = reshape(g, recast(g, x, dt), [-1, d])
+    points = reshape(g, cast(g, x, dt), [-1, d])
     counts, all_edges, index, valid = [], [], None, None
     for k, b in enumerate(bins):
         column = g.op("Gather", points, g.constant(k, torch.int64), axis_i=1, dtype=dt)
@@ -229,7 +228,7 @@ def _histogramdd(g, x, bins, rng, weight, density: bool):
             m = (g.shape(b) or (None,))[0]
             if not isinstance(m, int):
                 raise NotImplementedError("histogramdd with a dynamic number of bin edges")
-            edges, n = recast(g, b, dt), m - 1
+            edges, n = cast(g, b, dt), m - 1
         counts.append(n)
         all_edges.append(edges)
         idx = _bin_index(g, column, edges, n)
@@ -324,7 +323,7 @@ def segment_reduce(g, data, reduce_, *, lengths=None, indices=None, offsets=None
                   compare(g, "lt", pos, unsqueeze(g, ends, [k + 1])))
     trailing = list(range(k + 2, rank + 1))
     mask = unsqueeze(g, inside, trailing) if trailing else inside
-    x = unsqueeze(g, recast(g, data, work), [k])  # [..., 1, D, rest]
+    x = unsqueeze(g, cast(g, data, work), [k])  # [..., 1, D, rest]
     op_type, identity = _SEGMENT_OPS[reduce_]
     out = reduce(g, op_type, g.op("Where", mask, x, scalar(g, identity, work), dtype=work), [k + 1], False)
     init = None if initial is None else scalar(g, float(initial), work)

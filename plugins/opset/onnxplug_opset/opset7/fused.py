@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast, reduce, transpose, unsqueeze
-from ..nn_helpers import float_compute, log_softmax_axis1, matmul, recast
+from ..nn_helpers import float_compute, log_softmax_axis1, matmul
 from ..registration import op
 from . import nn as nn7
 
@@ -45,8 +45,8 @@ def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
     c = g.shape(linear_weight)[0]
     if not isinstance(c, int):
         raise NotImplementedError("chunked linear_cross_entropy with a dynamic number of classes")
-    x, w = recast(g, x, dt), recast(g, linear_weight, dt)
-    b = None if linear_bias is None else recast(g, linear_bias, dt)
+    x, w = cast(g, x, dt), cast(g, linear_weight, dt)
+    b = None if linear_bias is None else cast(g, linear_bias, dt)
     if b is None and g.opset < 11:  # Gemm's C input is optional only from opset 11
         logits = matmul(g, x, transpose(g, w, [1, 0]), dt)
     else:

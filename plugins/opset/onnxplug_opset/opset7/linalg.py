@@ -11,7 +11,7 @@ import torch
 
 from ..bool_helpers import logical_addr, logical_outer
 from ..helpers import cast, expand, reduce, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import float_compute, matmul, recast, vector_norm
+from ..nn_helpers import float_compute, matmul, vector_norm
 from ..registration import op
 
 
@@ -198,7 +198,7 @@ def linalg_det(g, x):
     out = g.out_dtype()
     n = _static_n(g, x)
     dt = float_compute(out)
-    return cast(g, _det(g, recast(g, x, dt), n, dt), out)
+    return cast(g, _det(g, cast(g, x, dt), n, dt), out)
 
 
 def _inverse(g, x, n, dt):
@@ -229,7 +229,7 @@ def linalg_inv(g, x):
     if n == 0:
         return x
     dt = float_compute(out)
-    return cast(g, _inverse(g, recast(g, x, dt), n, dt), out)
+    return cast(g, _inverse(g, cast(g, x, dt), n, dt), out)
 
 
 @op("aten::linalg_inv_ex")
@@ -251,7 +251,7 @@ def matrix_power(g, x, n):
         return expand(g, eye, shape) if len(shape) > 2 else eye
     if n < 0:
         dt = float_compute(out)
-        x = g.set_type(_inverse(g, recast(g, x, dt), size, dt), shape=shape)
+        x = g.set_type(_inverse(g, cast(g, x, dt), size, dt), shape=shape)
         n = -n
     result, base = None, x
     while n:

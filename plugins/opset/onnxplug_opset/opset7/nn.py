@@ -9,7 +9,7 @@ import torch
 from ..helpers import (cast, clip, dim_size, expand, is_float, reduce, reshape, scalar, shape_of, slice_, squeeze,
                        transpose, unsqueeze)
 from ..nn_helpers import (additive_mask, count, eq_scalar, float_compute, log_softmax_axis1, masked_softmax,
-                          mean_or_sum, nll_loss_node, recast, relu_, upsample_conversions, upsample_scales, variance, vector_norm)
+                          mean_or_sum, nll_loss_node, relu_, upsample_conversions, upsample_scales, variance, vector_norm)
 from ..nn_helpers import int_avg_pool, int_conv, int_max_pool, int_max_pool_with_indices
 from ..nn_helpers import matmul as matmul_op
 from ..registration import op
@@ -580,7 +580,7 @@ def rms_norm_composed(g, x, normalized_shape, weight, eps):
     dt = g.dtype(x)
     compute = float_compute(dt)
     rank = g.rank(x)
-    xf = recast(g, x, compute)
+    xf = cast(g, x, compute)
     if eps is None:
         eps = torch.finfo(dt).eps
     axes = list(range(rank - len(normalized_shape), rank))
@@ -899,7 +899,7 @@ def nll_loss_forward(g, x, target, weight, reduction, ignore_index):
 @op("aten::cross_entropy_loss")
 def cross_entropy_loss(g, x, target, weight=None, reduction=1, ignore_index=-100, label_smoothing=0.0):
     dt = g.out_dtype()
-    x = recast(g, x, dt)
+    x = cast(g, x, dt)
     rank = g.rank(x)
     if rank == 1:
         x = g.set_type(unsqueeze(g, x, [0]), shape=[1, g.shape(x)[0]])

@@ -16,10 +16,8 @@ import math
 import torch
 
 from ..helpers import cast, onnx_type
+from ..nn_helpers import float_compute
 from ..registration import op
-
-_FLOATS = (torch.float16, torch.float32, torch.float64)
-
 
 ORT_LAST_RANDOM_OPSET = 21
 
@@ -30,11 +28,6 @@ def _random_op(g, op_type: str, *inputs, **attrs):
                                   f"{ORT_LAST_RANDOM_OPSET}; export random ops with opset_version<="
                                   f"{ORT_LAST_RANDOM_OPSET}")
     return g.op(op_type, *inputs, **attrs)
-
-
-def _draw_dtype(dt: torch.dtype) -> torch.dtype:
-    """The float type to draw in: the output's when it is float, else float32."""
-    return dt if dt in _FLOATS else torch.float32
 
 
 def uniform_like(g, like, low: float = 0.0, high: float = 1.0, dt: torch.dtype = torch.float32):
@@ -56,13 +49,13 @@ def _static_size(g) -> list[int]:
 @op("aten::rand_like")
 def rand_like(g, x, *, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
     dt = g.out_dtype()
-    return cast(g, uniform_like(g, x, dt=_draw_dtype(dt)), dt)
+    return cast(g, uniform_like(g, x, dt=float_compute(dt)), dt)
 
 
 @op("aten::randn_like")
 def randn_like(g, x, *, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
     dt = g.out_dtype()
-    return cast(g, normal_like(g, x, dt=_draw_dtype(dt)), dt)
+    return cast(g, normal_like(g, x, dt=float_compute(dt)), dt)
 
 
 @op("aten::randint_like", "aten::randint_like.low_dtype")
@@ -79,14 +72,16 @@ def randint_like(g, x, *bounds, dtype=None, layout=None, device=None, pin_memory
 @op("aten::rand", "aten::rand.generator")
 def rand(g, size, *, generator=None, dtype=None, layout=None, device=None, pin_memory=None):
     dt = g.out_dtype()
-    u = _random_op(g, "RandomUniform", shape_is=_static_size(g), dtype_i=onnx_type(_draw_dtype(dt)), dtype=_draw_dtype(dt))
+    draw = float_compute(dt)
+    u = _random_op(g, "RandomUniform", shape_is=_static_size(g), dtype_i=onnx_type(draw), dtype=draw)
     return cast(g, u, dt)
 
 
 @op("aten::randn", "aten::randn.generator")
 def randn(g, size, *, generator=None, dtype=None, layout=None, device=None, pin_memory=None):
     dt = g.out_dtype()
-    z = _random_op(g, "RandomNormal", shape_is=_static_size(g), dtype_i=onnx_type(_draw_dtype(dt)), dtype=_draw_dtype(dt))
+    draw = float_compute(dt)
+    z = _random_op(g, "RandomNormal", shape_is=_static_size(g), dtype_i=onnx_type(draw), dtype=draw)
     return cast(g, z, dt)
 
 
@@ -94,14 +89,14 @@ def randn(g, size, *, generator=None, dtype=None, layout=None, device=None, pin_
 def uniform(g, x, low=0.0, high=1.0, *, generator=None):
     """``x.uniform_(low, high)``: numbers in ``[low, high)`` of x's shape and dtype."""
     dt = g.dtype(x)
-    return cast(g, uniform_like(g, x, low, high, _draw_dtype(dt)), dt)
+    return cast(g, uniform_like(g, x, low, high, float_compute(dt)), dt)
 
 
 @op("aten::normal_functional")
 def normal_(g, x, mean=0.0, std=1.0, *, generator=None):
     """``x.normal_(mean, std)``."""
     dt = g.dtype(x)
-    return cast(g, normal_like(g, x, mean, std, _draw_dtype(dt)), dt)
+    return cast(g, normal_like(g, x, mean, std, float_compute(dt)), dt)
 
 
 @op("aten::normal.Tensor_float", "aten::normal.float_Tensor", "aten::normal.Tensor_Tensor")
@@ -119,7 +114,7 @@ def normal(g, mean, std=1.0, *, generator=None):
 def bernoulli(g, x, p=None, *, generator=None):
     """1 where a uniform draw is below the probability (``x`` itself, or ``p``), else 0."""
     dt = g.dtype(x)
-    draw = _draw_dtype(dt)
+    draw = float_compute(dt)
     prob = cast(g, x, draw) if p is None else (g.constant(float(p), draw) if isinstance(p, (int, float))
                                                else cast(g, p, draw))
     hit = g.op("Less", uniform_like(g, x, dt=draw), prob, dtype=torch.bool)
@@ -130,7 +125,7 @@ def bernoulli(g, x, p=None, *, generator=None):
 def exponential(g, x, lambd=1.0, *, generator=None):
     """``-log(1 - u) / lambd``."""
     dt = g.dtype(x)
-    draw = _draw_dtype(dt)
+    draw = float_compute(dt)
     one_minus_u = g.op("Sub", g.constant(1.0, draw), uniform_like(g, x, dt=draw), dtype=draw)
     y = g.op("Div", g.op("Neg", g.op("Log", one_minus_u, dtype=draw), dtype=draw),
              g.constant(float(lambd), draw), dtype=draw)
@@ -141,7 +136,7 @@ def exponential(g, x, lambd=1.0, *, generator=None):
 def cauchy(g, x, median=0.0, sigma=1.0, *, generator=None):
     """``median + sigma * tan(pi * (u - 1/2))``."""
     dt = g.dtype(x)
-    draw = _draw_dtype(dt)
+    draw = float_compute(dt)
     angle = g.op("Mul", g.op("Sub", uniform_like(g, x, dt=draw), g.constant(0.5, draw), dtype=draw),
                  g.constant(math.pi, draw), dtype=draw)
     y = g.op("Add", g.constant(float(median), draw),
@@ -153,7 +148,7 @@ def cauchy(g, x, median=0.0, sigma=1.0, *, generator=None):
 def log_normal(g, x, mean=1.0, std=2.0, *, generator=None):
     """``exp(N(mean, std))``."""
     dt = g.dtype(x)
-    draw = _draw_dtype(dt)
+    draw = float_compute(dt)
     return cast(g, g.op("Exp", normal_like(g, x, mean, std, draw), dtype=draw), dt)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast, reduce, reshape, squeeze
-from ..nn_helpers import axes_of, recast, float_compute, propagate_nan, variance, vector_norm
+from ..nn_helpers import axes_of, float_compute, propagate_nan, variance, vector_norm
 from ..registration import op
 
 _REDUCE_INT_OK = {"ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"}
@@ -21,7 +21,7 @@ def reduction(g, onnx_op, x, dim=None, keepdim=False, out=None):
         compute = torch.int32 if onnx_op in _REDUCE_INT_OK else torch.float32
     if out == torch.bfloat16:
         compute = torch.float32
-    x = recast(g, x, compute)
+    x = cast(g, x, compute)
     if rank == 0:
         return cast(g, x, out)
     axes = axes_of(dim, rank)
@@ -90,7 +90,7 @@ def arg_reduce(g, onnx_op, x, dim=None, keepdim=False):
         return reshape(g, y, [1] * rank) if keepdim else y
     dt = g.dtype(x)
     if dt in (torch.bool, torch.int8, torch.uint8, torch.int16, torch.bfloat16):
-        x = recast(g, x, torch.float32 if dt == torch.bfloat16 else torch.int32)
+        x = cast(g, x, torch.float32 if dt == torch.bfloat16 else torch.int32)
     return g.op(onnx_op, x, axis_i=dim % rank, keepdims_i=int(keepdim), dtype=torch.int64)
 
 
@@ -120,7 +120,7 @@ def min_dim(g, x, dim, keepdim=False):
 # -- statistics ----------------------------------------------------------------------------------
 def _var(g, x, dim, correction, keepdim):
     out = g.out_dtype(0)
-    x = recast(g, x, float_compute(out))
+    x = cast(g, x, float_compute(out))
     if g.rank(x) == 0:
         x = g.set_type(reshape(g, x, [1]), shape=[1])
         var, mean = variance(g, x, None, 1 if correction is None else correction, False)
@@ -191,7 +191,7 @@ def var_mean_dim(g, x, dim, unbiased=True, keepdim=False):
 @op("aten::linalg_vector_norm")
 def linalg_vector_norm(g, x, ord=2, dim=None, keepdim=False, *, dtype=None):
     out = g.out_dtype()
-    x = recast(g, x, float_compute(out))
+    x = cast(g, x, float_compute(out))
     if g.rank(x) == 0:
         x = reshape(g, x, [1])
         y = reshape(g, vector_norm(g, x, ord, None, False), [])
@@ -214,7 +214,7 @@ def norm_all(g, x, p=2, *, dtype=None):
 def logsumexp(g, x, dim, keepdim=False):
     """``ReduceLogSumExp``: onnxruntime computes it stably (max shifted out)."""
     out = g.out_dtype()
-    x = recast(g, x, float_compute(out))
+    x = cast(g, x, float_compute(out))
     if g.rank(x) == 0:
         return cast(g, x, out)
     y = reduce(g, "ReduceLogSumExp", x, axes_of(dim, g.rank(x)), bool(keepdim))

@@ -186,13 +186,21 @@ def bucketize(g, x, boundaries, *, out_int32=False, right=False):
     return _count_below(g, boundaries, x, right, out_int32)
 
 
-@op("aten::nonzero_static")
-def nonzero_static(g, x, *, size, fill_value=-1):
-    """NonZero with ``size`` rows of ``fill_value`` appended, then cut to ``size`` rows (exact int64)."""
+def nonzero_rows(g, x, size: int, pad_rows) -> object:
+    """``nonzero(x)`` as ``[count, rank]`` rows, made at least ``size`` rows long by
+    ``pad_rows(rows, rank)`` and cut to exactly ``size`` rows (``nonzero_static``)."""
     rank = g.rank(x)
     if rank == 0:
         return g.constant(torch.zeros(size, 0, dtype=torch.int64))
     nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
-    fill = g.constant(torch.full((size, rank), fill_value, dtype=torch.int64))
-    padded = g.op("Concat", nz, fill, axis_i=0, dtype=torch.int64)
-    return g.set_type(slice_(g, padded, [0], [size], [0]), shape=[size, rank])
+    return g.set_type(slice_(g, pad_rows(nz, rank), [0], [size], [0]), shape=[size, rank])
+
+
+@op("aten::nonzero_static")
+def nonzero_static(g, x, *, size, fill_value=-1):
+    """NonZero with ``size`` rows of ``fill_value`` appended, then cut (exact int64)."""
+    def append_fill(nz, rank):
+        fill = g.constant(torch.full((size, rank), fill_value, dtype=torch.int64))
+        return g.op("Concat", nz, fill, axis_i=0, dtype=torch.int64)
+
+    return nonzero_rows(g, x, size, append_fill)

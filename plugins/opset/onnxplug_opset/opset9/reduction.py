@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast, reduce, scalar
-from ..nn_helpers import recast, axes_of
+from ..nn_helpers import axes_of
 from ..registration import op
 
 
 def _zero_nans(g, x, dt):
-    x = recast(g, x, dt)
+    x = cast(g, x, dt)
     if not dt.is_floating_point:
         return x, None
     nan = g.op("IsNaN", x, dtype=torch.bool)
