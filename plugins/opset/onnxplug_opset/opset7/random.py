@@ -32,11 +32,14 @@ def _random_op(g, op_type: str, *inputs, **attrs):
 
 def uniform_like(g, like, low: float = 0.0, high: float = 1.0, dt: torch.dtype = torch.float32):
     """Uniform numbers in ``[low, high)`` of ``like``'s shape, as ``dt`` (a float type)."""
-    return _random_op(g, "RandomUniformLike", like, low_f=float(low), high_f=float(high), dtype_i=onnx_type(dt), dtype=dt)
+    return _random_op(g, "RandomUniformLike", like, low_f=float(low), high_f=float(high),
+                      dtype_i=onnx_type(dt), dtype=dt)
 
 
 def normal_like(g, like, mean: float = 0.0, std: float = 1.0, dt: torch.dtype = torch.float32):
-    return _random_op(g, "RandomNormalLike", like, mean_f=float(mean), scale_f=float(std), dtype_i=onnx_type(dt), dtype=dt)
+    """Normal numbers ``N(mean, std)`` of ``like``'s shape, as ``dt`` (a float type)."""
+    return _random_op(g, "RandomNormalLike", like, mean_f=float(mean), scale_f=float(std),
+                      dtype_i=onnx_type(dt), dtype=dt)
 
 
 def _static_size(g) -> list[int]:
