@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -29,6 +29,22 @@ class FunctionModule(torch.nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+
+def split_args(args: Any, kwargs: Mapping | None) -> tuple[tuple, dict]:
+    """``export()``'s ``args``/``kwargs`` as ``(positional tuple, keyword dict)``: a lone tensor or a
+    list becomes a tuple, and a trailing dict in ``args`` holds keyword arguments."""
+    if isinstance(args, torch.Tensor):
+        args = (args,)
+    elif isinstance(args, list):
+        args = tuple(args)
+    elif not isinstance(args, tuple):
+        args = (args,)
+    kw = dict(kwargs or {})
+    if args and isinstance(args[-1], dict):
+        kw = {**args[-1], **kw}
+        args = args[:-1]
+    return args, kw
 
 
 def is_torchscript(model: Any) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from . import serialize
-from .capture import as_module, training_mode
+from .capture import as_module, split_args, training_mode
 from .check import check_model
 from .decompose import decompose_unsupported
 from .dynamic import axis_names, dynamic_shapes_from_axes, tensor_leaves
@@ -32,20 +32,6 @@ from .result import ExportResult
 
 log = logging.getLogger("onnxplug")
 FUNCTIONS_FEATURE = "export_modules_as_functions"
-
-
-def _split_args(args: Any, kwargs: Mapping | None) -> tuple[tuple, dict]:
-    if isinstance(args, torch.Tensor):
-        args = (args,)
-    elif isinstance(args, list):
-        args = tuple(args)
-    elif not isinstance(args, tuple):
-        args = (args,)
-    kw = dict(kwargs or {})
-    if args and isinstance(args[-1], dict):
-        kw = {**args[-1], **kw}
-        args = args[:-1]
-    return args, kw
 
 
 def _require_features(options, loaded) -> None:
@@ -121,7 +107,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
 def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
             stack: contextlib.ExitStack) -> ExportResult:
     model = as_module(model)
-    args, kw = _split_args(args, kwargs)
+    args, kw = split_args(args, kwargs)
     stages = _Stages(options.verbose)
     loaded = load_plugins()
     _require_features(options, loaded)

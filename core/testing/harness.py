@@ -8,7 +8,7 @@ from typing import Any
 import onnx
 import torch
 
-from ..export import _split_args
+from ..capture import split_args
 from ..verify import compare, flat_tensors, run_onnxruntime
 
 
@@ -23,7 +23,7 @@ def load_checked(path: Any) -> onnx.ModelProto:
 
 
 def _inputs(args: Any, kwargs: dict | None) -> list[torch.Tensor]:
-    a, kw = _split_args(args, kwargs)
+    a, kw = split_args(args, kwargs)
     return [x for x in flat_tensors((a, kw)) if isinstance(x, torch.Tensor)]
 
 
@@ -47,7 +47,7 @@ def export_and_run(model: Any, args: Any, *, opset: int = 17, kwargs: dict | Non
 def assert_matches(model: Any, args: Any, outputs: Any, *, kwargs: dict | None = None,
                    rtol: float = 1e-3, atol: float = 1e-5) -> None:
     """Compare onnxruntime ``outputs`` with eager ``model(*args)``; raise with the difference."""
-    a, kw = _split_args(args, kwargs)
+    a, kw = split_args(args, kwargs)
     with torch.no_grad():
         expected = flat_tensors(model(*a, **kw))
     compare(expected, outputs, rtol=rtol, atol=atol)
