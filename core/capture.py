@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,6 +19,12 @@ import torch
 from .enums import TrainingMode
 from .errors import CaptureError
 from .options import ExportOptions
+
+
+# torch.export keeps process-global state (module hierarchy, fake-mode config) while it traces:
+# two captures at once in one process corrupt each other. Capture is serialised; everything
+# after it (lowering, passes, checking, saving) runs in parallel.
+CAPTURE_LOCK = threading.RLock()
 
 
 class FunctionModule(torch.nn.Module):
@@ -95,8 +102,9 @@ def capture(model: Any, args: tuple, kwargs: dict, options: ExportOptions) -> to
     errors = []
     for strict in (False, True):
         try:
-            return torch.export.export(model, args, kwargs=kwargs or None,
-                                       dynamic_shapes=options.dynamic_shapes, strict=strict)
+            with CAPTURE_LOCK:
+                return torch.export.export(model, args, kwargs=kwargs or None,
+                                           dynamic_shapes=options.dynamic_shapes, strict=strict)
         except Exception as exc:  # noqa: PERF203 - two attempts, different modes
             errors.append((strict, exc))
             if _is_user_error(exc):
