@@ -57,7 +57,7 @@ def flatten(g, x, start_dim=0, end_dim=-1):
     return reshape(g, x, lead + [merged] + rest)
 
 
-@op("aten::transpose.int")
+@op("aten::transpose.int", "aten::swapaxes", "aten::swapdims")
 def transpose_int(g, x, dim0, dim1):
     rank = g.rank(x)
     if rank < 2:
@@ -250,7 +250,8 @@ def copy(g, x, src, non_blocking=False):
     return expand(g, src, shape_list(g, x))
 
 
-@op("aten::_to_copy", "aten::to.dtype", "aten::to.dtype_layout", "aten::type_as")
+@op("aten::_to_copy", "aten::to.dtype", "aten::to.dtype_layout", "aten::to.device",
+    "aten::type_as")
 def to_copy(g, x, *args, **kwargs):
     return cast(g, x, g.out_dtype())
 
