@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .enums import TrainingMode
-from .errors import CaptureError
+from .errors import CaptureError, OptionError
 from .options import ExportOptions
 
 
@@ -64,7 +64,7 @@ def as_module(model: Any) -> Any:
         return model
     if callable(model):
         return FunctionModule(model)
-    raise CaptureError(
+    raise OptionError(
         f"cannot export an object of type {type(model).__name__}: pass an nn.Module, a "
         "torch.export.ExportedProgram, a TorchScript module/function or a plain function."
     )

@@ -56,7 +56,8 @@ def dynamic_shapes_from_axes(model: Any, args: tuple, kwargs: dict, options: Exp
             if not -leaf.dim() <= axis < leaf.dim():
                 raise OptionError(
                     f"dynamic_axes[{name!r}] names axis {axis}, but that input has "
-                    f"{leaf.dim()} dimension(s) (shape {tuple(leaf.shape)})."
+                    f"{leaf.dim()} dimension(s) (shape {tuple(leaf.shape)}). Use an axis from "
+                    f"{-leaf.dim()} to {leaf.dim() - 1}."
                 )
             shape_spec[axis % leaf.dim()] = _dim(dim_name, dims)
         per_leaf.append(shape_spec)

@@ -24,7 +24,7 @@ from .dynamic import axis_names, dynamic_shapes_from_axes, tensor_leaves
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
 from .lowering import ConversionRefused, Lowerer, SymbolNames
-from .options import check_destination, check_names_against_graph, make_options
+from .options import check_destination, check_inputs, check_names_against_graph, make_options
 from .passes import PassContext, run_fx_passes, run_ir_passes
 from .plugins import load_plugins
 from .registry import Registry
@@ -107,6 +107,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
 def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
             stack: contextlib.ExitStack) -> ExportResult:
     model = as_module(model)
+    check_inputs(model, args, kwargs, options)
     args, kw = split_args(args, kwargs)
     stages = _Stages(options.verbose)
     loaded = load_plugins()

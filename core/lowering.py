@@ -382,7 +382,11 @@ class Lowerer:
             self.env[node] = None
             return
         pos, kw, is_default = schema_args(target, node.args, node.kwargs)
-        pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
+        try:
+            pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
+        except OnnxExporterError as exc:
+            raise OnnxExporterError(f"{exc} (plugin {entry.plugin!r}, FX node {node.name!r} at "
+                                    f"{node_location(node) or 'unknown'})") from None
         self.g.new_nodes = []
         self.g.fx_node = node
         try:
@@ -398,8 +402,10 @@ class Lowerer:
             raise OnnxExporterError(
                 f"converting {key} (FX node {node.name!r} at {node_location(node) or 'unknown'}) "
                 f"with {entry.qualname} from plugin {entry.plugin!r} at opset "
-                f"{self.options.opset_version} failed: {type(exc).__name__}: {exc}"
+                f"{self.options.opset_version} failed: {type(exc).__name__}: {exc}\nWhat to do: "
+                "report it to that plugin, or override the op with custom_symbolics={key: fn}."
             ) from exc
+        _check_result(node, key, entry, result, self.options.opset_version)
         self.served.setdefault(key, f"{entry.plugin}: {entry.qualname}")
         self._annotate(node, result)
         self.env[node] = result
@@ -447,6 +453,11 @@ class Lowerer:
                 continue
             v = self.value_of(arg)
             val = arg.meta.get("val") if isinstance(arg, torch.fx.Node) else arg
+            if not isinstance(v, (ir.Value, torch.Tensor, int, float, bool)):
+                raise OnnxExporterError(
+                    f"output {len(outs)} of the model is a {type(v).__name__} ({v!r:.40}); ONNX "
+                    "outputs are tensors. Return tensors (or numbers) from forward, and drop "
+                    "or encode other values.")
             if not isinstance(v, ir.Value):
                 v = self.g.constant(v)
             if v in outs or v.is_graph_input() or v.is_initializer() or v.const_value is not None:
@@ -461,6 +472,10 @@ class Lowerer:
             if idx < len(out_names):
                 self._name_output_axes(v, out_names[idx])
             outs.append(v)
+        if not outs:
+            raise OnnxExporterError(
+                "the model returns no tensor (only None or nothing), so the ONNX graph would "
+                "have no outputs, which runtimes refuse to load. Return at least one tensor.")
         self.graph.outputs.extend(outs)
         self.n_outputs = len(outs)
 
@@ -473,6 +488,28 @@ class Lowerer:
             if -len(dims) <= axis < len(dims):
                 dims[axis] = ir.SymbolicDim(dim_name)
         v.shape = ir.Shape(dims)
+
+
+def _check_result(node: torch.fx.Node, key: str, entry: Any, result: Any, opset: int) -> None:
+    """A conversion returns a value for each tensor result of the op: raise naming the function,
+    its plugin, the op and the user's source line when it returned something else."""
+    val = node.meta.get("val")
+    single = (ir.Value, torch.Tensor, int, float, bool)
+    if isinstance(val, torch.Tensor):
+        bad = not isinstance(result, single)
+        wanted = "one onnx_ir.Value (what g.op(...) returns)"
+    elif isinstance(val, (tuple, list)):
+        bad = not isinstance(result, (tuple, list)) or any(
+            r is not None and not isinstance(r, single) for r in result)
+        wanted = f"a tuple of {len(val)} onnx_ir.Value (g.op(..., outputs={len(val)}))"
+    else:
+        return
+    if bad:
+        raise OnnxExporterError(
+            f"symbolic function {entry.qualname} from plugin {entry.plugin!r} returned "
+            f"{type(result).__name__} ({result!r:.60}) for {key} (FX node {node.name!r} at "
+            f"{node_location(node) or 'unknown'}) at opset {opset}; it must return {wanted}. "
+            "Fix the function's return value (or report it to that plugin).")
 
 
 def _ir_version(opset: int) -> int:

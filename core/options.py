@@ -8,7 +8,9 @@ written. Checks that need the captured graph (how many inputs the model really h
 
 from __future__ import annotations
 
+import io
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,7 +119,9 @@ def _dynamic_axes(value: Any, input_names: tuple[str, ...], output_names: tuple[
         norm: dict[int, str] = {}
         for axis, dim_name in items:
             if isinstance(axis, bool) or not isinstance(axis, int):
-                raise OptionError(f"dynamic_axes[{tensor_name!r}]: axis {axis!r} is not an int.")
+                raise OptionError(
+                    f"dynamic_axes[{tensor_name!r}]: axis {axis!r} is not an int; give axes as "
+                    "ints, e.g. {0: 'batch'} or [0].")
             if not isinstance(dim_name, str) or not dim_name:
                 raise OptionError(
                     f"dynamic_axes[{tensor_name!r}][{axis}]: the dimension name must be a "
@@ -192,7 +196,8 @@ def make_options(**kw: Any) -> ExportOptions:
     output_names = _names("output_names", kw["output_names"])
     clash = set(input_names) & set(output_names)
     if clash:
-        raise OptionError(f"these names are both input and output names: {sorted(clash)}.")
+        raise OptionError(f"these names are both input and output names: {sorted(clash)}. Give "
+                          "inputs and outputs distinct names.")
     dynamic_axes = _dynamic_axes(kw["dynamic_axes"], input_names, output_names)
     if dynamic_axes and kw["dynamic_shapes"] is not None:
         raise OptionError(
@@ -212,6 +217,13 @@ def make_options(**kw: Any) -> ExportOptions:
         raise OptionError(
             "custom_symbolics must be a dict {'namespace::op': function}, e.g. "
             "{'aten::gelu': my_gelu}."
+        )
+    dynamic_shapes = kw["dynamic_shapes"]
+    if dynamic_shapes is not None and not isinstance(dynamic_shapes, (Mapping, tuple, list)):
+        raise OptionError(
+            "dynamic_shapes must be torch.export's form: a dict {argument name: {axis: Dim}} or "
+            f"a tuple with one entry per argument; got {type(dynamic_shapes).__name__}. Or name "
+            "the dynamic axes with input_names= and dynamic_axes= instead."
         )
     external = kw["external_data"]
     if external is not None:
@@ -238,22 +250,123 @@ def make_options(**kw: Any) -> ExportOptions:
 
 
 def check_destination(f: Any) -> None:
-    """`f` must be None, a path, or a writable binary file object with `fileno()`."""
-    if f is None or isinstance(f, (str, os.PathLike)):
-        if f is not None and os.path.isdir(os.fspath(f)):
-            raise OptionError(f"f={os.fspath(f)!r} is a directory; give a file path such as model.onnx.")
-        if f is not None:
-            parent = os.path.dirname(os.path.abspath(os.fspath(f)))
-            if not os.path.isdir(parent):
-                raise OptionError(f"cannot write {os.fspath(f)!r}: folder {parent!r} does not exist.")
+    """`f` must be None, a path in a writable folder, or a writable binary file object.
+
+    A path's folder is probed by creating (and removing) an empty temporary file in it, so a
+    folder the process cannot write to fails here, before any work, whatever the reason
+    (permissions, a read-only file system).
+    """
+    if f is None:
         return
-    if not hasattr(f, "write"):
+    if isinstance(f, (str, os.PathLike)):
+        path = os.fspath(f)
+        if isinstance(path, bytes) or not path:
+            raise OptionError(f"f must be a non-empty str path, got {f!r}.")
+        if os.path.isdir(path):
+            raise OptionError(f"f={path!r} is a directory; give a file path such as model.onnx.")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise OptionError(
+                f"cannot write {path!r}: folder {parent!r} does not exist. Create it first "
+                "(os.makedirs) or choose another path.")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".onnxplug-probe-", dir=parent)
+        except OSError as exc:
+            raise OptionError(
+                f"cannot write {path!r}: folder {parent!r} is not writable ({exc.strerror}). "
+                "Choose a folder you can write to, or fix its permissions.") from None
+        os.close(fd)
+        os.unlink(probe)
+        return
+    if isinstance(f, io.TextIOBase):
+        raise OptionError("f is a text-mode file; open it in binary mode ('wb') or pass a path.")
+    if not callable(getattr(f, "write", None)):
         raise OptionError(
             f"f must be a path, a writable binary file object, or None; got {type(f).__name__}."
         )
     mode = getattr(f, "mode", "wb")
     if isinstance(mode, str) and "b" not in mode:
-        raise OptionError("f is a text-mode file; open it in binary mode ('wb').")
+        raise OptionError("f is a text-mode file; open it in binary mode ('wb') or pass a path.")
+    if getattr(f, "closed", False):
+        raise OptionError("f is a closed file; pass an open binary file object or a path.")
+    writable = getattr(f, "writable", None)
+    if callable(writable) and not writable():
+        raise OptionError(
+            f"f is not open for writing (mode {mode!r}); open it with 'wb' or pass a path.")
+
+
+def check_inputs(model: Any, args: Any, kwargs: Any, options: ExportOptions) -> None:
+    """Checks of `export()`'s model and example inputs that need no capture.
+
+    ``args`` and ``kwargs`` are the values the caller passed, before they are split into a
+    positional tuple and a keyword dict.
+    """
+    import torch
+
+    if not isinstance(args, (tuple, list, torch.Tensor, Mapping)):
+        raise OptionError(
+            f"args must be a tuple of example inputs (a single tensor is also accepted); got "
+            f"{type(args).__name__}. Wrap one input in a tuple: args=(value,); pass () for none.")
+    if kwargs is not None and (not isinstance(kwargs, Mapping)
+                               or not all(isinstance(k, str) for k in kwargs)):
+        raise OptionError(
+            "kwargs must be a dict {parameter name: example input} with str keys; got "
+            + (f"keys {[k for k in kwargs if not isinstance(k, str)]!r:.80}."
+               if isinstance(kwargs, Mapping) else f"{type(kwargs).__name__}."))
+    _no_numpy(args, "args")
+    _no_numpy(kwargs, "kwargs")
+    if isinstance(model, torch.nn.Module) and options.export_params:
+        meta = [name for name, t in (*model.named_parameters(), *model.named_buffers())
+                if t.is_meta]
+        if meta:
+            raise OptionError(
+                f"the model's weights are on the meta device (no values): {meta[:3]}"
+                f"{' ...' if len(meta) > 3 else ''}. Load real weights first (model.to_empty("
+                "device='cpu') then load_state_dict(...)), or export the graph alone with "
+                "export_params=False (the weights become graph inputs).")
+    if isinstance(model, torch.export.ExportedProgram):
+        check_program_axes(model, options)
+
+
+def _no_numpy(value: Any, where: str) -> None:
+    from torch.utils import _pytree as pytree
+
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy comes with torch
+        return
+    if any(isinstance(x, np.ndarray) for x in pytree.tree_leaves(value)):
+        raise OptionError(
+            f"{where} contains a numpy array; example inputs must be torch tensors: convert it "
+            "with torch.from_numpy(array).")
+
+
+def check_program_axes(ep: Any, options: ExportOptions) -> None:
+    """`dynamic_axes` on an ExportedProgram may only name axes the program captured as dynamic.
+
+    The program's shapes are fixed when it is captured; an axis it specialised to one size
+    cannot be made dynamic afterwards, so naming one is a contradiction, not a wish to grant.
+    """
+    import torch
+
+    if not options.dynamic_axes:
+        return
+    sig = ep.graph_signature
+    placeholders = {n.name: n for n in ep.graph.nodes if n.op == "placeholder"}
+    vals = [placeholders[name].meta.get("val") for name in sig.user_inputs if name in placeholders]
+    tensors = [v for v in vals if isinstance(v, torch.Tensor)]
+    for name, val in zip(options.input_names, tensors):
+        for axis in options.dynamic_axes.get(name, {}):
+            if not -val.dim() <= axis < val.dim():
+                raise OptionError(
+                    f"dynamic_axes[{name!r}] names axis {axis}, but that input of the "
+                    f"ExportedProgram has {val.dim()} dimension(s) (shape {tuple(val.shape)}).")
+            if isinstance(val.shape[axis], int):
+                raise OptionError(
+                    f"dynamic_axes[{name!r}] makes axis {axis} dynamic, but the ExportedProgram "
+                    f"was captured with a fixed size {val.shape[axis]} there: its shapes cannot "
+                    "change after capture. Capture it again with torch.export.export(..., "
+                    "dynamic_shapes=...) marking that axis, or drop the axis from dynamic_axes.")
 
 
 def check_names_against_graph(options: ExportOptions, n_inputs: int, n_outputs: int) -> None:
@@ -261,10 +374,12 @@ def check_names_against_graph(options: ExportOptions, n_inputs: int, n_outputs: 
     if len(options.input_names) > n_inputs:
         raise OptionError(
             f"input_names has {len(options.input_names)} names but the model has only "
-            f"{n_inputs} input(s): {list(options.input_names)}."
+            f"{n_inputs} input(s): {list(options.input_names)}. Give at most {n_inputs} "
+            "name(s); fewer names leave the rest automatic."
         )
     if len(options.output_names) > n_outputs:
         raise OptionError(
             f"output_names has {len(options.output_names)} names but the model has only "
-            f"{n_outputs} output(s): {list(options.output_names)}."
+            f"{n_outputs} output(s): {list(options.output_names)}. Give at most {n_outputs} "
+            "name(s); fewer names leave the rest automatic."
         )

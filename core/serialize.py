@@ -49,9 +49,13 @@ def _atomic_write_bytes(path: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise OnnxExporterError(
+                f"cannot write {path!r}: {exc}. The previous file, if any, is unchanged. Free "
+                "space or choose another folder, then export again.") from exc
         raise
 
 
