@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 import torch
 
 from .enums import TrainingMode
+from .dynamic import input_labels, tensor_leaves
 from .errors import CaptureError, OptionError
+from .guards import CaptureLog, SpecializedAxes, refine, source_axis
 from .options import ExportOptions
 
 
@@ -99,12 +102,23 @@ def capture(model: Any, args: tuple, kwargs: dict, options: ExportOptions) -> to
                 f"{type(exc).__name__}: {exc}\nWhat to do: export the original nn.Module instead "
                 "of its scripted/traced form."
             ) from exc
+    log = CaptureLog()
+    try:
+        return _capture_module(model, args, kwargs, options, log)
+    finally:
+        log.close()
+
+
+def _capture_module(model: Any, args: tuple, kwargs: dict, options: ExportOptions,
+                    log: CaptureLog) -> torch.export.ExportedProgram:
+    """``torch.export`` non-strict, then strict; torch's output goes to ``log``'s file, which
+    the error names when both fail."""
     errors = []
     for strict in (False, True):
         try:
-            with CAPTURE_LOCK:
-                return torch.export.export(model, args, kwargs=kwargs or None,
-                                           dynamic_shapes=options.dynamic_shapes, strict=strict)
+            return _export_refining(model, args, kwargs, options.dynamic_shapes, strict, log)
+        except SpecializedAxes as fixed:
+            raise CaptureError(_specialised_message(fixed, model, args, kwargs, options)) from None
         except Exception as exc:  # noqa: PERF203 - two attempts, different modes
             errors.append((strict, exc))
             if _is_user_error(exc):
@@ -114,10 +128,67 @@ def capture(model: Any, args: tuple, kwargs: dict, options: ExportOptions) -> to
     raise CaptureError(
         "torch.export could not capture the model:\n" + reasons + "\nWhat to do: make the "
         "failing code traceable (no data-dependent Python control flow; use torch.cond, or "
-        "move it out of forward), check that args match forward()'s signature, and that "
-        "dynamic axes are really dynamic (an example size of 0 or 1 is specialised: use a "
-        "size of 2 or more in the example inputs)."
+        "move it out of forward), and check that args match forward()'s signature.\n"
+        f"torch's full output of these attempts is in {log.keep()}"
     ) from errors[-1][1]
+
+
+REFINE_ATTEMPTS = 4
+
+
+def _export_refining(model: Any, args: tuple, kwargs: dict, dynamic_shapes: Any, strict: bool,
+                     log: CaptureLog) -> torch.export.ExportedProgram:
+    """``torch.export.export``, retried with torch.export's own suggested fixes when the model
+    limits a named dynamic axis (a range, a divisibility, an equality)."""
+    for attempt in range(REFINE_ATTEMPTS):
+        try:
+            with CAPTURE_LOCK, log.active():
+                return torch.export.export(model, args, kwargs=kwargs or None,
+                                           dynamic_shapes=dynamic_shapes, strict=strict)
+        except Exception as exc:
+            refined = refine(exc, dynamic_shapes, log.symbols)
+            if refined is None or attempt == REFINE_ATTEMPTS - 1:
+                raise
+            dynamic_shapes = refined
+    raise AssertionError("unreachable")
+
+
+def _specialised_message(fixed: SpecializedAxes, model: Any, args: tuple, kwargs: dict,
+                         options: ExportOptions) -> str:
+    paths = _input_paths(model, args, kwargs)
+    labels = input_labels(options, len(paths))
+    lines = []
+    for source, value, where in fixed.axes:
+        found = source_axis(source)
+        if found is not None and found[0] in paths:
+            index = paths[found[0]]
+            label = labels[index]
+            name = options.dynamic_axes.get(label, {}).get(found[1])
+            axis = f"axis {found[1]} of input {label!r}" + (f" (dynamic name {name!r})" if name else "")
+        else:
+            axis = f"dynamic dimension {source}"
+        lines.append(f"  {axis} is fixed to {value} by the model"
+                     + (f" at {where}" if where else ""))
+    return ("the model cannot run with these axes dynamic: the graph only works at one size.\n"
+            + "\n".join(lines) + "\nWhat to do: remove those axes from dynamic_axes (or "
+            "dynamic_shapes), or change the code at that line so the size is not fixed.")
+
+
+def _input_paths(model: Any, args: tuple, kwargs: dict) -> dict[str, int]:
+    """torch.export's argument paths (``"['x']"``, ``"['past'][0]"``) -> tensor input index."""
+    from torch.utils import _pytree as pytree
+
+    order = {id(t): i for i, t in enumerate(tensor_leaves(args, kwargs))}
+    forward = model.forward if isinstance(model, torch.nn.Module) else model
+    try:
+        bound = inspect.signature(forward).bind(*args, **kwargs).arguments
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    for path, leaf in pytree.tree_flatten_with_path(dict(bound))[0]:
+        if isinstance(leaf, torch.Tensor) and id(leaf) in order:
+            out[pytree.keystr(path)] = order[id(leaf)]
+    return out
 
 
 def _is_user_error(exc: Exception) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import sys
 import time
@@ -17,10 +18,12 @@ from typing import Any
 import torch
 
 from . import serialize
-from .capture import as_module, split_args, training_mode
+from .capture import as_module, is_torchscript, split_args, training_mode
 from .check import check_model
 from .decompose import decompose_unsupported
-from .dynamic import axis_names, dynamic_shapes_from_axes, tensor_leaves
+from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, grow_examples,
+                      input_labels, tensor_leaves)
+from .guards import describe_ranges
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
 from .lowering import ConversionRefused, Lowerer, SymbolNames
@@ -123,11 +126,7 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
     stages.done("plugins")
 
     with training_mode(model, options.training):
-        capture_options = dataclasses.replace(
-            options, dynamic_shapes=dynamic_shapes_from_axes(model, args, kw, options))
-        ep = loaded.pm.hook.onnxplug_capture(model=model, args=args, kwargs=kw, options=capture_options)
-        if ep is None:
-            raise OnnxExporterError("no capture plugin could capture the model.")
+        ep, axis_ranges = _capture(model, args, kw, options, loaded)
         stages.done("capture")
         ep = run_fx_passes(ep, loaded.fx_passes, options)
         ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
@@ -141,6 +140,8 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
         ir_model = run_ir_passes(lowered.model, loaded.ir_passes, context)
         if options.keep_initializers_as_inputs:
             _initializers_as_inputs(ir_model)
+        if axis_ranges:
+            ir_model.metadata_props["onnxplug.dynamic_axes"] = json.dumps(axis_ranges)
         stages.done("ir passes")
 
         external = serialize.needs_external_data(ir_model, options.external_data)
@@ -164,6 +165,7 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
              "decomposition was exported instead" for key in decomposed] + context.notes
     result = ExportResult(ir_model, proto, lowered.served, decomposed, loaded.names(),
                           stages.timings, notes)
+    result.axis_ranges = axis_ranges
     if options.verbose:
         print(result.summary())
     if f is not None:
@@ -172,6 +174,26 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
         result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
         stages.done("save")
     return result
+
+
+def _capture(model: Any, args: tuple, kw: dict, options, loaded):
+    """Capture ``model`` through the ``onnxplug_capture`` hook. Returns the program and, for
+    each named dynamic axis, the range torch.export inferred (``{"seq": "2 .. 64"}``)."""
+    leaf_axes = dynamic_leaf_axes(model, args, kw, options)
+    if isinstance(model, torch.nn.Module) and not is_torchscript(model):
+        labels = input_labels(options, len(leaf_axes))
+        args, kw = grow_examples(args, kw, leaf_axes, labels)
+    capture_options = dataclasses.replace(
+        options, dynamic_shapes=dynamic_shapes_from_axes(model, args, kw, options))
+    ep = loaded.pm.hook.onnxplug_capture(model=model, args=args, kwargs=kw, options=capture_options)
+    if ep is None:
+        raise OnnxExporterError("no capture plugin could capture the model.")
+    ranges = describe_ranges(ep, leaf_axes)
+    for name, text in ranges.items():
+        log.info("dynamic axis %s: %s", name, text)
+        if options.verbose:
+            print(f"onnxplug: dynamic axis {name}: {text}", file=sys.stderr)
+    return ep, ranges
 
 
 def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_names):

@@ -21,7 +21,10 @@ class ExportResult:
     * ``served``: op key -> ``"plugin: function"`` that converted it;
     * ``decomposed``: ops that had no conversion and were decomposed by PyTorch;
     * ``plugins``: the plugins that were loaded; ``timings``: seconds per stage;
-    * ``warnings``: anything worth knowing that did not stop the export.
+    * ``warnings``: anything worth knowing that did not stop the export;
+    * ``axis_ranges``: for each named dynamic axis, what torch.export inferred about it
+      (``{"seq": "2 .. 64", "batch": ">= 2", "len": "= 8*k, k >= 1"}``), also stored in the
+      model's metadata as JSON under ``onnxplug.dynamic_axes``.
     """
 
     ir_model: ir.Model
@@ -32,6 +35,7 @@ class ExportResult:
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     path: str | None = None
+    axis_ranges: dict[str, str] = field(default_factory=dict)
 
     def save(self, f: Any) -> None:
         """Save the model to a path or a binary file object (atomically for paths)."""

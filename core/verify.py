@@ -33,13 +33,21 @@ def flat_tensors(value: Any) -> list[Any]:
 
 def run_onnxruntime(model: Any, inputs: Sequence[Any]) -> list[np.ndarray]:
     """Run ``model`` (ModelProto, bytes or path) on ``inputs`` given in graph-input order."""
+    return run_session(ort_session(model), inputs)
+
+
+def ort_session(model: Any) -> Any:
+    """An onnxruntime CPU session for ``model`` (ModelProto, bytes or path)."""
     import onnxruntime as ort
 
     if hasattr(model, "SerializeToString"):
         model = model.SerializeToString()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def run_session(sess: Any, inputs: Sequence[Any]) -> list[np.ndarray]:
     names = [i.name for i in sess.get_inputs()]
     feeds = {}
     for name, x in zip(names, inputs):
@@ -92,13 +100,38 @@ def eager_outputs(model: Any, args: tuple, kwargs: dict) -> list:
 
 def verify_export(model: Any, args: tuple, kwargs: dict, proto: Any, ir_model: Any,
                   options: Any, ep: Any) -> None:
+    """Run the exported model in onnxruntime at the example inputs and, when it has dynamic
+    axes, at a second size of every one of them (within the range torch.export inferred), and
+    compare each run with eager PyTorch. A size frozen inside the graph fails the second run."""
+    from .dynamic import dynamic_leaf_axes, resized_inputs, second_sizes
+
+    try:
+        sess = ort_session(proto if proto is not None else ir_model)
+    except Exception as exc:
+        raise VerificationError(f"onnxruntime could not load the exported model: {exc}") from exc
+    names = [v.name for v in ir_model.graph.outputs]
+    _verify_at(sess, model, args, kwargs, options, names, "")
+    axes = dynamic_leaf_axes(model, args, kwargs, options)
+    if ep is None or not any(axes):
+        return
+    sizes = second_sizes(ep, args, kwargs, axes)
+    args2, kwargs2 = resized_inputs(args, kwargs, sizes)
+    where = ", ".join(dict.fromkeys(label for _, label in sizes.values()))
+    _verify_at(sess, model, args2, kwargs2, options, names, f" at the second size ({where})")
+
+
+def _verify_at(sess: Any, model: Any, args: tuple, kwargs: dict, options: Any,
+               names: list[str], where: str) -> None:
     expected = eager_outputs(model, args, kwargs)
     inputs: list[Any] = [x for x in flat_tensors((args, kwargs)) if isinstance(x, torch.Tensor)]
     if not options.export_params and isinstance(model, torch.nn.Module):
         inputs += list(model.state_dict().values())
     try:
-        actual = run_onnxruntime(proto if proto is not None else ir_model, inputs)
+        actual = run_session(sess, inputs)
     except Exception as exc:
-        raise VerificationError(f"onnxruntime could not run the exported model: {exc}") from exc
-    names = [v.name for v in ir_model.graph.outputs]
-    compare(expected, actual, names=names)
+        raise VerificationError(f"onnxruntime could not run the exported model{where}: {exc}\n"
+                                "A size fixed inside the graph is the usual cause.") from exc
+    try:
+        compare(expected, actual, names=names)
+    except VerificationError as exc:
+        raise VerificationError(f"{exc}{where}") from None
