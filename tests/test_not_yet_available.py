@@ -1,7 +1,8 @@
 """SPEC rows owned by later issues: clear errors now, raised before anything is written.
 
-export_modules_as_functions, the ATen/fallthrough export types and autograd_inlining=False
-fail with a message naming what is missing; autograd_inlining=True inlines Functions.
+export_modules_as_functions below opset 15, the ATen/fallthrough export types and
+autograd_inlining=False fail with a message naming what is missing; autograd_inlining=True
+inlines Functions.
 """
 
 from __future__ import annotations
@@ -18,14 +19,6 @@ def test_functions_need_opset_15(tmp_path, mlp):
     with pytest.raises(onnxplug.OptionError, match="opset_version >= 15"):
         onnxplug.export(mlp, (torch.randn(2, 4),), tmp_path / "m.onnx",
                         export_modules_as_functions=True, opset_version=13)
-    assert not (tmp_path / "m.onnx").exists()
-
-
-@pytest.mark.parametrize("value", [True, {torch.nn.Linear}])
-def test_functions_not_available_yet(tmp_path, mlp, value):
-    with pytest.raises(onnxplug.OptionError, match="not available yet.*onnxplug-functions"):
-        onnxplug.export(mlp, (torch.randn(2, 4),), tmp_path / "m.onnx",
-                        export_modules_as_functions=value)
     assert not (tmp_path / "m.onnx").exists()
 
 

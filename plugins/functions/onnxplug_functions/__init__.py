@@ -1,7 +1,13 @@
 """onnxplug-functions: turns ``nn.Module`` calls into ONNX local functions.
 
-The core refuses ``export_modules_as_functions`` unless an installed IR pass declares
-``provides=("export_modules_as_functions",)``. This distribution is where that pass lives; it
-is packaged and discovered now, and registers the pass once it builds functions (the issue
-"export_modules_as_functions as a plugin").
+``onnxplug.export(..., export_modules_as_functions=True)`` (or a set of module types) runs the
+IR pass :func:`onnxplug_functions.extract.export_modules_as_functions`, registered by
+:mod:`onnxplug_functions.plugin`; :func:`inline_functions` turns such a model back into a flat
+one, for runtimes without local-function support.
 """
+
+from __future__ import annotations
+
+from .inline import inline_functions
+
+__all__ = ["inline_functions"]

@@ -1,10 +1,6 @@
-"""The functions distribution is installed and discovered; until it registers its pass the
-option fails clearly, before anything is written."""
+"""The functions distribution is installed, discovered, and provides its feature."""
 
 from __future__ import annotations
-
-import pytest
-import torch
 
 import onnxplug
 
@@ -14,9 +10,8 @@ def test_discovered_through_its_entry_point():
     assert "functions" in names
 
 
-def test_option_refused_until_a_pass_provides_it(tmp_path):
-    model = torch.nn.Sequential(torch.nn.Linear(3, 3)).eval()
-    assert "export_modules_as_functions" not in onnxplug.load_plugins().provided_features()
-    with pytest.raises(onnxplug.OptionError, match="not available yet"):
-        onnxplug.export(model, (torch.randn(2, 3),), tmp_path / "m.onnx", export_modules_as_functions=True)
-    assert not (tmp_path / "m.onnx").exists()
+def test_provides_export_modules_as_functions():
+    loaded = onnxplug.load_plugins()
+    assert "export_modules_as_functions" in loaded.provided_features()
+    entry = next(p for p in loaded.ir_passes if p.name == "export_modules_as_functions")
+    assert entry.plugin == "functions"
