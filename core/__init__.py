@@ -25,9 +25,22 @@ from .result import ExportResult
 
 __version__ = "0.1.0"
 
+
+def inline_functions(model):
+    """Inline every local function of an exported model (``export_modules_as_functions``),
+    for runtimes without function support. See ``onnxplug_functions.inline_functions``."""
+    try:
+        from onnxplug_functions import inline_functions as inline
+    except ImportError as exc:
+        raise PluginError("inline_functions needs the onnxplug-functions plugin: "
+                          "pip install -e plugins/functions") from exc
+    return inline(model)
+
+
 __all__ = [
     "CaptureError", "CheckerError", "ExportResult", "GraphContext", "OnnxExporterError",
     "OperatorExportTypes", "OptionError", "PluginError", "TrainingMode",
-    "UnsupportedOperatorError", "VerificationError", "export", "hookimpl", "load_plugins",
+    "UnsupportedOperatorError", "VerificationError", "export", "hookimpl", "inline_functions",
+    "load_plugins",
     "register_symbolic", "reload_plugins", "symbolic", "unregister_symbolic",
 ]
