@@ -7,10 +7,14 @@ values a symbolic function creates itself carry what it declares (``g.op(..., dt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import onnx.defs
 import onnx_ir as ir
 import torch
 from onnx_ir.tensor_adapters import TorchTensor, from_torch_dtype, to_torch_dtype
@@ -85,14 +89,173 @@ def attribute(name: str, value: Any) -> ir.Attr | None:
     return ir.convenience.convert_attribute(name, value)
 
 
+# -- output types from the operator schemas -------------------------------------------------------
+_VARIADIC = onnx.defs.OpSchema.FormalParameterOption.Variadic
+
+
+def _type_of(type_str: str) -> ir.DataType | None:
+    """``"tensor(float)"`` -> ``ir.DataType.FLOAT``; None for sequences, maps and optionals."""
+    if not (type_str.startswith("tensor(") and type_str.endswith(")")):
+        return None
+    return ir.DataType.__members__.get(type_str[7:-1].upper())
+
+
+@dataclass(frozen=True)
+class _TypePlan:
+    """How an op's output types follow from its inputs, per its schema (see :func:`type_plan`).
+
+    ``inputs[k]`` is the type variable of formal input ``k`` (None: a written-out type or a
+    heterogeneous variadic); ``outputs[k]`` is a fixed ``ir.DataType``, the name of a type
+    variable an input shares, or None (the schema alone cannot tell). A variadic last formal
+    parameter stands for every actual one from its position on.
+    """
+
+    inputs: tuple[str | None, ...]
+    variadic_input: bool
+    outputs: tuple[ir.DataType | str | None, ...]
+    variadic_output: bool
+
+
+@lru_cache(maxsize=None)
+def type_plan(domain: str, op_type: str, version: int) -> _TypePlan | None:
+    """The output-type rules of ``domain::op_type`` at opset ``version``; None without a schema.
+
+    An output whose type is written out, or whose type constraint allows one type only, gets that
+    type; one whose type variable an input shares (and that is not a heterogeneous variadic) gets
+    that input's type.
+    """
+    try:
+        schema = onnx.defs.get_schema(op_type, version, domain)
+    except onnx.defs.SchemaError:
+        return None
+    allowed = {t.type_param_str: tuple(t.allowed_type_strs) for t in schema.type_constraints}
+    inputs = tuple(p.type_str if p.type_str in allowed and p.is_homogeneous else None
+                   for p in schema.inputs)
+    outputs: list[ir.DataType | str | None] = []
+    for p in schema.outputs:
+        options = allowed.get(p.type_str, (p.type_str,))
+        if len(options) == 1:
+            outputs.append(_type_of(options[0]))
+        elif p.is_homogeneous and p.type_str in inputs:
+            outputs.append(p.type_str)
+        else:
+            outputs.append(None)
+    return _TypePlan(inputs, bool(schema.inputs) and schema.inputs[-1].option == _VARIADIC,
+                     tuple(outputs), bool(schema.outputs) and schema.outputs[-1].option == _VARIADIC)
+
+
+def _formal(i: int, n: int, variadic: bool) -> int | None:
+    return i if i < n else (n - 1 if variadic and n else None)
+
+
+def _input_type(plan: _TypePlan, inputs: Sequence[ir.Value | None], variable: str) -> ir.DataType | None:
+    for i, v in enumerate(inputs):
+        k = _formal(i, len(plan.inputs), plan.variadic_input)
+        if k is None:
+            break
+        if plan.inputs[k] == variable and v is not None and v.dtype is not None:
+            return v.dtype
+    return None
+
+
+def _attr(node: ir.Node, name: str) -> Any:
+    a = node.attributes.get(name)
+    return None if a is None else a.value
+
+
+def _dtype_attr(node: ir.Node, default: Any) -> list[ir.DataType | None]:
+    """The ``dtype`` attribute, else ``default`` (a DataType, or a callable of the node)."""
+    dt = _attr(node, "dtype")
+    if dt is not None:
+        return [ir.DataType(dt)]
+    return [default(node) if callable(default) else default]
+
+
+def _first_input_type(node: ir.Node) -> ir.DataType | None:
+    return node.inputs[0].dtype if node.inputs and node.inputs[0] is not None else None
+
+
+def _constant_type(node: ir.Node) -> list[ir.DataType | None]:
+    for name, dt in (("value", None), ("value_float", ir.DataType.FLOAT),
+                     ("value_floats", ir.DataType.FLOAT), ("value_int", ir.DataType.INT64),
+                     ("value_ints", ir.DataType.INT64), ("value_string", ir.DataType.STRING),
+                     ("value_strings", ir.DataType.STRING)):
+        value = _attr(node, name)
+        if value is not None:
+            return [value.dtype if dt is None else dt]
+    return [None]
+
+
+def _quantize_type(node: ir.Node) -> list[ir.DataType | None]:
+    out = _attr(node, "output_dtype")
+    if out:
+        return [ir.DataType(out)]
+    zero_point = node.inputs[2] if len(node.inputs) > 2 else None
+    return [zero_point.dtype if zero_point is not None else ir.DataType.UINT8]
+
+
+def _graph_outputs(name: str, skip: int = 0) -> Callable[[ir.Node], list[ir.DataType | None]]:
+    def rule(node: ir.Node) -> list[ir.DataType | None]:
+        body = _attr(node, name)
+        return [v.dtype for v in body.outputs[skip:]] if isinstance(body, ir.Graph) else []
+    return rule
+
+
+# Default-domain ops whose output types come from an attribute or a body graph (first outputs).
+_ATTRIBUTE_TYPES: dict[str, Callable[[ir.Node], list[ir.DataType | None]]] = {
+    "Cast": lambda n: [ir.DataType(_attr(n, "to"))] if _attr(n, "to") is not None else [None],
+    "ConstantOfShape": lambda n: [v.dtype if (v := _attr(n, "value")) is not None else ir.DataType.FLOAT],
+    "Constant": _constant_type,
+    "RandomNormal": lambda n: _dtype_attr(n, ir.DataType.FLOAT),
+    "RandomUniform": lambda n: _dtype_attr(n, ir.DataType.FLOAT),
+    "RandomNormalLike": lambda n: _dtype_attr(n, _first_input_type),
+    "RandomUniformLike": lambda n: _dtype_attr(n, _first_input_type),
+    "EyeLike": lambda n: _dtype_attr(n, _first_input_type),
+    "Bernoulli": lambda n: _dtype_attr(n, _first_input_type),
+    "Multinomial": lambda n: _dtype_attr(n, ir.DataType.INT32),
+    "QuantizeLinear": _quantize_type,
+    "If": _graph_outputs("then_branch"),
+    "Loop": _graph_outputs("body", skip=1),
+    "Scan": _graph_outputs("body"),
+}
+
+
+def infer_output_types(node: ir.Node, version: int) -> list[ir.DataType | None]:
+    """The ONNX type of each output of ``node`` that its schema and attributes determine.
+
+    ``version`` is the opset of the node's domain. An output nothing determines (or a node with
+    no schema: most custom domains) gets None.
+    """
+    plan = type_plan(node.domain, node.op_type, version)
+    types: list[ir.DataType | None] = []
+    if node.domain in ("", "ai.onnx") and node.op_type in _ATTRIBUTE_TYPES:
+        types = list(_ATTRIBUTE_TYPES[node.op_type](node))[:len(node.outputs)]
+    if plan is None:
+        return types + [None] * (len(node.outputs) - len(types))
+    for i in range(len(types), len(node.outputs)):
+        k = _formal(i, len(plan.outputs), plan.variadic_output)
+        rule = plan.outputs[k] if k is not None else None
+        if isinstance(rule, str):
+            rule = _input_type(plan, node.inputs, rule)
+        types.append(rule)
+    return types
+
+
 class GraphContext:
     """Builds ONNX nodes for one export (or one subgraph of it).
 
-    Attributes a symbolic function uses:
+    The stable surface a symbolic function uses:
 
-    * ``g.opset``: the target default-domain opset (an int).
-    * ``g.options``: the :class:`onnxplug.options.ExportOptions` of the export.
-    * ``g.op(...)``, ``g.constant(...)``, ``g.dtype(v)``, ``g.shape(v)``, ``g.rank(v)``.
+    * ``g.opset``: the target default-domain opset (an int); ``g.options``: the
+      :class:`onnxplug.options.ExportOptions` of the export.
+    * building: ``g.op(...)`` (output types inferred from the operator schema),
+      ``g.constant(...)``, ``g.initializer(...)``, ``g.subgraph(...)``;
+    * what is known about a value: ``g.dtype(v)``, ``g.shape(v)``, ``g.rank(v)``,
+      ``g.static_shape(v)``, ``g.const_value(v)``, ``g.set_type(v, ...)``;
+    * the op being converted, from PyTorch's metadata: ``g.out_dtype(i)``, ``g.out_shape(i)``,
+      ``g.out_val(i)``, ``g.out_count()``, ``g.out_used(i)``, ``g.arg_val(i)``, ``g.target_name()``.
+
+    Everything else (``graph``, ``new_nodes``, ``domains``, underscored names) belongs to the core.
     """
 
     def __init__(self, graph: ir.Graph, opset: int, options: "ExportOptions",
@@ -102,7 +265,7 @@ class GraphContext:
         self.options = options
         self.domains: dict[str, int] = domains if domains is not None else {}
         self.new_nodes: list[ir.Node] = []
-        self.fx_node: Any = None  # the torch.fx.Node being lowered, set by the core
+        self._fx_node: torch.fx.Node | None = None  # the node being converted (set_fx_node)
         self._constants: dict[tuple, ir.Value] = {}
 
     # -- building nodes ------------------------------------------------------------------
@@ -115,8 +278,15 @@ class GraphContext:
         (torch/numpy tensors and Python scalars, converted with :meth:`constant`). Attributes
         are keywords with a type suffix (``axis_i=1``, ``alpha_f=0.5``, ``mode_s="linear"``,
         ``value_t=tensor``, ``perm_is=[0, 2, 1]``, ``_fs``, ``_ss``, ``_g``) or plain Python values
-        typed automatically; ``None`` omits the attribute. ``dtype`` declares the torch dtype of
-        the outputs, so later ``g.dtype(out)`` calls can use it.
+        typed automatically; ``None`` omits the attribute.
+
+        Each output's type is inferred from the ONNX operator schema at the target opset: a type
+        the schema fixes (``Shape`` -> int64, ``Equal`` -> bool, ``TopK``'s indices), the type of
+        the input that shares the output's type variable (``Add``, ``Where``'s X), or the type an
+        attribute names (``Cast``'s ``to``, ``ConstantOfShape``'s ``value``, the random ops'
+        ``dtype``, the body graph of ``If``/``Loop``/``Scan``). ``dtype`` overrides it for every
+        output; it is needed only where nothing determines the type (an op without a schema,
+        such as most custom-domain ops, or inputs of unknown type).
         """
         domain, _, name = op_type.rpartition("::")
         if domain:
@@ -131,6 +301,11 @@ class GraphContext:
         if dtype is not None:
             for out in node.outputs:
                 out.dtype = onnx_dtype(dtype)
+        else:
+            version = self.opset if not domain or domain == "ai.onnx" else self.domains.get(domain, 1)
+            for out, inferred in zip(node.outputs, infer_output_types(node, version)):
+                if inferred is not None:
+                    out.dtype = inferred
         return node.outputs[0] if outputs == 1 else tuple(node.outputs)
 
     def constant(self, value: Any, dtype: torch.dtype | None = None) -> ir.Value:
@@ -222,20 +397,78 @@ class GraphContext:
         s = cls.shape(v)
         return None if s is None else len(s)
 
-    def _out_val(self, i: int) -> Any:
-        val = self.fx_node.meta.get("val") if self.fx_node is not None else None
+    # -- the op being converted (PyTorch's metadata of its FX node) -----------------------------
+    def set_fx_node(self, node: torch.fx.Node | None) -> None:
+        """For the core: the FX node whose conversion runs next (what ``out_*`` describe)."""
+        self._fx_node = node
+
+    def target_name(self) -> str:
+        """The op being converted as PyTorch prints it (``aten.max_pool2d.default``), or ''."""
+        return str(self._fx_node.target) if self._fx_node is not None else ""
+
+    def out_val(self, i: int = 0) -> Any:
+        """PyTorch's value for output ``i`` of the op: a fake tensor, a SymInt..., or None.
+
+        For an op returning one tensor, ``i=0`` is that tensor.
+        """
+        val = self._fx_node.meta.get("val") if self._fx_node is not None else None
         if isinstance(val, (tuple, list)):
             val = val[i] if i < len(val) else None
         return val
 
+    def out_count(self) -> int | None:
+        """How many outputs the op returns: the length of its tuple or list, 1 for a single value.
+
+        None outside a conversion or without metadata. For ``split`` along a dynamic dim,
+        ``torch.export`` fixes the count with guards, so it is safe to build the graph with.
+        """
+        val = self._fx_node.meta.get("val") if self._fx_node is not None else None
+        if isinstance(val, (tuple, list)):
+            return len(val)
+        return None if val is None else 1
+
+    def out_used(self, i: int = 0) -> bool:
+        """Whether a later node (or the graph's outputs) uses output ``i`` of the op.
+
+        True when unknown, and for every output when the whole result is used (not through
+        indexing). A conversion may skip building outputs that are not used.
+        """
+        node = self._fx_node
+        if node is None:
+            return True
+        for user in node.users:
+            if user.target is not operator.getitem:
+                return True
+            if user.args[1] == i and user.users:
+                return True
+        return False
+
+    def arg_val(self, i: int) -> Any:
+        """PyTorch's value for positional argument ``i`` of the op, as it was traced.
+
+        A fake tensor (dtype, shape, strides, storage offset) for a tensor argument, a list of
+        them for a tensor list, the Python value for a constant argument; None when absent.
+        """
+        node = self._fx_node
+        if node is None or i >= len(node.args):
+            return None
+
+        def val(a: Any) -> Any:
+            if isinstance(a, torch.fx.Node):
+                return a.meta.get("val")
+            if isinstance(a, (list, tuple)):
+                return type(a)(val(x) for x in a)
+            return a
+        return val(node.args[i])
+
     def out_dtype(self, i: int = 0) -> torch.dtype | None:
         """The torch dtype PyTorch gives output ``i`` of the op being converted."""
-        val = self._out_val(i)
+        val = self.out_val(i)
         return val.dtype if isinstance(val, torch.Tensor) else None
 
     def out_shape(self, i: int = 0) -> tuple[int | str, ...] | None:
         """The shape of output ``i`` of the op being converted: ints, or strings for dynamic dims."""
-        val = self._out_val(i)
+        val = self.out_val(i)
         if not isinstance(val, torch.Tensor):
             return None
         return tuple(int(d) if isinstance(d, int) or str(d).isdigit() else str(d) for d in val.shape)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import operator
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -388,7 +389,7 @@ class Lowerer:
             raise OnnxExporterError(f"{exc} (plugin {entry.plugin!r}, FX node {node.name!r} at "
                                     f"{node_location(node) or 'unknown'})") from None
         self.g.new_nodes = []
-        self.g.fx_node = node
+        self.g.set_fx_node(node)
         try:
             result = entry.fn(self.g, *self.value_of(pos), **{k: self.value_of(v) for k, v in kw.items()})
         except OnnxExporterError:
@@ -424,11 +425,29 @@ class Lowerer:
                 n.name = f"{node.name}_n{self._node_count}"
         val = node.meta.get("val")
         if isinstance(result, ir.Value):
+            self._check_dtype(node, result, val, 0)
             self._set_meta(result, val, node.name)
         elif isinstance(result, (tuple, list)) and isinstance(val, (tuple, list)):
             for i, (r, v) in enumerate(zip(result, val)):
                 if isinstance(r, ir.Value):
+                    self._check_dtype(node, r, v, i)
                     self._set_meta(r, v, f"{node.name}_{i}")
+
+    def _check_dtype(self, node: torch.fx.Node, v: ir.Value, val: Any, i: int) -> None:
+        """With ``ONNXPLUG_CHECK_TYPES=1`` (the test suites), a conversion whose output ``i`` has
+        another type than PyTorch's fails; otherwise ``_set_meta`` relabels it as before."""
+        if os.environ.get("ONNXPLUG_CHECK_TYPES") != "1" or not isinstance(val, torch.Tensor):
+            return
+        want = val.dtype.to_real() if val.dtype.is_complex else val.dtype  # complex: real pairs
+        if v.dtype is None or v.dtype == onnx_dtype(want):
+            return
+        key = op_key(node.target)
+        raise OnnxExporterError(
+            f"converting {key} (FX node {node.name!r}) with {self.served.get(key, 'its conversion')}: "
+            f"output {i} is {v.dtype.name} in ONNX but {val.dtype} in PyTorch. A dtype= given to "
+            "g.op is wrong or a Cast is missing; fix the conversion (this check runs when "
+            "ONNXPLUG_CHECK_TYPES=1, as in the test suites).")
+
 
     def _set_meta(self, v: ir.Value, val: Any, name: str | None = None) -> None:
         if name is not None and v.name is None:

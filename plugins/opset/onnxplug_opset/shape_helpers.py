@@ -657,8 +657,7 @@ def output_count(g) -> int | None:
     For ``split``/``chunk`` along a dynamic dim, ``torch.export`` fixes this number with guards
     (a derived dim such as ``2*k``, or a range), so it is a safe Python int to build the graph with.
     """
-    val = g.fx_node.meta.get("val") if g.fx_node is not None else None
-    return len(val) if isinstance(val, (list, tuple)) else None
+    return g.out_count()
 
 
 def output_dim_sizes(g, dim: int, count: int) -> list[int | str | None]:
@@ -732,8 +731,7 @@ def split_sizes(g, x, sizes: Sequence[int | ir.Value], dim: int) -> list[ir.Valu
 
 def owns_contiguous_storage(g) -> bool:
     """Whether the input PyTorch strides over is exactly its own row-major elements."""
-    arg = g.fx_node.args[0] if g.fx_node is not None else None
-    val = getattr(arg, "meta", {}).get("val")
+    val = g.arg_val(0)
     if not isinstance(val, torch.Tensor):
         return False
     try:

@@ -261,7 +261,7 @@ def max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode):
 def _ceil_pads(g, n, k, s, p):
     """Begin and end pads that give PyTorch's ceil-mode output size with floor-mode pooling."""
     out = g.out_shape()[-n:]
-    inp = [int(d) for d in g.fx_node.args[0].meta["val"].shape[-n:]]
+    inp = [int(d) for d in g.arg_val(0).shape[-n:]]
     end = [max(p[i], (out[i] - 1) * s[i] + k[i] - inp[i] - p[i]) for i in range(n)]
     return list(p) + end
 
@@ -294,7 +294,7 @@ def _int_pool_args(n, kernel_size, stride, padding, dilation):
 
 def _pool_rank(g) -> int:
     """The spatial rank from the op's name (``max_pool2d...`` -> 2)."""
-    name = str(g.fx_node.target) if g.fx_node is not None else ""
+    name = g.target_name()
     for n in (1, 2, 3):
         if f"pool{n}d" in name:
             return n
@@ -303,9 +303,8 @@ def _pool_rank(g) -> int:
 
 def values_only(g) -> bool:
     """True when only output 0 of the op being converted is used (the indices are not)."""
-    node = g.fx_node
-    return node is not None and all(
-        getattr(u.target, "__name__", "") == "getitem" and (u.args[1] == 0 or not u.users) for u in node.users)
+    n = g.out_count()
+    return n is not None and not any(g.out_used(i) for i in range(1, n))
 
 
 @op("aten::max_pool2d_with_indices", "aten::max_pool1d_with_indices", "aten::max_pool3d_with_indices")
