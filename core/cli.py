@@ -5,6 +5,7 @@
   to stderr as they finish.
 * ``onnxplug plugins``: the installed plugins, what each contributes, broken ones, conflicts.
 * ``onnxplug ops [--opset N] [--plugin NAME] [--json]``: which plugin serves each op key.
+* ``onnxplug ops --where KEY``: for each opset, the conversion serving KEY and its file:line.
 * ``onnxplug check model.onnx``: the ONNX checker and an onnxruntime load.
 * ``onnxplug test-plugin NAME [PYTEST ARGS]``: ``pytest --onnxplug-plugin NAME``.
 
@@ -95,11 +96,10 @@ class _StageLog(logging.Handler):
         print(f"onnxplug: {record.getMessage()}", file=sys.stderr, flush=True)
 
 
-def cmd_export(a: argparse.Namespace) -> int:
+def _build_model(a: argparse.Namespace) -> tuple[Any, tuple]:
+    """Call the factory; return ``(model, example_inputs as a tuple)``."""
     factory = load_factory(a.factory)
     import torch
-
-    import onnxplug
 
     t0 = time.perf_counter()
     built = factory()
@@ -109,33 +109,49 @@ def cmd_export(a: argparse.Namespace) -> int:
     model, inputs = built
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
-    inputs = tuple(inputs)
     print(f"onnxplug: build model: {time.perf_counter() - t0:.3f}s", file=sys.stderr)
+    return model, tuple(inputs)
+
+
+def _parse_custom_opsets(items: list[str]) -> dict[str, int]:
+    """``["com.microsoft:1"]`` -> ``{"com.microsoft": 1}``."""
+    custom = {}
+    for item in items:
+        domain, _, version = item.rpartition(":")
+        if not domain or not version.isdigit():
+            raise CliError(f"--custom-opset {item!r}: use DOMAIN:VERSION, e.g. com.microsoft:1.")
+        custom[domain] = int(version)
+    return custom
+
+
+def _export_kwargs(a: argparse.Namespace, model: Any, inputs: tuple) -> dict[str, Any]:
+    """The keyword arguments of ``onnxplug.export`` that the command line asks for."""
     dynamic = parse_dynamic(a.dynamic or [])
     input_names = a.input_names.split(",") if a.input_names else []
     output_names = a.output_names.split(",") if a.output_names else []
     if dynamic and not input_names:
         input_names = _default_input_names(model, inputs)
-    custom = {}
-    for item in a.custom_opset or []:
-        domain, _, version = item.rpartition(":")
-        if not domain or not version.isdigit():
-            raise CliError(f"--custom-opset {item!r}: use DOMAIN:VERSION, e.g. com.microsoft:1.")
-        custom[domain] = int(version)
+    return dict(opset_version=a.opset, dynamic_axes=dynamic or None,
+                input_names=input_names or None, output_names=output_names or None,
+                custom_opsets=_parse_custom_opsets(a.custom_opset or []) or None,
+                verify=a.verify, do_constant_folding=not a.no_constant_folding)
+
+
+def _export_logging_stages(call):
+    """Run ``call()`` with the exporter's stage timings printed to stderr as they finish."""
     handler = _StageLog()
     logger = logging.getLogger("onnxplug")
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        result = onnxplug.export(
-            model, inputs, a.output, opset_version=a.opset, dynamic_axes=dynamic or None,
-            input_names=input_names or None, output_names=output_names or None,
-            custom_opsets=custom or None, verify=a.verify,
-            do_constant_folding=not a.no_constant_folding)
+        return call()
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def _print_export_summary(a: argparse.Namespace, result) -> None:
     graph = result.ir_model.graph
     size = os.path.getsize(a.output) if os.path.exists(a.output) else 0
     print(f"exported {a.output}: opset {graph.opset_imports.get('')}, {len(graph)} nodes, "
@@ -147,6 +163,15 @@ def cmd_export(a: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if a.verify:
         print("verified: onnxruntime matches eager PyTorch on the example inputs")
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    model, inputs = _build_model(a)
+    kwargs = _export_kwargs(a, model, inputs)
+    import onnxplug
+
+    result = _export_logging_stages(lambda: onnxplug.export(model, inputs, a.output, **kwargs))
+    _print_export_summary(a, result)
     return 0
 
 
@@ -176,10 +201,10 @@ def _case_counts(loaded) -> dict[str, Any]:
 
 
 def _conflicts(loaded) -> list[str]:
-    from .options import max_opset
+    from .opsets import NEWEST_OPSET
     from .registry import Registry
 
-    return [str(c) for c in Registry.build(loaded.symbolics, max_opset()).conflicts()]
+    return [str(c) for c in Registry.build(loaded.symbolics, NEWEST_OPSET).conflicts()]
 
 
 def plugins_report(loaded) -> dict[str, Any]:
@@ -214,6 +239,11 @@ def cmd_plugins(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps(report, indent=2))
         return 0
+    _print_plugins(report)
+    return 0
+
+
+def _print_plugins(report: dict[str, Any]) -> None:
     for p in report["plugins"]:
         doms = ", ".join(f"{d} v{v}" for d, v in p["domains"].items()) or "-"
         prio = f", priority {p['priority']}" if p["priority"] else ""
@@ -229,7 +259,6 @@ def cmd_plugins(a: argparse.Namespace) -> int:
     print(f"conflicts: {len(report['conflicts'])}")
     for c in report["conflicts"]:
         print(f"    {c}")
-    return 0
 
 
 # ----------------------------------------------------------------------------- ops
@@ -252,31 +281,41 @@ def _ranges(per_opset: list[tuple[int, Any]]) -> list[dict[str, Any]]:
 
 def decomposition_only(registry) -> list[str]:
     """ATen ops with a PyTorch decomposition and no conversion of their own at this opset."""
-    from .decompose import _table
+    from .decompose import export_decompositions
     from .lowering import op_key
 
-    keys = {op_key(op) for op in _table()}
+    keys = {op_key(op) for op in export_decompositions()}
     return sorted(k for k in keys if registry.lookup(k) is None)
 
 
-def ops_report(loaded, opset: int | None, plugin: str | None) -> dict[str, Any]:
-    from .options import MIN_OPSET, max_opset
+def _registries(loaded, opsets: list[int]) -> dict[int, Any]:
     from .registry import Registry
 
-    opsets = [opset] if opset else list(range(MIN_OPSET, max_opset() + 1))
-    registries = {o: Registry.build(loaded.symbolics, o) for o in opsets}
-    keys = sorted({s.key for s in loaded.symbolics})
+    return {o: Registry.build(loaded.symbolics, o) for o in opsets}
+
+
+def _all_opsets(opset: int | None) -> list[int]:
+    from .opsets import supported_opsets
+
+    return [opset] if opset else list(supported_opsets())
+
+
+def ops_report(loaded, opset: int | None, plugin: str | None) -> dict[str, Any]:
+    """For every op key: the standard-domain winner per opset range, and custom-domain forms."""
+    opsets = _all_opsets(opset)
+    registries = _registries(loaded, opsets)
+    by_key: dict[str, list] = defaultdict(list)
+    for s in loaded.symbolics:
+        by_key[s.key].append(s)
     ops = []
-    for key in keys:
-        entries = [s for s in loaded.symbolics if s.key == key]
+    for key, entries in sorted(by_key.items()):
         if plugin and not any(s.plugin == plugin for s in entries):
             continue
-        served = _ranges([(o, _pick(registries[o], key)) for o in opsets])
+        served = _ranges([(o, registries[o].winner(key)) for o in opsets])
         custom = [{"domain": s.domain, "plugin": s.plugin, "from": s.opset,
                    "function": s.qualname} for s in entries if s.domain]
-        if not served and not custom:
-            continue
-        ops.append({"key": key, "served": served, "custom_domain": custom})
+        if served or custom:
+            ops.append({"key": key, "served": served, "custom_domain": custom})
     top = registries[opsets[-1]]
     return {"opset": opset, "opsets": [opsets[0], opsets[-1]], "plugin": plugin, "ops": ops,
             "decomposition_only": decomposition_only(top) if not plugin else [],
@@ -284,25 +323,96 @@ def ops_report(loaded, opset: int | None, plugin: str | None) -> dict[str, Any]:
                           if not plugin or plugin in (c.winner, *c.losers)]}
 
 
-def _pick(registry, key: str):
-    """The standard-domain winner for exactly ``key`` (no fallback to the bare name)."""
-    return registry._pick(key)
+def _shown_path(location: str) -> str:
+    """``file:line`` relative to the current folder when the file is under it."""
+    path, _, line = location.rpartition(":")
+    if not path:
+        return location
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return location
+    return f"{rel}:{line}" if not rel.startswith("..") else location
+
+
+def where_report(loaded, key: str) -> dict[str, Any]:
+    """For each opset from the lowest to the newest: the conversion that serves ``key`` there.
+
+    Each row gives the plugin, the function's qualname, the key and opset it was registered
+    for, and ``location``: the file:line of its ``def``, or for a factory-made conversion the
+    line that registered it.
+    """
+    from .registry import validate_key
+
+    validate_key(key)
+    registries = _registries(loaded, _all_opsets(None))
+    rows = []
+    for opset, registry in registries.items():
+        entry = registry.lookup(key)
+        rows.append({"opset": opset} if entry is None else {
+            "opset": opset, "plugin": entry.plugin, "function": entry.qualname,
+            "registered": f"{entry.key} from opset {entry.opset}",
+            "location": _shown_path(entry.location)})
+    bare = key.split(".", 1)[0] if "." in key.split("::", 1)[1] else key
+    custom = [{"domain": s.domain, "plugin": s.plugin, "from": s.opset, "function": s.qualname,
+               "location": _shown_path(s.location)}
+              for s in loaded.symbolics if s.key in (key, bare) and s.domain]
+    return {"key": key, "opsets": rows, "custom_domain": custom}
+
+
+def _print_where(report: dict[str, Any]) -> None:
+    rows = report["opsets"]
+    print(f"{report['key']}: the conversion that serves it at each opset")
+    for r in rows:
+        if "plugin" not in r:
+            print(f"  {r['opset']:>2}  -  (no conversion: PyTorch's decomposition, if it has one)")
+            continue
+        print(f"  {r['opset']:>2}  {r['plugin']}: {r['function']}  ({r['registered']})  "
+              f"{r['location']}")
+    for c in report["custom_domain"]:
+        print(f"  [{c['domain']}, with custom_opsets, from opset {c['from']}]  {c['plugin']}: "
+              f"{c['function']}  {c['location']}")
+
+
+def _check_ops_args(a: argparse.Namespace, loaded) -> None:
+    from .opsets import MIN_OPSET, NEWEST_OPSET
+
+    if a.opset is not None and not MIN_OPSET <= a.opset <= NEWEST_OPSET:
+        raise CliError(f"--opset must be from {MIN_OPSET} to {NEWEST_OPSET} (the newest opset the "
+                       "installed onnx defines).")
+    if a.plugin and a.plugin not in {p.name for p in loaded.plugins}:
+        raise CliError(f"no loaded plugin is named {a.plugin!r}; see `onnxplug plugins`.")
+    if a.where is not None:
+        if a.opset is not None or a.plugin:
+            raise CliError("--where KEY lists every opset for one key: drop --opset and --plugin.")
+        if "::" not in a.where:
+            raise CliError(f"--where {a.where!r}: give an op key with its namespace, e.g. "
+                           f"aten::{a.where} (`onnxplug ops` lists them).")
+        bare = a.where.split(".", 1)[0]
+        if not any(s.key in (a.where, bare) for s in loaded.symbolics):
+            raise CliError(f"no plugin registers {a.where!r}"
+                           + (f" or {bare!r}" if bare != a.where else "")
+                           + "; `onnxplug ops` lists the keys with a conversion.")
 
 
 def cmd_ops(a: argparse.Namespace) -> int:
-    from .options import MIN_OPSET, max_opset
     from .plugins import load_plugins
 
-    if a.opset is not None and not MIN_OPSET <= a.opset <= max_opset():
-        raise CliError(f"--opset must be from {MIN_OPSET} to {max_opset()} (the newest opset the "
-                       "installed onnx defines).")
     loaded = load_plugins()
-    if a.plugin and a.plugin not in {p.name for p in loaded.plugins}:
-        raise CliError(f"no loaded plugin is named {a.plugin!r}; see `onnxplug plugins`.")
+    _check_ops_args(a, loaded)
+    if a.where is not None:
+        report = where_report(loaded, a.where)
+        print(json.dumps(report, indent=2)) if a.json else _print_where(report)
+        return 0
     report = ops_report(loaded, a.opset, a.plugin)
     if a.json:
         print(json.dumps(report, indent=2))
         return 0
+    _print_ops(a, report, loaded)
+    return 0
+
+
+def _print_ops(a: argparse.Namespace, report: dict[str, Any], loaded) -> None:
     where = f"at opset {a.opset}" if a.opset else f"at opsets {report['opsets'][0]}-{report['opsets'][1]}"
     print(f"{len(report['ops'])} op keys with a conversion {where}"
           + (f" (plugin {a.plugin})" if a.plugin else ""))
@@ -311,28 +421,24 @@ def cmd_ops(a: argparse.Namespace) -> int:
         parts = [f"{r['from']}{'-' + str(r['to']) if r['to'] != r['from'] else ''}: "
                  f"{r['plugin']} ({r['function']})" for r in o["served"]] if not a.opset else \
                 [f"{r['plugin']} ({r['function']}, from opset "
-                 f"{_first(o, r)})" for r in o["served"]]
+                 f"{_first(loaded, o, r)})" for r in o["served"]]
         parts += [f"[{c['domain']}: {c['plugin']}, with custom_opsets]" for c in o["custom_domain"]]
         print(f"  {o['key']:<{width}}  " + "; ".join(parts or ["-"]))
-    dec = report["decomposition_only"]
     if not a.plugin:
+        dec = report["decomposition_only"]
         at = f"at opset {a.opset}" if a.opset else "at the newest opset"
         hint = "" if a.decomposed else "; --decomposed lists them"
         print(f"decomposition only: {len(dec)} ATen ops have a PyTorch decomposition and no "
               f"conversion of their own {at}{hint}")
-        if a.decomposed:
-            for k in dec:
-                print(f"  {k}")
+        for k in dec if a.decomposed else ():
+            print(f"  {k}")
     print(f"conflicts: {len(report['conflicts'])}")
     for c in report["conflicts"]:
         print(f"  {c}")
-    return 0
 
 
-def _first(op: dict, served: dict) -> int:
-    from .plugins import load_plugins
-
-    opsets = [s.opset for s in load_plugins().symbolics
+def _first(loaded, op: dict, served: dict) -> int:
+    opsets = [s.opset for s in loaded.symbolics
               if s.key == op["key"] and s.qualname == served["function"]]
     return min(opsets) if opsets else served["from"]
 
@@ -382,12 +488,36 @@ def cmd_test_plugin(a: argparse.Namespace, extra: list[str]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="onnxplug", description="PyTorch to ONNX, through plugins.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_export_parser(sub)
+
+    pl = sub.add_parser("plugins", help="list installed plugins, broken ones and conflicts")
+    pl.add_argument("--json", action="store_true")
+
+    o = sub.add_parser("ops", help="which plugin serves each op at each opset")
+    o.add_argument("--opset", type=int, default=None)
+    o.add_argument("--plugin", default=None, help="only ops this plugin registers")
+    o.add_argument("--decomposed", action="store_true",
+                   help="list the ops that only have PyTorch's decomposition")
+    o.add_argument("--where", metavar="KEY", default=None,
+                   help="for each opset, the conversion serving op KEY and its file:line")
+    o.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("check", help="run the ONNX checker and load the model in onnxruntime")
+    c.add_argument("model")
+
+    t = sub.add_parser("test-plugin", help="run a plugin's declared test cases (pytest)")
+    t.add_argument("name", help="entry-point or distribution name of the plugin")
+    return p
+
+
+def _add_export_parser(sub) -> None:
+    from .opsets import DEFAULT_OPSET
 
     e = sub.add_parser("export", help="export a model built by MODULE:FACTORY")
     e.add_argument("factory", metavar="MODULE:FACTORY",
                    help="a function returning (module, example_inputs), e.g. onnxplug.example:build")
     e.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    e.add_argument("--opset", type=int, default=None, help="target opset (default 17)")
+    e.add_argument("--opset", type=int, default=None, help=f"target opset (default {DEFAULT_OPSET})")
     e.add_argument("--dynamic", action="append", metavar="NAME:AXIS:DIM",
                    help="make AXIS of input/output NAME dynamic, named DIM (repeatable)")
     e.add_argument("--input-names", help="comma-separated input names (default with --dynamic: "
@@ -398,23 +528,6 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-constant-folding", action="store_true")
     e.add_argument("--verify", action="store_true",
                    help="run the model in onnxruntime and compare with eager PyTorch")
-
-    pl = sub.add_parser("plugins", help="list installed plugins, broken ones and conflicts")
-    pl.add_argument("--json", action="store_true")
-
-    o = sub.add_parser("ops", help="which plugin serves each op at each opset")
-    o.add_argument("--opset", type=int, default=None)
-    o.add_argument("--plugin", default=None, help="only ops this plugin registers")
-    o.add_argument("--decomposed", action="store_true",
-                   help="list the ops that only have PyTorch's decomposition")
-    o.add_argument("--json", action="store_true")
-
-    c = sub.add_parser("check", help="run the ONNX checker and load the model in onnxruntime")
-    c.add_argument("model")
-
-    t = sub.add_parser("test-plugin", help="run a plugin's declared test cases (pytest)")
-    t.add_argument("name", help="entry-point or distribution name of the plugin")
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

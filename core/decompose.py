@@ -21,14 +21,15 @@ MAX_ROUNDS = 6
 
 
 @lru_cache(maxsize=1)
-def _table():
+def export_decompositions():
+    """``torch.export.default_decompositions()``, built once: the table decompositions come from."""
     return torch.export.default_decompositions()
 
 
 def decomposition(op: torch._ops.OpOverload):
     """PyTorch's decomposition of ``op``: the export table, the aten table, or its composite kernel."""
     try:
-        return _table()[op]
+        return export_decompositions()[op]
     except KeyError:
         pass
     from torch._decomp import decomposition_table

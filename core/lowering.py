@@ -539,6 +539,6 @@ def _ir_version(opset: int) -> int:
 
 @lru_cache(maxsize=1)
 def _version() -> str:
-    from .plugins import _version as dist_version
+    from .plugins import distribution_version
 
-    return dist_version("onnxplug")
+    return distribution_version("onnxplug")

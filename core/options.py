@@ -19,15 +19,10 @@ import onnx
 
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OptionError
+from .opsets import DEFAULT_OPSET, MIN_OPSET
+from .opsets import newest_opset as max_opset
 
-MIN_OPSET = 7
-DEFAULT_OPSET = 17
 FUNCTIONS_MIN_OPSET = 15
-
-
-def max_opset() -> int:
-    """The newest default-domain opset the installed `onnx` package defines."""
-    return onnx.defs.onnx_opset_version()
 
 
 @dataclass(frozen=True)

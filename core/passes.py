@@ -1,12 +1,15 @@
 """Running FX and IR passes, and the built-in IR passes.
 
-An IR pass is any callable ``fn(model, context)``: it may change the ``onnx_ir.Model`` in place
-and return None, return an ``onnx_ir.passes.PassResult``, or return a new model. ``onnx_ir``'s
-own pass objects fit (see :func:`ir_pass`).
+An IR pass is a callable ``fn(model, context)`` that follows ``onnx_ir``'s pass contract: it
+returns an ``onnx_ir.passes.PassResult(model, modified)`` saying which model comes next and
+whether the pass changed anything. ``onnx_ir``'s own pass objects fit (see :func:`ir_pass`).
+Every built-in pass returns a ``PassResult``. Deprecated forms, still accepted from third-party
+passes: returning None (the model was changed in place, if at all) or a bare ``onnx_ir.Model``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +19,19 @@ import onnx_ir.passes.common as common
 import torch
 
 from .options import ExportOptions
-from .plugins import PassEntry
+
+log = logging.getLogger("onnxplug")
+
+
+@dataclass(frozen=True)
+class PassEntry:
+    """A pass contributed by a plugin; passes run in ascending (order, name)."""
+
+    fn: Callable
+    order: int
+    name: str
+    plugin: str
+    provides: tuple[str, ...] = ()
 
 
 @dataclass
@@ -36,24 +51,41 @@ class PassContext:
 
 
 def ir_pass(make: Callable[[], ir.passes.PassBase], when: Callable[[ExportOptions], bool] | None = None):
-    """Adapt an ``onnx_ir`` pass class (or factory) into an onnxplug IR pass."""
+    """Adapt an ``onnx_ir`` pass class (or factory) into an onnxplug IR pass.
 
-    def run(model: ir.Model, context: PassContext):
+    ``when(options)`` False skips the pass (``PassResult(model, modified=False)``).
+    """
+
+    def run(model: ir.Model, context: PassContext) -> ir.passes.PassResult:
         if when is not None and not when(context.options):
-            return None
+            return ir.passes.PassResult(model, modified=False)
         return make()(model)
 
     run.__name__ = getattr(make, "__name__", "ir_pass")
     return run
 
 
+def pass_result(model: ir.Model, returned: Any) -> ir.passes.PassResult:
+    """What a pass ``returned``, as a ``PassResult``.
+
+    A ``PassResult`` is taken as is. The deprecated forms: a new ``onnx_ir.Model`` counts as
+    modified; None means "changed in place, if at all" and counts as modified (the runner cannot
+    tell).
+    """
+    if isinstance(returned, ir.passes.PassResult):
+        return returned
+    if isinstance(returned, ir.Model):
+        return ir.passes.PassResult(returned, modified=True)
+    return ir.passes.PassResult(model, modified=True)
+
+
 def run_ir_passes(model: ir.Model, passes: list[PassEntry], context: PassContext) -> ir.Model:
+    """Run ``passes`` in order, each on the model the previous one returned."""
     for entry in passes:
-        result = entry.fn(model, context)
-        if isinstance(result, ir.passes.PassResult):
-            model = result.model
-        elif isinstance(result, ir.Model):
-            model = result
+        result = pass_result(model, entry.fn(model, context))
+        log.debug("ir pass %s (%s): %s", entry.name, entry.plugin,
+                  "modified" if result.modified else "unchanged")
+        model = result.model
     return model
 
 
@@ -66,15 +98,16 @@ def run_fx_passes(ep: torch.export.ExportedProgram, passes: list[PassEntry],
     return ep
 
 
-def deduplicate_initializers(model: ir.Model, context: PassContext) -> None:
+def deduplicate_initializers(model: ir.Model, context: PassContext) -> ir.passes.PassResult:
     """Merge initializers with equal dtype, shape and bytes into the first of them.
 
     Only tensors that share dtype, shape and size with another are ever read, so a model with
     no duplicates costs nothing; skipped when initializers are also graph inputs (each input
     must stay overridable on its own).
     """
+    modified = False
     if context.options.keep_initializers_as_inputs:
-        return
+        return ir.passes.PassResult(model, modified)
     graph = model.graph
     groups: dict[tuple, list[ir.Value]] = {}
     for v in graph.initializers.values():
@@ -91,6 +124,8 @@ def deduplicate_initializers(model: ir.Model, context: PassContext) -> None:
             if keep is not v:
                 v.replace_all_uses_with(keep)
                 del graph.initializers[v.name]
+                modified = True
+    return ir.passes.PassResult(model, modified)
 
 
 def _is_view(node: torch.fx.Node) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -26,7 +27,8 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .registry import SymbolicFunction, specs_of
+from .passes import PassEntry
+from .registry import SymbolicFunction, frame_site, specs_of
 
 BUILTIN = "onnxplug.builtin"
 
@@ -45,17 +47,6 @@ class BrokenPlugin:
     name: str
     distribution: str
     error: str
-
-
-@dataclass(frozen=True)
-class PassEntry:
-    """A pass contributed by a plugin; passes run in ascending (order, name)."""
-
-    fn: Callable
-    order: int
-    name: str
-    plugin: str
-    provides: tuple[str, ...] = ()
 
 
 @dataclass
@@ -106,80 +97,107 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, make: Callable[[str, int]
 
 
 def _load() -> LoadedPlugins:
+    """Register the built-ins and the entry points, then collect what each contributes."""
     from . import builtin_plugin
 
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     pm.register(builtin_plugin, name=BUILTIN)
-    infos = [PluginInfo(BUILTIN, "onnxplug", _version("onnxplug"), _hooks(pm, builtin_plugin))]
+    infos = [PluginInfo(BUILTIN, "onnxplug", distribution_version("onnxplug"),
+                        _hooks(pm, builtin_plugin))]
     broken: list[BrokenPlugin] = []
-    only, disabled = _csv("ONNXPLUG_PLUGINS"), set(_csv("ONNXPLUG_DISABLE") or [])
     strict = os.environ.get("ONNXPLUG_STRICT", "") not in ("", "0", "false", "False")
-    eps = sorted(importlib_metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name)
-    for ep in eps:
-        if (only is not None and ep.name not in only) or ep.name in disabled:
-            continue
+    for ep in _selected_entry_points():
         if pm.has_plugin(ep.name):
             continue
-        dist = ep.dist.name if ep.dist else "?"
-        version = ep.dist.version if ep.dist else "?"
-        try:
-            obj = ep.load()
-            pm.register(obj, name=ep.name)
-            try:
-                pm.check_pending()
-            except pluggy.PluginValidationError:
-                pm.unregister(obj)
-                raise
-        except Exception as exc:  # a third party's import error must not break export
-            msg = (f"onnxplug plugin {ep.name!r} from distribution {dist} {version} failed to "
-                   f"load: {type(exc).__name__}: {exc}")
-            if strict:
-                raise PluginError(msg + " (ONNXPLUG_STRICT is set)") from exc
-            warnings.warn(msg + "; it is skipped. Set ONNXPLUG_STRICT=1 to make this an error.",
-                          RuntimeWarning, stacklevel=3)
-            broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
-            continue
-        infos.append(PluginInfo(ep.name, dist, version, _hooks(pm, obj), _priority(obj)))
+        info = _load_entry_point(pm, ep, strict, broken)
+        if info is not None:
+            infos.append(info)
     loaded = LoadedPlugins(pm, infos, broken)
+    _collect_contributions(loaded)
+    return loaded
 
-    def sym_register(plugin: str, priority: int):
-        def register(fn: Callable, key: str | None = None, opset: int | None = None,
-                     domain: str | None = None) -> None:
-            if not callable(fn):
-                raise PluginError(f"plugin {plugin!r} registered {fn!r}, which is not callable.")
-            for s in specs_of(fn, key, opset, domain):
-                loaded.symbolics.append(
-                    SymbolicFunction(s.key, s.opset, fn, plugin, priority, s.domain))
-        return register
 
-    def pass_register(target: list[PassEntry]):
-        def make(plugin: str, _priority: int):
-            def register(fn: Callable, order: int = 500, name: str | None = None,
-                         provides: tuple[str, ...] | list[str] = ()) -> None:
-                if not callable(fn):
-                    raise PluginError(f"plugin {plugin!r} registered pass {fn!r}, not callable.")
-                target.append(PassEntry(fn, int(order), name or getattr(fn, "__name__", repr(fn)),
-                                        plugin, tuple(provides)))
-            return register
-        return make
+def _selected_entry_points() -> list:
+    """The ``onnxplug`` entry points that ``ONNXPLUG_PLUGINS``/``ONNXPLUG_DISABLE`` let through."""
+    only, disabled = _csv("ONNXPLUG_PLUGINS"), set(_csv("ONNXPLUG_DISABLE") or [])
+    eps = sorted(importlib_metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name)
+    return [ep for ep in eps
+            if (only is None or ep.name in only) and ep.name not in disabled]
 
-    _collect(pm, "onnxplug_register_symbolics", sym_register)
-    _collect(pm, "onnxplug_register_fx_passes", pass_register(loaded.fx_passes))
-    _collect(pm, "onnxplug_register_ir_passes", pass_register(loaded.ir_passes))
+
+def _load_entry_point(pm: pluggy.PluginManager, ep, strict: bool,
+                      broken: list[BrokenPlugin]) -> PluginInfo | None:
+    """Import and register one entry point; a failure is an error (strict) or a broken plugin."""
+    dist = ep.dist.name if ep.dist else "?"
+    version = ep.dist.version if ep.dist else "?"
+    try:
+        obj = ep.load()
+        pm.register(obj, name=ep.name)
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError:
+            pm.unregister(obj)
+            raise
+    except Exception as exc:  # a third party's import error must not break export
+        msg = (f"onnxplug plugin {ep.name!r} from distribution {dist} {version} failed to "
+               f"load: {type(exc).__name__}: {exc}")
+        if strict:
+            raise PluginError(msg + " (ONNXPLUG_STRICT is set)") from exc
+        warnings.warn(msg + "; it is skipped. Set ONNXPLUG_STRICT=1 to make this an error.",
+                      RuntimeWarning, stacklevel=4)
+        broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+        return None
+    return PluginInfo(ep.name, dist, version, _hooks(pm, obj), _priority(obj))
+
+
+def _collect_contributions(loaded: LoadedPlugins) -> None:
+    """Symbolic functions, passes (sorted by order, then name) and custom-domain versions."""
+    pm = loaded.pm
+    _collect(pm, "onnxplug_register_symbolics", _symbolic_register(loaded.symbolics))
+    _collect(pm, "onnxplug_register_fx_passes", _pass_register(loaded.fx_passes))
+    _collect(pm, "onnxplug_register_ir_passes", _pass_register(loaded.ir_passes))
     for p in (loaded.fx_passes, loaded.ir_passes):
         p.sort(key=lambda e: (e.order, e.name))
     for versions in pm.hook.onnxplug_custom_opsets():
         for domain, version in (versions or {}).items():
             loaded.opset_versions[domain] = max(version, loaded.opset_versions.get(domain, 0))
-    return loaded
+
+
+def _symbolic_register(target: list[SymbolicFunction]):
+    """``make(plugin, priority)`` -> the ``register`` of ``onnxplug_register_symbolics``."""
+    def make(plugin: str, priority: int):
+        def register(fn: Callable, key: str | None = None, opset: int | None = None,
+                     domain: str | None = None) -> None:
+            if not callable(fn):
+                raise PluginError(f"plugin {plugin!r} registered {fn!r}, which is not callable.")
+            site = frame_site(sys._getframe(1)) if key is not None else None
+            for s in specs_of(fn, key, opset, domain, site):
+                target.append(SymbolicFunction(s.key, s.opset, fn, plugin, priority, s.domain,
+                                               site=s.site))
+        return register
+    return make
+
+
+def _pass_register(target: list[PassEntry]):
+    """``make(plugin, priority)`` -> the ``register`` of a pass hook, appending to ``target``."""
+    def make(plugin: str, _priority: int):
+        def register(fn: Callable, order: int = 500, name: str | None = None,
+                     provides: tuple[str, ...] | list[str] = ()) -> None:
+            if not callable(fn):
+                raise PluginError(f"plugin {plugin!r} registered pass {fn!r}, not callable.")
+            target.append(PassEntry(fn, int(order), name or getattr(fn, "__name__", repr(fn)),
+                                    plugin, tuple(provides)))
+        return register
+    return make
 
 
 def _hooks(pm: pluggy.PluginManager, obj: Any) -> tuple[str, ...]:
     return tuple(sorted(h.name for h in pm.get_hookcallers(obj) or ()))
 
 
-def _version(dist: str) -> str:
+def distribution_version(dist: str) -> str:
+    """The installed version of distribution ``dist``, or ``"?"`` when it is not installed."""
     try:
         return importlib_metadata.version(dist)
     except importlib_metadata.PackageNotFoundError:

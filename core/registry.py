@@ -13,15 +13,25 @@ Rules (see docs/architecture.md):
 * A function declared with ``domain="com.x"`` (it emits a custom domain) for an op that also
   has a standard conversion is *active* only when the user names the domain in
   ``custom_opsets``; for an op without a standard conversion it is always used.
+
+What a registry picked is public: :attr:`Registry.picks` lists every lookup that found a
+conversion, and :func:`observe_picks` lets a report (the test kit's usage check) see the picks
+of every export while it is open. :attr:`SymbolicFunction.location` is the ``file:line`` a
+reader opens to see a conversion (for a factory-made one: where it was registered).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import re
+import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import CodeType, FrameType
 
 from .errors import PluginError
 
@@ -32,16 +42,24 @@ ANY_OPSET = 1
 
 @dataclass(frozen=True)
 class SymbolicSpec:
-    """What ``@symbolic`` attaches to a function: the key and first opset it converts."""
+    """What ``@symbolic`` attaches to a function: the key and first opset it converts.
+
+    ``site`` is the ``file:line`` of the module-level statement that registered the function
+    (None when it was not registered at a module's top level).
+    """
 
     key: str
     opset: int
     domain: str | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True)
 class SymbolicFunction:
-    """One registration: ``fn`` converts ``key`` from ``opset`` on, contributed by ``plugin``."""
+    """One registration: ``fn`` converts ``key`` from ``opset`` on, contributed by ``plugin``.
+
+    ``site`` is where it was registered (see :class:`SymbolicSpec`), if known.
+    """
 
     key: str
     opset: int
@@ -50,11 +68,68 @@ class SymbolicFunction:
     priority: int = 0
     domain: str | None = None
     source: int = SOURCE_PLUGIN
+    site: str | None = None
 
     @property
     def qualname(self) -> str:
         mod = getattr(self.fn, "__module__", "?")
         return f"{mod}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
+
+    @property
+    def location(self) -> str:
+        """``file:line`` of this conversion: its ``def`` when the function is defined at the top
+        of a module; for one made by a factory (a closure, lambda or partial), where it was
+        registered by key, not the factory's body. ``"?"`` when neither is known."""
+        code = _code(self.fn)
+        if (code is None or _made_by_factory(code)) and self.site:
+            return self.site
+        if code is None:
+            return "?"
+        return f"{inspect.getsourcefile(code) or code.co_filename}:{code.co_firstlineno}"
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A lookup that found a conversion: ``entry`` serves ``key`` at target ``opset``."""
+
+    key: str
+    opset: int
+    entry: SymbolicFunction
+
+
+def _code(fn: Callable) -> CodeType | None:
+    fn = inspect.unwrap(fn)
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return getattr(fn, "__code__", None)
+
+
+def _made_by_factory(code: CodeType) -> bool:
+    return "<locals>" in code.co_qualname or code.co_name == "<lambda>"
+
+
+def frame_site(frame: FrameType | None) -> str | None:
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else None
+
+
+def registration_site(fn: Callable, frame: FrameType | None) -> str | None:
+    """Where ``fn`` is being registered, seen from ``frame`` (the caller of the decorator).
+
+    For a function made inside a factory that is running now, that is the statement that called
+    the factory; otherwise the caller itself. Only a module-level statement counts (a factory
+    called from a test function registers nothing a reader could find by key).
+    """
+    code = _code(fn)
+    if code is not None and ".<locals>." in code.co_qualname:
+        factory = code.co_qualname.rpartition(".<locals>.")[0]
+        f = frame
+        while f is not None and f.f_code.co_qualname != factory:
+            f = f.f_back
+        if f is not None:
+            frame = f.f_back
+    if frame is None or frame.f_code.co_name != "<module>":
+        return None
+    return frame_site(frame)
 
 
 def validate_key(key: object) -> str:
@@ -83,16 +158,22 @@ def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = N
     specs = [SymbolicSpec(validate_key(k), validate_opset(opset), domain) for k in keys]
 
     def mark(fn: Callable) -> Callable:
-        fn.__onnxplug_symbolic__ = [*getattr(fn, "__onnxplug_symbolic__", []), *specs]
+        site = registration_site(fn, sys._getframe(1))
+        marked = [SymbolicSpec(s.key, s.opset, s.domain, site) for s in specs]
+        fn.__onnxplug_symbolic__ = [*getattr(fn, "__onnxplug_symbolic__", []), *marked]
         return fn
 
     return mark
 
 
-def specs_of(fn: Callable, key: str | None, opset: int | None, domain: str | None):
-    """The registrations ``register(fn, key=..., opset=...)`` stands for."""
+def specs_of(fn: Callable, key: str | None, opset: int | None, domain: str | None,
+             site: str | None = None):
+    """The registrations ``register(fn, key=..., opset=...)`` stands for.
+
+    ``site`` is the ``file:line`` of the ``register`` call (used for a keyed registration).
+    """
     if key is not None:
-        return [SymbolicSpec(validate_key(key), validate_opset(opset or 7), domain)]
+        return [SymbolicSpec(validate_key(key), validate_opset(opset or 7), domain, site)]
     specs = getattr(fn, "__onnxplug_symbolic__", None)
     if not specs:
         raise PluginError(
@@ -115,7 +196,7 @@ def register_symbolic(key: str, fn: Callable, opset: int = ANY_OPSET, *, domain:
     if not callable(fn):
         raise PluginError(f"register_symbolic: {fn!r} is not callable.")
     entry = SymbolicFunction(validate_key(key), validate_opset(opset), fn, "<runtime>",
-                             domain=domain, source=SOURCE_RUNTIME)
+                             domain=domain, source=SOURCE_RUNTIME, site=frame_site(sys._getframe(1)))
     with _runtime_lock:
         _runtime[(key, opset)] = entry
 
@@ -128,8 +209,33 @@ def unregister_symbolic(key: str, opset: int | None = None) -> None:
 
 
 def runtime_symbolics() -> list[SymbolicFunction]:
+    """The registrations made with :func:`register_symbolic` that are in force now."""
     with _runtime_lock:
         return list(_runtime.values())
+
+
+_observers_lock = threading.Lock()
+_observers: tuple[Callable[[Pick], None], ...] = ()
+
+
+@contextlib.contextmanager
+def observe_picks(callback: Callable[[Pick], None]) -> Iterator[None]:
+    """Call ``callback(pick)`` for every conversion any registry picks while the block runs.
+
+    Each registry reports a key once (its lookups are cached). Observers nest; ``callback`` runs
+    in the exporting thread and must be quick and must not raise. This is how the test kit's
+    usage check (:mod:`onnxplug.testing.usage`) learns which conversions ran at which opsets.
+    """
+    global _observers
+    with _observers_lock:
+        _observers = (*_observers, callback)
+    try:
+        yield
+    finally:
+        with _observers_lock:
+            rest = list(_observers)
+            rest.remove(callback)
+            _observers = tuple(rest)
 
 
 @dataclass
@@ -146,11 +252,16 @@ class Conflict:
 
 @dataclass
 class Registry:
-    """The symbolic functions of one export, indexed by key. Built per export; not global."""
+    """The symbolic functions of one export, indexed by key. Built per export; not global.
+
+    ``picks`` is the public log of what this registry picked: one :class:`Pick` per key that
+    :meth:`lookup` resolved to a conversion, in lookup order.
+    """
 
     opset: int
     custom_opsets: Mapping[str, int] = field(default_factory=dict)
     by_key: dict[str, list[SymbolicFunction]] = field(default_factory=lambda: defaultdict(list))
+    picks: list[Pick] = field(default_factory=list)
     _cache: dict[str, SymbolicFunction | None] = field(default_factory=dict)
 
     @classmethod
@@ -178,7 +289,9 @@ class Registry:
         return [e for e in cands if not e.domain or e.domain in self.custom_opsets
                 or not has_standard or e.source != SOURCE_PLUGIN]
 
-    def _pick(self, key: str) -> SymbolicFunction | None:
+    def winner(self, key: str) -> SymbolicFunction | None:
+        """The registration of exactly ``key`` that wins at this opset (no fallback from an
+        overload key to the bare name; not recorded in :attr:`picks`)."""
         cands = self._usable(key)
         if not cands:
             return None
@@ -186,16 +299,27 @@ class Registry:
         return max(cands, key=lambda e: (self._rank(e, has_standard), _neg(e.plugin)))
 
     def lookup(self, key: str) -> SymbolicFunction | None:
-        """The function converting ``key`` (``ns::name.overload``) at this export's opset."""
+        """The function converting ``key`` (``ns::name.overload``) at this export's opset.
+
+        The overload key wins; without a usable registration the bare name is tried. A
+        conversion found is recorded in :attr:`picks` and reported to :func:`observe_picks`.
+        """
         try:
             return self._cache[key]
         except KeyError:
             pass
-        found = self._pick(key)
+        found = self.winner(key)
         if found is None and "." in key.split("::", 1)[1]:
-            found = self._pick(key.rsplit(".", 1)[0])
+            found = self.winner(key.rsplit(".", 1)[0])
         self._cache[key] = found
+        if found is not None:
+            self._record(Pick(key, self.opset, found))
         return found
+
+    def _record(self, pick: Pick) -> None:
+        self.picks.append(pick)
+        for callback in _observers:
+            callback(pick)
 
     def available_opsets(self, key: str) -> tuple[int, ...]:
         keys = [key] + ([key.rsplit(".", 1)[0]] if "." in key.split("::", 1)[-1] else [])

@@ -192,3 +192,48 @@ def test_plugins_and_ops_report_broken_plugins_and_conflicts(tmp_path):
     assert any(c.startswith("aten::relu at opset 7") for c in ops["conflicts"])
     strict = env.run("-m", "onnxplug.cli", "plugins", check=False, env={"ONNXPLUG_STRICT": "1"})
     assert strict.returncode == 1 and "ONNXPLUG_STRICT is set" in strict.stderr
+
+
+def _enclosing_statement(path: Path, line: int) -> str:
+    """The source of the module-level statement of ``path`` that contains ``line``."""
+    import ast
+
+    text = path.read_text()
+    for node in ast.parse(text).body:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        if first <= line <= node.end_lineno:
+            return "\n".join(text.splitlines()[first - 1:node.end_lineno])
+    raise AssertionError(f"{path}:{line} is not inside a module-level statement")
+
+
+@pytest.mark.parametrize("key", ["aten::unsqueeze", "aten::upsample_nearest2d.vec", "aten::sin"])
+def test_ops_where_gives_the_function_and_its_file_line_at_every_opset(key):
+    """upsample (opsets 7-10) and sin are made by factories: their line is the registration."""
+    root = Path(__file__).resolve().parents[1]
+    report = json.loads(cli("ops", "--where", key, "--json", cwd=root).stdout)
+    rows = {r["opset"]: r for r in report["opsets"]}
+    assert sorted(rows) == list(range(7, NEWEST + 1))
+    for opset, r in rows.items():
+        assert r["plugin"] == "opset", r
+        path, _, line = r["location"].rpartition(":")
+        path = root / path
+        name = r["function"].rsplit(".", 1)[1]
+        # The line is in the statement that defines or registers the function by name (for a
+        # factory-made conversion: the module-level call, not the factory's body).
+        assert name in _enclosing_statement(path, int(line)), (opset, r)
+        assert "helpers" not in path.name, r  # never the body of a shared factory
+        assert f"opset{r['registered'].rsplit(' ', 1)[1]}" in path.parts, (opset, r)
+    text = cli("ops", "--where", key, cwd=root).stdout
+    line11 = next(x for x in text.splitlines() if x.split()[:1] == ["11"])
+    assert rows[11]["function"] in line11 and rows[11]["location"] in line11
+
+
+@pytest.mark.parametrize("args, message", [
+    (["ops", "--where", "unsqueeze"], "aten::unsqueeze"),
+    (["ops", "--where", "aten::no_such_op"], "no plugin registers 'aten::no_such_op'"),
+    (["ops", "--where", "aten::relu", "--opset", "11"], "drop --opset"),
+])
+def test_ops_where_errors_say_what_to_do(args, message):
+    proc = cli(*args, ok=False)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr

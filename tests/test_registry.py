@@ -95,3 +95,86 @@ def test_symbolic_signature_mismatch_is_explained(mlp):
 
     with pytest.raises(onnxplug.OnnxExporterError, match="accepts 0 argument"):
         onnxplug.export(mlp, (torch.randn(2, 4),), custom_symbolics={"aten::relu": takes_nothing})
+
+
+FACTORY_MODULE = '''
+import onnxplug
+
+
+def make(onnx_op):
+    @onnxplug.symbolic("test::" + onnx_op.lower())
+    def convert(g, x):
+        return g.op(onnx_op, x)
+    return convert
+
+
+sigmoid = make("Sigmoid")
+
+
+@onnxplug.symbolic("test::plain")
+def plain(g, x):
+    return x
+
+
+late = onnxplug.symbolic("test::late")(make("Tanh"))
+'''
+
+
+def test_location_is_the_def_or_for_a_factory_the_registering_line(tmp_path, monkeypatch):
+    import importlib
+
+    (tmp_path / "factory_ops.py").write_text(FACTORY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("factory_ops")
+    lines = FACTORY_MODULE.splitlines()
+
+    def line_of(fn, key):
+        (spec,) = [s for s in fn.__onnxplug_symbolic__ if s.key == key]
+        where = SymbolicFunction(spec.key, spec.opset, fn, "p", site=spec.site).location
+        path, _, line = where.rpartition(":")
+        assert path == str(tmp_path / "factory_ops.py"), where
+        return lines[int(line) - 1]
+
+    assert line_of(mod.sigmoid, "test::sigmoid") == 'sigmoid = make("Sigmoid")'
+    assert line_of(mod.plain, "test::plain") == '@onnxplug.symbolic("test::plain")'
+    assert line_of(mod.late, "test::late") == 'late = onnxplug.symbolic("test::late")(make("Tanh"))'
+
+
+def test_a_local_function_registered_in_a_test_is_located_at_its_def():
+    @onnxplug.symbolic("test::local")
+    def local(g, x):
+        return x
+
+    (spec,) = local.__onnxplug_symbolic__
+    assert spec.site is None  # not registered by a module-level statement
+    where = SymbolicFunction(spec.key, spec.opset, local, "p").location
+    assert where == f"{__file__}:{local.__code__.co_firstlineno}"
+
+
+def test_the_registry_publishes_what_it_picked():
+    from onnxplug.registry import Pick, observe_picks
+
+    entries = [entry("aten::add", 7, "bare"), entry("aten::add.Tensor", 13, "overload")]
+    seen: list[Pick] = []
+    with observe_picks(seen.append):
+        reg = Registry.build(entries, 11)
+        assert pick(reg, "aten::add.Tensor") == "bare"  # the overload starts at 13
+        assert pick(reg, "aten::add.Tensor") == "bare"  # cached: reported once
+        assert reg.lookup("aten::mul.Tensor") is None
+    assert Registry.build(entries, 11).lookup("aten::add.Tensor") is not None  # not observed
+    assert [(p.key, p.opset, p.entry.fn.__qualname__) for p in reg.picks] == [
+        ("aten::add.Tensor", 11, "bare")]
+    assert seen == reg.picks
+    assert reg.winner("aten::add.Tensor") is None  # exactly that key, no fallback
+    assert reg.winner("aten::add").fn.__qualname__ == "bare"
+
+
+def test_export_results_list_what_each_op_used(mlp):
+    from onnxplug.registry import observe_picks
+
+    seen = []
+    with observe_picks(seen.append):
+        r = export_and_compare(mlp, (torch.randn(2, 4),), opset=13)
+    relu = [p for p in seen if p.key == "aten::relu.default"]
+    assert relu and relu[0].opset == 13 and relu[0].entry.plugin == "opset"
+    assert r.served["aten::relu.default"] == f"opset: {relu[0].entry.qualname}"

@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 _WHERE = {
     "CaseFailure": "cases", "Nodes": "cases", "OpCase": "cases", "run_case": "cases",
     "assert_matches": "harness", "export_and_compare": "harness", "export_and_run": "harness",
-    "NEWEST_OPSET": "harness", "load_checked": "harness",
+    "DEFAULT_OPSET": "harness", "NEWEST_OPSET": "harness", "input_tensors": "harness",
+    "load_checked": "harness",
 }
 
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:
     from .cases import CaseFailure, Nodes, OpCase, run_case
-    from .harness import NEWEST_OPSET, assert_matches, export_and_compare, export_and_run, load_checked
+    from .harness import (DEFAULT_OPSET, NEWEST_OPSET, assert_matches, export_and_compare,
+                          export_and_run, input_tensors, load_checked)
 
 
 def __getattr__(name: str) -> Any:

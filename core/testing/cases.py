@@ -17,13 +17,15 @@ from typing import Any, Union
 import onnx
 import torch
 
+from ..opsets import NEWEST_OPSET
+
 Sample = Any  # a tuple of positional args (a lone tensor means a 1-tuple); may end with a dict
 Expectation = Union["Nodes", Callable[[onnx.ModelProto], None]]
 
 
 def newest_opset() -> int:
     """The newest default-domain opset the installed ``onnx`` defines (the cap of every range)."""
-    return onnx.defs.onnx_opset_version()
+    return NEWEST_OPSET
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ def run_case(case: OpCase, opset: int, dtype: torch.dtype | None = None) -> None
     Raises :class:`CaseFailure` on the first problem.
     """
     from ..export import export
-    from .harness import _inputs, assert_matches
+    from .harness import assert_matches, input_tensors
     from ..verify import run_onnxruntime
 
     samples = case.make_samples(dtype)
@@ -261,7 +263,7 @@ def run_case(case: OpCase, opset: int, dtype: torch.dtype | None = None) -> None
             if not case.run:
                 continue
             stage = "onnxruntime"
-            feeds = _inputs(sample, None)
+            feeds = input_tensors(sample, None)
             if not case.export_options.get("export_params", True) \
                     and isinstance(model, torch.nn.Module):
                 feeds += list(model.state_dict().values())

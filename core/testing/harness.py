@@ -9,10 +9,11 @@ import onnx
 import torch
 
 from ..capture import split_args
+from ..opsets import DEFAULT_OPSET, NEWEST_OPSET
 from ..verify import compare, flat_tensors, run_onnxruntime
 
-
-NEWEST_OPSET = onnx.defs.onnx_opset_version()
+__all__ = ["DEFAULT_OPSET", "NEWEST_OPSET", "assert_matches", "export_and_compare",
+           "export_and_run", "input_tensors", "load_checked"]
 
 
 def load_checked(path: Any) -> onnx.ModelProto:
@@ -22,12 +23,13 @@ def load_checked(path: Any) -> onnx.ModelProto:
     return model
 
 
-def _inputs(args: Any, kwargs: dict | None) -> list[torch.Tensor]:
+def input_tensors(args: Any, kwargs: dict | None) -> list[torch.Tensor]:
+    """The tensors of ``args``/``kwargs`` in the order the exported model takes them as inputs."""
     a, kw = split_args(args, kwargs)
     return [x for x in flat_tensors((a, kw)) if isinstance(x, torch.Tensor)]
 
 
-def export_and_run(model: Any, args: Any, *, opset: int = 17, kwargs: dict | None = None,
+def export_and_run(model: Any, args: Any, *, opset: int = DEFAULT_OPSET, kwargs: dict | None = None,
                    run_inputs: Any = None, **export_kwargs: Any):
     """Export ``model`` (checked by onnx.checker) and run it in onnxruntime.
 
@@ -38,7 +40,7 @@ def export_and_run(model: Any, args: Any, *, opset: int = 17, kwargs: dict | Non
 
     result = export(model, args, None, opset_version=opset, kwargs=kwargs, **export_kwargs)
     onnx.checker.check_model(result.model, full_check=True)
-    feeds = _inputs(run_inputs if run_inputs is not None else args, kwargs)
+    feeds = input_tensors(run_inputs if run_inputs is not None else args, kwargs)
     if not export_kwargs.get("export_params", True) and isinstance(model, torch.nn.Module):
         feeds += list(model.state_dict().values())
     return result, run_onnxruntime(result.model, feeds)
@@ -53,7 +55,7 @@ def assert_matches(model: Any, args: Any, outputs: Any, *, kwargs: dict | None =
     compare(expected, outputs, rtol=rtol, atol=atol)
 
 
-def export_and_compare(model: Any, args: Any, *, opset: int = 17, kwargs: dict | None = None,
+def export_and_compare(model: Any, args: Any, *, opset: int = DEFAULT_OPSET, kwargs: dict | None = None,
                        run_inputs: Any = None, rtol: float = 1e-3, atol: float = 1e-5,
                        **export_kwargs: Any):
     """Export, check, run in onnxruntime and compare with eager PyTorch; return the result.

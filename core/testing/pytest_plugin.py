@@ -224,7 +224,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.fixture
 def export_and_run():
-    """``export_and_run(model, args, opset=17, **export_kwargs) -> (result, ort_outputs)``."""
+    """``export_and_run(model, args, opset=DEFAULT_OPSET, **export_kwargs) -> (result, ort_outputs)``."""
     from .harness import export_and_run as fn
 
     return fn

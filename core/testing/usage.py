@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from ..registry import Registry, SymbolicFunction
+from ..opsets import NEWEST_OPSET
+from ..registry import Pick, SymbolicFunction, observe_picks
 
 
 @dataclass(frozen=True, order=True)
@@ -67,37 +68,30 @@ def bounds(entries: list[SymbolicFunction], newest: int) -> dict[tuple[int, int]
 
 
 class ConversionUsage:
-    """Records the ``(function, target opset)`` pairs the exporter picks while recording."""
+    """Records the ``(function, target opset)`` pairs the exporter picks while recording.
+
+    It reads the registries' public picks (:func:`onnxplug.registry.observe_picks`): every
+    lookup that found a conversion counts, including the checks that decide what to decompose.
+    """
 
     def __init__(self) -> None:
         self.seen: set[tuple[int, int]] = set()  # (id(fn), target opset)
-        self._depth = 0
+
+    def add(self, pick: Pick) -> None:
+        """Record one pick of a registry (the callback given to :func:`observe_picks`)."""
+        self.seen.add((id(pick.entry.fn), pick.opset))
 
     @contextlib.contextmanager
     def recording(self) -> Iterator["ConversionUsage"]:
-        """Wrap ``Registry.lookup`` for the duration; nests, and restores it afterwards."""
-        original = Registry.lookup
-        seen = self.seen
-
-        def lookup(registry: Registry, key: str):
-            found = original(registry, key)
-            if found is not None:
-                seen.add((id(found.fn), registry.opset))
-            return found
-
-        Registry.lookup = lookup  # type: ignore[method-assign]
-        try:
+        """Record every conversion the exports in the block pick; nests."""
+        with observe_picks(self.add):
             yield self
-        finally:
-            Registry.lookup = original  # type: ignore[method-assign]
 
     def missing(self, plugin: str, newest: int | None = None) -> list[Gap]:
         """The lowest/newest opsets of ``plugin``'s registrations that were never exercised."""
-        import onnx
-
         from ..plugins import load_plugins
 
-        newest = newest or onnx.defs.onnx_opset_version()
+        newest = newest or NEWEST_OPSET
         entries = [e for e in load_plugins().symbolics if e.plugin == plugin]
         fns = {id(e.fn): e for e in entries}
         gaps = []
