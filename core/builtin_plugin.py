@@ -6,6 +6,7 @@ from typing import Any
 
 from .capture import capture
 from .hookspecs import hookimpl
+from .optimize import OPTIMIZE_PASSES
 from .passes import BUILTIN_FX_PASSES, BUILTIN_IR_PASSES
 
 
@@ -16,7 +17,7 @@ def onnxplug_capture(model: Any, args: tuple, kwargs: dict, options: Any):
 
 @hookimpl
 def onnxplug_register_ir_passes(register):
-    for fn, order, name in BUILTIN_IR_PASSES:
+    for fn, order, name in BUILTIN_IR_PASSES + OPTIMIZE_PASSES:
         register(fn, order=order, name=name)
 
 

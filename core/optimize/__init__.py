@@ -1,0 +1,101 @@
+"""Graph-quality IR passes: fewer nodes and faster graphs, same numbers.
+
+Each pass is an ``onnx_ir`` in-place pass (``pass_(model)`` returns a ``PassResult``) built
+from the export's options, so it can also be run on any ``onnx_ir.Model``::
+
+    FoldConvBatchNormPass(options)(model)
+
+:data:`OPTIMIZE_PASSES` lists them as ``(fn, order, name)`` for the core's plugin, where
+``fn(model, context)`` builds the pass from ``context.options``. Orders (the core's cleanup
+passes run at 100 and 900-990):
+
+=====  ===============================  ==============================================
+order  name                             does
+=====  ===============================  ==============================================
+200    fold_static_shapes               Shape/Size/Gather(Shape) of known dims -> constant
+210    fold_constants                   nodes of constant inputs -> constant (reference evaluator)
+300    eliminate_noops                  Identity, same-type Cast, no-op Reshape/Transpose/Expand
+400    fold_conv_batchnorm              eval BatchNormalization into the Conv before it (pending)
+450    fuse_matmul_add                  2-D MatMul + Add -> Gemm
+880    eliminate_common_subexpressions  repeated deterministic nodes -> one
+890    remove_unused_after_optimize     what the rewrites left unused
+=====  ===============================  ==============================================
+
+``fold_conv_batchnorm`` is in :data:`PENDING_PASSES`, not registered by default yet:
+``tests/test_training.py`` asserts that an eval export contains a ``BatchNormalization`` node
+(the op, where it means the running statistics), which a folded graph no longer has. Once those
+two assertions check the behaviour instead, move it into :data:`OPTIMIZE_PASSES`. Until then
+:func:`enable_pending` turns it on for one block (the tests and benchmarks use it).
+
+The folding passes (shapes, constants, Conv+BatchNormalization) run only with
+``do_constant_folding=True`` outside training mode, and treat initializers as constants only
+when they will not be graph inputs. All passes work on the main graph; local functions
+(``model.functions``) and their call nodes are left alone, and with
+``export_modules_as_functions`` two nodes are merged only when they come from the same module
+call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import onnx_ir as ir
+import onnx_ir.passes.common as common
+
+from .constant_folding import FoldConstantsPass
+from .conv_batchnorm import FoldConvBatchNormPass
+from .cse import EliminateCommonSubexpressionsPass
+from .gemm import FuseMatMulAddPass
+from .noops import EliminateNoOpsPass
+from .shape_folding import FoldStaticShapesPass
+
+__all__ = [
+    "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "EliminateCommonSubexpressionsPass", "EliminateNoOpsPass",
+    "FoldConstantsPass", "FoldConvBatchNormPass", "FoldStaticShapesPass", "FuseMatMulAddPass",
+]
+
+
+def _with_options(pass_type: type[ir.passes.InPlacePass]):
+    """``fn(model, context)`` running ``pass_type(context.options, context.fx_nodes)``."""
+
+    def run(model: ir.Model, context) -> ir.passes.PassResult:
+        return pass_type(context.options, context.fx_nodes)(model)
+
+    run.__name__ = pass_type.__name__
+    run.__doc__ = pass_type.__doc__
+    return run
+
+
+def _remove_unused(model: ir.Model, context) -> ir.passes.PassResult:
+    return common.RemoveUnusedNodesPass()(model)
+
+
+OPTIMIZE_PASSES = [
+    (_with_options(FoldStaticShapesPass), 200, "fold_static_shapes"),
+    (_with_options(FoldConstantsPass), 210, "fold_constants"),
+    (_with_options(EliminateNoOpsPass), 300, "eliminate_noops"),
+    (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
+    (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
+    (_remove_unused, 890, "remove_unused_after_optimize"),
+]
+
+PENDING_PASSES = [
+    (_with_options(FoldConvBatchNormPass), 400, "fold_conv_batchnorm"),
+]
+
+
+@contextlib.contextmanager
+def enable_pending():
+    """Run exports in this block with :data:`PENDING_PASSES` as well (a no-op once registered)."""
+    from ..plugins import BUILTIN, PassEntry, load_plugins
+
+    loaded = load_plugins()
+    saved = list(loaded.ir_passes)
+    present = {p.name for p in saved}
+    loaded.ir_passes.extend(PassEntry(fn, order, name, BUILTIN) for fn, order, name in PENDING_PASSES
+                            if name not in present)
+    loaded.ir_passes.sort(key=lambda e: (e.order, e.name))
+    try:
+        yield
+    finally:
+        loaded.ir_passes[:] = saved
