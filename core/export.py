@@ -145,34 +145,42 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
         stages.done("ir passes")
 
         external = serialize.needs_external_data(ir_model, options.external_data)
-        proto = staged = None
+        check_model(ir_model)  # on a weight-free copy: no ModelProto holding the weights
+        stages.done("check")
+        # A path is written now, tensors streamed, to a staging file (a folder for external
+        # data) beside it; closing the stack moves it into place once everything succeeded.
+        # verify runs the staged file (a temporary one when f is a file object or None).
+        saved = None
         if external:
-            # Past 2 GB the model only exists as files: write them (checked) to a staging folder
-            # now, verify from there, and move them into place once everything succeeded.
             target = serialize.require_path_for_external(f) if f is not None else None
             if target is not None or options.verify:
-                staged = stack.enter_context(serialize.staged_external(ir_model, target))
-        else:
-            proto = serialize.to_proto(ir_model)
-            check_model(proto)
-        stages.done("check")
+                saved = stack.enter_context(serialize.staged_external(ir_model, target))
+        elif (f is not None and not hasattr(f, "write")) or options.verify:
+            target = f if f is not None and not hasattr(f, "write") else None
+            saved = stack.enter_context(serialize.staged_file(ir_model, target))
+        if f is not None and not hasattr(f, "write"):
+            stages.done("save")
         if options.verify:
             from .verify import verify_export
 
-            verify_export(model, args, kw, proto if proto is not None else staged, ir_model, options, ep)
+            verify_export(model, args, kw, saved, ir_model, options, ep)
             stages.done("verify")
     notes = [f"{key} has no conversion at opset {options.opset_version}; PyTorch's "
              "decomposition was exported instead" for key in decomposed] + context.notes
-    result = ExportResult(ir_model, proto, lowered.served, decomposed, loaded.names(),
+    result = ExportResult(ir_model, None, lowered.served, decomposed, loaded.names(),
                           stages.timings, notes)
+    result.external_data = external
     result.axis_ranges = axis_ranges
     if options.verbose:
         print(result.summary())
     if f is not None:
-        if not external:
-            serialize.write(proto.SerializeToString(), f)
+        if hasattr(f, "write"):  # a file object gets the model once everything succeeded
+            if saved is not None:
+                serialize.copy_file(saved, f)
+            else:
+                serialize.save(ir_model, f, external)
+            stages.done("save")
         result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
-        stages.done("save")
     return result
 
 

@@ -16,8 +16,11 @@ from . import serialize
 class ExportResult:
     """The exported model and how it was made.
 
-    * ``model``: the ``onnx.ModelProto`` (None when it was saved with external data);
-    * ``ir_model``: the ``onnx_ir.Model`` it was serialized from;
+    * ``ir_model``: the ``onnx_ir.Model``, which holds the weights zero-copy (PyTorch's own
+      tensors);
+    * ``model`` (also ``proto``): the ``onnx.ModelProto``, built from ``ir_model`` the first
+      time it is read, because it holds a copy of every weight; None for a model saved with
+      external data (load that one from its file);
     * ``served``: op key -> ``"plugin: function"`` that converted it;
     * ``decomposed``: ops that had no conversion and were decomposed by PyTorch;
     * ``plugins``: the plugins that were loaded; ``timings``: seconds per stage;
@@ -28,7 +31,7 @@ class ExportResult:
     """
 
     ir_model: ir.Model
-    model: onnx.ModelProto | None
+    _proto: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
     served: dict[str, str] = field(default_factory=dict)
     decomposed: list[str] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
@@ -36,19 +39,33 @@ class ExportResult:
     warnings: list[str] = field(default_factory=list)
     path: str | None = None
     axis_ranges: dict[str, str] = field(default_factory=dict)
+    external_data: bool = False  # saved (or to be saved) with external data
+
+    @property
+    def proto(self) -> onnx.ModelProto | None:
+        """The ``ModelProto``, built on first use and kept (it copies every weight)."""
+        if self._proto is None and not self.external_data:
+            self._proto = serialize.to_proto(self.ir_model)
+        return self._proto
+
+    @property
+    def model(self) -> onnx.ModelProto | None:
+        """The ``ModelProto`` (see :attr:`proto`); None for a model with external data."""
+        return self.proto
 
     def save(self, f: Any) -> None:
-        """Save the model to a path or a binary file object (atomically for paths)."""
-        if serialize.needs_external_data(self.ir_model, None) or self.model is None:
-            with serialize.staged_external(self.ir_model, serialize.require_path_for_external(f)):
-                pass
-            return
-        serialize.write(self.model.SerializeToString(), f)
+        """Save the model to a path or a binary file object (atomically for paths).
+
+        Tensors are streamed from ``ir_model`` to the file; no ``ModelProto`` is built.
+        """
+        external = self.external_data or serialize.needs_external_data(self.ir_model, None)
+        serialize.save(self.ir_model, f, external)
 
     def to_bytes(self) -> bytes:
-        if self.model is None:
+        """The model as one binary ONNX protobuf (not for a model with external data)."""
+        if self.external_data:
             raise ValueError("this model has external data; use save(path) instead.")
-        return self.model.SerializeToString()
+        return serialize.model_bytes(self.ir_model)
 
     def summary(self) -> str:
         """A readable description of the graph, node by node."""

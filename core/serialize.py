@@ -1,26 +1,55 @@
-"""Saving: atomic writes to a path or a binary file object, external data past 2 GB.
+"""Saving without copying the weights: streamed single files, external data, weight-free copies.
 
-A model is written to a temporary file in the destination folder and renamed into place, so
-a failed export never leaves a partial file. A file object gets the bytes in one ``write``
-after everything else succeeded.
+No function here builds a ``ModelProto`` that holds every weight. The graph is serialised as a
+*skeleton*, a ``ModelProto`` whose large tensors are placeholders (``data_location=EXTERNAL``
+references that carry dtype, shape and name but no bytes), and each tensor's bytes go from its
+PyTorch (or numpy) storage straight to the file:
+
+* a single ``.onnx`` file is the skeleton's protobuf encoding with the graph's initializers
+  spliced in, each initializer's bytes written from the tensor's own memory (:func:`write_model`);
+* with external data, the bytes go to ``<file>.data`` and the skeleton's references point there
+  (:func:`write_external`);
+* the checker gets a skeleton whose every large tensor, in the graph, in subgraphs and in
+  ``Constant``-like tensor attributes, is a placeholder (:func:`weightless`, used by
+  ``check.check_model``).
+
+A path is written to a temporary file (or folder, for external data) beside it and renamed into
+place only once everything succeeded, so a failed export never leaves a partial file and never
+touches an existing one. A binary file object gets the bytes after the checks passed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+import numpy as np
 import onnx
 import onnx_ir as ir
+import torch
 
-from .check import check_model
 from .errors import OnnxExporterError
 
 PROTOBUF_LIMIT = 2**31 - 1
 EXTERNAL_MARGIN = 64 * 2**20  # graph structure needs room beside the weights
+# Tensors of at least this many bytes leave the proto (external data, weight-free checks).
+# Smaller ones stay inline: shape inference reads the values of small integer tensors (Reshape's
+# shape, Slice's starts, ...) and cannot read external data.
+EXTERNAL_THRESHOLD = 1024
+WEIGHTLESS_LOCATION = "onnxplug-weightless.bin"
+_STREAMED = "onnxplug-streamed"  # placeholders that write_model fills in
+# 4-bit and 2-bit types are packed two or four to a byte in ONNX: their bytes come from tobytes().
+_PACKED = {ir.DataType.INT4, ir.DataType.UINT4, ir.DataType.FLOAT4E2M1,
+           *(getattr(ir.DataType, n) for n in ("INT2", "UINT2") if hasattr(ir.DataType, n))}
+_FIELD = {(msg.DESCRIPTOR.name, name): msg.DESCRIPTOR.fields_by_name[name].number
+          for msg, name in ((onnx.ModelProto, "graph"), (onnx.GraphProto, "initializer"),
+                            (onnx.TensorProto, "raw_data"))}
 
 
 def initializer_bytes(model: ir.Model) -> int:
@@ -39,29 +68,256 @@ def needs_external_data(model: ir.Model, external_data: bool | None) -> bool:
 
 
 def to_proto(model: ir.Model) -> onnx.ModelProto:
+    """The full ``ModelProto``, every weight copied into it (``ExportResult.model`` builds it)."""
     return ir.serde.serialize_model(model)
 
 
-def _atomic_write_bytes(path: str, data: bytes) -> None:
+# --------------------------------------------------------------------------- tensor bytes
+
+def tensor_buffer(tensor: ir.TensorProtocol) -> memoryview | bytes:
+    """The tensor's bytes as ONNX stores them (little-endian raw data), without a copy when the
+    tensor is a contiguous CPU torch tensor or a native numpy array; ``tobytes()`` otherwise."""
+    raw = getattr(tensor, "raw", None)
+    if tensor.dtype not in _PACKED:
+        view = None
+        if isinstance(raw, torch.Tensor) and raw.device.type == "cpu" and raw.is_contiguous():
+            with contextlib.suppress(RuntimeError, TypeError):  # fake or exotic tensors
+                view = memoryview(raw.detach().reshape(-1).view(torch.uint8).numpy())
+        elif isinstance(raw, np.ndarray) and raw.dtype.byteorder in "=|<" and raw.dtype != object:
+            view = memoryview(np.ascontiguousarray(raw).reshape(-1).view(np.uint8))
+        if view is not None and view.nbytes == tensor.nbytes:
+            return view
+    return tensor.tobytes()
+
+
+def _data_size(tensor: ir.TensorProtocol) -> int | None:
+    """Bytes the tensor's storage really holds, where that is known without reading it."""
+    raw = getattr(tensor, "raw", None)
+    if tensor.dtype in _PACKED:
+        return None
+    if isinstance(raw, torch.Tensor):
+        return raw.numel() * raw.element_size()
+    if isinstance(raw, np.ndarray):
+        return raw.nbytes
+    return None
+
+
+# --------------------------------------------------------------------------- skeletons
+
+@dataclass
+class Skeleton:
+    """A serialised model whose large tensors are placeholders.
+
+    ``tensors[k]`` is the real tensor behind the k-th placeholder, in the order ``serde`` wrote
+    them; with external data, placeholder k's offset in the data file is ``offsets[k]``.
+    """
+
+    proto: onnx.ModelProto
+    tensors: list[ir.TensorProtocol] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+
+
+def _eligible(tensor: Any, threshold: int) -> bool:
+    return (tensor is not None and not isinstance(tensor, ir.StringTensor)
+            and tensor.dtype != ir.DataType.STRING and tensor.nbytes >= threshold)
+
+
+def _all_nodes(model: ir.Model) -> Iterator[ir.Node]:
+    yield from ir.traversal.RecursiveGraphIterator(model.graph)
+    for function in model.functions.values():
+        yield from ir.traversal.RecursiveGraphIterator(function)
+
+
+def weightless(model: ir.Model, *, scope: str, location: str = WEIGHTLESS_LOCATION,
+               threshold: int = EXTERNAL_THRESHOLD) -> Skeleton:
+    """Serialise ``model`` with each tensor of at least ``threshold`` bytes as a placeholder.
+
+    ``scope`` says which tensors: ``"graph"`` the main graph's initializers; ``"initializers"``
+    those of every graph and subgraph (what external data holds); ``"everything"`` these plus
+    every tensor attribute of every node, in subgraphs and local functions too (``Constant``
+    values), for the checker. Placeholders reference ``location``, at consecutive offsets.
+    ``model`` is changed only while this runs (the tensors are swapped back, as ``ir.save`` does).
+    """
+    tensors: list[ir.TensorProtocol] = []
+    offsets: list[int] = []
+    restore: list[Any] = []
+    end = 0
+
+    def placeholder(tensor: ir.TensorProtocol, name: str) -> ir.ExternalTensor:
+        nonlocal end
+        size = _data_size(tensor)
+        if size is not None and size != tensor.nbytes:
+            from .errors import CheckerError
+
+            raise CheckerError(
+                f"tensor {name!r} holds {size} bytes but its dtype {tensor.dtype.name} and shape "
+                f"{list(tensor.shape)} need {tensor.nbytes}; the conversion that made it built "
+                "an inconsistent tensor.")
+        tensors.append(tensor)
+        offsets.append(end)
+        ph = ir.ExternalTensor(location, end, tensor.nbytes, tensor.dtype, shape=tensor.shape,
+                               name=name, doc_string=tensor.doc_string,
+                               metadata_props=dict(tensor.metadata_props) or None)
+        end += tensor.nbytes
+        return ph
+
+    graphs = [model.graph] if scope == "graph" else list(model.graphs())
+    if scope == "everything":
+        nodes = list(_all_nodes(model))
+        for node in nodes:
+            for attr in node.attributes.values():
+                if attr.type == ir.AttributeType.GRAPH:
+                    graphs.append(attr.value)
+                elif attr.type == ir.AttributeType.GRAPHS:
+                    graphs.extend(attr.value)
+        graphs = list({id(g): g for g in graphs}.values())
+    try:
+        for graph in graphs:
+            for value in graph.initializers.values():
+                tensor = value.const_value
+                if _eligible(tensor, threshold):
+                    value.const_value = placeholder(tensor, value.name or "")
+                    restore.append((value, tensor))
+        if scope == "everything":
+            for node in nodes:
+                for name, attr in list(node.attributes.items()):
+                    if attr.type == ir.AttributeType.TENSOR and _eligible(attr.value, threshold):
+                        t = attr.value
+                        node.attributes[name] = ir.AttrTensor(name, placeholder(t, t.name or name),
+                                                              doc_string=attr.doc_string)
+                        restore.append((node, name, attr))
+        proto = ir.serde.serialize_model(model)
+    finally:
+        for item in reversed(restore):
+            if len(item) == 2:
+                item[0].const_value = item[1]
+            else:
+                item[0].attributes[item[1]] = item[2]
+    return Skeleton(proto, tensors, offsets)
+
+
+# --------------------------------------------------------------------------- writers
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _key(number: int) -> bytes:
+    return _varint(number << 3 | 2)  # wire type 2: length-delimited
+
+
+def write_model(model: ir.Model, stream: BinaryIO) -> int:
+    """Write ``model`` as one binary ONNX protobuf to ``stream``; return the bytes written.
+
+    The main graph's initializers are written from their tensors' memory, one after another:
+    the only whole copy of the weights made is the file itself. The encoding is the ordinary
+    protobuf one (fields in another order than ``SerializeToString`` uses, which every reader
+    accepts), so ``onnx.load`` and onnxruntime read it as any other model.
+    """
+    sk = weightless(model, scope="graph", location=_STREAMED, threshold=0)
+    graph = sk.proto.graph
+    pieces: list[tuple[bytes, Any]] = []  # (encoded TensorProto or its header, bytes to follow)
+    k = 0
+    for t in graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL and k < len(sk.tensors) and \
+                any(e.key == "location" and e.value == _STREAMED for e in t.external_data):
+            header = onnx.TensorProto()
+            header.CopyFrom(t)
+            header.ClearField("external_data")
+            header.ClearField("data_location")
+            data = tensor_buffer(sk.tensors[k])
+            k += 1
+            raw_key = _key(_FIELD["TensorProto", "raw_data"]) + _varint(len(data))
+            pieces.append((header.SerializeToString() + raw_key, data))
+        else:
+            pieces.append((t.SerializeToString(), b""))
+    if k != len(sk.tensors):
+        raise OnnxExporterError("internal error: the streamed initializers lost their order.")
+    graph.ClearField("initializer")
+    graph_rest = graph.SerializeToString()
+    sk.proto.ClearField("graph")
+    init_key = _key(_FIELD["GraphProto", "initializer"])
+    sizes = [len(head) + len(data) for head, data in pieces]
+    graph_len = len(graph_rest) + sum(len(init_key) + len(_varint(s)) + s for s in sizes)
+    written = 0
+
+    def put(chunk: Any) -> None:
+        nonlocal written
+        if len(chunk):
+            stream.write(chunk)
+            written += len(chunk)
+
+    put(sk.proto.SerializeToString())
+    put(_key(_FIELD["ModelProto", "graph"]) + _varint(graph_len))
+    put(graph_rest)
+    for (head, data), size in zip(pieces, sizes):
+        put(init_key + _varint(size) + head)
+        put(data)
+    return written
+
+
+def model_bytes(model: ir.Model) -> bytes:
+    """The model as bytes, written by :func:`write_model` (one copy of the weights)."""
+    buffer = io.BytesIO()
+    write_model(model, buffer)
+    return buffer.getvalue()
+
+
+def write_external(model: ir.Model, path: str, data_name: str) -> None:
+    """Write ``model`` to ``path`` with every initializer of at least ``EXTERNAL_THRESHOLD``
+    bytes (subgraphs included) in ``data_name`` beside it, each from its tensor's memory."""
+    sk = weightless(model, scope="initializers", location=data_name)
     folder = os.path.dirname(os.path.abspath(path))
+    with open(os.path.join(folder, data_name), "wb") as fh:
+        for tensor in sk.tensors:
+            fh.write(tensor_buffer(tensor))
+    with open(path, "wb") as fh:
+        fh.write(sk.proto.SerializeToString())
+
+
+def _readable(path: str) -> None:
+    """Give a file made by mkstemp (mode 0600) the mode an ordinary ``open`` would have."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+@contextlib.contextmanager
+def staged_file(model: ir.Model, path: str | os.PathLike | None) -> Iterator[str]:
+    """Write ``model`` to a temporary file beside ``path``; yield its path (to verify it).
+
+    On a clean exit the file is renamed to ``path``; on an exception it is removed and an
+    existing ``path`` is left as it was. With ``path=None`` the file is made in the temporary
+    folder and always removed (verify a model that goes to a file object, or nowhere).
+    """
+    folder = os.path.dirname(os.path.abspath(path)) if path is not None else None
     fd, tmp = tempfile.mkstemp(prefix=".onnxplug-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException as exc:
+            write_model(model, fh)
+        _readable(tmp)
+        yield tmp
+        if path is not None:
+            os.replace(tmp, path)
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OnnxExporterError(
-                f"cannot write {path!r}: {exc}. The previous file, if any, is unchanged. Free "
-                "space or choose another folder, then export again.") from exc
-        raise
+
+
+def copy_file(path: str, f: Any) -> None:
+    """Copy a staged model file into the binary file object ``f``, in chunks."""
+    with open(path, "rb") as fh:
+        _write_stream(f, lambda stream: shutil.copyfileobj(fh, stream, 16 * 2**20))
 
 
 @contextlib.contextmanager
 def staged_external(model: ir.Model, path: str | None) -> Iterator[str]:
-    """Save ``model`` with its initializers in ``<file>.data`` into a staging folder and check it.
+    """Save ``model`` with its initializers in ``<file>.data`` into a staging folder.
 
     Yields the staged model's path (to verify it). On a clean exit the two files are moved to
     ``path`` and ``path + ".data"``; on an exception, or when ``path`` is None, nothing is left.
@@ -71,10 +327,11 @@ def staged_external(model: ir.Model, path: str | None) -> Iterator[str]:
     base = os.path.basename(path) if path is not None else "model.onnx"
     with tempfile.TemporaryDirectory(prefix=".onnxplug-", dir=folder) as tmpdir:
         tmp_model = os.path.join(tmpdir, base)
-        ir.save(model, tmp_model, external_data=base + ".data")
-        check_model(tmp_model)
+        write_external(model, tmp_model, base + ".data")
         yield tmp_model
         if path is not None:
+            for name in (base + ".data", base):
+                _readable(os.path.join(tmpdir, name))
             os.replace(os.path.join(tmpdir, base + ".data"), os.path.join(folder, base + ".data"))
             os.replace(tmp_model, path)
 
@@ -82,18 +339,43 @@ def staged_external(model: ir.Model, path: str | None) -> Iterator[str]:
 def write(data: bytes, f: Any) -> None:
     """Write serialized model bytes to a path (atomically) or to a binary file object."""
     if isinstance(f, (str, os.PathLike)):
-        _atomic_write_bytes(os.fspath(f), data)
+        folder = os.path.dirname(os.path.abspath(os.fspath(f)))
+        fd, tmp = tempfile.mkstemp(prefix=".onnxplug-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            _readable(tmp)
+            os.replace(tmp, os.fspath(f))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
     else:
-        stream: BinaryIO = f
-        stream.write(data)
-        if hasattr(stream, "flush"):
-            stream.flush()
+        _write_stream(f, lambda stream: stream.write(data))
+
+
+def _write_stream(f: Any, fill: Any) -> None:
+    stream: BinaryIO = f
+    fill(stream)
+    if hasattr(stream, "flush"):
+        stream.flush()
+
+
+def save(model: ir.Model, f: Any, external: bool) -> None:
+    """Save ``model`` to a path (atomically) or a binary file object, streaming its tensors."""
+    if external:
+        with staged_external(model, require_path_for_external(f)):
+            pass
+    elif isinstance(f, (str, os.PathLike)):
+        with staged_file(model, os.fspath(f)):
+            pass
+    else:
+        _write_stream(f, lambda stream: write_model(model, stream))
 
 
 def require_path_for_external(f: Any) -> str:
     if not isinstance(f, (str, os.PathLike)):
         raise OnnxExporterError(
             "the model's initializers exceed the 2 GB protobuf limit, so they must be saved as "
-            "external data beside the model file: pass f as a path, not a file object or None."
-        )
+            "external data beside the model file: pass f as a path, not a file object or None.")
     return os.fspath(f)

@@ -125,3 +125,133 @@ def test_failed_verification_with_external_data_leaves_nothing(tmp_path):
         onnxplug.export(model, (torch.randn(2, 64),), tmp_path / "m.onnx", external_data=True,
                         verify=True, custom_symbolics=wrong)
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- streamed saving
+
+class _Mixed(torch.nn.Module):
+    """Initializers of several dtypes and sizes (float32, float16, int64, bool)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(64, 64)
+        self.register_buffer("index", torch.randperm(64))
+        self.register_buffer("mask", torch.rand(64) > 0.5)
+        self.register_buffer("w16", torch.randn(64, 64).half())
+
+    def forward(self, x):
+        h = self.fc(x).index_select(1, self.index).masked_fill(self.mask, 0.0)
+        return h @ self.w16.float()
+
+
+@pytest.fixture
+def mixed():
+    torch.manual_seed(0)
+    return _Mixed().eval()
+
+
+def _initializers(proto):
+    return {t.name: (t.data_type, list(t.dims), onnx.numpy_helper.to_array(t).tobytes())
+            for t in proto.graph.initializer}
+
+
+def test_streamed_file_is_the_same_model(tmp_path, mixed):
+    """The streamed file loads with onnx.load, passes the checker, runs, matches eager, and
+    holds the same graph and initializer bytes as the ModelProto built in memory."""
+    x = torch.randn(3, 64)
+    result = onnxplug.export(mixed, (x,), tmp_path / "m.onnx")
+    assert result._proto is None  # nothing built the full proto
+    loaded = load_checked(tmp_path / "m.onnx")
+    assert_matches(mixed, (x,), run_onnxruntime(loaded, [x]))
+    built = result.model
+    assert _initializers(loaded) == _initializers(built)
+    assert len(_initializers(built)) >= 4
+    assert list(loaded.graph.node) == list(built.graph.node)
+    assert loaded.graph.input == built.graph.input and loaded.graph.output == built.graph.output
+    assert loaded.opset_import == built.opset_import and loaded.ir_version == built.ir_version
+    assert onnx.load_from_string(result.to_bytes()) == loaded
+
+
+def test_result_model_is_built_once_on_demand(mixed):
+    result = onnxplug.export(mixed, (torch.randn(3, 64),), None)
+    assert result._proto is None
+    assert result.model is result.proto is result.model  # cached after the first build
+    onnx.checker.check_model(result.model, full_check=True)
+
+
+def test_file_object_with_verify(tmp_path, mixed):
+    """verify=True with a file object runs a staged copy, then copies it into the object."""
+    x = torch.randn(3, 64)
+    buffer = io.BytesIO()
+    result = onnxplug.export(mixed, (x,), buffer, verify=True)
+    assert {"verify", "save"} <= set(result.timings)
+    proto = onnx.load_from_string(buffer.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    assert_matches(mixed, (x,), run_onnxruntime(proto, [x]))
+    assert buffer.getvalue() == result.to_bytes()
+
+
+def test_verify_without_destination_leaves_no_temporary_file(tmp_path, mixed, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = onnxplug.export(mixed, (torch.randn(3, 64),), None, verify=True)
+    assert "verify" in result.timings
+    assert os.listdir(tmp_path) == []
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path, mlp):
+    umask = os.umask(0o022)
+    try:
+        onnxplug.export(mlp, (torch.randn(2, 4),), tmp_path / "m.onnx")
+        onnxplug.export(mlp, (torch.randn(2, 4),), tmp_path / "e.onnx", external_data=True)
+    finally:
+        os.umask(umask)
+    for name in ("m.onnx", "e.onnx", "e.onnx.data"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_failure_while_writing_keeps_existing_files(tmp_path, mixed, monkeypatch, external):
+    """A write that fails half-way (disk full, say) leaves the previous files untouched."""
+    from onnxplug import serialize
+
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"previous")
+    (tmp_path / "m.onnx.data").write_bytes(b"previous data")
+    calls = []
+    real = serialize.tensor_buffer
+
+    def failing(tensor):
+        calls.append(tensor)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        return real(tensor)
+
+    monkeypatch.setattr(serialize, "tensor_buffer", failing)
+    with pytest.raises(OSError, match="No space"):
+        onnxplug.export(mixed, (torch.randn(3, 64),), target, external_data=external)
+    assert target.read_bytes() == b"previous"
+    assert (tmp_path / "m.onnx.data").read_bytes() == b"previous data"
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx", "m.onnx.data"]
+
+
+def test_result_save_streams_to_file_objects_and_external_data(tmp_path, mixed):
+    x = torch.randn(3, 64)
+    result = onnxplug.export(mixed, (x,), None)
+    with open(tmp_path / "obj.onnx", "wb") as fh:
+        result.save(fh)
+    result.save(str(tmp_path / "path.onnx"))
+    for name in ("obj.onnx", "path.onnx"):
+        assert_matches(mixed, (x,), run_onnxruntime(load_checked(tmp_path / name), [x]))
+    assert result._proto is None
+    ext = onnxplug.export(mixed, (x,), tmp_path / "ext.onnx", external_data=True)
+    assert ext.model is None  # its weights live in the file
+    skeleton = onnx.load(str(tmp_path / "ext.onnx"), load_external_data=False)
+    external = {t.name for t in skeleton.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL}
+    big = {n: v.const_value.nbytes for n, v in ext.ir_model.graph.initializers.items()
+           if v.const_value.nbytes >= 1024}
+    assert external == set(big) and "fc.weight" in big  # 1 KiB and more; small ones inline
+    assert_matches(mixed, (x,), run_onnxruntime(load_checked(tmp_path / "ext.onnx"), [x]))
+    assert os.path.getsize(tmp_path / "ext.onnx.data") == sum(big.values())
