@@ -30,6 +30,11 @@ from .options import ExportOptions
 from .registry import Registry
 
 FOLD_LIMIT = 1 << 20  # fold results up to this many elements (or no bigger than the inputs)
+# A complex tensor is carried as a real one with a trailing dim of 2 (its view_as_real); values
+# lowered from a complex FX value carry this mark in ``value.meta``.
+COMPLEX_PAIRS = "complex_pairs"
+# A symbolic function with this attribute set is never constant-folded (Q/DQ must stay nodes).
+NO_FOLD = "__onnxplug_no_fold__"
 _LIBRARY_DIRS = (torch.__file__.rsplit("/", 1)[0], __file__.rsplit("/", 1)[0] + "/")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -240,8 +245,11 @@ class Lowerer:
         v = self.materialized.get(id(t))
         if v is None:
             name = self.const_names.get(id(t)) or f"_folded_{len(self.materialized)}"
-            v = ir.Value(name=name, const_value=to_ir_tensor(t, name=name),
-                         type=ir.TensorType(onnx_dtype(t.dtype)), shape=ir.Shape(t.shape))
+            data = torch.view_as_real(t.resolve_conj()) if t.is_complex() else t
+            v = ir.Value(name=name, const_value=to_ir_tensor(data, name=name),
+                         type=ir.TensorType(onnx_dtype(data.dtype)), shape=ir.Shape(data.shape))
+            if t.is_complex():
+                v.meta[COMPLEX_PAIRS] = True
             self.graph.register_initializer(v)
             self.materialized[id(t)] = v
             self.keepalive.append(t)
@@ -266,6 +274,10 @@ class Lowerer:
             if target is None:
                 return False, None
         if torch.Tag.nondeterministic_seeded in target.tags:
+            return False, None
+        key = op_key(node.target)  # winner(): a look that is not a pick (the usage check)
+        entry = self.registry.winner(key) or self.registry.winner(key.rsplit(".", 1)[0])
+        if entry is not None and getattr(entry.fn, NO_FOLD, False):
             return False, None
         ok_a, args = self._const_arg(node.args)
         ok_k, kwargs = self._const_arg(node.kwargs)
@@ -453,9 +465,14 @@ class Lowerer:
         if name is not None and v.name is None:
             v.name = name
         if isinstance(val, torch.Tensor):
+            pairs = [2] if val.dtype.is_complex else []  # complex: a real pair tensor
             if v.dtype is None or v.producer() is not None:
-                v.dtype = onnx_dtype(val.dtype)
-            v.shape = ir.Shape([self.symbols.dim(d) for d in val.shape])
+                v.dtype = onnx_dtype(val.dtype.to_real() if pairs else val.dtype)
+            v.shape = ir.Shape([self.symbols.dim(d) for d in val.shape] + pairs)
+            if pairs:
+                v.meta[COMPLEX_PAIRS] = True
+            else:
+                v.meta.pop(COMPLEX_PAIRS, None)
         elif isinstance(val, torch.SymInt) or isinstance(val, int):
             if v.dtype is None:
                 v.dtype = ir.DataType.INT64

@@ -12,6 +12,7 @@ from __future__ import annotations
 import onnx_ir as ir
 import torch
 
+from .. import complex_helpers as ch
 from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, shape_list, slice_,
                        split, squeeze, transpose, unsqueeze)
 from ..registration import op
@@ -253,6 +254,8 @@ def copy(g, x, src, non_blocking=False):
 @op("aten::_to_copy", "aten::to.dtype", "aten::to.dtype_layout", "aten::to.device",
     "aten::type_as")
 def to_copy(g, x, *args, **kwargs):
+    if ch.is_complex(x) or g.out_dtype().is_complex:  # complex values are (real, imag) pairs
+        return ch.to_dtype(g, x, g.out_dtype())
     return cast(g, x, g.out_dtype())
 
 

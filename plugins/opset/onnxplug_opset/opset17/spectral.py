@@ -1,0 +1,238 @@
+"""Opset 17: ``DFT``, ``STFT`` and the window ops arrive; FFTs, spectrograms and complex values.
+
+``torch.fft.*`` reaches lowering as ``_fft_r2c`` / ``_fft_c2c`` / ``_fft_c2r`` (PyTorch's own
+decompositions of ``fft_rfft``, ``fft_fftn``, ``fft_hfft``... do the padding and trimming of
+``n``/``s``); each becomes one ``DFT`` per transformed dim, plus a scaling for ``norm``.
+Complex values are real pair tensors (see :mod:`onnxplug_opset.complex_helpers`): a complex
+graph output is returned as its ``torch.view_as_real``.
+
+``stft`` becomes ``STFT`` (frames on a ``[batch, samples, 1|2]`` signal) with PyTorch's
+``center`` padding, window padding to ``n_fft`` and ``normalized`` scaling; windows become
+``HannWindow`` / ``BlackmanWindow``, and ``hamming_window`` an affine map of ``HannWindow``
+(ONNX's ``HammingWindow`` has fixed coefficients 25/46 and 21/46, PyTorch's default is 0.54/0.46).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import complex_helpers as ch
+from ..helpers import as_value, cast, norm_dims, onnx_type, slice_, squeeze, transpose, unsqueeze
+from ..registration import op
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+# -- FFT ---------------------------------------------------------------------------------------
+@op("aten::_fft_r2c")
+def fft_r2c(g, x, dim, normalization, onesided):
+    """Real-to-complex FFT over ``dim``: the last dim one-sided when ``onesided``."""
+    xv, dt = ch.compute_pairs(g, x)
+    dims = norm_dims(dim, g.rank(x))
+    n = ch.signal_size(g, x, dims)
+    out = ch.dft(g, ch.real_signal(g, xv), dims[-1], onesided=bool(onesided))
+    for d in dims[:-1]:
+        out = ch.dft(g, out, d)
+    out = ch.scale(g, out, ch.norm_factor(g, n, normalization, False, g.dtype(out)))
+    return cast(g, out, dt)
+
+
+@op("aten::_fft_c2c")
+def fft_c2c(g, x, dim, normalization, forward):
+    """Complex-to-complex FFT (``forward``) or inverse FFT over ``dim``."""
+    xv, dt = ch.compute_pairs(g, x)
+    dims = norm_dims(dim, g.rank(x) - 1)
+    n = ch.signal_size(g, x, dims)
+    out = xv
+    for d in dims:
+        out = ch.dft(g, out, d, inverse=not forward)
+    out = ch.scale(g, out, ch.norm_factor(g, n, normalization, not forward, g.dtype(out)))
+    return cast(g, out, dt)
+
+
+@op("aten::_fft_c2r")
+def fft_c2r(g, x, dim, normalization, last_dim_size):
+    """Complex-to-real inverse FFT: inverse DFTs over ``dim[:-1]``, then ONNX's one-sided inverse
+    (irfft) of ``last_dim_size`` samples over the last; PyTorch ignores the imaginary parts that
+    a real signal cannot have, as that form does."""
+    xv, dt = ch.compute_pairs(g, x)
+    dims = norm_dims(dim, g.rank(x) - 1)
+    half = last_dim_size // 2 + 1 if isinstance(last_dim_size, int) else None
+    size = g.shape(xv)[dims[-1]] if g.shape(xv) is not None else None
+    if half is not None and isinstance(size, int) and size > half:
+        xv = slice_(g, xv, [0], [half], [dims[-1]])
+    out = xv
+    for d in dims[:-1]:
+        out = ch.dft(g, out, d, inverse=True)
+    out = ch.drop_last(g, ch.dft(g, out, dims[-1], inverse=True, onesided=True, length=last_dim_size))
+    n = ch.signal_size(g, x, dims[:-1]) if len(dims) > 1 else 1
+    if isinstance(n, int) and isinstance(last_dim_size, int):
+        n *= last_dim_size
+    else:
+        n = g.op("Mul", cast(g, as_value(g, n, torch.float32), torch.float32),
+                 cast(g, as_value(g, last_dim_size, torch.int64), torch.float32), dtype=torch.float32)
+    out = ch.scale(g, out, ch.norm_factor(g, n, normalization, True, g.dtype(out)))
+    return cast(g, out, dt)
+
+
+# -- complex values ----------------------------------------------------------------------------
+@op("aten::view_as_real", "aten::view_as_real_copy", "aten::view_as_complex",
+    "aten::view_as_complex_copy")
+def view_as_real(g, x):
+    """The pair tensor itself: complex values already are their ``view_as_real``."""
+    return g.op("Identity", x, dtype=g.dtype(x))
+
+
+@op("aten::real")
+def real(g, x):
+    return ch.part(g, x, 0) if ch.is_complex(x) else x
+
+
+@op("aten::imag")
+def imag(g, x):
+    if not ch.is_complex(x):
+        raise ValueError("imag is not implemented for real tensors (as in PyTorch)")
+    return ch.part(g, x, 1)
+
+
+@op("aten::_conj", "aten::conj", "aten::conj_physical", "aten::_conj_physical", "aten::_conj_copy")
+def conj(g, x):
+    """Lazy and physical conjugation alike: the pair's imaginary part negated."""
+    return ch.conj(g, x) if ch.is_complex(x) else g.op("Identity", x, dtype=g.dtype(x))
+
+
+@op("aten::resolve_conj", "aten::resolve_neg")
+def resolve(g, x):
+    """Pair tensors hold their values: a lazy conjugate or negation is already applied."""
+    return g.op("Identity", x, dtype=g.dtype(x))
+
+
+@op("aten::_neg_view")
+def neg_view(g, x):
+    return g.op("Neg", x, dtype=g.dtype(x))
+
+
+@op("aten::complex")
+def complex_(g, re, im):
+    """``torch.complex(real, imag)``, broadcast to one shape."""
+    dt = g.out_dtype().to_real()
+    re, im = cast(g, re, dt), cast(g, im, dt)
+    shape = g.op("Shape", g.op("Add", re, im, dtype=dt), dtype=torch.int64)
+    return ch.pair(g, g.op("Expand", re, shape, dtype=dt), g.op("Expand", im, shape, dtype=dt))
+
+
+@op("aten::polar")
+def polar(g, r, theta):
+    """``r * (cos(theta) + i sin(theta))``."""
+    dt = g.out_dtype().to_real()
+    r, theta = cast(g, r, dt), cast(g, theta, dt)
+    re = g.op("Mul", r, g.op("Cos", theta, dtype=dt), dtype=dt)
+    im = g.op("Mul", r, g.op("Sin", theta, dtype=dt), dtype=dt)
+    return ch.pair(g, re, im)
+
+
+# -- windows ------------------------------------------------------------------------------------
+def _window(g, op_type, n, periodic, dtype):
+    dt = dtype or torch.get_default_dtype()
+    if isinstance(n, int) and n <= 1:  # PyTorch: [] or [1.] (ONNX's symmetric form divides by 0)
+        return g.constant(torch.ones(n, dtype=dt))
+    size = as_value(g, n, torch.int64)
+    out = g.op(op_type, size, periodic_i=int(periodic), output_datatype_i=onnx_type(dt), dtype=dt)
+    return g.set_type(out, shape=[n]) if isinstance(n, int) else out
+
+
+@op("aten::hann_window", "aten::hann_window.periodic")
+def hann_window(g, window_length, periodic=True, dtype=None, layout=None, device=None,
+                pin_memory=None):
+    return _window(g, "HannWindow", window_length, periodic, dtype)
+
+
+@op("aten::blackman_window", "aten::blackman_window.periodic")
+def blackman_window(g, window_length, periodic=True, dtype=None, layout=None, device=None,
+                    pin_memory=None):
+    return _window(g, "BlackmanWindow", window_length, periodic, dtype)
+
+
+@op("aten::hamming_window", "aten::hamming_window.periodic", "aten::hamming_window.periodic_alpha",
+    "aten::hamming_window.periodic_alpha_beta")
+def hamming_window(g, window_length, periodic=True, alpha=0.54, beta=0.46, dtype=None,
+                   layout=None, device=None, pin_memory=None):
+    """``alpha - beta cos(2 pi n / N)`` = ``(alpha - beta) + 2 beta hann(n)``; ONNX's
+    ``HammingWindow`` where alpha and beta are its 25/46 and 21/46."""
+    if abs(alpha - 25 / 46) < 1e-12 and abs(beta - 21 / 46) < 1e-12:
+        return _window(g, "HammingWindow", window_length, periodic, dtype)
+    hann = _window(g, "HannWindow", window_length, periodic, dtype)
+    if isinstance(window_length, int) and window_length <= 1:
+        return hann
+    dt = g.dtype(hann)
+    out = g.op("Add", g.op("Mul", hann, g.constant(2 * beta, dt), dtype=dt), g.constant(alpha - beta, dt),
+               dtype=dt)
+    return g.set_type(out, shape=g.shape(hann))
+
+
+# -- STFT ---------------------------------------------------------------------------------------
+def _full_window(g, window, n_fft, win_length, dt):
+    """The window as STFT wants it: ``n_fft`` long, a shorter one zero-padded on both sides
+    (ones of ``win_length`` when there is none), as PyTorch centres it."""
+    win_length = win_length or n_fft
+    left = (n_fft - win_length) // 2
+    if window is None:
+        w = torch.zeros(n_fft, dtype=dt)
+        w[left:left + win_length] = 1
+        return g.constant(w)
+    window = cast(g, window, dt)
+    if win_length == n_fft:
+        return window
+    pads = g.constant([left, n_fft - win_length - left], torch.int64)
+    return g.set_type(g.op("Pad", window, pads, dtype=dt), shape=[n_fft])
+
+
+def _stft(g, x, n_fft, hop_length, win_length, window, center, pad_mode, normalized, onesided,
+          return_complex, align_to_window):
+    if align_to_window:
+        raise NotImplementedError("stft with align_to_window=True")
+    xv, dt = ch.compute_pairs(g, x)
+    cdt = g.dtype(xv)
+    complex_in = ch.is_complex(x) or (window is not None and ch.is_complex(window))
+    if window is not None and ch.is_complex(window):
+        raise NotImplementedError("stft with a complex window")
+    batched = g.rank(x) - int(ch.is_complex(x)) == 2
+    signal = xv if batched else unsqueeze(g, xv, [0])
+    if center:
+        mode = _PAD_MODES.get(pad_mode)
+        if mode is None or (mode == "wrap" and g.opset < 19):
+            raise NotImplementedError(f"stft with pad_mode={pad_mode!r} at opset {g.opset}")
+        half = n_fft // 2
+        pads = [0, half] + ([0] if complex_in else []) + [0, half] + ([0] if complex_in else [])
+        signal = g.op("Pad", signal, g.constant(pads, torch.int64), mode_s=mode, dtype=cdt)
+    if not complex_in:
+        signal = ch.real_signal(g, signal)
+    hop = hop_length or n_fft // 4
+    win = _full_window(g, window, n_fft, win_length, cdt)
+    one_sided = (not complex_in) if onesided is None else bool(onesided)
+    frames = g.op("STFT", signal, g.constant(hop, torch.int64), win, g.constant(n_fft, torch.int64),
+                  onesided_i=int(one_sided), dtype=cdt)
+    out = transpose(g, frames, [0, 2, 1, 3])  # [batch, bins, frames, 2]
+    if normalized:
+        out = ch.scale(g, out, float(n_fft) ** -0.5)
+    if not batched:
+        out = squeeze(g, out, [0])
+    return cast(g, out, dt)
+
+
+@op("aten::stft")
+def stft(g, x, n_fft, hop_length=None, win_length=None, window=None, normalized=False,
+         onesided=None, return_complex=None, align_to_window=None):
+    """``torch.stft`` after its own centre padding (the Python wrapper pads before this op);
+    ``return_complex=False`` gives the same pair tensor, which is then the real result."""
+    return _stft(g, x, n_fft, hop_length, win_length, window, False, "reflect", normalized,
+                 onesided, return_complex, align_to_window)
+
+
+@op("aten::stft.center")
+def stft_center(g, x, n_fft, hop_length=None, win_length=None, window=None, center=True,
+                pad_mode="reflect", normalized=False, onesided=None, return_complex=None,
+                align_to_window=None):
+    """``stft`` that pads ``n_fft // 2`` samples on both sides itself when ``center``."""
+    return _stft(g, x, n_fft, hop_length, win_length, window, center, pad_mode, normalized,
+                 onesided, return_complex, align_to_window)
