@@ -371,3 +371,53 @@ def test_constant_folding_pass_on_its_own():
     assert FoldConstantsPass(ExportOptions())(model).modified
     folded = out.inputs[1]
     assert folded.const_value is not None and folded.const_value.numpy().tolist() == [11, 22]
+
+
+# --------------------------------------------------------------------------- local functions
+
+def test_local_functions_and_their_calls_are_left_alone():
+    """Bodies of model.functions are not rewritten, and two calls are never merged."""
+    fx = ir.Value(name="fx", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape([2]))
+    body = [ir.Node("", "Identity", [fx])]
+    body.append(ir.Node("", "Relu", [body[0].outputs[0]]))
+    body[1].outputs[0].name, body[0].outputs[0].name = "fy", "fi"
+    function = ir.Function("local", "Block", "", graph=ir.Graph(
+        [fx], [body[1].outputs[0]], nodes=body, opset_imports={"": 17}), attributes=[])
+    x = ir.Value(name="x", type=ir.TensorType(ir.DataType.FLOAT), shape=ir.Shape([2]))
+    calls = [ir.Node("local", "Block", [x]) for _ in range(2)]
+    add = ir.Node("", "Add", [calls[0].outputs[0], calls[1].outputs[0]])
+    for i, v in enumerate([calls[0].outputs[0], calls[1].outputs[0], add.outputs[0]]):
+        v.name = f"v{i}"
+    graph = ir.Graph([x], [add.outputs[0]], nodes=[*calls, add], opset_imports={"": 17, "local": 1})
+    model = ir.Model(graph, ir_version=8, functions=[function])
+    context = type("Context", (), {"options": ExportOptions(), "fx_nodes": {}})
+    for fn, _, _ in OPTIMIZE_PASSES + PENDING_PASSES:
+        fn(model, context)
+    assert [n.op_type for n in graph] == ["Block", "Block", "Add"]
+    assert [n.op_type for n in function] == ["Identity", "Relu"]
+
+
+# --------------------------------------------------------------------------- layout chains
+
+def test_transpose_pairs_and_reshape_pairs_collapse():
+    def fn(x):
+        t = x.permute(0, 2, 1).permute(2, 0, 1)  # one Transpose with the composed permutation
+        back = x.permute(0, 2, 1).permute(0, 2, 1)  # the identity: no Transpose at all
+        r = x.reshape(4, 6).reshape(2, 12)
+        return t * 2, back + 1, r - 1
+
+    x = torch.randn(2, 3, 4)
+    r = export_and_compare(fn, (x,))
+    with unoptimized():
+        plain = export_and_compare(fn, (x,))
+    assert count(plain, "Transpose") == 4 and count(plain, "Reshape") == 2
+    assert count(r, "Transpose") == 1 and count(r, "Reshape") == 1
+
+
+def test_a_transpose_read_twice_stays():
+    def fn(x):
+        t = x.permute(1, 0)
+        return t.permute(1, 0) * 2, t + 1
+
+    r = export_and_compare(fn, (torch.randn(3, 4),))
+    assert count(r, "Transpose") == 1

@@ -15,6 +15,7 @@ order  name                             does
 200    fold_static_shapes               Shape/Size/Gather(Shape) of known dims -> constant
 210    fold_constants                   nodes of constant inputs -> constant (reference evaluator)
 300    eliminate_noops                  Identity, same-type Cast, no-op Reshape/Transpose/Expand
+310    collapse_layout_chains           Transpose(Transpose), Reshape(Reshape) -> one node
 400    fold_conv_batchnorm              eval BatchNormalization into the Conv before it (pending)
 450    fuse_matmul_add                  2-D MatMul + Add -> Gemm
 880    eliminate_common_subexpressions  repeated deterministic nodes -> one
@@ -42,6 +43,7 @@ import contextlib
 import onnx_ir as ir
 import onnx_ir.passes.common as common
 
+from .chains import CollapseLayoutChainsPass
 from .constant_folding import FoldConstantsPass
 from .conv_batchnorm import FoldConvBatchNormPass
 from .cse import EliminateCommonSubexpressionsPass
@@ -50,7 +52,8 @@ from .noops import EliminateNoOpsPass
 from .shape_folding import FoldStaticShapesPass
 
 __all__ = [
-    "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "EliminateCommonSubexpressionsPass", "EliminateNoOpsPass",
+    "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "CollapseLayoutChainsPass",
+    "EliminateCommonSubexpressionsPass", "EliminateNoOpsPass",
     "FoldConstantsPass", "FoldConvBatchNormPass", "FoldStaticShapesPass", "FuseMatMulAddPass",
 ]
 
@@ -74,6 +77,7 @@ OPTIMIZE_PASSES = [
     (_with_options(FoldStaticShapesPass), 200, "fold_static_shapes"),
     (_with_options(FoldConstantsPass), 210, "fold_constants"),
     (_with_options(EliminateNoOpsPass), 300, "eliminate_noops"),
+    (_with_options(CollapseLayoutChainsPass), 310, "collapse_layout_chains"),
     (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
     (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
     (_remove_unused, 890, "remove_unused_after_optimize"),

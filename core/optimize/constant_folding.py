@@ -28,7 +28,9 @@ log = logging.getLogger("onnxplug")
 
 FOLD_LIMIT = 1 << 20  # elements in a folded result
 INPUT_LIMIT = 1 << 24  # elements in the constant inputs of one node
-NOT_FOLDED = NONDETERMINISTIC | {"Constant", "ConstantOfShape", "Range", "EyeLike"}
+# Q/DQ stay nodes: a quantized weight's DequantizeLinear is what runtimes fuse into integer kernels
+QDQ = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
+NOT_FOLDED = NONDETERMINISTIC | QDQ | {"Constant", "ConstantOfShape", "Range", "EyeLike"}
 
 
 class FoldConstantsPass(ir.passes.InPlacePass):
@@ -42,7 +44,7 @@ class FoldConstantsPass(ir.passes.InPlacePass):
         if not folds(self.options):
             return ir.passes.PassResult(model, modified=False)
         graph = model.graph
-        nodes, leaves = self._foldable(graph)
+        nodes, leaves = self._foldable(graph, model.functions)
         if not nodes:
             return ir.passes.PassResult(model, modified=False)
         folded = set(nodes)
@@ -60,20 +62,24 @@ class FoldConstantsPass(ir.passes.InPlacePass):
                 modified = True
         return ir.passes.PassResult(model, modified=modified)
 
-    def _foldable(self, graph: ir.Graph) -> tuple[list[ir.Node], dict[ir.Value, np.ndarray]]:
-        """The nodes to evaluate, in graph order, and the constant tensors they read."""
+    def _foldable(self, graph: ir.Graph, functions: Mapping) -> tuple[list[ir.Node], dict[ir.Value, np.ndarray]]:
+        """The nodes to evaluate, in graph order, and the constant tensors they read (calls of
+        local functions are never evaluated)."""
         known: set[ir.Value] = set()
         leaves: dict[ir.Value, np.ndarray] = {}
         nodes: list[ir.Node] = []
         for node in graph:
             if (not is_default_domain(node) or node.op_type in NOT_FOLDED or has_subgraph(node)
-                    or not node.inputs or any(o.is_graph_output() for o in node.outputs)
+                    or node.op_identifier() in functions or not node.inputs
+                    or any(o.is_graph_output() for o in node.outputs)
                     or any(a.is_ref() for a in node.attributes.values())):
                 continue
             tensors = {}
             for v in node.inputs:
                 if v is not None and v not in known and v not in leaves:
                     tensors[v] = constant_tensor(v, self.options)
+                    if tensors[v] is None:
+                        break
             if any(t is None for t in tensors.values()):
                 continue
             size = sum(t.size for t in tensors.values()) + sum(

@@ -33,7 +33,7 @@ class EliminateCommonSubexpressionsPass(ir.passes.InPlacePass):
         seen: dict[tuple, ir.Node] = {}
         modified = False
         for node in list(graph):
-            key = self._key(node)
+            key = None if node.op_identifier() in model.functions else self._key(node)
             if key is None:
                 continue
             first = seen.setdefault(key, node)
