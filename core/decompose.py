@@ -3,7 +3,8 @@
 The captured graph stays at the highest level that converts: an op the registry cannot
 convert is replaced by PyTorch's own decomposition of that op alone (from
 ``torch.export.default_decompositions()``), and the graph is checked again, a few rounds
-deep, since a decomposition may produce other ops without a conversion.
+deep, since a decomposition may produce other ops without a conversion. What cannot be
+handled is recorded in the export's :class:`~onnxplug.failures.Failures`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import lru_cache
 
 import torch
 
-from .errors import UnsupportedOp, UnsupportedOperatorError
+from .failures import Failures
 from .lowering import inplace_functional_key, node_location, op_key
 from .registry import Registry
 
@@ -95,22 +96,37 @@ def _rounds(ep, registry: Registry, only: set | None = None, refused=(), failed:
 
 
 def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, opset: int,
-                          plugins: list[str], refused: dict | None = None):
+                          plugins: list[str], failures: Failures | None = None):
     """Return ``(program, decomposed op keys)`` where every op converts.
 
-    Raises :class:`UnsupportedOperatorError` naming the ops of the *captured* graph (with their
-    source locations) that neither a conversion nor PyTorch's decompositions can handle.
+    ``failures`` is the export's collector: its declined ops count as missing, and what is
+    decomposed is recorded there. Raises :class:`UnsupportedOperatorError` (recorded in
+    ``failures`` too) naming the ops of the *captured* graph, with their source locations, that
+    neither a conversion nor PyTorch's decompositions can handle.
     """
-    refused = refused or {}
+    failures = failures if failures is not None else Failures()
+    refused = dict(failures.declined)
     original = missing_ops(ep, registry, refused)
     if not original:
         return ep, []
     failed: dict = {}
     result, decomposed = _rounds(ep, registry, refused=refused, failed=failed)
     if not missing_ops(result, registry, refused):
+        failures.add_decomposed(decomposed)
         return result, decomposed
+    for op, reason in failed.items():
+        failures.add_reason(op_key(op), reason)
     refused = {**refused, **{op: reason for op, reason in failed.items() if op not in refused}}
-    # Find which of the captured graph's ops are the problem, to report them as the user wrote them.
+    culprits = _unresolved(ep, registry, original, refused, failed) or original
+    for node in ep.graph.nodes:
+        if node.op == "call_function" and node.target in culprits:
+            failures.add_unsupported(op_key(node.target), node_location(node) or node.name)
+    raise failures.error(registry, opset, plugins)
+
+
+def _unresolved(ep, registry: Registry, original: list, refused: dict, failed: dict) -> list:
+    """Which of the captured graph's ops are the problem, to report them as the user wrote them:
+    those without a decomposition, and those whose decomposition alone leaves new missing ops."""
     unresolved = []
     for op in original:
         if not isinstance(op, torch._ops.OpOverload) or decomposition(op) is None or op in failed:
@@ -119,16 +135,4 @@ def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, 
         alone, _ = _rounds(ep, registry, only={op}, refused=refused)
         if set(missing_ops(alone, registry, refused)) - set(original):
             unresolved.append(op)
-    raise unsupported_error(ep, unresolved or original, registry, opset, plugins, refused)
-
-
-def unsupported_error(ep, targets, registry: Registry, opset: int, plugins: list[str], refused=None):
-    locations: dict[str, list[str]] = {}
-    reasons = {op_key(t): r for t, r in (refused or {}).items()}
-    for node in ep.graph.nodes:
-        if node.op == "call_function" and node.target in targets:
-            locations.setdefault(op_key(node.target), []).append(node_location(node) or node.name)
-    return UnsupportedOperatorError(
-        [UnsupportedOp(k, tuple(v), registry.available_opsets(k), reasons.get(k, ""))
-         for k, v in locations.items()],
-        opset, plugins)
+    return unresolved

@@ -26,7 +26,8 @@ from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, g
 from .guards import describe_ranges
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
-from .lowering import ConversionRefused, Lowerer, SymbolNames
+from .failures import Failures
+from .lowering import Lowerer, SymbolNames
 from .options import check_destination, check_inputs, check_names_against_graph, make_options
 from .passes import PassContext, run_fx_passes, run_ir_passes
 from .plugins import load_plugins
@@ -206,21 +207,19 @@ def _capture(model: Any, args: tuple, kw: dict, options, loaded):
 
 def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_names):
     """Lower ``ep``; when conversions decline (NotImplementedError), decompose those ops with
-    PyTorch and lower again. Returns ``(program, lowerer, result, decomposed op keys)``."""
-    refused: dict = {}
-    decomposed: list[str] = []
+    PyTorch and lower again. Every round records its failures in one :class:`Failures`.
+    Returns ``(program, lowerer, result, decomposed op keys)``."""
+    failures = Failures()
     while True:
         lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
-                          loaded.opset_versions, input_axis_names)
-        try:
-            return ep, lowerer, lowerer.run(), decomposed
-        except ConversionRefused as declined:
-            if not set(declined.refused) - set(refused):
-                raise OnnxExporterError(f"conversions declined again: {declined}") from declined
-            refused.update(declined.refused)
-            ep, more = decompose_unsupported(ep, registry, options.opset_version, loaded.names(),
-                                             refused)
-            decomposed += more
+                          loaded.opset_versions, input_axis_names, failures=failures)
+        lowered = lowerer.run()
+        if lowered is not None:
+            return ep, lowerer, lowered, failures.decomposed
+        declined = failures.declined_now
+        if not failures.accept_declines():
+            raise OnnxExporterError(f"conversions declined again: {', '.join(declined.values())}")
+        ep, _ = decompose_unsupported(ep, registry, options.opset_version, loaded.names(), failures)
 
 
 @contextlib.contextmanager

@@ -24,7 +24,8 @@ import torch
 from torch.export.graph_signature import InputKind, OutputKind
 
 from .enums import TrainingMode
-from .errors import OnnxExporterError, UnsupportedOp, UnsupportedOperatorError
+from .errors import OnnxExporterError
+from .failures import Failures
 from .graph import GraphContext, onnx_dtype, to_ir_tensor
 from .options import ExportOptions
 from .registry import Registry
@@ -160,18 +161,6 @@ def fit_call(fn: Callable, key: str, pos: list, kw: dict, is_default: list):
     return pos, out_kw
 
 
-class ConversionRefused(Exception):
-    """Raised by :meth:`Lowerer.run` when conversions raised NotImplementedError.
-
-    ``refused`` maps each FX target to the reason; the export decomposes those ops with
-    PyTorch's decompositions and lowers again.
-    """
-
-    def __init__(self, refused: dict[Any, str]):
-        super().__init__(", ".join(refused.values()))
-        self.refused = refused
-
-
 class SymbolNames:
     """Names of dynamic dimensions: torch symbols (``s77``) -> user names (``batch``)."""
 
@@ -197,17 +186,24 @@ class SymbolNames:
 
 @dataclass
 class LoweringResult:
+    """The lowered model, which conversion served each op key, and the FX nodes by name."""
+
     model: ir.Model
     served: dict[str, str] = field(default_factory=dict)  # op key -> "plugin: function"
     fx_nodes: dict[str, torch.fx.Node] = field(default_factory=dict)
 
 
 class Lowerer:
-    """Converts one ExportedProgram into an ``onnx_ir.Model``. Use once."""
+    """Converts one ExportedProgram into an ``onnx_ir.Model``. Use once.
+
+    What does not convert goes to ``failures`` (the export's :class:`Failures`, shared by its
+    lowering rounds and decomposition).
+    """
 
     def __init__(self, ep: torch.export.ExportedProgram, registry: Registry, options: ExportOptions,
                  plugin_names: list[str], symbols: SymbolNames, state_dict_order: list[str] | None,
-                 opset_versions: Mapping[str, int], input_axis_names: list[dict[int, str]] | None = None):
+                 opset_versions: Mapping[str, int], input_axis_names: list[dict[int, str]] | None = None,
+                 *, failures: Failures | None = None):
         self.ep = ep
         self.registry = registry
         self.options = options
@@ -226,7 +222,7 @@ class Lowerer:
         self.served: dict[str, str] = {}
         self._node_count = 0
         self.n_outputs = 0
-        self.refused: dict[Any, str] = {}
+        self.failures = failures if failures is not None else Failures()
 
     # -- values -------------------------------------------------------------------------------
     def value_of(self, x: Any) -> Any:
@@ -297,62 +293,86 @@ class Lowerer:
             return True, target(*args, **kwargs)
 
     # -- the walk --------------------------------------------------------------------------
-    def run(self) -> LoweringResult:
-        ep, opts = self.ep, self.options
-        sig = ep.graph_signature
+    def run(self) -> LoweringResult | None:
+        """Lower the program in four steps: inputs, nodes, outputs, model.
+
+        Raises :class:`UnsupportedOperatorError` naming every op without a conversion. Returns
+        None when conversions declined (``self.failures.declined_now``): the caller decomposes
+        those ops with PyTorch and lowers again.
+        """
+        user_inputs, param_inputs = self._inputs()
+        fx_nodes = self._nodes()
+        if self.failures.unsupported:
+            raise self.failures.error(self.registry, self.options.opset_version, self.plugin_names)
+        if self.failures.declined_now:
+            return None
+        output = next(n for n in self.ep.graph.nodes if n.op == "output")
+        self._outputs(output, self.ep.graph_signature)
+        return LoweringResult(self._model(user_inputs, param_inputs), self.served, fx_nodes)
+
+    def _inputs(self) -> tuple[list[ir.Value], dict[str, ir.Value]]:
+        """Step 1, the placeholders: user inputs become graph inputs; parameters, buffers and
+        lifted constants become graph inputs (``export_params=False``) or constants."""
+        sig = self.ep.graph_signature
         specs = {s.arg.name: s for s in sig.input_specs if hasattr(s.arg, "name")}
         user_inputs: list[ir.Value] = []
         param_inputs: dict[str, ir.Value] = {}
-        names = list(opts.input_names)
-        unsupported: dict[str, list[str]] = {}
+        for node in self.ep.graph.nodes:
+            if node.op != "placeholder":
+                continue
+            spec = specs.get(node.name)
+            kind = spec.kind if spec is not None else InputKind.USER_INPUT
+            if kind == InputKind.USER_INPUT:
+                self._user_input(node, user_inputs)
+            elif kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
+                self._state_input(node, spec, param_inputs)
+            else:
+                self.env[node] = None  # tokens, custom objects: not representable
+        return user_inputs, param_inputs
+
+    def _user_input(self, node: torch.fx.Node, user_inputs: list[ir.Value]) -> None:
+        val = node.meta.get("val")
+        if not isinstance(val, torch.Tensor):
+            self.env[node] = val  # specialised Python scalar
+            return
+        idx, names = len(user_inputs), self.options.input_names
+        name = names[idx] if idx < len(names) else node.name
+        axes = self.input_axis_names[idx] if idx < len(self.input_axis_names) else {}
+        for axis, dim_name in axes.items():
+            if -val.dim() <= axis < val.dim():
+                self.symbols.bind(val.shape[axis], dim_name)
+        v = ir.Value(name=name)
+        self._set_meta(v, val)
+        user_inputs.append(v)
+        self.env[node] = v
+
+    def _state_input(self, node: torch.fx.Node, spec, param_inputs: dict[str, ir.Value]) -> None:
+        """A parameter, buffer or lifted constant: a graph input for persistent state when
+        ``export_params=False``; otherwise a constant, materialised on first use."""
+        ep, kind, target = self.ep, spec.kind, spec.target
+        persistent = kind == InputKind.PARAMETER or (kind == InputKind.BUFFER and spec.persistent)
+        t = ep.state_dict[target] if target in ep.state_dict else ep.constants[target]
+        if not self.options.export_params and persistent:
+            v = ir.Value(name=target)
+            self._set_meta(v, t)
+            param_inputs[target] = v
+            self.env[node] = v
+        else:
+            self.const_names[id(t)] = target
+            self.env[node] = t
+
+    def _nodes(self) -> dict[str, torch.fx.Node]:
+        """Step 2, the calls: convert each one; what does not convert goes to ``failures``."""
         fx_nodes: dict[str, torch.fx.Node] = {}
-        as_inputs = not opts.export_params
-        for node in ep.graph.nodes:
-            if node.op == "placeholder":
-                spec = specs.get(node.name)
-                kind = spec.kind if spec is not None else InputKind.USER_INPUT
-                if kind == InputKind.USER_INPUT:
-                    val = node.meta.get("val")
-                    if not isinstance(val, torch.Tensor):
-                        self.env[node] = val  # specialised Python scalar
-                        continue
-                    idx = len(user_inputs)
-                    name = names[idx] if idx < len(names) else node.name
-                    axes = self.input_axis_names[idx] if idx < len(self.input_axis_names) else {}
-                    for axis, dim_name in axes.items():
-                        if -val.dim() <= axis < val.dim():
-                            self.symbols.bind(val.shape[axis], dim_name)
-                    v = ir.Value(name=name)
-                    self._set_meta(v, val)
-                    user_inputs.append(v)
-                    self.env[node] = v
-                elif kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
-                    target = spec.target
-                    persistent = kind == InputKind.PARAMETER or (
-                        kind == InputKind.BUFFER and spec.persistent)
-                    t = ep.state_dict[target] if target in ep.state_dict else ep.constants[target]
-                    if as_inputs and persistent:
-                        v = ir.Value(name=target)
-                        self._set_meta(v, t)
-                        param_inputs[target] = v
-                        self.env[node] = v
-                    else:
-                        self.const_names[id(t)] = target
-                        self.env[node] = t
-                else:
-                    self.env[node] = None  # tokens, custom objects: not representable
-            elif node.op == "call_function":
+        for node in self.ep.graph.nodes:
+            if node.op == "call_function":
                 fx_nodes[node.name] = node
-                self._lower(node, unsupported)
-            elif node.op == "output" and not unsupported and not self.refused:
-                self._outputs(node, sig)
-        if unsupported:
-            raise UnsupportedOperatorError(
-                [UnsupportedOp(k, tuple(v), self.registry.available_opsets(k))
-                 for k, v in unsupported.items()],
-                opts.opset_version, self.plugin_names)
-        if self.refused:
-            raise ConversionRefused(self.refused)
+                self._lower(node)
+        return fx_nodes
+
+    def _model(self, user_inputs: list[ir.Value], param_inputs: dict[str, ir.Value]) -> ir.Model:
+        """Step 4: graph inputs (user inputs, then state in state-dict order), opset imports."""
+        opts = self.options
         self.graph.inputs.extend(user_inputs)
         order = self.state_dict_order or list(param_inputs)
         self.graph.inputs.extend(param_inputs[k] for k in order if k in param_inputs)
@@ -361,11 +381,11 @@ class Lowerer:
         for domain in self.g.domains:
             self.graph.opset_imports[domain] = opts.custom_opsets.get(
                 domain, self.opset_versions.get(domain, 1))
-        model = ir.Model(self.graph, ir_version=_ir_version(opts.opset_version),
-                         producer_name="onnxplug", producer_version=_version())
-        return LoweringResult(model, self.served, fx_nodes)
+        return ir.Model(self.graph, ir_version=_ir_version(opts.opset_version),
+                        producer_name="onnxplug", producer_version=_version())
 
-    def _lower(self, node: torch.fx.Node, unsupported: dict[str, list[str]]) -> None:
+    def _lower(self, node: torch.fx.Node) -> None:
+        """Convert one call: fold it, find its conversion, or record why it has none."""
         target = node.target
         if target is operator.getitem:
             src, idx = node.args
@@ -383,7 +403,7 @@ class Lowerer:
                 self.env[node.args[0]] = value
             return
         entry = self.registry.lookup(key)
-        if (unsupported or self.refused) and entry is not None:
+        if self.failures.lowering_failed and entry is not None:
             self.env[node] = None  # this lowering already failed: only collect what is missing
             return
         rebinds = None
@@ -391,9 +411,15 @@ class Lowerer:
             entry = self.registry.lookup(fkey)
             rebinds = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
         if entry is None:
-            unsupported.setdefault(key, []).append(node_location(node) or node.name)
+            self.failures.add_unsupported(key, node_location(node) or node.name)
             self.env[node] = None
             return
+        self._convert(node, key, entry, rebinds)
+
+    def _convert(self, node: torch.fx.Node, key: str, entry: Any,
+                 rebinds: torch.fx.Node | None) -> None:
+        """Call ``entry``'s function for ``node``: a decline is recorded, an error explained."""
+        target = node.target
         pos, kw, is_default = schema_args(target, node.args, node.kwargs)
         try:
             pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
@@ -408,7 +434,7 @@ class Lowerer:
             raise
         except NotImplementedError as exc:
             # the conversion declines this case: PyTorch's decomposition gets a chance
-            self.refused.setdefault(target, f"{entry.qualname} declined: {exc}")
+            self.failures.add_declined(target, key, f"{entry.qualname} declined: {exc}")
             self.env[node] = None
             return
         except Exception as exc:

@@ -178,3 +178,25 @@ def test_export_results_list_what_each_op_used(mlp):
     relu = [p for p in seen if p.key == "aten::relu.default"]
     assert relu and relu[0].opset == 13 and relu[0].entry.plugin == "opset"
     assert r.served["aten::relu.default"] == f"opset: {relu[0].entry.qualname}"
+
+
+def test_failures_collect_declines_per_lowering_and_every_unsupported_op_for_one_error():
+    from onnxplug.failures import Failures
+
+    failures = Failures()
+    failures.add_declined("sin-target", "aten::sin.default", "my_sin declined: not here")
+    assert failures.lowering_failed and failures.declined_now == {
+        "sin-target": "my_sin declined: not here"}
+    assert failures.accept_declines() == {"sin-target"}  # new: decompose it and lower again
+    assert not failures.lowering_failed and failures.declined == {
+        "sin-target": "my_sin declined: not here"}
+    failures.add_declined("sin-target", "aten::sin.default", "declined again")
+    assert failures.accept_declines() == set()  # nothing new: decomposing cannot help
+    failures.add_unsupported("aten::sin.default", "model.py:3")
+    failures.add_unsupported("aten::sin.default", "model.py:4")
+    error = failures.error(Registry.build([entry("aten::sin", 9, "v9")], 7), 7, ["opset"])
+    assert isinstance(error, onnxplug.UnsupportedOperatorError)
+    (op,) = error.ops
+    assert (op.key, op.locations, op.available_opsets) == (
+        "aten::sin.default", ("model.py:3", "model.py:4"), (9,))
+    assert "my_sin declined: not here" in str(error) and "opset_version>=9" in str(error)
