@@ -421,3 +421,28 @@ def test_a_transpose_read_twice_stays():
 
     r = export_and_compare(fn, (torch.randn(3, 4),))
     assert count(r, "Transpose") == 1
+
+
+# --------------------------------------------------------------------------- a whole model
+
+def test_a_small_bert_loses_nodes_not_accuracy():
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, vocab_size=100, max_position_embeddings=32)
+    model = transformers.BertModel(config).eval()
+
+    class LastHidden(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = model
+
+        def forward(self, ids):
+            return self.bert(ids, return_dict=True).last_hidden_state
+
+    ids = torch.randint(0, 100, (1, 16))
+    r = export_and_compare(LastHidden().eval(), (ids,), atol=ATOL)
+    with unoptimized():
+        plain = export_and_compare(LastHidden().eval(), (ids,), atol=ATOL)
+    assert len(r.model.graph.node) < len(plain.model.graph.node)
+    assert count(r, "Transpose") < count(plain, "Transpose")  # the key's two transposes are one
