@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
+from .caches import tree_children
 from .errors import OptionError
 from .options import ExportOptions
 
@@ -61,7 +62,7 @@ def dynamic_shapes_from_axes(model: Any, args: tuple, kwargs: dict, options: Exp
                 )
             shape_spec[axis % leaf.dim()] = torch.export.Dim.DYNAMIC
         per_leaf.append(shape_spec)
-    s_args, s_kwargs = pytree.tree_unflatten(per_leaf, spec)
+    s_args, s_kwargs = _spec_tree(spec, iter(per_leaf))
     forward = model.forward if isinstance(model, torch.nn.Module) else model
     try:
         signature = inspect.signature(forward)
@@ -69,6 +70,20 @@ def dynamic_shapes_from_axes(model: Any, args: tuple, kwargs: dict, options: Exp
         return tuple(s_args) + tuple(s_kwargs.values())
     # bound arguments map *args to a tuple and **kwargs to a dict, as torch.export expects
     return dict(signature.bind(*s_args, **s_kwargs).arguments)
+
+
+def _spec_tree(spec: pytree.TreeSpec, leaf_specs: Any) -> Any:
+    """The ``dynamic_shapes`` structure torch.export expects for a value of tree ``spec``: the
+    same tuples, lists and dicts, and a list of the children's specs for any other pytree node
+    (a decoder cache, a dataclass)."""
+    if spec.is_leaf():
+        return next(leaf_specs)
+    children = [_spec_tree(c, leaf_specs) for c in tree_children(spec)]
+    if spec.type in (tuple, list):
+        return spec.type(children)
+    if spec.type is dict:
+        return dict(zip(spec.context, children))
+    return children
 
 
 def axis_names(model: Any, args: tuple, kwargs: dict, options: ExportOptions) -> list[dict[int, str]]:

@@ -23,12 +23,14 @@ from .check import check_model
 from .decompose import decompose_unsupported
 from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, grow_examples,
                       input_labels, tensor_leaves)
+from .caches import (cache_pytrees, default_input_names, default_output_names,
+                     is_default_cache_name, renamed_cache_kwargs)
 from .guards import describe_ranges
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
 from .failures import Failures
 from .lowering import Lowerer, SymbolNames
-from .options import check_destination, check_inputs, check_names_against_graph, make_options
+from .options import check_axes_names, check_destination, check_inputs, check_names_against_graph, make_options
 from .passes import PassContext, run_fx_passes, run_ir_passes
 from .plugins import load_plugins
 from .registry import Registry
@@ -103,7 +105,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
     check_destination(f)
     if external_data and f is not None:
         serialize.require_path_for_external(f)
-    with _exporter_logging(options.verbose), contextlib.ExitStack() as stack:
+    with _exporter_logging(options.verbose), cache_pytrees(), contextlib.ExitStack() as stack:
         # Closing the stack moves a model saved with external data into place (see _export).
         return _export(model, args, kwargs, f, options, stack)
 
@@ -113,6 +115,8 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
     model = as_module(model)
     check_inputs(model, args, kwargs, options)
     args, kw = split_args(args, kwargs)
+    kw = renamed_cache_kwargs(model, kw)
+    options = _with_default_names(options, default_input_names(model, args, kw), "input_names")
     stages = _Stages(options.verbose)
     loaded = load_plugins()
     _require_features(options, loaded)
@@ -128,6 +132,9 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
 
     with training_mode(model, options.training):
         ep, axis_ranges = _capture(model, args, kw, options, loaded)
+        options = _with_default_names(options, default_output_names(ep.call_spec.out_spec),
+                                      "output_names")
+        check_axes_names(options)
         stages.done("capture")
         ep = run_fx_passes(ep, loaded.fx_passes, options)
         ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
@@ -183,6 +190,26 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
             stages.done("save")
         result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
     return result
+
+
+def _with_default_names(options, defaults: list[str | None], field: str):
+    """``options`` with ``input_names``/``output_names`` extended past the names the user gave by
+    default names (``input_ids``, ``past_key_values.0.key``, ``present.0.key``), when there are
+    cache tensors or ``dynamic_axes`` refers to a default name."""
+    given = list(getattr(options, field))
+    wanted = [i for i, name in enumerate(defaults) if i >= len(given) and name
+              and (is_default_cache_name(name) or name in options.dynamic_axes)]
+    if not wanted:
+        return options
+    last = max(wanted)
+    taken = set(given)
+    for i in range(len(given), last + 1):
+        name = defaults[i] or f"{field[:-6]}_{i}"
+        while name in taken:
+            name += "_"
+        given.append(name)
+        taken.add(name)
+    return dataclasses.replace(options, **{field: tuple(given)})
 
 
 def _capture(model: Any, args: tuple, kw: dict, options, loaded):

@@ -18,6 +18,7 @@ from typing import Any
 import onnx
 
 from .enums import OperatorExportTypes, TrainingMode
+from .caches import is_default_cache_name
 from .errors import OptionError
 from .opsets import DEFAULT_OPSET, MIN_OPSET
 from .opsets import newest_opset as max_opset
@@ -94,9 +95,12 @@ def _dynamic_axes(value: Any, input_names: tuple[str, ...], output_names: tuple[
             f"got {type(value).__name__}."
         )
     known = set(input_names) | set(output_names)
+    # Names of cache tensors (past_key_values.0.key) and of the inputs beside them are only known
+    # once the arguments are flattened: export() checks them then (check_axes_names).
+    cache_export = any(isinstance(k, str) and is_default_cache_name(k) for k in value)
     out: dict[str, dict[int, str]] = {}
     for tensor_name, axes in value.items():
-        if tensor_name not in known:
+        if tensor_name not in known and not cache_export:
             raise OptionError(
                 f"dynamic_axes names {tensor_name!r}, which is neither in input_names "
                 f"{list(input_names)} nor in output_names {list(output_names)}. Name the "
@@ -378,3 +382,14 @@ def check_names_against_graph(options: ExportOptions, n_inputs: int, n_outputs: 
             f"{n_outputs} output(s): {list(options.output_names)}. Give at most {n_outputs} "
             "name(s); fewer names leave the rest automatic."
         )
+
+
+def check_axes_names(options: ExportOptions) -> None:
+    """Every name in ``dynamic_axes`` is an input or output name (defaults included)."""
+    known = set(options.input_names) | set(options.output_names)
+    for name in options.dynamic_axes:
+        if name not in known:
+            raise OptionError(
+                f"dynamic_axes names {name!r}, which is neither an input name "
+                f"{list(options.input_names)} nor an output name {list(options.output_names)}. "
+                "Name the input or output with input_names=/output_names= first.")

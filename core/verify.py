@@ -6,6 +6,7 @@ there is one way to feed inputs and one comparison.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,8 +93,11 @@ def compare(expected: Sequence[Any], actual: Sequence[np.ndarray], rtol: float =
 
 
 def eager_outputs(model: Any, args: tuple, kwargs: dict) -> list:
+    """The model's outputs, flattened. It runs on a copy of the inputs: a decoder updates its
+    cache in place, and the caller's inputs must stay those the graph is fed."""
     if isinstance(model, torch.export.ExportedProgram):
         model = model.module()
+    args, kwargs = copy.deepcopy((args, kwargs))
     with torch.no_grad():
         return flat_tensors(model(*args, **kwargs))
 

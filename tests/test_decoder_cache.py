@@ -1,0 +1,142 @@
+"""Decoders with their cache (transformers' DynamicCache and EncoderDecoderCache) as inputs
+and outputs: default names, dynamic batch/sequence/past length, prefill and decode exports,
+checked in onnxruntime against eager PyTorch at the export sizes and at other sizes."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+import onnxplug
+from onnxplug.verify import eager_outputs, run_onnxruntime
+
+transformers = pytest.importorskip("transformers")
+
+SMALL = dict(vocab_size=99, max_position_embeddings=64)
+
+
+def llama():
+    return transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, **SMALL))
+
+
+def gpt2():
+    return transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        n_embd=32, n_layer=2, n_head=4, n_positions=64, vocab_size=99))
+
+
+def qwen2():
+    return transformers.Qwen2ForCausalLM(transformers.Qwen2Config(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, **SMALL))
+
+
+DECODERS = {"llama": llama, "gpt2": gpt2, "qwen2": qwen2}
+
+
+def cache_of(model, batch, past):
+    torch.manual_seed(1)
+    ids = torch.randint(0, 99, (batch, past))
+    with torch.no_grad():
+        return model(ids, use_cache=True).past_key_values
+
+
+def decode_axes(layers):
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"},
+            "logits": {0: "batch", 1: "seq"}}
+    for i in range(layers):
+        for kv in ("key", "value"):
+            axes[f"past_key_values.{i}.{kv}"] = {0: "batch", 2: "past"}
+            axes[f"present.{i}.{kv}"] = {0: "batch", 2: "total"}
+    return axes
+
+
+def dims(value_info):
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+def run_and_compare(model, path, kwargs):
+    """Feed the saved graph the flattened inputs and compare with eager on the same inputs."""
+    expected = eager_outputs(model, (), kwargs)
+    inputs = [x for x in torch.utils._pytree.tree_leaves(kwargs) if isinstance(x, torch.Tensor)]
+    from onnxplug.caches import cache_pytrees
+
+    with cache_pytrees():
+        expected = eager_outputs(model, (), kwargs)
+        inputs = [x for x in torch.utils._pytree.tree_leaves(kwargs) if isinstance(x, torch.Tensor)]
+    actual = run_onnxruntime(str(path), inputs)
+    assert len(actual) == len(expected)
+    for e, a in zip(expected, actual):
+        np.testing.assert_allclose(a, e.numpy(), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(DECODERS))
+@pytest.mark.parametrize("opset", [17, 18])
+def test_decode_with_past_exports_with_default_names_and_dynamic_axes(name, opset, tmp_path):
+    torch.manual_seed(0)
+    model = DECODERS[name]().eval()
+    cache = cache_of(model, 2, 3)
+    kwargs = {"input_ids": torch.randint(0, 99, (2, 2)),
+              "attention_mask": torch.ones(2, 5, dtype=torch.long),
+              "past_key_values": cache, "use_cache": True}
+    path = tmp_path / "decode.onnx"
+    before = [t.clone() for t in torch.utils._pytree.tree_leaves(copy.deepcopy(kwargs))
+              if isinstance(t, torch.Tensor)] if False else None
+    r = onnxplug.export(model, (), path, kwargs=kwargs, dynamic_axes=decode_axes(2),
+                        opset_version=opset, verify=True)  # verify: this size and a second one
+    proto = onnx.load(path)
+    names = [i.name for i in proto.graph.input]
+    assert names[:2] == ["input_ids", "attention_mask"]
+    assert names[2:] == [f"past_key_values.{i}.{kv}" for i in range(2) for kv in ("key", "value")]
+    outs = [o.name for o in proto.graph.output]
+    assert outs[0] == "logits"
+    assert outs[1:] == [f"present.{i}.{kv}" for i in range(2) for kv in ("key", "value")]
+    assert dims(proto.graph.input[2])[0] == "batch" and dims(proto.graph.input[2])[2] == "past"
+    assert dims(proto.graph.output[1])[2] == "total"
+    assert {"batch", "seq", "past", "total"} <= set(r.axis_ranges)
+    # another batch, new-token count and past length than the example
+    other = {"input_ids": torch.randint(0, 99, (3, 1)),
+             "attention_mask": torch.ones(3, 8, dtype=torch.long),
+             "past_key_values": cache_of(model, 3, 7), "use_cache": True}
+    run_and_compare(model, path, other)
+
+
+@pytest.mark.parametrize("name", ["llama", "gpt2"])
+def test_prefill_without_past_returns_the_cache_as_present(name, tmp_path):
+    torch.manual_seed(0)
+    model = DECODERS[name]().eval()
+    kwargs = {"input_ids": torch.randint(0, 99, (2, 6)),
+              "attention_mask": torch.ones(2, 6, dtype=torch.long), "use_cache": True}
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+    axes.update({f"present.{i}.{kv}": {0: "batch", 2: "seq"} for i in range(2) for kv in ("key", "value")})
+    path = tmp_path / "prefill.onnx"
+    onnxplug.export(model, (), path, kwargs=kwargs, dynamic_axes=axes, verify=True)
+    proto = onnx.load(path)
+    assert [o.name for o in proto.graph.output][1:] == [
+        f"present.{i}.{kv}" for i in range(2) for kv in ("key", "value")]
+    run_and_compare(model, path, {"input_ids": torch.randint(0, 99, (1, 11)),
+                                  "attention_mask": torch.ones(1, 11, dtype=torch.long),
+                                  "use_cache": True})
+
+
+def test_the_callers_cache_is_left_as_it_was(tmp_path):
+    model = llama().eval()
+    cache = cache_of(model, 2, 3)
+    before = [layer.keys.clone() for layer in cache.layers]
+    onnxplug.export(model, (), tmp_path / "m.onnx", verify=True,
+                    kwargs={"input_ids": torch.randint(0, 99, (2, 2)),
+                            "attention_mask": torch.ones(2, 5, dtype=torch.long),
+                            "past_key_values": cache, "use_cache": True})
+    assert [layer.keys.shape for layer in cache.layers] == [b.shape for b in before]
+    assert all(torch.equal(layer.keys, b) for layer, b in zip(cache.layers, before))
+
+
+def test_the_pytree_registration_is_scoped_to_the_export():
+    from torch.utils import _pytree as pytree
+
+    assert transformers.DynamicCache not in pytree.SUPPORTED_NODES
