@@ -223,60 +223,83 @@ class CaseFailure(AssertionError):
     """A declared case failed; the message names the op, opset, sample and difference."""
 
 
+class _Stage:
+    """The stage a sample is at (named in a failure)."""
+
+    name = "export"
+
+
 def run_case(case: OpCase, opset: int, dtype: torch.dtype | None = None) -> None:
     """Export ``case`` at ``opset``, check it, run it in onnxruntime, compare, check structure.
 
-    Raises :class:`CaseFailure` on the first problem.
+    Raises :class:`CaseFailure` on the first problem. With dynamic axes the first sample is
+    exported once and every sample runs through that model.
     """
-    from ..export import export
-    from .harness import assert_matches, input_tensors
-    from ..verify import run_onnxruntime
-
     samples = case.make_samples(dtype)
     dyn = bool(case.dynamic_axes)
     exported: Any = None
     where = f"{case.label} at opset {opset}" + (f", dtype {dtype}" if dtype is not None else "")
+    stage = _Stage()
     for i, sample in enumerate(samples):
-        stage = "export"
+        stage.name = "export"
         try:
             model = case.make_model()
             if exported is None or not dyn:
-                kw: dict[str, Any] = dict(case.export_options)
-                kw.update(opset_version=opset)
-                for k in ("input_names", "output_names"):
-                    if getattr(case, k):
-                        kw[k] = list(getattr(case, k))
-                if dyn:
-                    kw["dynamic_axes"] = dict(case.dynamic_axes)
-                if case.custom_opsets:
-                    kw["custom_opsets"] = dict(case.custom_opsets)
-                exported = export(model, sample if not dyn else samples[0], None, **kw).model
-                stage = "onnx.checker"
-                onnx.checker.check_model(exported, full_check=True)
-                stage = "structure"
-                for expectation in case.expectations():
-                    if isinstance(expectation, Nodes):
-                        if expectation.applies(opset):
-                            expectation.check(exported)
-                    else:
-                        expectation(exported)
-            if not case.run:
-                continue
-            stage = "onnxruntime"
-            feeds = input_tensors(sample, None)
-            if not case.export_options.get("export_params", True) \
-                    and isinstance(model, torch.nn.Module):
-                feeds += list(model.state_dict().values())
-            outputs = run_onnxruntime(exported, feeds)
-            stage = "comparison with eager PyTorch"
-            assert_matches(_reference(model, case), sample, outputs, rtol=case.rtol,
-                           atol=case.atol)
+                exported = _export_checked(case, model, samples[0] if dyn else sample, opset, stage)
+            if case.run:
+                _run_and_compare(case, model, exported, sample, stage)
+        except CaseFailure:
+            raise
         except Exception as exc:
-            if isinstance(exc, CaseFailure):
-                raise
             raise CaseFailure(
-                f"{where}, sample {i} {describe_sample(sample)}: {stage} failed: "
+                f"{where}, sample {i} {describe_sample(sample)}: {stage.name} failed: "
                 f"{type(exc).__name__}: {exc}") from exc
+
+
+def _export_kwargs(case: OpCase, opset: int) -> dict[str, Any]:
+    kw: dict[str, Any] = dict(case.export_options)
+    kw.update(opset_version=opset)
+    for k in ("input_names", "output_names"):
+        if getattr(case, k):
+            kw[k] = list(getattr(case, k))
+    if case.dynamic_axes:
+        kw["dynamic_axes"] = dict(case.dynamic_axes)
+    if case.custom_opsets:
+        kw["custom_opsets"] = dict(case.custom_opsets)
+    return kw
+
+
+def _export_checked(case: OpCase, model: Any, sample: Sample, opset: int,
+                    stage: _Stage) -> onnx.ModelProto:
+    """Export, run the full ONNX checker, check the case's structural expectations."""
+    from ..export import export
+
+    exported = export(model, sample, None, **_export_kwargs(case, opset)).model
+    stage.name = "onnx.checker"
+    onnx.checker.check_model(exported, full_check=True)
+    stage.name = "structure"
+    for expectation in case.expectations():
+        if isinstance(expectation, Nodes):
+            if expectation.applies(opset):
+                expectation.check(exported)
+        else:
+            expectation(exported)
+    return exported
+
+
+def _run_and_compare(case: OpCase, model: Any, exported: onnx.ModelProto, sample: Sample,
+                     stage: _Stage) -> None:
+    """Run ``exported`` in onnxruntime on ``sample`` and compare with eager PyTorch."""
+    from ..verify import run_onnxruntime
+    from .harness import assert_matches, input_tensors
+
+    stage.name = "onnxruntime"
+    feeds = input_tensors(sample, None)
+    if not case.export_options.get("export_params", True) and isinstance(model, torch.nn.Module):
+        feeds += list(model.state_dict().values())
+    outputs = run_onnxruntime(exported, feeds)
+    stage.name = "comparison with eager PyTorch"
+    assert_matches(_reference(model, case), sample, outputs, rtol=case.rtol, atol=case.atol)
 
 
 def _reference(model: Any, case: OpCase) -> Any:
