@@ -300,10 +300,14 @@ def test_an_identity_between_two_outputs_keeps_both_names():
 def shape_built_view(g, x, size):
     """A conversion written the dynamic way, as older exporters did: the target shape comes
     from Shape/Gather/Unsqueeze/Concat on the input, not from the example's sizes."""
-    batch = g.op("Unsqueeze", g.op("Gather", g.op("Shape", x), g.constant(0), axis_i=0), g.constant([0]))
-    rest = g.op("Unsqueeze", g.op("Mul", g.op("Gather", g.op("Shape", x), g.constant(1), axis_i=0),
-                                  g.op("Gather", g.op("Shape", x), g.constant(2), axis_i=0)),
-                g.constant([0]))
+    def unsqueeze(v):
+        if g.opset < 13:
+            return g.op("Unsqueeze", v, axes_is=[0])
+        return g.op("Unsqueeze", v, g.constant([0]))
+
+    batch = unsqueeze(g.op("Gather", g.op("Shape", x), g.constant(0), axis_i=0))
+    rest = unsqueeze(g.op("Mul", g.op("Gather", g.op("Shape", x), g.constant(1), axis_i=0),
+                          g.op("Gather", g.op("Shape", x), g.constant(2), axis_i=0)))
     return g.op("Reshape", x, g.op("Concat", batch, rest, axis_i=0))
 
 
@@ -322,6 +326,23 @@ def test_static_shapes_fold_into_a_constant_reshape_target():
     assert count(plain, "Shape") == 1 and count(plain, "Concat") == 1  # CSE merged the three
     assert "Shape" not in op_types(r) and "Concat" not in op_types(r)
     assert [n.op_type for n in r.model.graph.node if n.op_type != "Constant"] == ["Relu", "Reshape", "Mul"]
+
+
+def test_folded_shapes_are_constant_nodes_when_initializers_are_inputs():
+    """A folded value must not become an overridable graph input."""
+    x = torch.randn(2, 3, 4)
+    r = export_and_compare(Flattens(), (x,), custom_symbolics=VIEW, keep_initializers_as_inputs=True)
+    assert "Shape" not in op_types(r) and "Concat" not in op_types(r)
+    reshape = next(n for n in r.model.graph.node if n.op_type == "Reshape")
+    producers = {o: n.op_type for n in r.model.graph.node for o in n.output}
+    assert producers[reshape.input[1]] == "Constant"
+
+
+def test_below_opset_9_integer_results_are_not_folded():
+    """Constant holds only float tensors before opset 9, and initializers are inputs there."""
+    x = torch.randn(2, 3, 4)
+    r = export_and_compare(Flattens(), (x,), custom_symbolics=VIEW, opset=8)
+    assert count(r, "Shape") >= 1
 
 
 def test_dynamic_dims_stay_computed_and_static_ones_fold():

@@ -98,8 +98,13 @@ class FoldConstantsPass(ir.passes.InPlacePass):
 def _fits(array: np.ndarray, value: ir.Value) -> bool:
     if not isinstance(array, np.ndarray) or array.size > FOLD_LIMIT:
         return False
-    # a result whose dtype differs from the declared one is not guessed at
-    return value.dtype is None or array.dtype == value.dtype.numpy()
+    if value.dtype is None:
+        return True
+    try:
+        # a result whose dtype differs from the declared one is not guessed at
+        return array.dtype == value.dtype.numpy()
+    except (TypeError, ValueError):  # a dtype numpy cannot hold
+        return False
 
 
 def _evaluate(nodes: list[ir.Node], leaves: dict[ir.Value, np.ndarray], wanted: list[ir.Value],
