@@ -4,8 +4,8 @@
   (``eps: float``), on the class or its bases below ``nn.Module``. Each call node carries the
   instance's value; like the reference exporter, the function body does not read them (they
   describe the call, for consumers that match functions to fused kernels). Values that ONNX
-  attributes can hold are exported: bool/int, float, str and lists of them; tensors, modules and
-  None are skipped.
+  attributes can hold are exported: bool/int, float, str and lists of them; tensors, modules,
+  None and private names (``_supports_sdpa``) are skipped.
 * Inferred attributes: node attributes of the body whose values differ between calls that
   share the function (a Dropout ``ratio``, a Constant ``value``, an inner call's attribute).
   They are named ``inferred::<op type>_<attribute>`` (``.1``, ``.2`` for repeats), the body refers
@@ -34,7 +34,7 @@ def annotated_names(cls: type) -> list[str]:
             ann = inspect.get_annotations(klass)
         except Exception:  # an unresolvable annotation: the names are still in __dict__
             ann = klass.__dict__.get("__annotations__", {})
-        names.extend(n for n in ann if n not in names and not n.startswith("__"))
+        names.extend(n for n in ann if n not in names and not n.startswith("_"))
     return names
 
 

@@ -51,7 +51,7 @@ def flatten(g, x, start_dim=0, end_dim=-1):
     shape = g.shape(x)
     merged = 1
     for s in shape[start:end + 1]:
-        merged = merged * s if isinstance(s, int) and isinstance(merged, int) else -1
+        merged = merged * s if isinstance(s, int) and merged != -1 else -1  # -1: dynamic
     # leading dims keep their place: 0 copies them, static or dynamic
     lead = [s if isinstance(s, int) else 0 for s in shape[:start]]
     rest = [s if isinstance(s, int) else dim_size(g, x, i) for i, s in enumerate(shape) if i > end]
