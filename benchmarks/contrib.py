@@ -18,8 +18,8 @@ both alike), and the max abs difference from eager PyTorch. The ratio is contrib
 standard latency (below 1: the contrib export is faster). ``--profile DIR`` writes onnxruntime
 profiles and prints the five op types that take the most time in each session.
 
-Writes ``benchmarks/results/contrib.json`` and the table in ``docs/contrib.md``
-(between the ``<!-- table -->`` markers).
+Writes ``benchmarks/results/contrib.json`` (``contrib_seq<N>.json`` for another ``--seq``) and
+the table in ``docs/contrib.md`` between the ``<!-- table seq=N -->`` markers.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-OUT_JSON = HERE / "results" / "contrib.json"
+OUT_JSON = HERE / "results" / "contrib.json"  # contrib_seq<N>.json for other --seq
 OUT_MD = ROOT / "docs" / "contrib.md"
 MS = "com.microsoft"
 BAR = {13: 0.85, 17: 0.95}
@@ -183,11 +183,12 @@ def main(argv=None) -> int:
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     p.add_argument("--bert-layers", type=int, default=12)
+    p.add_argument("--seq", type=int, default=128, help="tokens per input (batch 1)")
     p.add_argument("--profile", default=None, help="folder for onnxruntime profiles")
     p.add_argument("--no-write", action="store_true", help="print only")
     a = p.parse_args(argv)
     opsets = [int(o) for o in a.opsets.split(",")]
-    builders = {"bert": lambda: bert(a.bert_layers), "llama": llama}
+    builders = {"bert": lambda: bert(a.bert_layers, a.seq), "llama": lambda: llama(1, a.seq)}
     rows = []
     for name in a.models.split(","):
         rows += measure(name, builders[name], opsets, a.runs, a.threads, a.profile)
@@ -199,18 +200,19 @@ def main(argv=None) -> int:
     meta = dict(date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 python=platform.python_version(), torch=torch.__version__,
                 onnxruntime=ort.__version__, machine=platform.machine(), threads=a.threads,
-                runs=a.runs, bert_layers=a.bert_layers)
-    OUT_JSON.parent.mkdir(exist_ok=True)
-    OUT_JSON.write_text(json.dumps(dict(meta=meta, rows=rows), indent=1, default=str) + "\n")
+                runs=a.runs, bert_layers=a.bert_layers, seq=a.seq)
+    out_json = OUT_JSON if a.seq == 128 else OUT_JSON.with_name(f"contrib_seq{a.seq}.json")
+    out_json.parent.mkdir(exist_ok=True)
+    out_json.write_text(json.dumps(dict(meta=meta, rows=rows), indent=1, default=str) + "\n")
     if OUT_MD.exists():
         text = OUT_MD.read_text()
-        start, end = "<!-- table -->", "<!-- /table -->"
+        start, end = f"<!-- table seq={a.seq} -->", f"<!-- /table seq={a.seq} -->"
         if start in text and end in text:
             head, rest = text.split(start, 1)
             _, tail = rest.split(end, 1)
             info = (f"\n\nMeasured {meta['date']}: onnxruntime {meta['onnxruntime']}, torch "
                     f"{meta['torch']}, {a.threads} intra-op thread(s), median of {a.runs} runs, "
-                    f"BERT with {a.bert_layers} layers.\n\n")
+                    f"BERT with {a.bert_layers} layers, batch 1 x {a.seq} tokens.\n\n")
             OUT_MD.write_text(head + start + info + table(rows) + "\n\n" + end + tail)
     return 0
 

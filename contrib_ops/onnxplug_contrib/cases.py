@@ -104,6 +104,33 @@ class SelfAttention(torch.nn.Module):
         return self.o(out.transpose(1, 2).reshape(b, s, d))
 
 
+class Rotary(torch.nn.Module):
+    """Rotary position embedding of ``(B, N, S, H)`` queries and keys, as Llama applies it
+    (``q * cos + rotate_half(q) * sin``, cos/sin of ``cat(freqs, freqs)`` at positions 0..S-1)."""
+
+    def __init__(self, head: int = 8, base: float = 10000.0):
+        super().__init__()
+        self.register_buffer("inv_freq", 1.0 / base ** (torch.arange(0, head, 2).float() / head),
+                             persistent=False)
+
+    @staticmethod
+    def rotate_half(x):
+        half = x.shape[-1] // 2
+        return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+    def forward(self, q, k):
+        pos = torch.arange(q.shape[2], dtype=torch.float32)
+        freqs = pos[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+        return q * cos + self.rotate_half(q) * sin, k * cos + self.rotate_half(k) * sin
+
+
+def gqa_causal(q, k, v):
+    """Causal attention of 8 query heads over 2 key/value heads."""
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+
 def padding_mask(batch: int, length: int, heads_dim: bool = True) -> torch.Tensor:
     """A bool key-padding mask (True attends) of shape ``(B, 1, L, L)``: the last keys padded."""
     keep = torch.ones(batch, length, dtype=torch.bool)
@@ -171,6 +198,12 @@ def _cases():
                      op="aten::scaled_dot_product_attention",
                      expect=[Nodes("MultiHeadAttention", domain=MS, count=1), Nodes("Transpose", count=0),
                              Nodes("Softmax", count=0)], **TOL)
+    yield OpCase("group_query_attention", gqa_causal, [(_x(2, 8, 6, 8), _x(2, 2, 6, 8), _x(2, 2, 6, 8))],
+                 opsets=(7, None), custom_opsets=ON, op="aten::scaled_dot_product_attention",
+                 expect=Nodes("GroupQueryAttention", domain=MS, count=1), **TOL)
+    yield OpCase("rotary_embedding", Rotary(), [(_x(1, 4, 6, 8), _x(1, 2, 6, 8))], opsets=(9, None),
+                 custom_opsets=ON, expect=[Nodes("RotaryEmbedding", domain=MS, count=2),
+                                           Nodes("Concat", count=0)], **TOL)
     yield OpCase("inverse", torch.linalg.inv, [(_x(3, 4, 4) + 4 * torch.eye(4),)], opsets=(7, None),
                  custom_opsets=ON, op="aten::linalg_inv", expect=Nodes("Inverse", domain=MS, count=1),
                  **TOL)

@@ -122,16 +122,47 @@ def _attention_bias(g, mask, mask_shape, dt, q_len, k_len):
     return mask
 
 
+def _heads_back(g, out, b, s, n, hv, dt):
+    """``(B, S, N*Hv)`` -> ``(B, N, S, Hv)``, the layout PyTorch's attention returns."""
+    g.set_type(out, shape=[b, s, n * hv])
+    split = g.set_type(g.op("Reshape", out, g.constant([0, 0, n, hv]), dtype=dt), shape=[b, s, n, hv])
+    return g.op("Transpose", split, perm_is=[0, 2, 1, 3], dtype=dt)
+
+
+def _scale(scale, h) -> float:
+    return float(scale if scale is not None else 1.0 / math.sqrt(h))
+
+
+def _group_query_attention(g, q, k, v, shapes, scale):
+    """Causal attention with fewer key/value heads: ``GroupQueryAttention`` without a cache.
+
+    onnxruntime's kernel is causal by construction and reads the sequence lengths from
+    ``seqlens_k`` (each ``S - 1``) and ``total_sequence_length`` (``S``); both are constants, so
+    batch and sequence length must be static.
+    """
+    (b, n, s, h), (_, nk, length, hk), (_, _, _, hv) = shapes
+    if not all(isinstance(d, int) for d in (b, s, length)) or s != length or h != hk or h != hv:
+        raise NotImplementedError("GroupQueryAttention needs static, equal query and key lengths")
+    dt = g.dtype(q)
+    seqlens = g.constant(torch.full((b,), s - 1, dtype=torch.int32))
+    total = g.constant(torch.tensor(s, dtype=torch.int32))
+    out, _, _ = g.op(f"{MS}::GroupQueryAttention", _to_heads_last(g, q, n, h), _to_heads_last(g, k, nk, h),
+                     _to_heads_last(g, v, nk, h), None, None, seqlens, total, outputs=3, num_heads_i=n,
+                     kv_num_heads_i=nk, scale_f=_scale(scale, h), dtype=dt)
+    return _heads_back(g, out, b, s, n, h, dt)
+
+
 @onnxplug.symbolic("aten::scaled_dot_product_attention", opset=7, domain=MS)
 def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
-    """``MultiHeadAttention`` over ``(B, N, S, H)`` query, key and value.
+    """``MultiHeadAttention`` over ``(B, N, S, H)`` query, key and value; with fewer key/value
+    heads (``enable_gqa``) and ``is_causal``, ``GroupQueryAttention``.
 
     The inputs are laid out as ``(B, S, N*H)`` for onnxruntime and the result laid back out; the
     cleanup pass cancels those transposes and reshapes against the ones the model made to split
     the heads. Declined (and decomposed as usual): dropout, inputs that are not 4-D, a dynamic
-    head count or head size, fewer key/value heads than query heads (``GroupQueryAttention`` is
-    emitted by the fusion pass instead when the mask is causal), and causal attention with
-    different query and key lengths (onnxruntime aligns the causal mask differently).
+    head count or head size, fewer key/value heads without ``is_causal`` or with a mask, and
+    causal attention with different query and key lengths (onnxruntime aligns the causal mask
+    differently).
     """
     if dropout_p:
         raise NotImplementedError("attention with dropout")
@@ -139,10 +170,14 @@ def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
     if any(s is None or len(s) != 4 for s in shapes):
         raise NotImplementedError("com.microsoft MultiHeadAttention takes 4-D query, key, value")
     (b, n, s, h), (_, nk, length, hk), (_, nv, _, hv) = shapes
-    if not all(isinstance(d, int) for d in (n, h, nk, nv, hk, hv)) or not (n == nk == nv):
+    if not all(isinstance(d, int) for d in (n, h, nk, nv, hk, hv)) or nk != nv:
         raise NotImplementedError("attention with dynamic or unequal head counts")
     if is_causal and s != length:
         raise NotImplementedError("causal attention with different query and key lengths")
+    if nk != n:
+        if not (enable_gqa and is_causal and attn_mask is None and n % nk == 0):
+            raise NotImplementedError("grouped-query attention that is not causal, or with a mask")
+        return _group_query_attention(g, q, k, v, shapes, scale)
     dt = g.dtype(q)
     bias = None
     if attn_mask is not None:
@@ -152,11 +187,8 @@ def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
         bias = _attention_bias(g, attn_mask, mask_shape, dt, s, length)
     out = g.op(f"{MS}::MultiHeadAttention", _to_heads_last(g, q, n, h), _to_heads_last(g, k, n, hk),
                _to_heads_last(g, v, n, hv), None, None, bias, num_heads_i=n,
-               scale_f=float(scale if scale is not None else 1.0 / math.sqrt(h)),
-               unidirectional_i=int(bool(is_causal)), dtype=dt)
-    g.set_type(out, shape=[b, s, n * hv])
-    split = g.set_type(g.op("Reshape", out, g.constant([0, 0, n, hv]), dtype=dt), shape=[b, s, n, hv])
-    return g.op("Transpose", split, perm_is=[0, 2, 1, 3], dtype=dt)
+               scale_f=_scale(scale, h), unidirectional_i=int(bool(is_causal)), dtype=dt)
+    return _heads_back(g, out, b, s, n, hv, dt)
 
 
 # -- ops the standard domain gets only at later opsets ----------------------------------------------

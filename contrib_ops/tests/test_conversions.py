@@ -71,19 +71,30 @@ def test_scaled_dot_product_attention_is_multi_head_attention(variant, opset):
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in mha.attribute}
     assert attrs["num_heads"] == 4 and attrs["unidirectional"] == int(variant == "causal")
     assert attrs["scale"] == pytest.approx(0.3 if variant == "scale" else 1 / 8 ** 0.5)
-    assert mha.input[3], "the projections' biases are folded into the bias input"
+    assert len(mha.input) < 4 or not mha.input[3], "biases stay with the projections (Gemm)"
     assert bool(len(mha.input) > 5 and mha.input[5]) == (mask is not None)
     # the head split/merge of the model cancels against the layout MultiHeadAttention takes
     assert ops(r)[("", "Transpose")] == 0 and ops(r)[("", "Softmax")] == 0
 
 
+@pytest.mark.parametrize("opset", [7, 13, 17, NEWEST])
+def test_causal_attention_with_fewer_key_value_heads_is_group_query_attention(opset):
+    def f(q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+
+    r = export(f, (x(2, 8, 6, 8), x(2, 2, 6, 8), x(2, 2, 6, 8)), opset)
+    (node,) = fused(r, "GroupQueryAttention")
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs["num_heads"] == 8 and attrs["kv_num_heads"] == 2
+
+
 @pytest.mark.parametrize("opset", [13, 17])
-def test_attention_with_fewer_key_value_heads_is_declined_and_still_correct(opset):
+def test_grouped_attention_that_is_not_causal_is_declined_and_still_correct(opset):
     def f(q, k, v):
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True)
 
     r = export(f, (x(1, 4, 6, 8), x(1, 2, 6, 8), x(1, 2, 6, 8)), opset)
-    assert not fused(r, "MultiHeadAttention")
+    assert not fused(r, "MultiHeadAttention") and not fused(r, "GroupQueryAttention")
 
 
 @pytest.mark.parametrize("opset", [7, 13, NEWEST])
@@ -169,6 +180,13 @@ def test_fused_matmul_absorbs_transposes(opset):
     nodes = fused(r, "FusedMatMul")
     flags = sorted(tuple(a.i for a in n.attribute if a.name in ("transA", "transB")) for n in nodes)
     assert flags == [(0, 1), (1, 0)] and ops(r)[("", "Transpose")] == 0
+
+
+@pytest.mark.parametrize("opset", [9, 13, 17, NEWEST])
+def test_rotary_embedding(opset):
+    r = export(C.Rotary(), (x(1, 4, 6, 8), x(2, 2, 6, 8)), opset)
+    assert len(fused(r, "RotaryEmbedding")) == 2
+    assert ops(r)[("", "Concat")] == 0 and ops(r)[("", "Neg")] == 0
 
 
 # -- only on request ----------------------------------------------------------------------------------
