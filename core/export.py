@@ -60,21 +60,6 @@ def _require_features(options, loaded) -> None:
             "torch.autograd.Function calls. Pass autograd_inlining=True (the default).")
 
 
-class _Stages:
-    def __init__(self, verbose: bool):
-        self.timings: dict[str, float] = {}
-        self.verbose = verbose
-        self._t = time.perf_counter()
-
-    def done(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = now - self._t
-        self._t = now
-        log.info("%s: %.3fs", stage, self.timings[stage])
-        if self.verbose:
-            print(f"onnxplug: {stage} {self.timings[stage]:.3f}s", file=sys.stderr)
-
-
 def export(model: Any, args: Any = (), f: Any = None, *,
            export_params: bool = True, verbose: bool = False,
            training: TrainingMode = TrainingMode.EVAL,
@@ -112,84 +97,133 @@ def export(model: Any, args: Any = (), f: Any = None, *,
 
 def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
             stack: contextlib.ExitStack) -> ExportResult:
-    model = as_module(model)
-    check_inputs(model, args, kwargs, options)
-    args, kw = split_args(args, kwargs)
-    kw = renamed_cache_kwargs(model, kw)
-    options = _with_default_names(options, default_input_names(model, args, kw), "input_names")
-    stages = _Stages(options.verbose)
-    loaded = load_plugins()
-    _require_features(options, loaded)
-    state_order = list(model.state_dict().keys()) if isinstance(model, torch.nn.Module) else None
-    if isinstance(model, torch.export.ExportedProgram):
-        state_order = list(model.state_dict.keys())
-    n_inputs = len(tensor_leaves(args, kw)) + (0 if options.export_params else len(state_order or ()))
-    if not isinstance(model, torch.export.ExportedProgram):
-        check_names_against_graph(options, n_inputs, len(options.output_names))
-    registry = Registry.build(loaded.symbolics, options.opset_version, options.custom_opsets,
-                              options.custom_symbolics)
-    stages.done("plugins")
-
-    with training_mode(model, options.training):
-        ep, axis_ranges = _capture(model, args, kw, options, loaded)
-        options = _with_default_names(options, default_output_names(ep.call_spec.out_spec),
-                                      "output_names")
-        check_axes_names(options)
-        stages.done("capture")
-        ep = run_fx_passes(ep, loaded.fx_passes, options)
-        ep, decomposed = decompose_unsupported(ep, registry, options.opset_version, loaded.names())
-        stages.done("fx passes")
-        ep, lowerer, lowered, more = _lower(ep, registry, options, loaded, state_order,
-                                            axis_names(model, args, kw, options))
-        decomposed += more
-        stages.done("lower")
-        check_names_against_graph(options, len(lowered.model.graph.inputs), lowerer.n_outputs)
-        context = PassContext(options, ep, lowered.fx_nodes, model)
-        ir_model = run_ir_passes(lowered.model, loaded.ir_passes, context)
-        if options.keep_initializers_as_inputs:
-            _initializers_as_inputs(ir_model)
-        if axis_ranges:
-            ir_model.metadata_props["onnxplug.dynamic_axes"] = json.dumps(axis_ranges)
-        stages.done("ir passes")
-
-        external = serialize.needs_external_data(ir_model, options.external_data)
-        check_model(ir_model)  # on a weight-free copy: no ModelProto holding the weights
-        stages.done("check")
-        # A path is written now, tensors streamed, to a staging file (a folder for external
-        # data) beside it; closing the stack moves it into place once everything succeeded.
-        # verify runs the staged file (a temporary one when f is a file object or None).
-        saved = None
-        if external:
-            target = serialize.require_path_for_external(f) if f is not None else None
-            if target is not None or options.verify:
-                saved = stack.enter_context(serialize.staged_external(ir_model, target))
-        elif (f is not None and not hasattr(f, "write")) or options.verify:
-            target = f if f is not None and not hasattr(f, "write") else None
-            saved = stack.enter_context(serialize.staged_file(ir_model, target))
-        if f is not None and not hasattr(f, "write"):
-            stages.done("save")
+    """Run the stages in order, each timed (``ExportResult.timings``, ``verbose``)."""
+    run = _Run(as_module(model), args, kwargs, f, options, stack)
+    run.timed("plugins", run.load)
+    with training_mode(run.model, options.training):
+        run.timed("capture", run.capture)
+        run.timed("fx passes", run.fx_passes)
+        run.timed("lower", run.lower)
+        run.timed("ir passes", run.ir_passes)
+        run.timed("check", run.check)
+        run.timed("save", run.stage_files)
         if options.verify:
-            from .verify import verify_export
+            run.timed("verify", run.verify)
+    return run.finish()
 
-            verify_export(model, args, kw, saved, ir_model, options, ep)
-            stages.done("verify")
-    notes = [f"{key} has no conversion at opset {options.opset_version}; PyTorch's "
-             "decomposition was exported instead" for key in decomposed] + context.notes
-    result = ExportResult(ir_model, None, lowered.served, decomposed, loaded.names(),
-                          stages.timings, notes)
-    result.external_data = external
-    result.axis_ranges = axis_ranges
-    if options.verbose:
-        print(result.summary())
-    if f is not None:
-        if hasattr(f, "write"):  # a file object gets the model once everything succeeded
-            if saved is not None:
-                serialize.copy_file(saved, f)
+
+class _Run:
+    """One export's state, passed from stage to stage. Each method is one stage."""
+
+    def __init__(self, model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
+                 stack: contextlib.ExitStack):
+        check_inputs(model, args, kwargs, options)
+        self.model, self.f, self.stack = model, f, stack
+        self.args, kw = split_args(args, kwargs)
+        self.kw = renamed_cache_kwargs(model, kw)
+        self.options = _with_default_names(options, default_input_names(model, self.args, self.kw),
+                                           "input_names")
+        self.timings: dict[str, float] = {}
+        self.saved: Any = None
+
+    def timed(self, stage: str, step) -> None:
+        start = time.perf_counter()
+        step()
+        self.timings[stage] = time.perf_counter() - start
+        log.info("%s: %.3fs", stage, self.timings[stage])
+        if self.options.verbose:
+            print(f"onnxplug: {stage} {self.timings[stage]:.3f}s", file=sys.stderr)
+
+    def load(self) -> None:
+        """Plugins, the registry for the target opset, and the name checks that need no graph."""
+        model, options = self.model, self.options
+        self.loaded = load_plugins()
+        _require_features(options, self.loaded)
+        self.state_order = None
+        if isinstance(model, torch.nn.Module):
+            self.state_order = list(model.state_dict().keys())
+        elif isinstance(model, torch.export.ExportedProgram):
+            self.state_order = list(model.state_dict.keys())
+        if not isinstance(model, torch.export.ExportedProgram):
+            n_params = 0 if options.export_params else len(self.state_order or ())
+            check_names_against_graph(options, len(tensor_leaves(self.args, self.kw)) + n_params,
+                                      len(options.output_names))
+        self.registry = Registry.build(self.loaded.symbolics, options.opset_version,
+                                       options.custom_opsets, options.custom_symbolics)
+
+    def capture(self) -> None:
+        self.ep, self.axis_ranges = _capture(self.model, self.args, self.kw, self.options,
+                                             self.loaded)
+        self.options = _with_default_names(
+            self.options, default_output_names(self.ep.call_spec.out_spec), "output_names")
+        check_axes_names(self.options)
+
+    def fx_passes(self) -> None:
+        self.ep = run_fx_passes(self.ep, self.loaded.fx_passes, self.options)
+        self.ep, self.decomposed = decompose_unsupported(
+            self.ep, self.registry, self.options.opset_version, self.loaded.names())
+
+    def lower(self) -> None:
+        axes = axis_names(self.model, self.args, self.kw, self.options)
+        self.ep, lowerer, self.lowered, more = _lower(self.ep, self.registry, self.options,
+                                                      self.loaded, self.state_order, axes)
+        self.decomposed += more
+        check_names_against_graph(self.options, len(self.lowered.model.graph.inputs),
+                                  lowerer.n_outputs)
+
+    def ir_passes(self) -> None:
+        self.context = PassContext(self.options, self.ep, self.lowered.fx_nodes, self.model)
+        self.ir_model = run_ir_passes(self.lowered.model, self.loaded.ir_passes, self.context)
+        if self.options.keep_initializers_as_inputs:
+            _initializers_as_inputs(self.ir_model)
+        if self.axis_ranges:
+            self.ir_model.metadata_props["onnxplug.dynamic_axes"] = json.dumps(self.axis_ranges)
+
+    def check(self) -> None:
+        self.external = serialize.needs_external_data(self.ir_model, self.options.external_data)
+        check_model(self.ir_model)  # on a weight-free copy: no ModelProto holding the weights
+
+    def stage_files(self) -> None:
+        """A path is written now, tensors streamed, to a staging file (a folder for external
+        data) beside it; closing the stack moves it into place once everything succeeded.
+        verify runs the staged file (a temporary one when f is a file object or None)."""
+        f, to_path = self.f, self.f is not None and not hasattr(self.f, "write")
+        if self.external:
+            target = serialize.require_path_for_external(f) if f is not None else None
+            if target is not None or self.options.verify:
+                self.saved = self.stack.enter_context(serialize.staged_external(self.ir_model, target))
+        elif to_path or self.options.verify:
+            self.saved = self.stack.enter_context(
+                serialize.staged_file(self.ir_model, f if to_path else None))
+
+    def verify(self) -> None:
+        from .verify import verify_export
+
+        verify_export(self.model, self.args, self.kw, self.saved, self.ir_model, self.options,
+                      self.ep)
+
+    def finish(self) -> ExportResult:
+        """The result; a file object gets the model now that everything succeeded."""
+        options, f = self.options, self.f
+        notes = [f"{key} has no conversion at opset {options.opset_version}; PyTorch's "
+                 "decomposition was exported instead" for key in self.decomposed]
+        result = ExportResult(self.ir_model, None, self.lowered.served, self.decomposed,
+                              self.loaded.names(), self.timings, notes + self.context.notes)
+        result.external_data = self.external
+        result.axis_ranges = self.axis_ranges
+        if options.verbose:
+            print(result.summary())
+        if f is not None and hasattr(f, "write"):
+            start = time.perf_counter()
+            if self.saved is not None:
+                serialize.copy_file(self.saved, f)
             else:
-                serialize.save(ir_model, f, external)
-            stages.done("save")
-        result.path = f if not hasattr(f, "write") else getattr(f, "name", None)
-    return result
+                serialize.save(self.ir_model, f, self.external)
+            self.timings["save"] = self.timings.get("save", 0.0) + time.perf_counter() - start
+            result.path = getattr(f, "name", None)
+        elif f is not None:
+            result.path = f
+        return result
 
 
 def _with_default_names(options, defaults: list[str | None], field: str):
