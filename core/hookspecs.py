@@ -17,6 +17,25 @@ many things in one call, and the core knows which plugin contributed each one (r
 A plugin module may set ``ONNXPLUG_PRIORITY = <int>`` (default 0): when two plugins register the
 same op key at the same opset, the higher priority wins; equal priorities are decided by plugin
 name and reported as a conflict.
+
+What is stable, for plugin authors (changed only with a deprecation period):
+
+* the hooks below: their names, their arguments, and the arguments of each ``register``;
+* ``onnxplug.symbolic``, ``onnxplug.register_symbolic``/``unregister_symbolic`` and the
+  documented surface of ``g`` (``onnxplug.GraphContext``, see the plugin guide);
+* from ``onnxplug.registry``: ``SymbolicFunction`` (``key``, ``opset``, ``fn``, ``plugin``,
+  ``priority``, ``domain``, ``qualname``, ``location``), ``Registry.lookup``/``winner``/``picks``
+  and ``observe_picks`` (what the registries of an export picked, as ``Pick(key, opset, entry)``);
+* from ``onnxplug.passes``: ``PassContext``, ``ir_pass`` and the pass contract (an IR pass
+  returns an ``onnx_ir.passes.PassResult``);
+* ``onnxplug.opsets`` (``MIN_OPSET``, ``DEFAULT_OPSET``, ``NEWEST_OPSET``) and the test kit,
+  ``onnxplug.testing`` (``export_and_compare``, ``OpCase``, ``Nodes``; ``testing.usage``'s
+  ``ConversionUsage`` and ``UsageCheck``).
+
+Everything else belongs to the core and may change in any release: names starting with ``_``,
+the lowering and decomposition machinery (``onnxplug.lowering``, ``onnxplug.decompose``,
+``onnxplug.failures``), the CLI's functions (its commands and ``--json`` output are documented
+in docs/cli.md) and the attributes of ``g`` the plugin guide does not list.
 """
 
 from __future__ import annotations
@@ -42,6 +61,9 @@ def onnxplug_register_symbolics(register: Callable[..., None]) -> None:
     Call ``register(fn)`` once per function decorated with :func:`onnxplug.symbolic`, or
     ``register(fn, key="aten::gelu", opset=20)`` for an undecorated one. ``register`` validates
     the key and opset at once and raises :class:`onnxplug.errors.PluginError` if they are wrong.
+    The core records where each function was registered: ``onnxplug ops --where KEY`` shows the
+    ``def`` of a module-level function and, for one a factory made, the module-level line (or
+    the ``register(fn, key=...)`` call) that registered it.
 
     A symbolic function is called as ``fn(g, *args, **kwargs)`` with the ATen schema's
     arguments (defaults filled in, keyword-only arguments as keywords); tensors arrive as
@@ -89,13 +111,30 @@ def onnxplug_register_fx_passes(register: Callable[..., None]) -> None:
 def onnxplug_register_ir_passes(register: Callable[..., None]) -> None:
     """Contribute passes over the ONNX model (an ``onnx_ir.Model``) after lowering.
 
-    ``register(fn, order=500, name=None, provides=())``: ``fn(model, context)`` changes the
-    model in place (or returns an ``onnx_ir.passes.PassResult`` / a new model); ``context`` is an
+    ``register(fn, order=500, name=None, provides=())``: ``fn(model, context)`` follows
+    ``onnx_ir``'s pass contract: it returns ``onnx_ir.passes.PassResult(model, modified)``, the
+    model the next pass gets (usually the same object, changed in place) and whether it changed
+    anything. An ``onnx_ir`` pass object fits as is (wrap a pass class with
+    :func:`onnxplug.passes.ir_pass`). Returning None (changed in place) or a bare
+    ``onnx_ir.Model`` is still accepted but deprecated. ``context`` is an
     :class:`onnxplug.passes.PassContext` with the options, the ExportedProgram and the FX metadata
     of every node. ``provides`` names export features the pass implements (for example
     ``"export_modules_as_functions"``): the core refuses an option whose feature no installed
     pass provides. Built-in passes use orders 100 (cleanup), 900 (deduplication) and 950
     (topological sort); run local-function or fusion passes in between.
+
+    Example::
+
+        def drop_doc_strings(model, context):
+            changed = False
+            for node in model.graph:
+                changed |= bool(node.doc_string)
+                node.doc_string = None
+            return onnx_ir.passes.PassResult(model, modified=changed)
+
+        @onnxplug.hookimpl
+        def onnxplug_register_ir_passes(register):
+            register(drop_doc_strings, order=700)
     """
 
 
