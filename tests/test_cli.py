@@ -14,7 +14,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
-NEWEST = onnx.defs.onnx_opset_version()
+from onnxplug.opsets import NEWEST_OPSET
+
+NEWEST = NEWEST_OPSET
 SCRIPT = Path(sys.executable).parent / "onnxplug"
 CLI = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "onnxplug.cli"]
 

@@ -12,7 +12,9 @@ import torch
 from onnxplug.testing import CaseFailure, Nodes, OpCase, run_case
 from onnxplug.testing.pytest_plugin import DeclaredCase, case_params, declared_cases
 
-NEWEST = onnx.defs.onnx_opset_version()
+from onnxplug.opsets import NEWEST_OPSET
+
+NEWEST = NEWEST_OPSET
 
 
 def test_hand_written_test_with_the_fixtures(export_and_run, assert_matches):

@@ -240,7 +240,7 @@ def assert_matches():
 
 @pytest.fixture
 def export_and_compare():
-    """``export_and_compare(model, args, opset=17, **export_kwargs)``: the whole check."""
+    """``export_and_compare(model, args, opset=DEFAULT_OPSET, **export_kwargs)``: the whole check."""
     from .harness import export_and_compare as fn
 
     return fn

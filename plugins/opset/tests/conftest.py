@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import onnx
 import pytest
 
+from onnxplug.opsets import NEWEST_OPSET
 from onnxplug.testing import export_and_compare
 from onnxplug.testing.usage import UsageCheck
 
-NEWEST = onnx.defs.onnx_opset_version()
+NEWEST = NEWEST_OPSET
 
 
 @pytest.fixture
