@@ -4,8 +4,6 @@ checked in onnxruntime against eager PyTorch at the export sizes and at other si
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import onnx
 import pytest
@@ -43,7 +41,8 @@ def cache_of(model, batch, past):
     torch.manual_seed(1)
     ids = torch.randint(0, 99, (batch, past))
     with torch.no_grad():
-        return model(ids, use_cache=True).past_key_values
+        out = model(ids, use_cache=True)
+    return getattr(out, "cache", None) or out.past_key_values
 
 
 def decode_axes(layers):
@@ -62,8 +61,6 @@ def dims(value_info):
 
 def run_and_compare(model, path, kwargs):
     """Feed the saved graph the flattened inputs and compare with eager on the same inputs."""
-    expected = eager_outputs(model, (), kwargs)
-    inputs = [x for x in torch.utils._pytree.tree_leaves(kwargs) if isinstance(x, torch.Tensor)]
     from onnxplug.caches import cache_pytrees
 
     with cache_pytrees():
@@ -75,8 +72,14 @@ def run_and_compare(model, path, kwargs):
         np.testing.assert_allclose(a, e.numpy(), rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.parametrize("name", sorted(DECODERS))
-@pytest.mark.parametrize("opset", [17, 18])
+# One opset per decoder in the default run; the other combinations run with -m slow.
+DECODE_CASES = [pytest.param(name, opset, marks=() if fast else pytest.mark.slow)
+                for name, opset, fast in [("llama", 17, True), ("llama", 18, False),
+                                          ("gpt2", 17, False), ("gpt2", 18, True),
+                                          ("qwen2", 17, False), ("qwen2", 18, True)]]
+
+
+@pytest.mark.parametrize("name, opset", DECODE_CASES)
 def test_decode_with_past_exports_with_default_names_and_dynamic_axes(name, opset, tmp_path):
     torch.manual_seed(0)
     model = DECODERS[name]().eval()
@@ -85,8 +88,6 @@ def test_decode_with_past_exports_with_default_names_and_dynamic_axes(name, opse
               "attention_mask": torch.ones(2, 5, dtype=torch.long),
               "past_key_values": cache, "use_cache": True}
     path = tmp_path / "decode.onnx"
-    before = [t.clone() for t in torch.utils._pytree.tree_leaves(copy.deepcopy(kwargs))
-              if isinstance(t, torch.Tensor)] if False else None
     r = onnxplug.export(model, (), path, kwargs=kwargs, dynamic_axes=decode_axes(2),
                         opset_version=opset, verify=True)  # verify: this size and a second one
     proto = onnx.load(path)
