@@ -1,4 +1,5 @@
-"""Shared helpers for the functions plugin's tests.
+"""Shared helpers for the functions plugin's tests (a uniquely named module: several test
+folders have a conftest.py).
 
 ``both(model, args, functions=True, **export_kwargs)`` exports ``model`` flat and with
 ``export_modules_as_functions=functions``; each model is checked by onnx.checker (full check),
@@ -14,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import onnx
-import pytest
 import torch
 
 from onnxplug.testing import assert_matches, export_and_run
@@ -48,11 +48,6 @@ def export_both(model: Any, args: Any, functions: Any = True, *, opset: int = 17
     for a, b in zip(fn.outputs, flat.outputs):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-3, atol=1e-4)
     return fn, flat
-
-
-@pytest.fixture
-def both():
-    return export_both
 
 
 def functions_by_name(model: onnx.ModelProto) -> dict[str, onnx.FunctionProto]:

@@ -11,7 +11,7 @@ import re
 import onnx
 import pytest
 import torch
-from conftest import calls, functions_by_name
+from functions_testing import calls, functions_by_name
 from function_models import (Annotated, Encoder, FeedForward, Gate, Gates, Layer, Scale,
                              Scales, Shared, TwoAnnotated, conv, encoder)
 

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import calls, functions_by_name
+from functions_testing import calls, functions_by_name
 
 import onnxplug
 from onnxplug.caches import cache_pytrees
