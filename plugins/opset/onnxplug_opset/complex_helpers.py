@@ -198,8 +198,20 @@ def dft(g, x: Value, axis: int, *, inverse: bool = False, onesided: bool = False
     n = None if length is None else as_value(g, length, torch.int64)
     attrs = {"inverse_i": int(inverse), "onesided_i": int(onesided)}
     if g.opset >= 20:
-        return g.op("DFT", x, n, g.constant(axis, torch.int64), dtype=dt, **attrs)
-    return g.op("DFT", x, n, axis_i=axis, dtype=dt, **attrs)
+        out = g.op("DFT", x, n, g.constant(axis, torch.int64), dtype=dt, **attrs)
+    else:
+        out = g.op("DFT", x, n, axis_i=axis, dtype=dt, **attrs)
+    shape = g.shape(x)
+    if shape is not None:  # declared, so that shape-aware helpers can follow
+        size = length if isinstance(length, int) else shape[axis]
+        if isinstance(size, int) and onesided:
+            size = size // 2 + 1 if not inverse else size if isinstance(length, int) else 2 * (size - 1)
+        elif onesided:
+            size = None
+        dims = [*shape[:-1], 1 if inverse and onesided else 2]
+        dims[axis] = size
+        out.shape = ir.Shape([d if isinstance(d, int) else ir.SymbolicDim(d) for d in dims])
+    return out
 
 
 def signal_size(g, x: Value, dims: Sequence[int]) -> int | Value:

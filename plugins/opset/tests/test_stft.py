@@ -126,3 +126,36 @@ def test_windows(check, opset):
                    do_constant_folding=False)
     ops = {n.op_type for n in result.model.graph.node}
     assert {"HannWindow", "HammingWindow", "BlackmanWindow"} <= ops
+
+
+class Roundtrip(torch.nn.Module):
+    """istft of stft: centred or not, a given length (shorter and longer), normalized, two-sided."""
+
+    def forward(self, x):  # x: [2, 256]
+        w = torch.hann_window(64)
+        s = torch.stft(x, 64, 16, window=w, return_complex=True)
+        s2 = torch.stft(x[0], 32, 8, return_complex=True, center=False, normalized=True)
+        s3 = torch.stft(x, 32, 8, window=torch.hann_window(32), return_complex=True, onesided=False)
+        return (torch.istft(s, 64, 16, window=w), torch.istft(s, 64, 16, window=w, length=200),
+                torch.istft(s * 2, 64, 16, window=w, length=300),
+                torch.istft(s2, 32, 8, window=torch.ones(32), center=False, normalized=True),
+                torch.istft(s3, 32, 8, window=torch.hann_window(32), onesided=False, length=250))
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_istft(check, opset):
+    check(Roundtrip(), (torch.randn(2, 256),), opset=opset, rtol=1e-3, atol=1e-4)
+
+
+def test_istft_dynamic_frames(check):
+    """The number of frames varies with the signal length."""
+    def fn(x):
+        w = torch.hann_window(64)
+        return torch.istft(torch.stft(x, 64, 16, window=w, return_complex=True), 64, 16, window=w)
+    axes = {"x": {1: "samples"}}
+    x = torch.randn(2, 320)
+    check(Fn(fn), (x,), opset=NEWEST, rtol=1e-3, atol=1e-4, input_names=["x"], dynamic_axes=axes)
+    other = torch.randn(2, 480)
+    _, outputs = export_and_run(Fn(fn), (x,), opset=NEWEST, run_inputs=(other,), input_names=["x"],
+                                dynamic_axes=axes)
+    compare([fn(other)], outputs, rtol=1e-3, atol=1e-4)

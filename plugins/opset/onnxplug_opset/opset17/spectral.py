@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 
 from .. import complex_helpers as ch
-from ..helpers import as_value, cast, norm_dims, onnx_type, slice_, squeeze, transpose, unsqueeze
+from ..helpers import (as_value, cast, dim_size, expand, norm_dims, onnx_type, reshape, slice_, squeeze,
+                       transpose, unsqueeze)
 from ..registration import op
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -236,3 +237,75 @@ def stft_center(g, x, n_fft, hop_length=None, win_length=None, window=None, cent
     """``stft`` that pads ``n_fft // 2`` samples on both sides itself when ``center``."""
     return _stft(g, x, n_fft, hop_length, win_length, window, center, pad_mode, normalized,
                  onesided, return_complex, align_to_window)
+
+
+# -- ISTFT --------------------------------------------------------------------------------------
+def _overlap_add(g, frames, rank, k, hop):
+    """Overlap-add rank-``rank`` ``[..., T, k * hop]`` frames placed ``hop`` apart: ``[..., (T + k - 1) * hop]``.
+
+    Frame ``t``'s ``j``-th block of ``hop`` samples lands in block ``t + j``, so the sum over ``j``
+    of the blocks padded by ``j`` before and ``k - 1 - j`` after (along T) is the signal.
+    """
+    blocks = reshape(g, frames, [0] * (rank - 1) + [k, hop]) if k > 1 else unsqueeze(g, frames, [-2])
+    dt = g.dtype(frames)
+    total = None
+    for j in range(k):
+        part = squeeze(g, slice_(g, blocks, [j], [j + 1], [rank - 1]), [rank - 1])
+        pads = [0] * (rank - 2) + [j, 0] + [0] * (rank - 2) + [k - 1 - j, 0]
+        part = g.op("Pad", part, g.constant(pads, torch.int64), dtype=dt) if k > 1 else part
+        total = part if total is None else g.op("Add", total, part, dtype=dt)
+    return reshape(g, total, [0] * (rank - 2) + [-1])
+
+
+@op("aten::istft")
+def istft(g, x, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False,
+          onesided=None, length=None, return_complex=False):
+    """The inverse STFT: a one-sided (or two-sided) inverse DFT per frame, the window applied,
+    overlap-added, divided by the overlap-added squared window, and trimmed (``center``,
+    ``length``) as ``torch.istft`` does. The hop must divide ``n_fft`` (it does for the usual
+    ``n_fft // 4``)."""
+    hop = hop_length or n_fft // 4
+    if n_fft % hop or return_complex:
+        raise NotImplementedError("istft with a hop that does not divide n_fft, or a complex result")
+    xv, dt = ch.compute_pairs(g, x)
+    cdt = g.dtype(xv)
+    batched = g.rank(x) == 4  # [batch, bins, frames, 2]
+    spec = xv if batched else unsqueeze(g, xv, [0])
+    bins = g.shape(spec)[1]
+    one_sided = (bins != n_fft) if onesided is None else bool(onesided)
+    spec = transpose(g, spec, [0, 2, 1, 3])  # [batch, frames, bins, 2]
+    if normalized:
+        spec = ch.scale(g, spec, float(n_fft) ** 0.5)
+    if one_sided:
+        frames = ch.drop_last(g, ch.dft(g, spec, 2, inverse=True, onesided=True, length=n_fft))
+    else:
+        frames = ch.part(g, ch.dft(g, spec, 2, inverse=True), 0)
+    win = _full_window(g, window, n_fft, win_length, cdt)
+    k = n_fft // hop
+    y = _overlap_add(g, g.op("Mul", frames, win, dtype=cdt), 3, k, hop)
+    n_frames = dim_size(g, frames, 1)
+    envelope = _overlap_add(g, expand(g, g.op("Mul", win, win, dtype=cdt), [n_frames, n_fft]), 2, k, hop)
+    start = n_fft // 2 if center else 0
+    if length is not None:
+        end = start + length
+    else:
+        end = -(n_fft // 2) if center else None
+    ends = [end] if end is not None else [2 ** 62]
+    y = slice_(g, y, [start], ends, [1])
+    envelope = slice_(g, envelope, [start], ends, [0])
+    y = g.op("Div", y, envelope, dtype=cdt)
+    if length is not None:  # a length beyond the frames: zeros after them
+        missing = g.op("Sub", as_value(g, length, torch.int64), dim_size_value(g, y, 1), dtype=torch.int64)
+        pads = g.op("Concat", g.constant([0, 0, 0], torch.int64),
+                    unsqueeze(g, g.op("Max", missing, g.constant(0, torch.int64), dtype=torch.int64), [0]),
+                    axis_i=0, dtype=torch.int64)
+        y = g.op("Pad", y, pads, dtype=cdt)
+    if not batched:
+        y = squeeze(g, y, [0])
+    return cast(g, y, dt)
+
+
+def dim_size_value(g, x, axis):
+    """Size of ``axis`` of ``x`` as a 0-d int64 value (even when static)."""
+    size = dim_size(g, x, axis)
+    return g.constant(size, torch.int64) if isinstance(size, int) else size
