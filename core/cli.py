@@ -353,11 +353,17 @@ def where_report(loaded, key: str) -> dict[str, Any]:
             "opset": opset, "plugin": entry.plugin, "function": entry.qualname,
             "registered": f"{entry.key} from opset {entry.opset}",
             "location": _shown_path(entry.location)})
-    bare = key.split(".", 1)[0] if "." in key.split("::", 1)[1] else key
+    bare = _bare_key(key)
     custom = [{"domain": s.domain, "plugin": s.plugin, "from": s.opset, "function": s.qualname,
                "location": _shown_path(s.location)}
               for s in loaded.symbolics if s.key in (key, bare) and s.domain]
     return {"key": key, "opsets": rows, "custom_domain": custom}
+
+
+def _bare_key(key: str) -> str:
+    """``aten::add.Tensor`` -> ``aten::add`` (the name export falls back to)."""
+    namespace, _, name = key.partition("::")
+    return f"{namespace}::{name.split('.', 1)[0]}"
 
 
 def _print_where(report: dict[str, Any]) -> None:
@@ -388,7 +394,7 @@ def _check_ops_args(a: argparse.Namespace, loaded) -> None:
         if "::" not in a.where:
             raise CliError(f"--where {a.where!r}: give an op key with its namespace, e.g. "
                            f"aten::{a.where} (`onnxplug ops` lists them).")
-        bare = a.where.split(".", 1)[0]
+        bare = _bare_key(a.where)
         if not any(s.key in (a.where, bare) for s in loaded.symbolics):
             raise CliError(f"no plugin registers {a.where!r}"
                            + (f" or {bare!r}" if bare != a.where else "")
