@@ -109,6 +109,7 @@ def _made_by_factory(code: CodeType) -> bool:
 
 
 def frame_site(frame: FrameType | None) -> str | None:
+    """``file:line`` that ``frame`` is executing (None for no frame)."""
     return f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else None
 
 

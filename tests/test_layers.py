@@ -178,3 +178,42 @@ def test_core_functions_are_short():
                 if lines > MAX_FUNCTION_LINES and f"{name}.{node.name}" not in LONG_FOR_NOW:
                     long.append(f"{path.relative_to(CORE)}:{node.lineno} {node.name}: {lines} lines")
     assert long == [], "\n".join(long)
+
+
+def _duplicate_initializers_model():
+    import numpy as np
+    import onnx
+    import onnx_ir as ir
+    from onnx import helper, numpy_helper
+
+    w = np.arange(3, dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "w2"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [3])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [3])],
+        [numpy_helper.from_array(w, "w1"), numpy_helper.from_array(w, "w2")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return ir.from_proto(proto)
+
+
+def test_builtin_ir_passes_follow_onnx_irs_pass_contract():
+    """Every built-in IR pass returns ``PassResult(model, modified)``; the runner still takes
+    the deprecated forms (None, a bare model) from third-party passes."""
+    import onnx_ir as ir
+
+    from onnxplug.options import ExportOptions
+    from onnxplug.passes import BUILTIN_IR_PASSES, PassContext, PassEntry, run_ir_passes
+
+    context = PassContext(ExportOptions(), None, {})
+    model = _duplicate_initializers_model()
+    results = {name: fn(model, context) for fn, _, name in BUILTIN_IR_PASSES}
+    assert all(isinstance(r, ir.passes.PassResult) for r in results.values()), results
+    assert results["deduplicate_initializers"].modified  # w2 merged into w1
+    assert list(model.graph.initializers) == ["w1"]
+    by_name = {name: fn for fn, _, name in BUILTIN_IR_PASSES}
+    assert by_name["deduplicate_initializers"](model, context).modified is False  # nothing left
+
+    seen = []
+    legacy = [PassEntry(lambda m, c: seen.append("none"), 1, "in_place", "third"),
+              PassEntry(lambda m, c: seen.append("model") or m, 2, "returns_model", "third")]
+    assert run_ir_passes(model, legacy, context) is model and seen == ["none", "model"]
