@@ -291,9 +291,35 @@ def test_newest_opset():
     qat.apply(tq.disable_observer)
     models = [(pt2e_model(False), torch.randn(5, 16), 2), (pt2e_model(), torch.randn(2, 3, 6, 6), 3),
               (QuantizeOps(), torch.randn(2, 3, 4), 6), (FakeQuant(), torch.randn(2, 3, 4), 6),
-              (qat.eval(), torch.randn(2, 3, 8, 8), 5)]
+              (qat.eval(), torch.randn(2, 3, 8, 8), 5), (DynamicQuantizedLinear(), torch.randn(4, 16), 1)]
     for model, x, quantize_nodes in models:
         result = export(model, (x,), None, opset_version=NEWEST)
         onnx.checker.check_model(result.model, full_check=True)
         assert _ops(result).count("QuantizeLinear") == quantize_nodes
         assert result.model.opset_import[0].version == NEWEST
+
+
+class DynamicQuantizedLinear(nn.Module):
+    """PT2E dynamic quantization: the activation's parameters chosen per input at run time."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.inner = QuantizedLinear(nn.Linear(16, 8), 0.0, 0)
+
+    def forward(self, x):
+        scale, zp = qd.choose_qparams.tensor(x, -128, 127, torch.finfo(torch.float32).eps, torch.int8)
+        xq = qd.quantize_per_tensor.tensor(x, scale, zp, -128, 127, torch.int8)
+        xdq = qd.dequantize_per_tensor.tensor(xq, scale, zp, -128, 127, torch.int8)
+        w = qd.dequantize_per_channel(self.inner.wq, self.inner.ws, self.inner.wzp, 0, -127, 127, torch.int8)
+        return F.linear(xdq, w, self.inner.bias), scale, zp
+
+
+@pytest.mark.parametrize("opset", [13, RUNNABLE])
+def test_dynamic_quantization(opset):
+    model = DynamicQuantizedLinear().eval()
+    x = torch.randn(4, 16) * 2
+    result, outputs, expected = _run(model, (x,), opset)
+    assert _ops(result).count("DequantizeLinear") == 2
+    compare(list(expected[1:]), outputs[1:], rtol=1e-6, atol=1e-9)
+    _within_steps(expected[:1], outputs[:1], [float(expected[1]) * 2])

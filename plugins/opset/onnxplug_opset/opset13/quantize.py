@@ -118,3 +118,22 @@ def fused_moving_avg_obs_fake_quant(g, x, observer_on, fake_quant_on, running_mi
         return g.op("Identity", x, dtype=g.dtype(x))
     axis = norm_dim(ch_axis, g.rank(x)) if per_row_fake_quant else None
     return fake_quantize(g, x, scale, zero_point, quant_min, quant_max, axis)
+
+
+@op("quantized_decomposed::choose_qparams.tensor")
+def choose_qparams(g, x, quant_min, quant_max, eps, dtype):
+    """Dynamic quantization's per-tensor affine parameters of ``x``, as PT2E computes them:
+    the range widened to hold 0, ``scale = max(range / (qmax - qmin), eps)`` (float64, [1]) and
+    ``zero_point = clamp(qmin - round(min / scale), qmin, qmax)`` (int64, [1])."""
+    f = torch.float32
+    xf = cast(g, x, f)
+    zero = g.constant(0.0)
+    lo = g.op("Min", g.op("ReduceMin", xf, keepdims_i=0, dtype=f), zero, dtype=f)
+    hi = g.op("Max", g.op("ReduceMax", xf, keepdims_i=0, dtype=f), zero, dtype=f)
+    scale = g.op("Div", g.op("Sub", hi, lo, dtype=f), g.constant(float(quant_max - quant_min)), dtype=f)
+    scale = g.op("Max", scale, g.constant(float(eps)), dtype=f)
+    zp = g.op("Sub", g.constant(float(quant_min)), g.op("Round", g.op("Div", lo, scale, dtype=f), dtype=f),
+              dtype=f)
+    zp = g.op("Min", g.op("Max", zp, g.constant(float(quant_min)), dtype=f), g.constant(float(quant_max)),
+              dtype=f)
+    return reshape(g, cast(g, scale, torch.float64), [1]), reshape(g, cast(g, zp, torch.int64), [1])
