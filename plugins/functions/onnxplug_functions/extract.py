@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import onnx_ir as ir
 import onnx_ir.passes.common as common
+from onnxplug.errors import OnnxExporterError
 
 from .attributes import annotated_attributes, copy_attr, inferred_name
 from .groups import Group, analyse, is_constant, nested_nodes
@@ -51,8 +52,14 @@ def export_modules_as_functions(model: ir.Model, context) -> ir.passes.PassResul
     option = context.options.export_modules_as_functions
     if not option:
         return None
-    extractor = _Extractor(model, context, option)
-    modified = extractor.run()
+    try:
+        modified = _Extractor(model, context, option).run()
+    except Exception as exc:
+        raise OnnxExporterError(
+            f"export_modules_as_functions could not build local functions: "
+            f"{type(exc).__name__}: {exc}. Export with export_modules_as_functions=False (or a "
+            "set naming fewer module types), and please report this to onnxplug-functions.") \
+            from exc
     return ir.passes.PassResult(model, modified)
 
 
@@ -65,7 +72,10 @@ class _Extractor:
         self.index = CallIndex(context.fx_nodes, context.model_object)
         self.chains: dict[ir.Node, tuple[str, ...]] = {}
         self.calls: dict[tuple[str, ...], ModuleCall] = {}
+        # lowering-order positions: the first (`priority`) and last (`last`) original node a
+        # node stands for (a call node stands for its group's nodes)
         self.priority: dict[ir.Node, float] = {}
+        self.last: dict[ir.Node, float] = {}
         self.names = FunctionNames({f.identifier()[:2] for f in model.functions.values()})
         self.variants: dict[tuple, list[_Variant]] = {}
         self.notes: list[str] = []
@@ -74,7 +84,7 @@ class _Extractor:
     # -- driver --------------------------------------------------------------------------------
     def run(self) -> bool:
         for i, node in enumerate(self.graph):
-            self.priority[node] = i
+            self.priority[node] = self.last[node] = i
             chain = self.index.chain(node)
             self.chains[node] = tuple(c.key[-1] for c in chain)
             for c in chain:
@@ -144,7 +154,7 @@ class _Extractor:
         members = set(group.members)
         # an input may come from a group contracted since this one was described
         group.inputs = [self._current(v) for v in group.inputs]
-        if not _contractible(group, members, owner):
+        if not self._contractible(group, members, owner):
             self.notes.append(
                 f"export_modules_as_functions: the call of {group.call.path!r} "
                 f"({group.call.type_name}) stays as plain nodes: a value leaves it and flows back "
@@ -161,6 +171,7 @@ class _Extractor:
                        num_outputs=len(group.outputs), name=group.call.path)
         self.graph.insert_before(group.members[0], call)
         self.priority[call] = min(self.priority.get(m, 0) for m in group.members)
+        self.last[call] = max(self.last.get(m, 0) for m in group.members)
         self.chains[call] = group.call.key[:-1]
         for k, v in enumerate(group.outputs):
             new = call.outputs[k]
@@ -178,6 +189,29 @@ class _Extractor:
             self._move_into_body(variant, group)
         else:
             self._discard(group)
+        return True
+
+    def _contractible(self, group: Group, members: set[ir.Node],
+                      owner: Mapping[ir.Node, ir.Node]) -> bool:
+        """No path leaves the group and re-enters it (contracting it would make a cycle).
+
+        The lowering order stays a topological order of the original nodes, so a node whose
+        first original node comes after the group's last one cannot lead back into it: the
+        search stops there, and stays local to the group's neighbourhood.
+        """
+        limit = max(self.last.get(m, float("inf")) for m in members)
+        seen: set[ir.Node] = set()
+        stack = [o for v in group.outputs for u, _ in v.uses()
+                 if (o := owner.get(u, u)) not in members]
+        while stack:
+            n = stack.pop()
+            if n in members:
+                return False
+            if n in seen or self.priority.get(n, float("-inf")) >= limit:
+                continue
+            seen.add(n)
+            for v in n.outputs:
+                stack.extend(owner.get(u, u) for u, _ in v.uses())
         return True
 
     def _current(self, v: ir.Value) -> ir.Value:
@@ -287,20 +321,3 @@ def _owners(graph: ir.Graph) -> dict[ir.Node, ir.Node]:
         for n in nested_nodes(node):
             out[n] = node
     return out
-
-
-def _contractible(group: Group, members: set[ir.Node], owner: Mapping[ir.Node, ir.Node]) -> bool:
-    """No path leaves the group and re-enters it (contracting it would make a cycle)."""
-    seen: set[ir.Node] = set()
-    stack = [o for v in group.outputs for u, _ in v.uses()
-             if (o := owner.get(u, u)) not in members]
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        if n in members:
-            return False
-        seen.add(n)
-        for v in n.outputs:
-            stack.extend(owner.get(u, u) for u, _ in v.uses())
-    return True
