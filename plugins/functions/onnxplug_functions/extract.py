@@ -26,7 +26,7 @@ from onnxplug.errors import OnnxExporterError
 from .attributes import annotated_attributes, copy_attr, inferred_name
 from .groups import Group, analyse, is_constant, nested_nodes
 from .naming import FunctionNames, class_identity
-from .scopes import CallIndex, ModuleCall, wanted
+from .scopes import CallIndex, ModuleCall, type_name, wanted
 
 FUNCTION_DOMAIN_VERSION = 1
 
@@ -89,6 +89,7 @@ class _Extractor:
             self.chains[node] = tuple(c.key[-1] for c in chain)
             for c in chain:
                 self.calls.setdefault(c.key, c)
+        self._note_unused_option()
         depths = sorted({c.depth for c in self.calls.values() if wanted(c, self.option)},
                         reverse=True)
         made = False
@@ -101,6 +102,20 @@ class _Extractor:
             common.TopologicalSortPass()(self.model)
         self.context.notes.extend(self.notes)
         return made
+
+    def _note_unused_option(self) -> None:
+        """Say so when the option selects nothing, rather than export flat in silence."""
+        if not self.calls:
+            self.notes.append(
+                "export_modules_as_functions: the captured program records no nn.Module calls "
+                "(nn_module_stack), so no local functions were made.")
+        elif self.option is not True:
+            missing = sorted(type_name(t) for t in self.option
+                             if not any(wanted(c, frozenset({t})) for c in self.calls.values()))
+            if missing:
+                self.notes.append(
+                    "export_modules_as_functions: the model calls no module of type "
+                    f"{', '.join(missing)} (types match exactly, subclasses are not included).")
 
     def _depth(self, depth: int) -> bool:
         owner = _owners(self.graph)

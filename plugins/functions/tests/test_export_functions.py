@@ -65,6 +65,19 @@ def test_set_names_exact_types(both):
     assert "MyLinear" not in functions_by_name(fn.model)
 
 
+def test_a_type_the_model_never_calls_is_reported(both):
+    fn, _ = both(encoder(1), (x8,), functions={torch.nn.Conv2d, FeedForward})
+    assert set(functions_by_name(fn.model)) == {"FeedForward"}
+    assert any("torch.nn.modules.conv.Conv2d" in w and "no module of type" in w
+               for w in fn.result.warnings), fn.result.warnings
+
+
+def test_a_program_without_module_calls_is_reported(both):
+    fn, _ = both(lambda x: x.relu() + 1, (torch.randn(3),))
+    assert not fn.model.functions
+    assert any("records no nn.Module calls" in w for w in fn.result.warnings)
+
+
 def test_opset_below_15_is_refused_before_any_work(tmp_path):
     with pytest.raises(onnxplug.OptionError, match="opset_version >= 15"):
         onnxplug.export(encoder(), (x8,), tmp_path / "m.onnx", opset_version=14,
