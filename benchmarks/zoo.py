@@ -1,0 +1,239 @@
+"""Model zoo: every architecture of ``zoo_models.py`` through onnxplug and both torch.onnx
+exporters, each export in a fresh process with a timeout and with dynamic axes, checked with
+onnx.checker and in onnxruntime against eager PyTorch at the export shape and a second shape.
+
+    .venv/bin/python benchmarks/zoo.py                                  # everything (long)
+    .venv/bin/python benchmarks/zoo.py --exporters onnxplug --opsets 17 --models 'decoder*'
+    .venv/bin/python benchmarks/zoo.py --render                         # only docs/zoo.md
+
+Results are merged into ``benchmarks/results/zoo.json`` (one record per model, exporter and
+opset) and rendered as ``docs/zoo.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "zoo.json"
+PAGE = HERE.parent / "docs" / "zoo.md"
+EXPORTERS = ("onnxplug", "torchscript", "dynamo")
+RTOL, ATOL = 1e-3, 1e-3
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    line = next((x for x in text if x.strip()), "")
+    return line[:300]
+
+
+def _flat(value):
+    import torch
+    from onnxplug.caches import cache_pytrees
+
+    with cache_pytrees():
+        return [x for x in torch.utils._pytree.tree_leaves(value) if isinstance(x, torch.Tensor)]
+
+
+def _export(exporter: str, model, kwargs, axes, names, opset: int, path: str):
+    import torch
+
+    if exporter == "onnxplug":
+        import onnxplug
+
+        onnxplug.export(model, (), path, kwargs=kwargs, input_names=names, dynamic_axes=axes,
+                        opset_version=opset)
+        return
+    input_names = [n for n in names]
+    if exporter == "torchscript":
+        torch.onnx.export(model, (kwargs,), path, input_names=input_names, dynamic_axes=axes,
+                          opset_version=opset, dynamo=False)
+    else:
+        torch.onnx.export(model, (), path, kwargs=kwargs, input_names=input_names,
+                          dynamic_axes=axes, opset_version=opset, dynamo=True)
+
+
+def _run(path: str, names: list[str], kwargs, model) -> float:
+    """Run the saved model on ``kwargs`` (fed by input name) and return the max abs difference
+    from eager; raises on a shape or value mismatch."""
+    import copy
+
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    tensors = dict(zip(names, _flat(kwargs)))
+    feeds = {}
+    for i in sess.get_inputs():
+        if i.name not in tensors:
+            raise RuntimeError(f"the graph wants an input {i.name!r} that is not one of {names}")
+        feeds[i.name] = tensors[i.name].numpy()
+    actual = sess.run(None, feeds)
+    with torch.no_grad():
+        expected = [t.numpy() for t in _flat(model(**copy.deepcopy(kwargs)))]
+    if len(actual) != len(expected):
+        raise RuntimeError(f"{len(actual)} outputs, eager has {len(expected)}")
+    worst = 0.0
+    for k, (a, e) in enumerate(zip(actual, expected)):
+        if a.shape != e.shape:
+            raise RuntimeError(f"output {k}: shape {a.shape}, eager {e.shape}")
+        diff = float(np.max(np.abs(a.astype(np.float64) - e.astype(np.float64)))) if a.size else 0.0
+        if not np.allclose(a, e, rtol=RTOL, atol=ATOL):
+            raise RuntimeError(f"output {k} differs by {diff:.3g}")
+        worst = max(worst, diff)
+    return worst
+
+
+def worker(name: str, exporter: str, opset: int) -> dict:
+    """Build, export, check and run one model; the record for the results file."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    record = {"model": name, "exporter": exporter, "opset": opset}
+    try:
+        import onnx
+        import torch
+        import zoo_models
+        from onnxplug.caches import cache_pytrees, default_input_names
+
+        torch.manual_seed(0)
+        model, kwargs, axes, second = zoo_models.zoo()[name]()
+        with cache_pytrees():
+            names = default_input_names(model, (), kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return {**record, "status": "build-failed", "reason": _one_line(exc)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        start = time.perf_counter()
+        try:
+            _export(exporter, model, kwargs, axes, names, opset, path)
+        except Exception as exc:  # noqa: BLE001
+            return {**record, "status": "export-failed", "reason": _one_line(exc)}
+        record["export_s"] = round(time.perf_counter() - start, 2)
+        try:
+            onnx.checker.check_model(path, full_check=True)
+            proto = onnx.load(path, load_external_data=False)
+            record["nodes"] = len(proto.graph.node)
+        except Exception as exc:  # noqa: BLE001
+            return {**record, "status": "invalid", "reason": _one_line(exc)}
+        for label, inputs in (("", kwargs), ("second-", second)):
+            try:
+                record[f"{label}max_diff"] = _run(path, names, inputs, model)
+            except Exception as exc:  # noqa: BLE001
+                status = "mismatch" if not label else "second-shape-failed"
+                return {**record, "status": status, "reason": _one_line(exc)}
+    return {**record, "status": "ok"}
+
+
+def _load() -> list[dict]:
+    return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+
+
+def _save(records: list[dict]) -> None:
+    RESULTS.parent.mkdir(exist_ok=True)
+    records.sort(key=lambda r: (r["model"], r["exporter"], r["opset"]))
+    RESULTS.write_text(json.dumps(records, indent=1) + "\n")
+
+
+def run(models: list[str], exporters: list[str], opsets: list[int], timeout: float) -> None:
+    records = {(r["model"], r["exporter"], r["opset"]): r for r in _load()}
+    env = {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for name in models:
+        for exporter in exporters:
+            for opset in opsets:
+                cmd = [sys.executable, __file__, "--worker", name, exporter, str(opset)]
+                try:
+                    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                         env=env)
+                    last = out.stdout.strip().splitlines()[-1:] or [""]
+                    record = json.loads(last[0]) if last[0].startswith("{") else {
+                        "model": name, "exporter": exporter, "opset": opset, "status": "crash",
+                        "reason": (out.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+                except subprocess.TimeoutExpired:
+                    record = {"model": name, "exporter": exporter, "opset": opset,
+                              "status": "timeout", "reason": f"more than {timeout:.0f} s"}
+                records[(name, exporter, opset)] = record
+                print(f"{name:28s} {exporter:12s} {opset:3d} {record['status']:20s} "
+                      f"{record.get('reason', '')[:90]}", flush=True)
+                _save(list(records.values()))
+
+
+def render() -> None:
+    records = _load()
+    models = sorted({r["model"] for r in records})
+    columns = sorted({(r["exporter"], r["opset"]) for r in records},
+                     key=lambda c: (EXPORTERS.index(c[0]), c[1]))
+    by = {(r["model"], r["exporter"], r["opset"]): r for r in records}
+    head = ["model"] + [f"{e} {o}" for e, o in columns]
+    lines = ["# Model zoo", "",
+             "Generated by `benchmarks/zoo.py` (do not edit). Each model is built from its "
+             "transformers config with random weights (shrunk to two small layers), exported "
+             "with dynamic axes (batch and sequence, or batch) in a fresh process, checked with "
+             "`onnx.checker` and run in onnxruntime against eager PyTorch at the export shape and "
+             f"at a second shape (rtol {RTOL}, atol {ATOL}). `dynamo` is "
+             "`torch.onnx.export(dynamo=True)`, `torchscript` is `dynamo=False`.", ""]
+    lines += ["## Summary", "", "| exporter | opset | passed | of |", "|---|---|---|---|"]
+    for e, o in columns:
+        got = [by.get((m, e, o)) for m in models]
+        ok = sum(1 for r in got if r and r["status"] == "ok")
+        lines.append(f"| {e} | {o} | {ok} | {sum(1 for r in got if r)} |")
+    lines += ["", "## Per model", "", "| " + " | ".join(head) + " |",
+              "|" + "---|" * len(head)]
+    for m in models:
+        cells = []
+        for e, o in columns:
+            r = by.get((m, e, o))
+            if r is None:
+                cells.append("")
+            elif r["status"] == "ok":
+                cells.append(f"ok {r.get('export_s', '')}s, {r.get('nodes', '')} nodes, "
+                             f"{r.get('second-max_diff', r.get('max_diff', 0)):.1e}")
+            else:
+                cells.append(r["status"])
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += ["", "## Failure reasons", ""]
+    for r in records:
+        if r["status"] != "ok":
+            reason = r.get("reason", "").replace("|", "\\|")
+            lines.append(f"- `{r['model']}` {r['exporter']} {r['opset']}: {r['status']}: {reason}")
+    PAGE.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--worker", nargs=3, metavar=("MODEL", "EXPORTER", "OPSET"))
+    parser.add_argument("--models", default="*", help="glob over model names (comma-separated)")
+    parser.add_argument("--exporters", default=",".join(EXPORTERS))
+    parser.add_argument("--opsets", default="13,17,18")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--render", action="store_true", help="only render docs/zoo.md")
+    args = parser.parse_args()
+    if args.worker:
+        sys.path.insert(0, str(HERE))
+        name, exporter, opset = args.worker
+        print(json.dumps(worker(name, exporter, int(opset))))
+        return
+    if not args.render:
+        sys.path.insert(0, str(HERE))
+        import zoo_models
+
+        names = [n for n in zoo_models.zoo()
+                 if any(fnmatch.fnmatch(n, g) for g in args.models.split(","))]
+        run(names, args.exporters.split(","), [int(o) for o in args.opsets.split(",")],
+            args.timeout)
+    render()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The model zoo: architectures built from their configs with random weights (no downloads).
+
+Each entry builds ``(model, kwargs, dynamic_axes, second_kwargs)``: the example inputs, the
+dynamic axes a tutorial would mark (batch and sequence length, or batch, height and width), and
+inputs at other sizes of those axes for the second check. Configs are shrunk to a few small
+layers so that the zoo measures coverage, not speed (``benchmarks/models.py`` measures real
+sizes). Weights are random but not degenerate: biases are drawn, BatchNorm statistics are
+calibrated on a batch of inputs before the model is put in eval mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+SHRINK = {
+    "hidden_size": 64, "n_embd": 64, "d_model": 64, "dim": 64, "embed_dim": 64,
+    "num_hidden_layers": 2, "n_layer": 2, "num_layers": 2, "n_layers": 2,
+    "encoder_layers": 2, "decoder_layers": 2, "num_decoder_layers": 2,
+    "num_attention_heads": 4, "n_head": 4, "n_heads": 4, "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4, "num_heads": 4,
+    "intermediate_size": 128, "n_inner": 128, "ffn_dim": 128, "encoder_ffn_dim": 128,
+    "decoder_ffn_dim": 128, "d_ff": 128, "hidden_dim": 128,
+    "num_key_value_heads": 2, "vocab_size": 512, "max_position_embeddings": 128,
+    "n_positions": 128,
+}
+TEXT_ENCODERS = ["bert", "roberta", "distilbert", "albert", "electra", "deberta", "deberta-v2",
+                 "xlm-roberta", "camembert", "mpnet", "ernie", "squeezebert", "mobilebert",
+                 "convbert", "funnel", "nystromformer", "rembert", "megatron-bert"]
+DECODERS = ["gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "llama", "mistral", "mixtral",
+            "qwen2", "qwen3", "phi", "phi3", "gemma", "gemma2", "stablelm", "starcoder2", "olmo",
+            "codegen", "granite", "cohere", "gpt_bigcode"]
+ENCODER_DECODERS = ["t5", "bart", "mbart", "pegasus", "marian", "mt5", "blenderbot-small"]
+VISION = ["vit", "deit", "beit", "swin", "convnext", "resnet", "regnet", "mobilenet_v2",
+          "efficientnet", "dinov2", "segformer", "levit", "poolformer", "mobilevit", "convnextv2",
+          "bit", "van", "dpt"]
+AUDIO = ["wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper"]
+MULTIMODAL = ["clip", "siglip"]
+
+
+def _config(model_type: str, **extra):
+    import transformers
+
+    cfg = transformers.AutoConfig.for_model(model_type)
+    for key, value in {**SHRINK, **extra}.items():
+        if hasattr(cfg, key) and isinstance(getattr(cfg, key), int):
+            setattr(cfg, key, value)
+    for sub in ("text_config", "vision_config"):
+        part = getattr(cfg, sub, None)
+        if part is not None:
+            for key, value in SHRINK.items():
+                if hasattr(part, key) and isinstance(getattr(part, key), int):
+                    setattr(part, key, value)
+    if hasattr(cfg, "head_dim") and isinstance(cfg.head_dim, int):
+        cfg.head_dim = 16
+    return cfg
+
+
+def perturb(model: torch.nn.Module, calibrate: Callable[[], None] | None = None) -> torch.nn.Module:
+    """Random non-zero biases, and BatchNorm statistics from real batches, then eval mode."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for m in model.modules():
+            bias = getattr(m, "bias", None)
+            if isinstance(bias, torch.nn.Parameter) and bias.dim() == 1:
+                bias.normal_(0, 0.1)
+    if calibrate is not None and any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+                                     for m in model.modules()):
+        model.train()
+        with torch.no_grad():
+            for _ in range(2):
+                calibrate()
+    return model.eval()
+
+
+def _text(model_type: str, auto: str = "AutoModel", batch=2, seq=8, **extra):
+    import transformers
+
+    cfg = _config(model_type, **extra)
+    model = getattr(transformers, auto).from_config(cfg)
+
+    def inputs(b, s):
+        g = torch.Generator().manual_seed(b * 100 + s)
+        ids = torch.randint(3, min(cfg.vocab_size, 500), (b, s), generator=g)
+        return {"input_ids": ids, "attention_mask": torch.ones(b, s, dtype=torch.long)}
+
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+    return perturb(model), inputs(batch, seq), axes, inputs(batch + 1, seq * 2)
+
+
+def _decoder_no_cache(model_type: str):
+    model, kw, axes, second = _text(model_type, "AutoModelForCausalLM")
+    kw["use_cache"] = second["use_cache"] = False
+    return model, kw, axes, second
+
+
+def _decoder_cache(model_type: str):
+    """A decode step: 2 new tokens after a past of 5, all of batch, new tokens and past dynamic."""
+    model, _, _, _ = _text(model_type, "AutoModelForCausalLM")
+
+    def inputs(b, past, new):
+        g = torch.Generator().manual_seed(b * 100 + past)
+        with torch.no_grad():
+            out = model(torch.randint(3, 500, (b, past), generator=g), use_cache=True)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        return {"input_ids": torch.randint(3, 500, (b, new), generator=g),
+                "attention_mask": torch.ones(b, past + new, dtype=torch.long),
+                "past_key_values": cache, "use_cache": True}
+
+    kw = inputs(2, 5, 2)
+    layers = len(kw["past_key_values"].layers)
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "total"}}
+    for i in range(layers):
+        for kv in ("key", "value"):
+            axes[f"past_key_values.{i}.{kv}"] = {0: "batch", 2: "past"}
+    return model, kw, axes, inputs(3, 9, 1)
+
+
+def _encoder_decoder(model_type: str):
+    import transformers
+
+    cfg = _config(model_type)
+    model = transformers.AutoModelForSeq2SeqLM.from_config(cfg)
+
+    def inputs(b, s, t):
+        g = torch.Generator().manual_seed(b * 100 + s)
+        return {"input_ids": torch.randint(3, 500, (b, s), generator=g),
+                "attention_mask": torch.ones(b, s, dtype=torch.long),
+                "decoder_input_ids": torch.randint(3, 500, (b, t), generator=g),
+                "use_cache": False}
+
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "decoder_input_ids": {0: "batch", 1: "target"}}
+    return perturb(model), inputs(2, 8, 4), axes, inputs(3, 12, 6)
+
+
+def _vision(model_type: str, size=64):
+    import transformers
+
+    extra = {"image_size": size}
+    cfg = _config(model_type, **extra)
+    if hasattr(cfg, "image_size"):
+        cfg.image_size = size
+    model = transformers.AutoModel.from_config(cfg)
+    channels = getattr(cfg, "num_channels", 3)
+
+    def inputs(b, h, w):
+        g = torch.Generator().manual_seed(b + h)
+        return {"pixel_values": torch.randn(b, channels, h, w, generator=g)}
+
+    calibrate = (lambda: model(**inputs(4, size, size)))
+    axes = {"pixel_values": {0: "batch"}}
+    return perturb(model, calibrate), inputs(2, size, size), axes, inputs(3, size, size)
+
+
+def _audio(model_type: str):
+    import transformers
+
+    if model_type == "whisper":
+        cfg = _config(model_type, num_mel_bins=80, max_source_positions=64, max_target_positions=64)
+        model = transformers.WhisperModel(cfg)
+
+        def inputs(b, t):
+            g = torch.Generator().manual_seed(b + t)
+            return {"input_features": torch.randn(b, 80, 128, generator=g),
+                    "decoder_input_ids": torch.randint(3, 500, (b, t), generator=g),
+                    "use_cache": False}
+
+        axes = {"input_features": {0: "batch"}, "decoder_input_ids": {0: "batch", 1: "target"}}
+        return perturb(model), inputs(2, 4), axes, inputs(3, 7)
+    cfg = _config(model_type, conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2),
+                  num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    for key, value in {"conv_dim": [32, 32], "conv_kernel": [10, 3], "conv_stride": [5, 2]}.items():
+        setattr(cfg, key, value)
+    cfg.num_feat_extract_layers = 2
+    model = transformers.AutoModel.from_config(cfg)
+
+    def inputs(b, t):
+        g = torch.Generator().manual_seed(b + t)
+        return {"input_values": torch.randn(b, t, generator=g)}
+
+    return perturb(model), inputs(2, 800), {"input_values": {0: "batch", 1: "samples"}}, inputs(3, 1600)
+
+
+def _multimodal(model_type: str):
+    import transformers
+
+    cfg = _config(model_type)
+    cfg.vision_config.image_size = 32
+    cfg.vision_config.patch_size = 8
+    model = transformers.AutoModel.from_config(cfg)
+
+    def inputs(b, s):
+        g = torch.Generator().manual_seed(b + s)
+        return {"input_ids": torch.randint(3, 500, (b, s), generator=g),
+                "pixel_values": torch.randn(b, 3, 32, 32, generator=g)}
+
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "pixel_values": {0: "batch"}}
+    return perturb(model), inputs(2, 8), axes, inputs(3, 12)
+
+
+def zoo() -> dict[str, Callable[[], tuple]]:
+    """Every model of the zoo by name, each a builder (called in the worker process)."""
+    entries: dict[str, Callable[[], tuple]] = {}
+    for t in TEXT_ENCODERS:
+        entries[f"text/{t}"] = lambda t=t: _text(t)
+    for t in DECODERS:
+        entries[f"decoder/{t}"] = lambda t=t: _decoder_no_cache(t)
+    for t in ["gpt2", "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gpt_neox",
+              "falcon"]:
+        entries[f"decoder-cache/{t}"] = lambda t=t: _decoder_cache(t)
+    for t in ENCODER_DECODERS:
+        entries[f"seq2seq/{t}"] = lambda t=t: _encoder_decoder(t)
+    for t in VISION:
+        entries[f"vision/{t}"] = lambda t=t: _vision(t)
+    for t in AUDIO:
+        entries[f"audio/{t}"] = lambda t=t: _audio(t)
+    for t in MULTIMODAL:
+        entries[f"multimodal/{t}"] = lambda t=t: _multimodal(t)
+    return entries
+
+
+# A fast subset for the default test suite (tests/test_zoo_subset.py).
+FAST = ["text/bert", "text/distilbert", "decoder/gpt2", "decoder/llama", "decoder-cache/llama",
+        "seq2seq/t5", "vision/vit", "vision/resnet", "vision/convnext", "audio/wav2vec2"]
