@@ -197,7 +197,8 @@ def _attrs_shape(attrs: Mapping[str, ir.Attr], refs: _Refs, local, depth: int = 
         if a.type == ir.AttributeType.GRAPH and not a.is_ref():
             out.append((name, "g", _graph_shape(a.value, refs, local, depth + 1)))
         elif a.type == ir.AttributeType.GRAPHS and not a.is_ref():
-            out.append((name, "gs", tuple(_graph_shape(g, refs, local, depth + 1) for g in a.value)))
+            shapes = tuple(_graph_shape(g, refs, local, depth + 1) for g in a.value)
+            out.append((name, "gs", shapes))
         else:
             out.append((name, int(a.type)))
     return tuple(out)
@@ -217,4 +218,4 @@ def _graph_shape(g: ir.Graph, refs: _Refs, outer: Mapping[ir.Value, Any] | None,
                                    if a.type not in _GRAPH_TYPES)))
         for v in n.outputs:
             local[v] = ("s", depth, j, v.index())
-    return (len(g.inputs), tuple(nodes), tuple(local.get(v, refs.ref(v, local)) for v in g.outputs))
+    return (len(g.inputs), tuple(nodes), tuple(refs.ref(v, local) for v in g.outputs))

@@ -161,3 +161,23 @@ def conv() -> Conv:
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 1.5)
     return model.eval()
+
+
+class Gcd(nn.Module):
+    """``gcd(a * k, b) + 1``: the opset plugin lowers gcd to a Loop (a node with a subgraph)."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        self.k = k
+
+    def forward(self, a, b):
+        return torch.gcd(a * self.k, b) + 1
+
+
+class Gcds(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.g1, self.g2, self.g3 = Gcd(2), Gcd(3), Gcd(2)
+
+    def forward(self, a, b):
+        return self.g3(self.g2(self.g1(a, b), b), b)

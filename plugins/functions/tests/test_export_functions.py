@@ -12,8 +12,8 @@ import onnx
 import pytest
 import torch
 from functions_testing import calls, functions_by_name
-from function_models import (Annotated, Encoder, FeedForward, Gate, Gates, Layer, Scale,
-                             Scales, Shared, TwoAnnotated, conv, encoder)
+from function_models import (FeedForward, Gates, Gcds, Layer, Scale, Scales, Shared,
+                             TwoAnnotated, conv, encoder)
 
 import onnxplug
 
@@ -195,6 +195,15 @@ def test_values_shared_by_every_call_stay_in_the_body(both):
     f = functions_by_name(fn.model)["Scale"]
     assert not f.attribute
     assert any(n.op_type == "Constant" and not n.attribute[0].ref_attr_name for n in f.node)
+
+
+def test_nodes_with_subgraphs_move_into_the_body(both):
+    a, b = torch.tensor([12, 18, 7, 0, -9]), torch.tensor([8, 27, 14, 5, 6])
+    fn, _ = both(Gcds().eval(), (a, b))
+    (gcd,) = fn.model.functions
+    assert [n.op_type for n in fn.model.graph.node] == ["Gcd"] * 3
+    assert "Loop" in [n.op_type for n in gcd.node]
+    assert list(gcd.attribute) == ["inferred::Constant_value"]  # k = 2, 3, 2
 
 
 def test_parameters_are_inputs_not_baked_in(both):
