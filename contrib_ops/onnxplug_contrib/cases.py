@@ -126,6 +126,36 @@ class Rotary(torch.nn.Module):
         return q * cos + self.rotate_half(q) * sin, k * cos + self.rotate_half(k) * sin
 
 
+class DecoderAttention(torch.nn.Module):
+    """Llama's attention as transformers writes it: rotary embeddings, key/value heads repeated
+    to the query heads (unsqueeze, expand, reshape), a causal bool mask, ``scaled_dot_product_attention``."""
+
+    def __init__(self, d: int = 64, heads: int = 4, kv_heads: int = 2):
+        super().__init__()
+        self.heads, self.kv_heads, self.head = heads, kv_heads, d // heads
+        self.q = torch.nn.Linear(d, d, bias=False)
+        self.k = torch.nn.Linear(d, kv_heads * self.head, bias=False)
+        self.v = torch.nn.Linear(d, kv_heads * self.head, bias=False)
+        self.o = torch.nn.Linear(d, d, bias=False)
+        self.rotary = Rotary(self.head)
+        self.register_buffer("causal", torch.ones(64, 64, dtype=torch.bool).tril(), persistent=False)
+
+    def repeat_kv(self, t):
+        b, n, s, h = t.shape
+        rep = self.heads // self.kv_heads
+        return t[:, :, None].expand(b, n, rep, s, h).reshape(b, n * rep, s, h)
+
+    def forward(self, x):
+        b, s, d = x.shape
+        q = self.q(x).view(b, s, self.heads, self.head).transpose(1, 2)
+        k = self.k(x).view(b, s, self.kv_heads, self.head).transpose(1, 2)
+        v = self.v(x).view(b, s, self.kv_heads, self.head).transpose(1, 2)
+        q, k = self.rotary(q, k)
+        mask = self.causal[None, None, :s, :s]
+        out = F.scaled_dot_product_attention(q, self.repeat_kv(k), self.repeat_kv(v), attn_mask=mask)
+        return self.o(out.transpose(1, 2).reshape(b, s, d))
+
+
 def gqa_causal(q, k, v):
     """Causal attention of 8 query heads over 2 key/value heads."""
     return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
@@ -201,6 +231,11 @@ def _cases():
     yield OpCase("group_query_attention", gqa_causal, [(_x(2, 8, 6, 8), _x(2, 2, 6, 8), _x(2, 2, 6, 8))],
                  opsets=(7, None), custom_opsets=ON, op="aten::scaled_dot_product_attention",
                  expect=Nodes("GroupQueryAttention", domain=MS, count=1), **TOL)
+    yield OpCase("decoder_attention", DecoderAttention(), [(_x(2, 6, 64),)], opsets=(9, None),
+                 custom_opsets=ON, expect=[Nodes("GroupQueryAttention", domain=MS, count=1),
+                                           Nodes("RotaryEmbedding", domain=MS, count=0),
+                                           Nodes("Transpose", count=0), Nodes("Expand", count=0)],
+                 **TOL)
     yield OpCase("rotary_embedding", Rotary(), [(_x(1, 4, 6, 8), _x(1, 2, 6, 8))], opsets=(9, None),
                  custom_opsets=ON, expect=[Nodes("RotaryEmbedding", domain=MS, count=2),
                                            Nodes("Concat", count=0)], **TOL)

@@ -75,6 +75,14 @@ def dims(v: ir.Value | None) -> tuple | None:
     return tuple(out)
 
 
+def set_shape(v: ir.Value, shape, like: ir.Value | None = None) -> ir.Value:
+    """Declare ``v``'s shape (ints and dim names) and, from ``like``, its type."""
+    v.shape = ir.Shape([d if isinstance(d, int) else ir.SymbolicDim(d) for d in shape])
+    if like is not None and v.type is None:
+        v.type = like.type
+    return v
+
+
 def reduce_axes(node: ir.Node) -> list[int] | None:
     """The axes of a Reduce* node: the attribute (before opset 18) or a constant input."""
     if len(node.inputs) > 1:

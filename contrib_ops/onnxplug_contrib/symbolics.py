@@ -216,7 +216,12 @@ def grid_sampler_2d(g, x, grid, interpolation_mode, padding_mode, align_corners)
                 dtype=g.dtype(x))
 
 
+_TRILU_DTYPES = (torch.float32, torch.float64, torch.int64)  # onnxruntime's com.microsoft kernels
+
+
 def _trilu(g, x, diagonal, upper):
+    if g.dtype(x) not in _TRILU_DTYPES:
+        raise NotImplementedError(f"com.microsoft Trilu has no onnxruntime kernel for {g.dtype(x)}")
     return g.op(f"{MS}::Trilu", x, g.constant(int(diagonal)), upper_i=upper, dtype=g.dtype(x))
 
 

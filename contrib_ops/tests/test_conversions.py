@@ -124,6 +124,11 @@ def test_trilu(fn, opset):
     assert len(fused(r, "Trilu")) == 1
 
 
+def test_trilu_of_bool_is_declined_and_still_correct():
+    r = export(torch.tril, (x(4, 5) > 0,), 13)
+    assert not fused(r, "Trilu")
+
+
 # -- fusions -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("opset", [7, 13, 16, 17, NEWEST])
 def test_skip_layer_norm_folds_the_residual_and_the_projection_bias(opset):
@@ -187,6 +192,39 @@ def test_rotary_embedding(opset):
     r = export(C.Rotary(), (x(1, 4, 6, 8), x(2, 2, 6, 8)), opset)
     assert len(fused(r, "RotaryEmbedding")) == 2
     assert ops(r)[("", "Concat")] == 0 and ops(r)[("", "Neg")] == 0
+
+
+@pytest.mark.parametrize("opset", [9, 13, 17, NEWEST])
+def test_decoder_attention_is_group_query_attention_with_rotary(opset):
+    """repeat_kv + a constant causal mask + rotary: one GroupQueryAttention(do_rotary=1)."""
+    r = export(C.DecoderAttention(), (x(2, 6, 64),), opset)
+    (node,) = fused(r, "GroupQueryAttention")
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs["num_heads"] == 4 and attrs["kv_num_heads"] == 2 and attrs["do_rotary"] == 1
+    assert ops(r) == {("", "MatMul"): 4, (MS, "GroupQueryAttention"): 1}
+
+
+def test_decoder_attention_with_a_padding_mask_stays_multi_head_attention():
+    class Padded(C.DecoderAttention):
+        def forward(self, x, keep):
+            b, s, d = x.shape
+            q = self.q(x).view(b, s, self.heads, self.head).transpose(1, 2)
+            k = self.k(x).view(b, s, self.kv_heads, self.head).transpose(1, 2)
+            v = self.v(x).view(b, s, self.kv_heads, self.head).transpose(1, 2)
+            mask = self.causal[None, None, :s, :s] & keep[:, None, None, :]
+            out = torch.nn.functional.scaled_dot_product_attention(
+                q, self.repeat_kv(k), self.repeat_kv(v), attn_mask=mask)
+            return self.o(out.transpose(1, 2).reshape(b, s, d))
+
+    keep = torch.ones(2, 6, dtype=torch.bool)
+    keep[1, 4:] = False
+    r = export(Padded(), (x(2, 6, 64), keep), 17)
+    assert not fused(r, "GroupQueryAttention") and len(fused(r, "MultiHeadAttention")) == 1
+
+
+def test_decoder_attention_with_head_size_8_rotates_outside_group_query_attention():
+    r = export(C.DecoderAttention(d=32), (x(2, 6, 32),), 17)
+    assert len(fused(r, "GroupQueryAttention")) == 1 and len(fused(r, "RotaryEmbedding")) == 2
 
 
 # -- only on request ----------------------------------------------------------------------------------
