@@ -44,9 +44,10 @@ def _require_features(options, loaded) -> None:
     provided = loaded.provided_features()
     if options.wants_functions and FUNCTIONS_FEATURE not in provided:
         raise OptionError(
-            "export_modules_as_functions is not available yet: no installed plugin provides it. "
-            "Install the onnxplug-functions plugin (pip install -e plugins/functions) once it "
-            "implements local functions, or pass export_modules_as_functions=False.")
+            "export_modules_as_functions needs a plugin that provides it, and none is loaded "
+            "(not installed, or left out by ONNXPLUG_PLUGINS/ONNXPLUG_DISABLE). Install "
+            "onnxplug-functions (pip install -e plugins/functions), or pass "
+            "export_modules_as_functions=False.")
     if options.operator_export_type != OperatorExportTypes.ONNX:
         feature = options.operator_export_type.name.lower()
         if feature not in provided:
