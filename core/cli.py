@@ -457,6 +457,7 @@ def cmd_check(a: argparse.Namespace) -> int:
     path = Path(a.model)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
+    refuse_unsafe_model(path)
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as exc:
@@ -479,6 +480,48 @@ def cmd_check(a: argparse.Namespace) -> int:
         for v in values:
             print(f"  {kind} {v.name}: {v.type} {v.shape}")
     return 0
+
+
+def refuse_unsafe_model(path: Path) -> None:
+    """Parse ``path`` without reading external data; refuse a file that is not an ONNX model and
+    external data that would be read from outside the model's folder (absolute paths, ``..``,
+    links), before the checker or onnxruntime open anything."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # DecodeError, RecursionError...: a hostile or broken file
+        raise CliError(f"{path} is not an ONNX model: it does not parse as a ModelProto "
+                       f"({type(exc).__name__}: {exc}). Check that the file is complete (not "
+                       "truncated) and really an .onnx file.") from None
+    if not model.ir_version or not model.HasField("graph"):
+        raise CliError(f"{path} is not an ONNX model: it has no ir_version or no graph. Check "
+                       "that it is the right file and that it is complete.")
+    folder = path.resolve().parent
+    for tensor in _external_tensors(model):
+        location = {e.key: e.value for e in tensor.external_data}.get("location", "")
+        target = (path.parent / location).resolve()
+        if os.path.isabs(location) or (target != folder and folder not in target.parents):
+            raise CliError(
+                f"{path}: tensor {tensor.name!r} keeps its data in {location!r}, outside the "
+                f"model's folder {folder}; refusing to read it. External data files must sit "
+                "in the model's folder (a relative location, no '..', no link leading out).")
+
+
+def _external_tensors(model: Any):
+    import onnx
+
+    graphs = [model.graph] + [f for f in model.functions]
+    while graphs:
+        graph = graphs.pop()
+        tensors = list(getattr(graph, "initializer", ()))
+        for sparse in getattr(graph, "sparse_initializer", ()):
+            tensors += [sparse.values, sparse.indices]
+        for node in graph.node:
+            for attr in node.attribute:
+                tensors += ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
+                graphs += ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
+        yield from (t for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL)
 
 
 # ----------------------------------------------------------------------------- test-plugin
