@@ -7,7 +7,10 @@ and compared with eager PyTorch; the structure of the graph says that the pass d
 from __future__ import annotations
 
 import contextlib
+import tempfile
+from pathlib import Path
 
+import onnx
 import onnx_ir as ir
 import pytest
 import torch
@@ -467,3 +470,29 @@ def test_a_small_bert_loses_nodes_not_accuracy():
         plain = export_and_compare(LastHidden().eval(), (ids,), atol=ATOL)
     assert len(r.model.graph.node) < len(plain.model.graph.node)
     assert count(r, "Transpose") < count(plain, "Transpose")  # the key's two transposes are one
+
+
+# --------------------------------------------------------------------------- GELU
+
+@pytest.mark.parametrize("opset", [9, 17])
+def test_erf_gelu_is_written_the_way_onnxruntime_fuses_it(opset):
+    import onnxruntime as ort
+
+    class MLPGelu(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return nn.functional.gelu(self.fc(x))
+
+    torch.manual_seed(0)
+    r = export_and_compare(MLPGelu().eval(), (torch.randn(4, 8),), opset=opset, atol=ATOL)
+    producers = {o: n for n in r.model.graph.node for o in n.output}
+    erf = next(n for n in r.model.graph.node if n.op_type == "Erf")
+    assert producers[erf.input[0]].op_type == "Div"
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(Path(tempfile.mkdtemp()) / "optimized.onnx")
+    ort.InferenceSession(r.model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    fused = onnx.load(opts.optimized_model_filepath)
+    assert "Gelu" in {n.op_type for n in fused.graph.node} and "Erf" not in {n.op_type for n in fused.graph.node}

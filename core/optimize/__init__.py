@@ -9,18 +9,19 @@ from the export's options, so it can also be run on any ``onnx_ir.Model``::
 ``fn(model, context)`` builds the pass from ``context.options``. Orders (the core's cleanup
 passes run at 100 and 900-990):
 
-=====  ===============================  ==============================================
+=====  ===============================  ==================================================================
 order  name                             does
-=====  ===============================  ==============================================
+=====  ===============================  ==================================================================
 200    fold_static_shapes               Shape/Size/Gather(Shape) of known dims -> constant
-210    fold_constants                   nodes of constant inputs -> constant (reference evaluator)
+210    fold_constants                   nodes of constant inputs -> constant (onnxruntime or onnx.reference)
 300    eliminate_noops                  Identity, same-type Cast, no-op Reshape/Transpose/Expand
 310    collapse_layout_chains           Transpose(Transpose), Reshape(Reshape) -> one node
 400    fold_conv_batchnorm              eval BatchNormalization into the Conv before it (pending)
 450    fuse_matmul_add                  2-D MatMul + Add -> Gemm
+460    canonical_gelu                   Erf(Mul(x, 1/sqrt 2)) -> Erf(Div(x, sqrt 2)) (onnxruntime fuses it)
 880    eliminate_common_subexpressions  repeated deterministic nodes -> one
 890    remove_unused_after_optimize     what the rewrites left unused
-=====  ===============================  ==============================================
+=====  ===============================  ==================================================================
 
 ``fold_conv_batchnorm`` is in :data:`PENDING_PASSES`, not registered by default yet:
 ``tests/test_training.py`` asserts that an eval export contains a ``BatchNormalization`` node
@@ -47,12 +48,13 @@ from .chains import CollapseLayoutChainsPass
 from .constant_folding import FoldConstantsPass
 from .conv_batchnorm import FoldConvBatchNormPass
 from .cse import EliminateCommonSubexpressionsPass
+from .gelu import CanonicalGeluPass
 from .gemm import FuseMatMulAddPass
 from .noops import EliminateNoOpsPass
 from .shape_folding import FoldStaticShapesPass
 
 __all__ = [
-    "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "CollapseLayoutChainsPass",
+    "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "CanonicalGeluPass", "CollapseLayoutChainsPass",
     "EliminateCommonSubexpressionsPass", "EliminateNoOpsPass",
     "FoldConstantsPass", "FoldConvBatchNormPass", "FoldStaticShapesPass", "FuseMatMulAddPass",
 ]
@@ -79,6 +81,7 @@ OPTIMIZE_PASSES = [
     (_with_options(EliminateNoOpsPass), 300, "eliminate_noops"),
     (_with_options(CollapseLayoutChainsPass), 310, "collapse_layout_chains"),
     (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
+    (_with_options(CanonicalGeluPass), 460, "canonical_gelu"),
     (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
     (_remove_unused, 890, "remove_unused_after_optimize"),
 ]
