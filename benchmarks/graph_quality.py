@@ -33,6 +33,7 @@ import collections
 import contextlib
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -110,6 +111,22 @@ def without_optimize():
         loaded.ir_passes[:] = saved
 
 
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence file descriptor 1 (the TorchScript exporter prints whole graphs from C++ when it
+    fails), so that stdout carries only the table."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
 def export(exporter: str, model, args) -> onnx.ModelProto:
     if exporter.startswith("onnxplug"):
         import onnxplug
@@ -120,7 +137,7 @@ def export(exporter: str, model, args) -> onnx.ModelProto:
             exporter, contextlib.nullcontext)()
         with ctx:
             return onnxplug.export(model, args, None, opset_version=17).model
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with warnings.catch_warnings(), quiet_stdout():
         warnings.simplefilter("ignore")
         if exporter == "torchscript":
             buf = io.BytesIO()
