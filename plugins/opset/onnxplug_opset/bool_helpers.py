@@ -57,15 +57,15 @@ def _bool_operand(g, v: Any) -> Value | bool:
 
 
 def _and(g, a: Value, b: Value) -> Value:
-    return g.op("And", a, b, dtype=torch.bool)
+    return g.op("And", a, b)
 
 
 def _or(g, a: Value, b: Value) -> Value:
-    return g.op("Or", a, b, dtype=torch.bool)
+    return g.op("Or", a, b)
 
 
 def _not(g, a: Value) -> Value:
-    return g.op("Not", a, dtype=torch.bool)
+    return g.op("Not", a)
 
 
 def select_bool(g, cond: Value, a: Any, b: Any) -> Value:

@@ -51,7 +51,7 @@ def float_op(g, op_type: str, x: Any, out: torch.dtype | None = None, **attrs) -
     out = out or out_dtype(g, x)
     cdt = compute_dtype(op_type, out if out.is_floating_point else torch.float32)
     xv = as_value(g, x, cdt)
-    return cast(g, g.op(op_type, xv, dtype=cdt, **attrs), out)
+    return cast(g, g.op(op_type, xv, **attrs), out)
 
 
 def float_math(g, x: Any, build, out: torch.dtype | None = None, op_type: str = "") -> Value:
@@ -63,15 +63,15 @@ def float_math(g, x: Any, build, out: torch.dtype | None = None, op_type: str = 
 
 def op1(g, op_type: str, x: Value, **attrs) -> Value:
     """A node whose output has the dtype of its first input."""
-    return g.op(op_type, x, dtype=g.dtype(x), **attrs)
+    return g.op(op_type, x, **attrs)
 
 
 def op2(g, op_type: str, a: Value, b: Value, **attrs) -> Value:
-    return g.op(op_type, a, b, dtype=g.dtype(a), **attrs)
+    return g.op(op_type, a, b, **attrs)
 
 
 def bool_op(g, op_type: str, *xs: Value) -> Value:
-    return g.op(op_type, *xs, dtype=torch.bool)
+    return g.op(op_type, *xs)
 
 
 # -- logic ---------------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def where(g, cond: Value, a: Any, b: Any, dt: torch.dtype | None = None) -> Valu
     av, bv = as_value(g, a, dt), as_value(g, b, dt)
     run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.uint8) \
         else torch.float32 if dt.is_floating_point else torch.int32 if dt == torch.bool else torch.int64
-    out = g.op("Where", cond, cast(g, av, run), cast(g, bv, run), dtype=run)
+    out = g.op("Where", cond, cast(g, av, run), cast(g, bv, run))
     return cast(g, out, dt)
 
 
@@ -128,8 +128,7 @@ def isinf(g, x: Value, positive: bool = True, negative: bool = True) -> Value:
     if dt not in (torch.float32, torch.float64):
         x, dt = cast(g, x, torch.float32), torch.float32
     if g.opset >= 10:
-        return g.op("IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative),
-                    dtype=torch.bool)
+        return g.op("IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative))
     big = c(g, torch.finfo(dt).max, dt)
     if positive and negative:
         return bool_op(g, "Greater", op1(g, "Abs", x), big)
@@ -253,7 +252,7 @@ def arith(g, op_type: str, x: Any, y: Any, out: torch.dtype) -> Value:
     """``op_type(x, y)`` computed in a dtype onnxruntime supports, with the result in ``out``."""
     run = arith_dtype(out, g.opset)
     a, b = as_value(g, x, out), as_value(g, y, out)
-    return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run), dtype=run), out)
+    return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run)), out)
 
 
 def round_half_even(g, x: Value) -> Value:

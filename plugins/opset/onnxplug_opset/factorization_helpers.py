@@ -48,7 +48,7 @@ def mT(g, x, rank: int):
 
 
 def concat(g, parts, axis: int, dt):
-    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=axis, dtype=dt)
+    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=axis)
 
 
 def mask(g, rows: int, cols: int, fn):
@@ -58,15 +58,15 @@ def mask(g, rows: int, cols: int, fn):
 
 
 def where(g, cond, a, b, dt):
-    return g.op("Where", cond, a, b, dtype=dt)
+    return g.op("Where", cond, a, b)
 
 
 def broadcast_batch(g, b, a):
     """``b`` broadcast against ``a``'s batch dims (so its solved rows can be concatenated)."""
-    shape_a = g.op("Shape", a, dtype=torch.int64)
+    shape_a = g.op("Shape", a)
     batch = slice_(g, shape_a, [0], [-2], [0])
-    target = g.op("Concat", batch, g.constant([1, 1], torch.int64), axis_i=0, dtype=torch.int64)
-    return g.op("Expand", b, target, dtype=g.dtype(b))
+    target = g.op("Concat", batch, g.constant([1, 1], torch.int64), axis_i=0)
+    return g.op("Expand", b, target)
 
 
 # -- triangular solves -------------------------------------------------------------------------
@@ -86,9 +86,9 @@ def solve_triangular(g, a, b, n: int, dt, *, upper: bool, unit: bool = False):
             lo, hi = (i + 1, n) if upper else (0, i)
             coef = slice_(g, a, [i, lo], [i + 1, hi], [-2, -1])  # [..., 1, len(done)]
             known = concat(g, [xs[j] for j in done], -2, dt)
-            r = g.op("Sub", r, g.op("MatMul", coef, known, dtype=dt), dtype=dt)
+            r = g.op("Sub", r, g.op("MatMul", coef, known))
         if not unit:
-            r = g.op("Div", r, entry(g, a, i, i), dtype=dt)
+            r = g.op("Div", r, entry(g, a, i, i))
         xs[i] = r
     return concat(g, [xs[i] for i in range(n)], -2, dt)
 
@@ -111,10 +111,10 @@ def lu(g, a, m: int, n: int, dt, pivot: bool = True):
     for k in range(k_steps):
         if pivot:
             cand = slice_(g, col(g, a, k), [k], [m], [-2])  # [..., m-k, 1]
-            p = g.op("ArgMax", g.op("Abs", cand, dtype=dt), axis_i=-2, keepdims_i=1, dtype=torch.int64)
-            p = g.op("Add", p, g.constant(k, torch.int64), dtype=torch.int64)  # [..., 1, 1]
-            pivots.append(g.op("Add", p, g.constant(1, torch.int64), dtype=torch.int64))
-            is_p = g.op("Equal", rows, p, dtype=torch.bool)  # [..., m, 1]
+            p = g.op("ArgMax", g.op("Abs", cand), axis_i=-2, keepdims_i=1)
+            p = g.op("Add", p, g.constant(k, torch.int64))  # [..., 1, 1]
+            pivots.append(g.op("Add", p, g.constant(1, torch.int64)))
+            is_p = g.op("Equal", rows, p)  # [..., m, 1]
             is_k = g.constant(torch.arange(m).reshape(m, 1) == k)
             a = _swap(g, a, is_p, is_k, k, dt, zero)
             perm = _swap(g, perm, is_p, is_k, k, torch.int64, g.constant(0, torch.int64))
@@ -124,11 +124,11 @@ def lu(g, a, m: int, n: int, dt, pivot: bool = True):
         diag.append(piv)
         if k == m - 1:
             continue
-        safe = where(g, g.op("Equal", piv, zero, dtype=torch.bool), scalar(g, 1.0, dt), piv, dt)
+        safe = where(g, g.op("Equal", piv, zero), scalar(g, 1.0, dt), piv, dt)
         below = mask(g, m, 1, lambda r, c: r > k)
-        factors = where(g, below, g.op("Div", col(g, a, k), safe, dtype=dt), zero, dt)  # [..., m, 1]
+        factors = where(g, below, g.op("Div", col(g, a, k), safe), zero, dt)  # [..., m, 1]
         right = where(g, mask(g, 1, n, lambda r, c: c > k), row(g, a, k), zero, dt)  # [..., 1, n]
-        a = g.op("Sub", a, g.op("MatMul", factors, right, dtype=dt), dtype=dt)
+        a = g.op("Sub", a, g.op("MatMul", factors, right))
         a = where(g, mask(g, m, n, lambda r, c: r > k and c == k), factors, a, dt)
     return a, perm, concat(g, pivots, -1, torch.int64), diag
 
@@ -144,9 +144,9 @@ def permutation_matrix(g, perm, m: int, dt, transposed: bool = False):
     """``P`` ([..., m, m]) with ``A = P L U``: ``P[perm[i], i] = 1`` (``P^T`` if ``transposed``)."""
     if transposed:  # P^T[i, j] = (perm[i] == j)
         cols = g.constant(torch.arange(m, dtype=torch.int64).reshape(1, m))
-        return cast(g, g.op("Equal", perm, cols, dtype=torch.bool), dt)
+        return cast(g, g.op("Equal", perm, cols), dt)
     rows = g.constant(torch.arange(m, dtype=torch.int64).reshape(m, 1))
-    return cast(g, g.op("Equal", rows, transpose_vec(g, perm), dtype=torch.bool), dt)
+    return cast(g, g.op("Equal", rows, transpose_vec(g, perm)), dt)
 
 
 def transpose_vec(g, v):
@@ -163,8 +163,8 @@ def perm_from_pivots(g, pivots, m: int):
         raise NotImplementedError("pivots of a dynamic length")
     piv = unsqueeze(g, cast(g, pivots, torch.int64), [-1])  # [..., k, 1]
     for k in range(k_steps):
-        p = g.op("Sub", row(g, piv, k), g.constant(1, torch.int64), dtype=torch.int64)  # [..., 1, 1]
-        is_p = g.op("Equal", rows, p, dtype=torch.bool)
+        p = g.op("Sub", row(g, piv, k), g.constant(1, torch.int64))  # [..., 1, 1]
+        is_p = g.op("Equal", rows, p)
         is_k = g.constant(torch.arange(m).reshape(m, 1) == k)
         perm = _swap(g, perm, is_p, is_k, k, torch.int64, g.constant(0, torch.int64))
     return perm
@@ -175,7 +175,7 @@ def unpack_lu(g, lu_val, m: int, n: int, dt):
     k = min(m, n)
     zero = scalar(g, 0.0, dt)
     lower = where(g, mask(g, m, k, lambda r, c: r > c), slice_(g, lu_val, [0], [k], [-1]), zero, dt)
-    lower = g.op("Add", lower, g.constant(torch.eye(m, k, dtype=dt)), dtype=dt)
+    lower = g.op("Add", lower, g.constant(torch.eye(m, k, dtype=dt)))
     upper = where(g, mask(g, k, n, lambda r, c: r <= c), slice_(g, lu_val, [0], [k], [-2]), zero, dt)
     return lower, upper
 
@@ -191,13 +191,13 @@ def lu_solve(g, lu_val, perm, b, n: int, dt, *, left=True, adjoint=False):
     lower, upper = unpack_lu(g, lu_val, n, n, dt)
     lr = g.rank(lu_val)
     if not adjoint:  # A = P L U: L U X = P^T B
-        pb = g.op("MatMul", permutation_matrix(g, perm, n, dt, transposed=True), b, dtype=dt)
+        pb = g.op("MatMul", permutation_matrix(g, perm, n, dt, transposed=True), b)
         y = solve_triangular(g, lower, pb, n, dt, upper=False, unit=True)
         return solve_triangular(g, upper, y, n, dt, upper=True)
     # A^T = U^T L^T P^T: U^T L^T Z = B, X = P Z
     y = solve_triangular(g, mT(g, upper, lr), b, n, dt, upper=False)
     z = solve_triangular(g, mT(g, lower, lr), y, n, dt, upper=True, unit=True)
-    return g.op("MatMul", permutation_matrix(g, perm, n, dt), z, dtype=dt)
+    return g.op("MatMul", permutation_matrix(g, perm, n, dt), z)
 
 
 def _swapped(shape):
@@ -207,11 +207,11 @@ def _swapped(shape):
 def lu_info(g, diag, dt):
     """LAPACK's ``info``: the 1-based index of the first zero pivot, else 0 ([..., 1, 1] int32)."""
     big = len(diag) + 1
-    cands = [where(g, g.op("Equal", d, scalar(g, 0.0, dt), dtype=torch.bool),
+    cands = [where(g, g.op("Equal", d, scalar(g, 0.0, dt)),
                    g.constant(i + 1, torch.int64), g.constant(big, torch.int64), torch.int64)
              for i, d in enumerate(diag)]
     first = reduce(g, "ReduceMin", concat(g, cands, -1, torch.int64), [-1], True, torch.int64)
-    info = where(g, g.op("Equal", first, g.constant(big, torch.int64), dtype=torch.bool),
+    info = where(g, g.op("Equal", first, g.constant(big, torch.int64)),
                  g.constant(0, torch.int64), first, torch.int64)
     return cast(g, info, torch.int32)
 
@@ -235,20 +235,20 @@ def cholesky(g, a, n: int, dt):
         v = raw
         if cols:
             done = concat(g, cols, -1, dt)  # [..., n, j]
-            v = g.op("Sub", v, reduce(g, "ReduceSum", g.op("Mul", done, row(g, done, j), dtype=dt),
-                                      [-1], True, dt), dtype=dt)
+            v = g.op("Sub", v, reduce(g, "ReduceSum", g.op("Mul", done, row(g, done, j)),
+                                      [-1], True, dt))
         d2 = row(g, v, j)
-        good = g.op("Greater", d2, zero, dtype=torch.bool)
-        bad.append(g.op("Not", good, dtype=torch.bool))
+        good = g.op("Greater", d2, zero)
+        bad.append(g.op("Not", good))
         lower_part = mask(g, n, 1, lambda r, c: r >= j)
-        computed = where(g, lower_part, g.op("Div", v, g.op("Sqrt", d2, dtype=dt), dtype=dt), zero, dt)
+        computed = where(g, lower_part, g.op("Div", v, g.op("Sqrt", d2)), zero, dt)
         failed = where(g, mask(g, n, 1, lambda r, c: r == j), d2,
                        where(g, lower_part, raw, zero, dt), dt)
         untouched = where(g, lower_part, raw, zero, dt)
         column = where(g, good, computed, failed, dt)
         if ok is not None:
             column = where(g, ok, column, untouched, dt)
-            ok = g.op("And", ok, good, dtype=torch.bool)
+            ok = g.op("And", ok, good)
         else:
             ok = good
         cols.append(column)
@@ -256,7 +256,7 @@ def cholesky(g, a, n: int, dt):
     cands = [where(g, b, g.constant(i + 1, torch.int64), g.constant(big, torch.int64), torch.int64)
              for i, b in enumerate(bad)]
     first = reduce(g, "ReduceMin", concat(g, cands, -1, torch.int64), [-1], True, torch.int64)
-    info = where(g, g.op("Equal", first, g.constant(big, torch.int64), dtype=torch.bool),
+    info = where(g, g.op("Equal", first, g.constant(big, torch.int64)),
                  g.constant(0, torch.int64), first, torch.int64)
     return concat(g, cols, -1, dt), cast(g, info, torch.int32)
 
@@ -280,22 +280,22 @@ def householder(g, a, m: int, n: int, dt):
         c = col(g, a, k)
         alpha = entry(g, a, k, k)
         below = where(g, mask(g, m, 1, lambda r, _: r > k), c, zero, dt)  # [..., m, 1]
-        xnorm2 = reduce(g, "ReduceSum", g.op("Mul", below, below, dtype=dt), [-2], True, dt)
-        norm = g.op("Sqrt", g.op("Add", xnorm2, g.op("Mul", alpha, alpha, dtype=dt), dtype=dt), dtype=dt)
-        neg_norm = g.op("Neg", norm, dtype=dt)
-        beta = where(g, g.op("Less", alpha, zero, dtype=torch.bool), norm, neg_norm, dt)
-        trivial = g.op("Equal", xnorm2, zero, dtype=torch.bool)
+        xnorm2 = reduce(g, "ReduceSum", g.op("Mul", below, below), [-2], True, dt)
+        norm = g.op("Sqrt", g.op("Add", xnorm2, g.op("Mul", alpha, alpha)))
+        neg_norm = g.op("Neg", norm)
+        beta = where(g, g.op("Less", alpha, zero), norm, neg_norm, dt)
+        trivial = g.op("Equal", xnorm2, zero)
         safe_beta = where(g, trivial, one, beta, dt)
-        ratio = g.op("Div", g.op("Sub", beta, alpha, dtype=dt), safe_beta, dtype=dt)
+        ratio = g.op("Div", g.op("Sub", beta, alpha), safe_beta)
         tau = where(g, trivial, zero, ratio, dt)
-        denom = where(g, trivial, one, g.op("Sub", alpha, beta, dtype=dt), dt)
-        v = g.op("Div", below, denom, dtype=dt)
+        denom = where(g, trivial, one, g.op("Sub", alpha, beta), dt)
+        v = g.op("Div", below, denom)
         v = where(g, mask(g, m, 1, lambda r, _: r == k), one, v, dt)  # [..., m, 1]
         # H A = A - tau v (v^T A), applied to the columns right of k
-        vta = reduce(g, "ReduceSum", g.op("Mul", v, a, dtype=dt), [-2], True, dt)  # [..., 1, n]
-        update = g.op("Mul", tau, g.op("Mul", v, vta, dtype=dt), dtype=dt)
+        vta = reduce(g, "ReduceSum", g.op("Mul", v, a), [-2], True, dt)  # [..., 1, n]
+        update = g.op("Mul", tau, g.op("Mul", v, vta))
         right = mask(g, 1, n, lambda _, cc: cc > k)
-        a = where(g, right, g.op("Sub", a, update, dtype=dt), a, dt)
+        a = where(g, right, g.op("Sub", a, update), a, dt)
         # column k: beta on the diagonal (alpha when trivial), the reflector below
         diag_val = where(g, trivial, alpha, beta, dt)
         new_col = where(g, mask(g, m, 1, lambda r, _: r == k), diag_val,
@@ -324,12 +324,12 @@ def apply_reflectors(g, x, refl, taus, m: int, order, dt, *, left: bool):
         tau = slice_(g, taus, [i], [i + 1], [-1])  # [..., 1, 1]
         vrow = transpose_vec(g, v)  # [..., 1, m]
         if left:  # x - tau v (v^T x)
-            vx = g.op("MatMul", vrow, x, dtype=dt)
-            upd = g.op("MatMul", v, vx, dtype=dt)
+            vx = g.op("MatMul", vrow, x)
+            upd = g.op("MatMul", v, vx)
         else:  # x - tau (x v) v^T
-            xv = g.op("MatMul", x, v, dtype=dt)
-            upd = g.op("MatMul", xv, vrow, dtype=dt)
-        x = g.op("Sub", x, g.op("Mul", tau, upd, dtype=dt), dtype=dt)
+            xv = g.op("MatMul", x, v)
+            upd = g.op("MatMul", xv, vrow)
+        x = g.op("Sub", x, g.op("Mul", tau, upd))
     return x
 
 
@@ -349,10 +349,10 @@ def jacobi_svd(g, a, m: int, n: int):
     to high relative accuracy, which a route through ``A^T A`` would lose.
     """
     dt = torch.float64
-    shape_a = g.op("Shape", a, dtype=torch.int64)
+    shape_a = g.op("Shape", a)
     batch = slice_(g, shape_a, [0], [-2], [0])
-    v_shape = g.op("Concat", batch, g.constant([n, n], torch.int64), axis_i=0, dtype=torch.int64)
-    v0 = g.op("Expand", g.constant(torch.eye(n, dtype=dt)), v_shape, dtype=dt)
+    v_shape = g.op("Concat", batch, g.constant([n, n], torch.int64), axis_i=0)
+    v0 = g.op("Expand", g.constant(torch.eye(n, dtype=dt)), v_shape)
     if n == 1:
         return a, v0
     body = g.subgraph("jacobi_sweep")
@@ -364,12 +364,12 @@ def jacobi_svd(g, a, m: int, n: int):
     for p in range(n - 1):
         for q in range(p + 1, n):
             w, v, cosine = _rotate(body, w, v, p, q, n, dt)
-            worst = cosine if worst is None else body.op("Max", worst, cosine, dtype=dt)
+            worst = cosine if worst is None else body.op("Max", worst, cosine)
     top = reduce(body, "ReduceMax", worst, None, False, dt)
-    go_on = body.op("Greater", top, body.constant(1e-15, dt), dtype=torch.bool)
+    go_on = body.op("Greater", top, body.constant(1e-15, dt))
     graph = prefix_names(body.finish(go_on, w, v), f"jacobi{next(_LOOPS)}_")
     w, v = g.op("Loop", g.constant(JACOBI_MAX_SWEEPS, torch.int64), g.constant(True, torch.bool),
-                a, v0, body_g=graph, outputs=2, dtype=dt)
+                a, v0, body_g=graph, outputs=2)
     return w, v
 
 
@@ -377,29 +377,28 @@ def _rotate(g, w, v, p: int, q: int, n: int, dt):
     """Rotate columns p and q of ``w`` (and ``v``) so they become orthogonal."""
     zero, one = scalar(g, 0.0, dt), scalar(g, 1.0, dt)
     wp, wq = col(g, w, p), col(g, w, q)
-    alpha = reduce(g, "ReduceSum", g.op("Mul", wp, wp, dtype=dt), [-2], True, dt)
-    beta = reduce(g, "ReduceSum", g.op("Mul", wq, wq, dtype=dt), [-2], True, dt)
-    gamma = reduce(g, "ReduceSum", g.op("Mul", wp, wq, dtype=dt), [-2], True, dt)
-    skip = g.op("Equal", gamma, zero, dtype=torch.bool)
+    alpha = reduce(g, "ReduceSum", g.op("Mul", wp, wp), [-2], True, dt)
+    beta = reduce(g, "ReduceSum", g.op("Mul", wq, wq), [-2], True, dt)
+    gamma = reduce(g, "ReduceSum", g.op("Mul", wp, wq), [-2], True, dt)
+    skip = g.op("Equal", gamma, zero)
     safe_gamma = where(g, skip, one, gamma, dt)
-    zeta = g.op("Div", g.op("Sub", beta, alpha, dtype=dt),
-                g.op("Mul", scalar(g, 2.0, dt), safe_gamma, dtype=dt), dtype=dt)
-    sign = where(g, g.op("Less", zeta, zero, dtype=torch.bool), scalar(g, -1.0, dt), one, dt)
-    root = g.op("Sqrt", g.op("Add", one, g.op("Mul", zeta, zeta, dtype=dt), dtype=dt), dtype=dt)
-    t = g.op("Div", sign, g.op("Add", g.op("Abs", zeta, dtype=dt), root, dtype=dt), dtype=dt)
+    zeta = g.op("Div", g.op("Sub", beta, alpha),
+                g.op("Mul", scalar(g, 2.0, dt), safe_gamma))
+    sign = where(g, g.op("Less", zeta, zero), scalar(g, -1.0, dt), one, dt)
+    root = g.op("Sqrt", g.op("Add", one, g.op("Mul", zeta, zeta)))
+    t = g.op("Div", sign, g.op("Add", g.op("Abs", zeta), root))
     t = where(g, skip, zero, t, dt)
-    c = g.op("Div", one, g.op("Sqrt", g.op("Add", one, g.op("Mul", t, t, dtype=dt), dtype=dt), dtype=dt),
-             dtype=dt)
-    s = g.op("Mul", c, t, dtype=dt)
-    denom = g.op("Sqrt", g.op("Mul", alpha, beta, dtype=dt), dtype=dt)
-    cosine = g.op("Abs", g.op("Div", gamma, where(g, skip, one, denom, dt), dtype=dt), dtype=dt)
+    c = g.op("Div", one, g.op("Sqrt", g.op("Add", one, g.op("Mul", t, t))))
+    s = g.op("Mul", c, t)
+    denom = g.op("Sqrt", g.op("Mul", alpha, beta))
+    cosine = g.op("Abs", g.op("Div", gamma, where(g, skip, one, denom, dt)))
     is_p = mask(g, 1, n, lambda _, cc: cc == p)
     is_q = mask(g, 1, n, lambda _, cc: cc == q)
 
     def turn(x):
         xp, xq = col(g, x, p), col(g, x, q)
-        new_p = g.op("Sub", g.op("Mul", c, xp, dtype=dt), g.op("Mul", s, xq, dtype=dt), dtype=dt)
-        new_q = g.op("Add", g.op("Mul", s, xp, dtype=dt), g.op("Mul", c, xq, dtype=dt), dtype=dt)
+        new_p = g.op("Sub", g.op("Mul", c, xp), g.op("Mul", s, xq))
+        new_q = g.op("Add", g.op("Mul", s, xp), g.op("Mul", c, xq))
         return where(g, is_p, new_p, where(g, is_q, new_q, x, dt), dt)
 
     return turn(w), turn(v), cosine
@@ -421,8 +420,8 @@ def singular_values(g, a, m: int, n: int, rank: int):
     if transposed:
         a, m, n = mT(g, a, rank), n, m
     w, v = jacobi_svd(g, a, m, n)
-    sigma = g.op("Sqrt", reduce(g, "ReduceSum", g.op("Mul", w, w, dtype=torch.float64), [-2], True,
-                                torch.float64), dtype=torch.float64)
+    sigma = g.op("Sqrt", reduce(g, "ReduceSum", g.op("Mul", w, w), [-2], True,
+                                torch.float64))
     return sigma, w, v, transposed
 
 
@@ -450,15 +449,14 @@ def jacobi_eigvals(g, a, n: int):
         for p in range(n - 1):
             for q in range(p + 1, n):
                 x = _rotate_sym(body, x, p, q, n, dt)
-        sq = body.op("Mul", x, x, dtype=dt)
+        sq = body.op("Mul", x, x)
         off = reduce(body, "ReduceSum", body.op("Where", body.constant(torch.eye(n, dtype=torch.bool)),
-                                                 scalar(body, 0.0, dt), sq, dtype=dt), None, False, dt)
+                                                 scalar(body, 0.0, dt), sq), None, False, dt)
         total = reduce(body, "ReduceSum", sq, None, False, dt)
-        go_on = body.op("Greater", off, body.op("Mul", total, scalar(body, 1e-28, dt), dtype=dt),
-                        dtype=torch.bool)
+        go_on = body.op("Greater", off, body.op("Mul", total, scalar(body, 1e-28, dt)))
         graph = prefix_names(body.finish(go_on, x), f"jacobieig{next(_LOOPS)}_")
         a = g.op("Loop", g.constant(JACOBI_MAX_SWEEPS, torch.int64), g.constant(True, torch.bool), a,
-                 body_g=graph, dtype=dt)
+                 body_g=graph)
     diag = where(g, eye, a, scalar(g, 0.0, dt), dt)
     return reduce(g, "ReduceSum", diag, [-2], True, dt)
 
@@ -467,21 +465,19 @@ def _rotate_sym(g, a, p: int, q: int, n: int, dt):
     """``J^T A J`` with the rotation in the (p, q) plane that zeroes ``A[p, q]``."""
     zero, one = scalar(g, 0.0, dt), scalar(g, 1.0, dt)
     app, aqq, apq = entry(g, a, p, p), entry(g, a, q, q), entry(g, a, p, q)
-    skip = g.op("Equal", apq, zero, dtype=torch.bool)
-    theta = g.op("Div", g.op("Sub", aqq, app, dtype=dt),
-                 g.op("Mul", scalar(g, 2.0, dt), where(g, skip, one, apq, dt), dtype=dt), dtype=dt)
-    sign = where(g, g.op("Less", theta, zero, dtype=torch.bool), scalar(g, -1.0, dt), one, dt)
-    root = g.op("Sqrt", g.op("Add", one, g.op("Mul", theta, theta, dtype=dt), dtype=dt), dtype=dt)
-    t = where(g, skip, zero, g.op("Div", sign, g.op("Add", g.op("Abs", theta, dtype=dt), root, dtype=dt),
-                                  dtype=dt), dt)
-    c = g.op("Div", one, g.op("Sqrt", g.op("Add", one, g.op("Mul", t, t, dtype=dt), dtype=dt), dtype=dt),
-             dtype=dt)
-    s = g.op("Mul", c, t, dtype=dt)
+    skip = g.op("Equal", apq, zero)
+    theta = g.op("Div", g.op("Sub", aqq, app),
+                 g.op("Mul", scalar(g, 2.0, dt), where(g, skip, one, apq, dt)))
+    sign = where(g, g.op("Less", theta, zero), scalar(g, -1.0, dt), one, dt)
+    root = g.op("Sqrt", g.op("Add", one, g.op("Mul", theta, theta)))
+    t = where(g, skip, zero, g.op("Div", sign, g.op("Add", g.op("Abs", theta), root)), dt)
+    c = g.op("Div", one, g.op("Sqrt", g.op("Add", one, g.op("Mul", t, t))))
+    s = g.op("Mul", c, t)
 
     def mix(x, take, axes_mask_p, axes_mask_q):
         xp, xq = take(x, p), take(x, q)
-        new_p = g.op("Sub", g.op("Mul", c, xp, dtype=dt), g.op("Mul", s, xq, dtype=dt), dtype=dt)
-        new_q = g.op("Add", g.op("Mul", s, xp, dtype=dt), g.op("Mul", c, xq, dtype=dt), dtype=dt)
+        new_p = g.op("Sub", g.op("Mul", c, xp), g.op("Mul", s, xq))
+        new_q = g.op("Add", g.op("Mul", s, xp), g.op("Mul", c, xq))
         return where(g, axes_mask_p, new_p, where(g, axes_mask_q, new_q, x, dt), dt)
 
     a = mix(a, lambda x, i: col(g, x, i), mask(g, 1, n, lambda _, cc: cc == p),

@@ -57,7 +57,7 @@ def cast(g, x: Value, to: torch.dtype) -> Value:
     """Cast ``x`` to ``to`` (nothing emitted when it already has that dtype)."""
     if g.dtype(x) == to:
         return x
-    out = g.op("Cast", x, to_i=onnx_type(to), dtype=to)
+    out = g.op("Cast", x, to_i=onnx_type(to))
     return g.set_type(out, shape=g.shape(x)) if g.shape(x) is not None else out
 
 
@@ -108,11 +108,11 @@ def int_list(g, items: Any) -> Value:
         parts.append(g.constant(run, torch.int64))
     if len(parts) == 1:
         return parts[0]
-    return g.op("Concat", *parts, axis_i=0, dtype=torch.int64)
+    return g.op("Concat", *parts, axis_i=0)
 
 
 def shape_of(g, x: Value) -> Value:
-    return g.op("Shape", x, dtype=torch.int64)
+    return g.op("Shape", x)
 
 
 def dim_size(g, x: Value, axis: int) -> int | Value:
@@ -123,8 +123,8 @@ def dim_size(g, x: Value, axis: int) -> int | Value:
     rank = g.rank(x)
     if g.opset >= 15 and rank is not None:
         a = axis % rank
-        return squeeze(g, g.op("Shape", x, start_i=a, end_i=a + 1, dtype=torch.int64), [0])
-    return g.op("Gather", shape_of(g, x), g.constant(axis, torch.int64), axis_i=0, dtype=torch.int64)
+        return squeeze(g, g.op("Shape", x, start_i=a, end_i=a + 1), [0])
+    return g.op("Gather", shape_of(g, x), g.constant(axis, torch.int64), axis_i=0)
 
 
 def shape_list(g, x: Value) -> list[int | Value]:
@@ -147,11 +147,10 @@ def norm_dims(dims: Sequence[int] | int | None, rank: int) -> list[int]:
 # -- ops whose signature changes with the opset ------------------------------------------------
 def unsqueeze(g, x: Value, axes: Sequence[int]) -> Value:
     """Insert size-1 ``axes`` (positions in the result); the result's shape is declared when known."""
-    dt = g.dtype(x)
     if g.opset >= 13:
-        out = g.op("Unsqueeze", x, g.constant(list(axes), torch.int64), dtype=dt)
+        out = g.op("Unsqueeze", x, g.constant(list(axes), torch.int64))
     else:
-        out = g.op("Unsqueeze", x, axes_is=list(axes), dtype=dt)
+        out = g.op("Unsqueeze", x, axes_is=list(axes))
     shape = g.shape(x)
     if shape is not None:
         rank = len(shape) + len(axes)
@@ -171,9 +170,9 @@ def squeeze(g, x: Value, axes: Sequence[int] | None = None) -> Value:
             g.set_type(out, shape=[d for d in shape if d != 1])
         return out
     if g.opset >= 13:
-        out = g.op("Squeeze", x, g.constant(list(axes), torch.int64), dtype=dt)
+        out = g.op("Squeeze", x, g.constant(list(axes), torch.int64))
     else:
-        out = g.op("Squeeze", x, axes_is=list(axes), dtype=dt)
+        out = g.op("Squeeze", x, axes_is=list(axes))
     if shape is not None:
         drop = {a % max(len(shape), 1) for a in axes}
         g.set_type(out, shape=[d for i, d in enumerate(shape) if i not in drop])
@@ -188,24 +187,23 @@ def reduce(g, op_type: str, x: Value, axes: Sequence[int] | None, keepdims: bool
     if axes is not None and len(axes) == 0:
         axes = None
     if axes is None:
-        return g.op(op_type, x, keepdims_i=int(keepdims), dtype=dt)
+        return g.op(op_type, x, keepdims_i=int(keepdims))
     if as_input:
-        return g.op(op_type, x, g.constant(list(axes), torch.int64), keepdims_i=int(keepdims), dtype=dt)
-    return g.op(op_type, x, axes_is=list(axes), keepdims_i=int(keepdims), dtype=dt)
+        return g.op(op_type, x, g.constant(list(axes), torch.int64), keepdims_i=int(keepdims))
+    return g.op(op_type, x, axes_is=list(axes), keepdims_i=int(keepdims))
 
 
 def slice_(g, x: Value, starts: Sequence, ends: Sequence, axes: Sequence[int],
            steps: Sequence[int] | None = None) -> Value:
-    dt = g.dtype(x)
     static = all(isinstance(v, int) for v in list(starts) + list(ends))
     if g.opset < 10:
         if not static or (steps and any(s != 1 for s in steps)):
             raise NotImplementedError("Slice with steps or dynamic bounds needs opset >= 10")
-        return g.op("Slice", x, starts_is=list(starts), ends_is=list(ends), axes_is=list(axes), dtype=dt)
+        return g.op("Slice", x, starts_is=list(starts), ends_is=list(ends), axes_is=list(axes))
     inputs = [int_list(g, starts), int_list(g, ends), g.constant(list(axes), torch.int64)]
     if steps and any(s != 1 for s in steps):
         inputs.append(g.constant(list(steps), torch.int64))
-    return g.op("Slice", x, *inputs, dtype=dt)
+    return g.op("Slice", x, *inputs)
 
 
 def _static_target(in_shape: Sequence[int], shape: Sequence[int], allowzero: bool) -> list[int]:
@@ -256,7 +254,7 @@ def reshape(g, x: Value, shape: Any, *, allowzero: bool = False) -> Value:
         target = _static_target(static, list(shape), allowzero)
         if 0 in target:
             return g.constant(torch.zeros(target, dtype=dt))
-        return g.set_type(g.op("Reshape", x, g.constant(target, torch.int64), dtype=dt), shape=target)
+        return g.set_type(g.op("Reshape", x, g.constant(target, torch.int64)), shape=target)
     if allowzero and not isinstance(shape, ir.Value):
         zeros = [i for i, s in enumerate(shape) if isinstance(s, int) and s == 0]
         if zeros and all(isinstance(s, int) and s >= 0 for s in shape):  # an empty result of a known shape
@@ -267,13 +265,13 @@ def reshape(g, x: Value, shape: Any, *, allowzero: bool = False) -> Value:
                 raise NotImplementedError("reshape to a shape with an empty dim where the input's is not "
                                           "needs Reshape's allowzero (opset 14)")
     attrs = {"allowzero_i": 1} if allowzero and g.opset >= 14 else {}
-    return g.op("Reshape", x, int_list(g, shape), dtype=dt, **attrs)
+    return g.op("Reshape", x, int_list(g, shape), **attrs)
 
 
 def transpose(g, x: Value, perm: Sequence[int]) -> Value:
     if list(perm) == list(range(len(perm))):
         return x
-    out = g.op("Transpose", x, perm_is=list(perm), dtype=g.dtype(x))
+    out = g.op("Transpose", x, perm_is=list(perm))
     shape = g.shape(x)
     return g.set_type(out, shape=[shape[p] for p in perm]) if shape is not None else out
 
@@ -282,11 +280,11 @@ def expand(g, x: Value, shape: Any) -> Value:
     """Broadcast ``x`` to ``shape`` (Expand from opset 8; a broadcasting Add below)."""
     dt = g.dtype(x)
     if g.opset >= 8:
-        return g.op("Expand", x, int_list(g, shape), dtype=dt)
+        return g.op("Expand", x, int_list(g, shape))
     if not all(isinstance(s, int) for s in shape):
         raise NotImplementedError("expand to a dynamic shape needs opset >= 8")
     zeros = g.constant(torch.zeros(list(shape), dtype=torch.float32))
-    out = g.op("Add", cast(g, x, torch.float32), zeros, dtype=torch.float32)
+    out = g.op("Add", cast(g, x, torch.float32), zeros)
     return cast(g, out, dt)
 
 
@@ -299,21 +297,20 @@ def clip(g, x: Value, lo: Any = None, hi: Any = None) -> Value:
         if not all(v is None or isinstance(v, (int, float)) for v in (lo, hi)):
             raise NotImplementedError("Clip with tensor bounds needs opset >= 11")
         return g.op("Clip", x, min_f=None if lo is None else float(lo),
-                    max_f=None if hi is None else float(hi), dtype=dt)
+                    max_f=None if hi is None else float(hi))
     lo_v = None if lo is None else as_value(g, lo, dt)
     hi_v = None if hi is None else as_value(g, hi, dt)
-    return g.op("Clip", x, lo_v, hi_v, dtype=dt)
+    return g.op("Clip", x, lo_v, hi_v)
 
 
 def split(g, x: Value, sizes: Sequence[int], axis: int) -> tuple[Value, ...]:
-    dt = g.dtype(x)
     if len(sizes) == 1:
         return (x,)
     if g.opset >= 13:
         out = g.op("Split", x, g.constant(list(sizes), torch.int64), axis_i=axis,
-                   outputs=len(sizes), dtype=dt)
+                   outputs=len(sizes))
     else:
-        out = g.op("Split", x, axis_i=axis, split_is=list(sizes), outputs=len(sizes), dtype=dt)
+        out = g.op("Split", x, axis_i=axis, split_is=list(sizes), outputs=len(sizes))
     return out if isinstance(out, tuple) else (out,)
 
 
@@ -321,21 +318,21 @@ def erf(g, x: Value) -> Value:
     """``Erf`` from opset 9; below it, Abramowitz-Stegun 7.1.26 (max error 1.5e-7)."""
     dt = g.dtype(x)
     if g.opset >= 9:
-        return g.op("Erf", x, dtype=dt)
+        return g.op("Erf", x)
     a1, a2, a3, a4, a5, p = 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429, 0.3275911
     c = lambda v: g.constant(v, dt)  # noqa: E731
     sign = g.op("Sign", x, dtype=dt) if g.opset >= 9 else g.op(  # (x > 0) - (x < 0): inf-safe
-        "Sub", cast(g, g.op("Greater", x, c(0.0), dtype=torch.bool), dt),
-        cast(g, g.op("Less", x, c(0.0), dtype=torch.bool), dt), dtype=dt)
-    ax = g.op("Abs", x, dtype=dt)
-    t = g.op("Reciprocal", g.op("Add", c(1.0), g.op("Mul", c(p), ax, dtype=dt), dtype=dt), dtype=dt)
+        "Sub", cast(g, g.op("Greater", x, c(0.0)), dt),
+        cast(g, g.op("Less", x, c(0.0)), dt))
+    ax = g.op("Abs", x)
+    t = g.op("Reciprocal", g.op("Add", c(1.0), g.op("Mul", c(p), ax)))
     poly = c(a5)
     for coef in (a4, a3, a2, a1):
-        poly = g.op("Add", g.op("Mul", poly, t, dtype=dt), c(coef), dtype=dt)
-    poly = g.op("Mul", poly, t, dtype=dt)
-    e = g.op("Exp", g.op("Neg", g.op("Mul", ax, ax, dtype=dt), dtype=dt), dtype=dt)
-    y = g.op("Sub", c(1.0), g.op("Mul", poly, e, dtype=dt), dtype=dt)
-    return g.op("Mul", sign, y, dtype=dt)
+        poly = g.op("Add", g.op("Mul", poly, t), c(coef))
+    poly = g.op("Mul", poly, t)
+    e = g.op("Exp", g.op("Neg", g.op("Mul", ax, ax)))
+    y = g.op("Sub", c(1.0), g.op("Mul", poly, e))
+    return g.op("Mul", sign, y)
 
 
 def is_float(dt: torch.dtype | None) -> bool:

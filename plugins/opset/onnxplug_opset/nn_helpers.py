@@ -46,7 +46,7 @@ def matmul(g, a, b, dt: torch.dtype):
         compute = dt if dt in (torch.int32, torch.int64) else torch.int64
     else:
         compute = torch.float64
-    y = g.op("MatMul", cast(g, a, compute), cast(g, b, compute), dtype=compute)
+    y = g.op("MatMul", cast(g, a, compute), cast(g, b, compute))
     if compute == torch.float64 and not dt.is_floating_point and dt != torch.bool:
         y = cast(g, y, torch.int64)
     return cast(g, y, dt)
@@ -63,7 +63,7 @@ def count(g, x, axes: Sequence[int] | None, dt: torch.dtype):
             n *= s
         return scalar(g, n, dt)
     shape = cast(g, shape_of(g, x), torch.int64)
-    picked = g.op("Gather", shape, g.constant(axes, torch.int64), axis_i=0, dtype=torch.int64)
+    picked = g.op("Gather", shape, g.constant(axes, torch.int64), axis_i=0)
     n = reduce(g, "ReduceProd", picked, None, False, dt=torch.int64)
     return cast(g, n, dt)
 
@@ -72,7 +72,7 @@ def is_nan(g, x):
     """``IsNaN`` (opset 9); below it ``x != x`` from ``Equal`` on floats is unavailable, so None."""
     if g.opset < 9 or not g.dtype(x).is_floating_point:
         return None
-    return g.op("IsNaN", x, dtype=torch.bool)
+    return g.op("IsNaN", x)
 
 
 def propagate_nan(g, y, x, axes, keepdim):
@@ -85,8 +85,8 @@ def propagate_nan(g, y, x, axes, keepdim):
     if nan is None:
         return y
     dt = g.dtype(x)
-    only_nan = g.op("Where", nan, x, scalar(g, 0.0, dt), dtype=dt)
-    return g.op("Add", y, reduce(g, "ReduceSum", only_nan, axes, keepdim), dtype=dt)
+    only_nan = g.op("Where", nan, x, scalar(g, 0.0, dt))
+    return g.op("Add", y, reduce(g, "ReduceSum", only_nan, axes, keepdim))
 
 
 def variance(g, x, axes, correction, keepdim):
@@ -95,14 +95,14 @@ def variance(g, x, axes, correction, keepdim):
     ``mean`` keeps the reduced axes; PyTorch divides by ``max(0, N - correction)``.
     """
     dt = g.dtype(x)
-    mean = g.op("Div", reduce(g, "ReduceSum", x, axes, True), count(g, x, axes, dt), dtype=dt)
-    d = g.op("Sub", x, mean, dtype=dt)
-    ss = reduce(g, "ReduceSum", g.op("Mul", d, d, dtype=dt), axes, keepdim)
+    mean = g.op("Div", reduce(g, "ReduceSum", x, axes, True), count(g, x, axes, dt))
+    d = g.op("Sub", x, mean)
+    ss = reduce(g, "ReduceSum", g.op("Mul", d, d), axes, keepdim)
     if correction == 0:
-        return g.op("Div", ss, count(g, x, axes, dt), dtype=dt), mean
-    n = g.op("Sub", count(g, x, axes, dt), scalar(g, float(correction), dt), dtype=dt)
-    n = g.op("Max", n, scalar(g, 0.0, dt), dtype=dt)
-    return g.op("Div", ss, n, dtype=dt), mean
+        return g.op("Div", ss, count(g, x, axes, dt)), mean
+    n = g.op("Sub", count(g, x, axes, dt), scalar(g, float(correction), dt))
+    n = g.op("Max", n, scalar(g, 0.0, dt))
+    return g.op("Div", ss, n), mean
 
 
 def vector_norm(g, x, ord: float, axes, keepdim):
@@ -113,18 +113,18 @@ def vector_norm(g, x, ord: float, axes, keepdim):
         return reduce(g, "ReduceL2", x, axes, keepdim)
     if ord == 1.0:
         return reduce(g, "ReduceL1", x, axes, keepdim)
-    ax = g.op("Abs", x, dtype=dt)
+    ax = g.op("Abs", x)
     if ord == float("inf"):
         return propagate_nan(g, reduce(g, "ReduceMax", ax, axes, keepdim), ax, axes, keepdim)
     if ord == float("-inf"):
         return propagate_nan(g, reduce(g, "ReduceMin", ax, axes, keepdim), ax, axes, keepdim)
     if ord == 0.0:
-        nz = cast(g, g.op("Greater", ax, scalar(g, 0.0, dt), dtype=torch.bool), dt)
-        nz = g.op("Add", nz, g.op("Sub", ax, ax, dtype=dt), dtype=dt)  # keep NaN
+        nz = cast(g, g.op("Greater", ax, scalar(g, 0.0, dt)), dt)
+        nz = g.op("Add", nz, g.op("Sub", ax, ax))  # keep NaN
         return reduce(g, "ReduceSum", nz, axes, keepdim)
-    p = g.op("Pow", ax, scalar(g, ord, dt), dtype=dt)
+    p = g.op("Pow", ax, scalar(g, ord, dt))
     s = reduce(g, "ReduceSum", p, axes, keepdim)
-    return g.op("Pow", s, scalar(g, 1.0 / ord, dt), dtype=dt)
+    return g.op("Pow", s, scalar(g, 1.0 / ord, dt))
 
 
 def mean_or_sum(g, loss, reduction: int | str):
@@ -140,22 +140,21 @@ def eq_scalar(g, x, value):
     dt = g.dtype(x)
     v = scalar(g, value, dt)
     if g.opset >= 11 or not dt.is_floating_point:
-        return g.op("Equal", x, v, dtype=torch.bool)
-    gt = g.op("Greater", x, v, dtype=torch.bool)
-    lt = g.op("Less", x, v, dtype=torch.bool)
-    return g.op("Not", g.op("Or", gt, lt, dtype=torch.bool), dtype=torch.bool)
+        return g.op("Equal", x, v)
+    gt = g.op("Greater", x, v)
+    lt = g.op("Less", x, v)
+    return g.op("Not", g.op("Or", gt, lt))
 
 
 def relu_(g, x):
-    return g.op("Relu", x, dtype=g.dtype(x))
+    return g.op("Relu", x)
 
 
 def log_softmax_axis1(g, x):
     """``log_softmax`` along axis 1 of any rank (LogSoftmax coerced to 2-D before opset 13)."""
-    dt = g.dtype(x)
     if g.opset >= 13:
-        return g.op("LogSoftmax", x, axis_i=1, dtype=dt)
-    return g.op("Sub", x, reduce(g, "ReduceLogSumExp", x, [1], True), dtype=dt)
+        return g.op("LogSoftmax", x, axis_i=1)
+    return g.op("Sub", x, reduce(g, "ReduceLogSumExp", x, [1], True))
 
 
 def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
@@ -164,7 +163,7 @@ def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
     dt = g.dtype(logp)
     inputs = [logp, cast(g, target, torch.int64)] + ([cast(g, weight, dt)] if weight is not None else [])
     return g.op("NegativeLogLikelihoodLoss", *inputs, reduction_s=names.get(reduction, reduction),
-                ignore_index_i=int(ignore_index), dtype=dt)
+                ignore_index_i=int(ignore_index))
 
 
 # -- attention -----------------------------------------------------------------------------------
@@ -175,8 +174,8 @@ def additive_mask(g, mask, dt: torch.dtype):
     log(0) = -inf.
     """
     if g.opset >= 9:
-        return g.op("Where", mask, scalar(g, 0.0, dt), scalar(g, float("-inf"), dt), dtype=dt)
-    return g.op("Log", cast(g, mask, dt), dtype=dt)
+        return g.op("Where", mask, scalar(g, 0.0, dt), scalar(g, float("-inf"), dt))
+    return g.op("Log", cast(g, mask, dt))
 
 
 def masked_softmax(g, scores, axis: int):
@@ -190,10 +189,10 @@ def masked_softmax(g, scores, axis: int):
     """
     dt = g.dtype(scores)
     lowest = float(torch.finfo(dt).min)
-    dead = g.op("Less", reduce(g, "ReduceMax", scores, [axis], True), scalar(g, lowest, dt), dtype=torch.bool)
+    dead = g.op("Less", reduce(g, "ReduceMax", scores, [axis], True), scalar(g, lowest, dt))
     if g.opset < 9:
         scores = clip(g, scores, lowest)
-    weights = g.op("Softmax", scores, axis_i=axis, dtype=dt)
+    weights = g.op("Softmax", scores, axis_i=axis)
     return where(g, dead, scalar(g, 0.0, dt), weights, dt)
 
 
@@ -365,11 +364,11 @@ def windows(g, x, tables: Sequence[torch.Tensor], fill: int):
     for i, table in enumerate(tables):
         axis = 2 + 2 * i
         one = slice_(g, y, [0], [1], [axis])
-        slot = g.op("Sub", one, one, dtype=dt)
+        slot = g.op("Sub", one, one)
         if fill:
-            slot = g.op("Add", slot, scalar(g, fill, dt), dtype=dt)
-        y = g.op("Concat", y, slot, axis_i=axis, dtype=dt)
-        y = g.op("Gather", y, g.constant(table.to(torch.int64)), axis_i=axis, dtype=dt)
+            slot = g.op("Add", slot, scalar(g, fill, dt))
+        y = g.op("Concat", y, slot, axis_i=axis)
+        y = g.op("Gather", y, g.constant(table.to(torch.int64)), axis_i=axis)
         shape = shape[:axis] + list(table.shape) + shape[axis + 1:]
         g.set_type(y, shape=shape)
     return y
@@ -415,7 +414,7 @@ def int_conv(g, x, weight, bias, stride: list[int], pads: list[int], dilation: l
     y = transpose(g, y, [0, 1, 3, 2])
     y = reshape(g, y, [0, groups * og] + out)
     if bias is not None:
-        y = g.op("Add", y, reshape(g, cast(g, bias, torch.int64), [groups * og] + [1] * n), dtype=torch.int64)
+        y = g.op("Add", y, reshape(g, cast(g, bias, torch.int64), [groups * og] + [1] * n))
     return cast(g, y, dt)  # back to the op's dtype (narrower ones wrap, as in PyTorch)
 
 
@@ -457,7 +456,7 @@ def int_avg_pool(g, x, n: int, kernel, stride, pads, count_include_pad: bool, di
             if not count_include_pad:
                 start, end = start.clamp(min=0), end.clamp(max=size[a])
             divisor = divisor * (end - start).reshape([out[a] if i == a else 1 for i in range(n)])
-    y = g.op("Div", y, g.constant(divisor.to(torch.int64)), dtype=torch.int64)
+    y = g.op("Div", y, g.constant(divisor.to(torch.int64)))
     return cast(g, y, dt)  # back to the op's dtype (narrower ones wrap, as in PyTorch)
 
 
@@ -476,7 +475,7 @@ def int_max_pool_with_indices(g, x, n: int, kernel, stride, pads, dilation, dt: 
     kp, p = math.prod(kernel), math.prod(out)
     cols = reshape(g, transpose(g, cols, perm), [0, 0] + out + [kp])  # [N, C, O1.., K1*K2..]
     values = reduce(g, "ReduceMax", cols, [2 + n], False)
-    tap = g.op("ArgMax", cols, axis_i=2 + n, keepdims_i=0, dtype=torch.int64)
+    tap = g.op("ArgMax", cols, axis_i=2 + n, keepdims_i=0)
     # the input position tap t of output o reads, as a flat [O1.., K1..] -> [P * Kp] table
     flat = torch.zeros([1] * (2 * n), dtype=torch.int64)
     for a in range(n):
@@ -485,8 +484,8 @@ def int_max_pool_with_indices(g, x, n: int, kernel, stride, pads, dilation, dt: 
         view[a], view[n + a] = out[a], kernel[a]
         flat = flat + axis_pos.reshape(view)
     base = (torch.arange(p) * kp).reshape(out)
-    index = g.op("Add", tap, g.constant(base), dtype=torch.int64)
-    indices = g.op("Gather", g.constant(flat.reshape(-1)), index, axis_i=0, dtype=torch.int64)
+    index = g.op("Add", tap, g.constant(base))
+    indices = g.op("Gather", g.constant(flat.reshape(-1)), index, axis_i=0)
     return cast(g, values, dt), indices
 
 

@@ -55,7 +55,7 @@ def shape_value(g, x) -> ir.Value:
     static = g.static_shape(x)
     if static is not None:
         return g.constant(list(static), torch.int64)
-    return g.op("Shape", x, dtype=torch.int64)
+    return g.op("Shape", x)
 
 
 def size_product(g, items: Sequence) -> int | ir.Value:
@@ -65,7 +65,7 @@ def size_product(g, items: Sequence) -> int | ir.Value:
         if isinstance(out, int) and isinstance(s, int):
             out *= s
         else:
-            out = g.op("Mul", as_i64(g, out), as_i64(g, s), dtype=torch.int64)
+            out = g.op("Mul", as_i64(g, out), as_i64(g, s))
     return out
 
 
@@ -108,16 +108,16 @@ def where(g, cond, a, b, dt: torch.dtype):
     if dt == torch.bool:
         return select_bool(g, cond, a, b)
     if g.opset >= 9:
-        return g.op("Where", cond, a, b, dtype=dt)
+        return g.op("Where", cond, a, b)
     if dt.is_floating_point and not (_finite_constant(g, a) and _finite_constant(g, b)):
         shapes = [g.static_shape(v) for v in (cond, a, b)]
         if all(s is not None for s in shapes):
             return _pick(g, cond, a, b, dt, broadcast_shapes(shapes))
-    c = g.op("Cast", cond, to_i=onnx_type(dt), dtype=dt)
+    c = g.op("Cast", cond, to_i=onnx_type(dt))
     one = g.constant(1, dt)
-    a_part = g.op("Mul", a, c, dtype=dt)
-    b_part = g.op("Mul", b, g.op("Sub", one, c, dtype=dt), dtype=dt)
-    return g.op("Add", a_part, b_part, dtype=dt)
+    a_part = g.op("Mul", a, c)
+    b_part = g.op("Mul", b, g.op("Sub", one, c))
+    return g.op("Add", a_part, b_part)
 
 
 def _pick(g, cond, a, b, dt: torch.dtype, shape: list[int]) -> ir.Value:
@@ -133,10 +133,10 @@ def _pick(g, cond, a, b, dt: torch.dtype, shape: list[int]) -> ir.Value:
             v = g.set_type(expand_to(g, v, shape), shape=shape)
         return rs(g, v, [n])
 
-    both = g.op("Concat", flat(b, dt), flat(a, dt), axis_i=0, dtype=dt)
-    offset = g.op("Mul", flat(cond, torch.int64), g.constant(n, torch.int64), dtype=torch.int64)
-    index = g.op("Add", offset, g.constant(torch.arange(n)), dtype=torch.int64)
-    out = g.op("Gather", both, index, axis_i=0, dtype=dt)
+    both = g.op("Concat", flat(b, dt), flat(a, dt), axis_i=0)
+    offset = g.op("Mul", flat(cond, torch.int64), g.constant(n, torch.int64))
+    index = g.op("Add", offset, g.constant(torch.arange(n)))
+    out = g.op("Gather", both, index, axis_i=0)
     return rs(g, g.set_type(out, shape=[n]), shape)
 
 
@@ -153,18 +153,18 @@ def filled(g, shape: Sequence | ir.Value, value: Any, dt: torch.dtype) -> ir.Val
     shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
     if g.opset < 9:
         raise NotImplementedError("a dynamic-size constant fill needs ConstantOfShape (opset 9)")
-    return g.op("ConstantOfShape", shp, value=torch.tensor([value], dtype=dt), dtype=dt)
+    return g.op("ConstantOfShape", shp, value=torch.tensor([value], dtype=dt))
 
 
 def expand_to(g, v, shape: Sequence | ir.Value) -> ir.Value:
     dt = g.dtype(v)
     shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
     if g.opset >= 8:
-        return g.op("Expand", v, shp, dtype=dt)
+        return g.op("Expand", v, shp)
     if isinstance(shape, ir.Value) or numel(shape) is None:
         raise NotImplementedError("a dynamic Expand needs opset 8")
     zeros = g.constant(torch.zeros(list(shape), dtype=dt))
-    return g.op("Add", v, zeros, dtype=dt)
+    return g.op("Add", v, zeros)
 
 
 def arange(g, n: int | ir.Value, dt: torch.dtype = torch.int64) -> ir.Value:
@@ -175,12 +175,11 @@ def arange(g, n: int | ir.Value, dt: torch.dtype = torch.int64) -> ir.Value:
     if g.rank(n64) not in (0, None):
         n64 = squeeze(g, n64, [0])
     if g.opset >= 11:
-        out = g.op("Range", g.constant(0, torch.int64), n64, g.constant(1, torch.int64), dtype=torch.int64)
+        out = g.op("Range", g.constant(0, torch.int64), n64, g.constant(1, torch.int64))
         return cast(g, out, dt)
     if g.opset >= 9:
-        ones = g.op("ConstantOfShape", unsqueeze(g, n64, [0]), value=torch.tensor([1], dtype=torch.int64),
-                    dtype=torch.int64)
-        idx = squeeze(g, g.op("NonZero", ones, dtype=torch.int64), [0])
+        ones = g.op("ConstantOfShape", unsqueeze(g, n64, [0]), value=torch.tensor([1], dtype=torch.int64))
+        idx = squeeze(g, g.op("NonZero", ones), [0])
         return cast(g, idx, dt)
     raise NotImplementedError("a dynamic arange needs opset 9")
 
@@ -196,13 +195,13 @@ def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
         return idx
     size_v = as_i64(g, size)
     if g.opset >= 9:
-        neg = g.op("Less", idx, g.constant(0, torch.int64), dtype=torch.bool)
-        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64), dtype=torch.int64)
+        neg = g.op("Less", idx, g.constant(0, torch.int64))
+        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64))
     else:
-        f = g.op("Cast", idx, to_i=onnx_type(torch.float32), dtype=torch.float32)
-        neg = g.op("Less", f, g.constant(0.0, torch.float32), dtype=torch.bool)
-        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64), dtype=torch.int64)
-    out = g.op("Add", idx, g.op("Mul", shift, size_v, dtype=torch.int64), dtype=torch.int64)
+        f = g.op("Cast", idx, to_i=onnx_type(torch.float32))
+        neg = g.op("Less", f, g.constant(0.0, torch.float32))
+        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64))
+    out = g.op("Add", idx, g.op("Mul", shift, size_v))
     return g.set_type(out, shape=shape)
 
 
@@ -230,7 +229,7 @@ def broadcast_shapes(shapes: Sequence[Sequence]) -> list:
 
 def gather_table(g, x, table: torch.Tensor, axis: int) -> ir.Value:
     """``Gather`` with a constant index table (the workhorse of static rearrangements)."""
-    return g.op("Gather", x, g.constant(table.to(torch.int64)), axis_i=axis, dtype=g.dtype(x))
+    return g.op("Gather", x, g.constant(table.to(torch.int64)), axis_i=axis)
 
 
 def elements_linear_index(g, index, dim: int, x_shape: Sequence[int]) -> ir.Value:
@@ -252,8 +251,8 @@ def elements_linear_index(g, index, dim: int, x_shape: Sequence[int]) -> ir.Valu
         shape[d] = ishape[d]
         offsets = offsets + torch.arange(ishape[d]).reshape(shape) * strides[d]
     idx = normalize_index(g, index, x_shape[dim])
-    scaled = g.op("Mul", idx, g.constant(strides[dim], torch.int64), dtype=torch.int64)
-    return g.set_type(g.op("Add", scaled, g.constant(offsets), dtype=torch.int64), shape=list(ishape))
+    scaled = g.op("Mul", idx, g.constant(strides[dim], torch.int64))
+    return g.set_type(g.op("Add", scaled, g.constant(offsets)), shape=list(ishape))
 
 
 def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, include_self: bool = True):
@@ -269,37 +268,37 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
     """
     dt = g.dtype(flat_x)
     pos = g.constant(torch.arange(count, dtype=torch.int64).reshape(1, count))
-    match = g.op("Equal", unsqueeze(g, flat_idx, [1]), pos, dtype=torch.bool)  # [N, count]
+    match = g.op("Equal", unsqueeze(g, flat_idx, [1]), pos)  # [N, count]
     hit_f = reduce_any(g, match, 0)
     src_col = unsqueeze(g, flat_src, [1])
     if reduce == "none":
         # the last writer wins, like a sequential scatter
         n = g.static_shape(flat_idx)[0]
         order = g.constant(torch.arange(1, n + 1, dtype=torch.float32).reshape(n, 1))
-        score = g.op("Mul", g.op("Cast", match, to_i=onnx_type(torch.float32), dtype=torch.float32),
-                     order, dtype=torch.float32)
-        last = g.op("ArgMax", score, axis_i=0, keepdims_i=0, dtype=torch.int64)
+        score = g.op("Mul", g.op("Cast", match, to_i=onnx_type(torch.float32)),
+                     order)
+        last = g.op("ArgMax", score, axis_i=0, keepdims_i=0)
         return _select_flat(g, hit_f, flat_src, last, flat_x, count)
     if not dt.is_floating_point:
         return _dense_reduce_int(g, flat_x, match, hit_f, flat_idx, flat_src, count, reduce, include_self)
     if reduce in ("sum", "add", "mean"):
         work = dt
-        m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
+        m = g.op("Cast", match, to_i=onnx_type(work))
         src_w = cast(g, flat_src, work)
-        total = squeeze(g, g.op("MatMul", unsqueeze(g, src_w, [0]), m, dtype=work), [0])
+        total = squeeze(g, g.op("MatMul", unsqueeze(g, src_w, [0]), m), [0])
         if reduce == "mean":
             cnt = squeeze(g, g.op("MatMul", g.constant(torch.ones(1, g.static_shape(flat_idx)[0], dtype=work)),
-                                  m, dtype=work), [0])
+                                  m), [0])
             if include_self:
-                total = g.op("Add", total, cast(g, flat_x, work), dtype=work)
-                cnt = g.op("Add", cnt, g.constant(1, work), dtype=work)
+                total = g.op("Add", total, cast(g, flat_x, work))
+                cnt = g.op("Add", cnt, g.constant(1, work))
             # max(cnt, 1) without Max's broadcasting (opset 8): add 1 where nothing landed
-            empty = g.op("Less", cnt, g.constant(0.5, work), dtype=torch.bool)
-            cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(work), dtype=work), dtype=work)
-            mean = g.op("Div", total, cnt, dtype=work)
+            empty = g.op("Less", cnt, g.constant(0.5, work))
+            cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(work)))
+            mean = g.op("Div", total, cnt)
             return where(g, hit_f, mean, flat_x, dt)
         if include_self:
-            return g.op("Add", flat_x, total, dtype=dt)
+            return g.op("Add", flat_x, total)
         return where(g, hit_f, total, flat_x, dt)
     ident = _identity(reduce, dt)
     if g.opset < 9 and reduce in ("amax", "amin"):
@@ -311,12 +310,12 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
 
     if include_self and op_type != "ReduceProd" and g.opset < 8 and dt != torch.float32:
         # onnxruntime's Max-6/Min-6 take only float32: x joins the reduction as one more row
-        masked = g.op("Concat", masked, unsqueeze(g, flat_x, [0]), axis_i=0, dtype=dt)
+        masked = g.op("Concat", masked, unsqueeze(g, flat_x, [0]), axis_i=0)
         return reduce_op(g, op_type, masked, [0], False, dt)
     red = reduce_op(g, op_type, masked, [0], False, dt)
     if include_self:
         combine = {"ReduceProd": "Mul", "ReduceMax": "Max", "ReduceMin": "Min"}[op_type]
-        return g.op(combine, flat_x, red, dtype=dt)
+        return g.op(combine, flat_x, red)
     return where(g, hit_f, red, flat_x, dt)
 
 
@@ -326,12 +325,11 @@ def _select_flat(g, hit, src, pick, base, count: int):
     (onnxruntime has none for int16) and no arithmetic on the values."""
     dt = g.dtype(base)
     i = g.constant(torch.arange(count, dtype=torch.int64))
-    h = g.op("Cast", hit, to_i=onnx_type(torch.int64), dtype=torch.int64)
-    jump = g.op("Sub", g.op("Add", pick, g.constant(count, torch.int64), dtype=torch.int64), i,
-                dtype=torch.int64)
-    index = g.op("Add", i, g.op("Mul", h, jump, dtype=torch.int64), dtype=torch.int64)
-    both = g.op("Concat", base, cast(g, src, dt), axis_i=0, dtype=dt)
-    out = g.op("Gather", both, index, axis_i=0, dtype=dt)
+    h = g.op("Cast", hit, to_i=onnx_type(torch.int64))
+    jump = g.op("Sub", g.op("Add", pick, g.constant(count, torch.int64)), i)
+    index = g.op("Add", i, g.op("Mul", h, jump))
+    both = g.op("Concat", base, cast(g, src, dt), axis_i=0)
+    out = g.op("Gather", both, index, axis_i=0)
     return g.set_type(out, shape=[count])
 
 
@@ -353,22 +351,22 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     i64 = torch.int64
     x = cast(g, flat_x, i64)
     src = cast(g, flat_src, i64)
-    m = g.op("Cast", match, to_i=onnx_type(i64), dtype=i64)
+    m = g.op("Cast", match, to_i=onnx_type(i64))
     n = g.static_shape(flat_idx)[0]
     if reduce in ("sum", "add", "mean"):
         if g.opset >= 9:
-            total = squeeze(g, g.op("MatMul", unsqueeze(g, src, [0]), m, dtype=i64), [0])
+            total = squeeze(g, g.op("MatMul", unsqueeze(g, src, [0]), m), [0])
         else:
-            total = _tree_reduce(g, "Add", g.op("Mul", unsqueeze(g, src, [1]), m, dtype=i64), n, count)
+            total = _tree_reduce(g, "Add", g.op("Mul", unsqueeze(g, src, [1]), m), n, count)
         if include_self:
-            total = g.op("Add", total, x, dtype=i64)
+            total = g.op("Add", total, x)
         if reduce == "mean":
             total = cast(g, cast(g, total, dt), i64)  # the sum as PyTorch accumulates it in dt
             cnt = reduce_op(g, "ReduceSum", m, [0], False, i64)  # at most N: exact
             if include_self:
-                cnt = g.op("Add", cnt, g.constant(1, i64), dtype=i64)
-            empty = g.op("Equal", cnt, g.constant(0, i64), dtype=torch.bool)
-            cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(i64), dtype=i64), dtype=i64)
+                cnt = g.op("Add", cnt, g.constant(1, i64))
+            empty = g.op("Equal", cnt, g.constant(0, i64))
+            cnt = g.op("Add", cnt, g.op("Cast", empty, to_i=onnx_type(i64)))
             total = _floor_div_positive(g, total, cnt)
         out = total if include_self and reduce != "mean" else where(g, hit, total, x, i64)
         return cast(g, out, dt)
@@ -376,13 +374,13 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
     masked = where(g, match, unsqueeze(g, src, [1]), g.constant(ident, i64), i64)  # [N, count]
     if include_self and op_type != "ReduceProd":
-        masked = g.op("Concat", masked, unsqueeze(g, x, [0]), axis_i=0, dtype=i64)
+        masked = g.op("Concat", masked, unsqueeze(g, x, [0]), axis_i=0)
     if op_type == "ReduceProd":
         red = _tree_reduce(g, "Mul", masked, n, count)
     else:
         red = reduce_op(g, op_type, masked, [0], False, i64)
     if include_self:
-        out = g.op("Mul", x, red, dtype=i64) if op_type == "ReduceProd" else red
+        out = g.op("Mul", x, red) if op_type == "ReduceProd" else red
     else:
         out = where(g, hit, red, x, i64)
     return cast(g, out, dt)
@@ -391,14 +389,13 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
 def _tree_reduce(g, op_type: str, rows, n: int, count: int):
     """``rows`` ([n, count], static) combined along axis 0 with the binary ``op_type``, exactly:
     the first half of the rows with the second, ``log2(n)`` times (an odd row waits its turn)."""
-    dt = g.dtype(rows)
     while n > 1:
         half = n // 2
         a = slice_(g, rows, [0], [half], [0])
         b = slice_(g, rows, [n - half], [n], [0])
-        out = g.op(op_type, a, b, dtype=dt)
+        out = g.op(op_type, a, b)
         if n % 2:
-            out = g.op("Concat", out, slice_(g, rows, [half], [half + 1], [0]), axis_i=0, dtype=dt)
+            out = g.op("Concat", out, slice_(g, rows, [half], [half + 1], [0]), axis_i=0)
         rows, n = g.set_type(out, shape=[half + n % 2, count]), half + n % 2
     return g.set_type(reshape(g, rows, [count]), shape=[count])
 
@@ -408,10 +405,10 @@ def _floor_div_positive(g, a, b):
     one less where the remainder is negative. The remainder is smaller than ``b`` (a count
     here), so its sign is read from a float64 copy (``Less`` takes ints only from opset 9)."""
     i64 = torch.int64
-    q = g.op("Div", a, b, dtype=i64)
-    r = g.op("Sub", a, g.op("Mul", q, b, dtype=i64), dtype=i64)
-    neg = g.op("Less", cast(g, r, torch.float64), g.constant(0.0, torch.float64), dtype=torch.bool)
-    return g.op("Sub", q, g.op("Cast", neg, to_i=onnx_type(i64), dtype=i64), dtype=i64)
+    q = g.op("Div", a, b)
+    r = g.op("Sub", a, g.op("Mul", q, b))
+    neg = g.op("Less", cast(g, r, torch.float64), g.constant(0.0, torch.float64))
+    return g.op("Sub", q, g.op("Cast", neg, to_i=onnx_type(i64)))
 
 
 def _identity(reduce: str, dt: torch.dtype):
@@ -428,19 +425,19 @@ def equal(g, a, b) -> ir.Value:
     """``a == b``; Equal takes floats only from opset 11, so below it: neither less nor greater."""
     dt = g.dtype(a)
     if g.opset >= 11 or not (dt is not None and dt.is_floating_point):
-        return g.op("Equal", a, b, dtype=torch.bool)
-    lt = g.op("Less", a, b, dtype=torch.bool)
-    gt = g.op("Greater", a, b, dtype=torch.bool)
-    return g.op("Not", g.op("Or", lt, gt, dtype=torch.bool), dtype=torch.bool)
+        return g.op("Equal", a, b)
+    lt = g.op("Less", a, b)
+    gt = g.op("Greater", a, b)
+    return g.op("Not", g.op("Or", lt, gt))
 
 
 def reduce_any(g, mask, axis: int) -> ir.Value:
     """Logical OR of a bool value along ``axis`` (dropped)."""
     from .helpers import reduce as reduce_op
 
-    f = g.op("Cast", mask, to_i=onnx_type(torch.float32), dtype=torch.float32)
+    f = g.op("Cast", mask, to_i=onnx_type(torch.float32))
     m = reduce_op(g, "ReduceMax", f, [axis], False, torch.float32)
-    return g.op("Cast", m, to_i=onnx_type(torch.bool), dtype=torch.bool)
+    return g.op("Cast", m, to_i=onnx_type(torch.bool))
 
 
 def identity_of(reduce: str, dt: torch.dtype):
@@ -461,9 +458,9 @@ def expand_masks(g, indices: Sequence) -> list:
             continue
         if g.opset < 9:
             raise NotImplementedError("indexing with a dynamic bool mask needs NonZero (opset 9)")
-        nz = g.op("NonZero", idx, dtype=torch.int64)
+        nz = g.op("NonZero", idx)
         for k in range(g.rank(idx)):
-            v = g.op("Gather", nz, g.constant(k, torch.int64), axis_i=0, dtype=torch.int64)
+            v = g.op("Gather", nz, g.constant(k, torch.int64), axis_i=0)
             out.append(g.set_type(v, shape=[f"nonzero_{id(nz)}"]))
     return out
 
@@ -490,8 +487,8 @@ class Linear:
         for d, idx in reversed(pairs):
             term = normalize_index(g, idx, self.sizes[d])
             if not (isinstance(stride, int) and stride == 1):
-                term = g.op("Mul", term, as_i64(g, stride), dtype=torch.int64)
-            lin = term if lin is None else g.op("Add", term, lin, dtype=torch.int64)
+                term = g.op("Mul", term, as_i64(g, stride))
+            lin = term if lin is None else g.op("Add", term, lin)
             stride = size_product(g, [stride, self.sizes[d]])
         self.index = g.set_type(lin, shape=broadcast_shapes([g.shape(i) for _, i in pairs]))
         self.count = stride  # P
@@ -520,7 +517,7 @@ class Linear:
 def index_gather(g, x, indices: Sequence):
     """``x[indices]`` (PyTorch advanced indexing, indices already free of bool masks)."""
     lin = Linear(g, x, indices)
-    out = g.op("Gather", lin.flat, lin.index, axis_i=0, dtype=g.dtype(x))
+    out = g.op("Gather", lin.flat, lin.index, axis_i=0)
     return transpose(g, out, lin.out_perm)
 
 
@@ -543,7 +540,7 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
     flat_index = rs(g, lin.index, [-1, 1])
     if g.opset >= 11 and (not accumulate or g.opset >= 16):
         out = g.op("ScatterND", lin.flat, flat_index, vals,
-                   reduction_s="add" if accumulate else None, dtype=dt)
+                   reduction_s="add" if accumulate else None)
         if g.shape(lin.flat) is not None:
             g.set_type(out, shape=g.shape(lin.flat))
         return lin.unflatten(g, out)
@@ -558,18 +555,18 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
         x2 = reshape(g, cast(g, lin.xt, work), [lin.count, -1])
         v2 = reshape(g, cast(g, vals, work), [-1, dim_size(g, x2, 1)])
     pos = g.constant(torch.arange(lin.count, dtype=torch.int64).reshape(1, -1))
-    match = g.op("Equal", flat_index, pos, dtype=torch.bool)  # [N, P]
-    m = g.op("Cast", match, to_i=onnx_type(work), dtype=work)
+    match = g.op("Equal", flat_index, pos)  # [N, P]
+    m = g.op("Cast", match, to_i=onnx_type(work))
     if accumulate:
-        upd = g.op("MatMul", g.op("Transpose", m, perm_is=[1, 0], dtype=work), v2, dtype=work)  # [P, R]
-        out = g.op("Add", x2, upd, dtype=work)
+        upd = g.op("MatMul", g.op("Transpose", m, perm_is=[1, 0]), v2)  # [P, R]
+        out = g.op("Add", x2, upd)
     else:
         # the last writer wins, as in PyTorch's sequential kernel
         n = dim_size(g, flat_index, 0)
         order = g.op("Add", unsqueeze(g, cast(g, arange(g, n, torch.int64), work), [1]),
-                     g.constant(1.0, work), dtype=work)
-        last = g.op("ArgMax", g.op("Mul", m, order, dtype=work), axis_i=0, keepdims_i=0, dtype=torch.int64)
-        upd = g.op("Gather", v2, last, axis_i=0, dtype=work)
+                     g.constant(1.0, work))
+        last = g.op("ArgMax", g.op("Mul", m, order), axis_i=0, keepdims_i=0)
+        upd = g.op("Gather", v2, last, axis_i=0)
         hit = unsqueeze(g, reduce_any(g, match, 0), [1])
         out = where(g, hit, upd, x2, work)
     out = cast(g, out, dt)
@@ -586,7 +583,7 @@ def size_add(g, a: int | ir.Value, b: int | ir.Value) -> int | ir.Value:
         return a
     if isinstance(a, int) and a == 0:
         return b
-    return g.op("Add", as_i64(g, a), as_i64(g, b), dtype=torch.int64)
+    return g.op("Add", as_i64(g, a), as_i64(g, b))
 
 
 def size_sub(g, a: int | ir.Value, b: int | ir.Value) -> int | ir.Value:
@@ -595,7 +592,7 @@ def size_sub(g, a: int | ir.Value, b: int | ir.Value) -> int | ir.Value:
         return a - b
     if isinstance(b, int) and b == 0:
         return a
-    return g.op("Sub", as_i64(g, a), as_i64(g, b), dtype=torch.int64)
+    return g.op("Sub", as_i64(g, a), as_i64(g, b))
 
 
 def size_times(g, a: int | ir.Value, k: int) -> int | ir.Value:
@@ -604,7 +601,7 @@ def size_times(g, a: int | ir.Value, k: int) -> int | ir.Value:
         return a * k
     if k == 1:
         return a
-    return g.op("Mul", as_i64(g, a), g.constant(k, torch.int64), dtype=torch.int64)
+    return g.op("Mul", as_i64(g, a), g.constant(k, torch.int64))
 
 
 def size_ceil_div(g, a: int | ir.Value, b: int) -> int | ir.Value:
@@ -613,23 +610,23 @@ def size_ceil_div(g, a: int | ir.Value, b: int) -> int | ir.Value:
         return -(-a // b)
     if b == 1:
         return a
-    return g.op("Div", as_i64(g, size_add(g, a, b - 1)), g.constant(b, torch.int64), dtype=torch.int64)
+    return g.op("Div", as_i64(g, size_add(g, a, b - 1)), g.constant(b, torch.int64))
 
 
 def _clamp_low(g, v: ir.Value, lo: int | ir.Value) -> ir.Value:
     """``max(v, lo)`` on int64: ``Max`` takes ints from opset 12, ``Where`` stands in before."""
     lo_v = as_i64(g, lo)
     if g.opset >= 12:
-        return g.op("Max", v, lo_v, dtype=torch.int64)
-    return where(g, g.op("Less", v, lo_v, dtype=torch.bool), lo_v, v, torch.int64)
+        return g.op("Max", v, lo_v)
+    return where(g, g.op("Less", v, lo_v), lo_v, v, torch.int64)
 
 
 def _clamp_high(g, v: ir.Value, hi: int | ir.Value) -> ir.Value:
     """``min(v, hi)`` on int64 (``Min`` with ints from opset 12, ``Where`` before)."""
     hi_v = as_i64(g, hi)
     if g.opset >= 12:
-        return g.op("Min", v, hi_v, dtype=torch.int64)
-    return where(g, g.op("Greater", v, hi_v, dtype=torch.bool), hi_v, v, torch.int64)
+        return g.op("Min", v, hi_v)
+    return where(g, g.op("Greater", v, hi_v), hi_v, v, torch.int64)
 
 
 def slice_position(g, bound: int | ir.Value, size: int | ir.Value) -> int | ir.Value:
@@ -645,8 +642,8 @@ def slice_position(g, bound: int | ir.Value, size: int | ir.Value) -> int | ir.V
             return _clamp_high(g, as_i64(g, bound), size)
         return _clamp_low(g, as_i64(g, size_add(g, size, bound)), 0)
     v = as_i64(g, bound)
-    negative = g.op("Less", v, g.constant(0, torch.int64), dtype=torch.bool)
-    wrapped = where(g, negative, g.op("Add", v, as_i64(g, size), dtype=torch.int64), v, torch.int64)
+    negative = g.op("Less", v, g.constant(0, torch.int64))
+    wrapped = where(g, negative, g.op("Add", v, as_i64(g, size)), v, torch.int64)
     return _clamp_high(g, _clamp_low(g, wrapped, 0), size)
 
 
@@ -681,11 +678,10 @@ def split_equal(g, x, dim: int, count: int) -> list[ir.Value]:
     ``Split`` with no sizes divides evenly at every opset (``num_outputs`` names the count from
     18), so this needs no ``Shape`` arithmetic even when the dim is dynamic.
     """
-    dt = g.dtype(x)
     if count == 1:
         return [x]
     num = count if g.opset >= 18 else None
-    out = g.op("Split", x, axis_i=dim, num_outputs_i=num, outputs=count, dtype=dt)
+    out = g.op("Split", x, axis_i=dim, num_outputs_i=num, outputs=count)
     return list(out)
 
 
@@ -714,9 +710,8 @@ def split_sizes(g, x, sizes: Sequence[int | ir.Value], dim: int) -> list[ir.Valu
         return [x]
     if equal_parts(g, dim, len(sizes)):
         return split_equal(g, x, dim, len(sizes))
-    dt = g.dtype(x)
     if g.opset >= 13:
-        return list(g.op("Split", x, int_list(g, sizes), axis_i=dim, outputs=len(sizes), dtype=dt))
+        return list(g.op("Split", x, int_list(g, sizes), axis_i=dim, outputs=len(sizes)))
     if g.opset < 10 and not all(isinstance(s, int) for s in sizes[:-1]):
         raise NotImplementedError(
             "splitting a dynamic dim into unequal parts with dynamic sizes before the last needs "

@@ -172,8 +172,8 @@ def bessel_k(g, x: Value, order: int, scaled: bool, i_of) -> Value:
 # -- orthogonal polynomials ------------------------------------------------------------------------------
 def _broadcast_pair(g, x: Value, n: Value) -> tuple[Value, Value]:
     """``x`` and ``n`` expanded to their common shape (Expand broadcasts both ways)."""
-    xb = g.op("Expand", x, g.op("Shape", n, dtype=torch.int64), dtype=g.dtype(x))
-    nb = g.op("Expand", n, g.op("Shape", xb, dtype=torch.int64), dtype=g.dtype(n))
+    xb = g.op("Expand", x, g.op("Shape", n))
+    nb = g.op("Expand", n, g.op("Shape", xb))
     return xb, nb
 
 
@@ -189,13 +189,13 @@ def polynomial(g, x: Value, n: Value, first, step) -> Value:
     dt = g.dtype(x)
     xb, nb = _broadcast_pair(g, x, n)
     p0, p1 = first(xb)
-    ones = g.op("Expand", c(g, 1.0, dt), g.op("Shape", xb, dtype=torch.int64), dtype=dt)
+    ones = g.op("Expand", c(g, 1.0, dt), g.op("Shape", xb))
     p0 = op2(g, "Mul", ones, p0)
     p1 = op2(g, "Mul", ones, p1)
     res = where(g, compare(g, "eq", nb, c(g, 1.0, dt)), p1, op2(g, "Mul", ones, c(g, 0.0, dt)), dt)
     res = where(g, compare(g, "eq", nb, c(g, 0.0, dt)), ones, res, dt)
-    top = g.op("ReduceMax", nb, keepdims_i=0, dtype=dt)
-    trips = g.op("Cast", op1(g, "Relu", op2(g, "Sub", top, c(g, 1.0, dt))), to_i=7, dtype=torch.int64)
+    top = g.op("ReduceMax", nb, keepdims_i=0)
+    trips = g.op("Cast", op1(g, "Relu", op2(g, "Sub", top, c(g, 1.0, dt))), to_i=7)
 
     body = g.subgraph("polynomial_step")
     it = body.add_input("k", torch.int64, [])
@@ -203,12 +203,12 @@ def polynomial(g, x: Value, n: Value, first, step) -> Value:
     p = body.add_input("p", dt)
     q = body.add_input("q", dt)
     acc = body.add_input("acc", dt)
-    k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt), dtype=dt), c(body, 1.0, dt), dtype=dt)
+    k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt)), c(body, 1.0, dt))
     r = step(body, k, xb, p, q)
-    acc_out = where(body, compare(body, "eq", nb, body.op("Add", k, c(body, 1.0, dt), dtype=dt)), r, acc, dt)
-    cond_out = body.op("Identity", cond, dtype=torch.bool)
+    acc_out = where(body, compare(body, "eq", nb, body.op("Add", k, c(body, 1.0, dt))), r, acc, dt)
+    cond_out = body.op("Identity", cond)
     graph = body.finish(cond_out, q, r, acc_out)
-    outs = g.op("Loop", trips, g.constant(True, torch.bool), p0, p1, res, body_g=graph, outputs=3, dtype=dt)
+    outs = g.op("Loop", trips, g.constant(True, torch.bool), p0, p1, res, body_g=graph, outputs=3)
     return outs[2]
 
 
@@ -223,7 +223,7 @@ def pow2(g, e: Value) -> Value:
     dt = g.dtype(e)
     half = op1(g, "Floor", op2(g, "Mul", e, c(g, 0.5, dt)))
     two = c(g, 2.0, dt)
-    return g.op("Pow", two, half, dtype=dt), g.op("Pow", two, op2(g, "Sub", e, half), dtype=dt)
+    return g.op("Pow", two, half), g.op("Pow", two, op2(g, "Sub", e, half))
 
 
 def frexp(g, x: Value) -> tuple[Value, Value]:
@@ -263,12 +263,12 @@ def nextafter(g, x: Value, y: Value) -> Value:
     tiny = float(fi.smallest_normal) * float(fi.eps)  # the smallest subnormal
     m, e = frexp(g, x)
     up = compare(g, "lt", x, y)
-    towards_zero = g.op("Xor", up, compare(g, "gt", x, c(g, 0.0, dt)), dtype=torch.bool)
+    towards_zero = g.op("Xor", up, compare(g, "gt", x, c(g, 0.0, dt)))
     at_pow2 = compare(g, "eq", op1(g, "Abs", m), c(g, 0.5, dt))
     shift = where(g, eh.and_(g, towards_zero, at_pow2), c(g, digits + 1.0, dt), c(g, digits, dt), dt)
     f1, f2 = pow2(g, op2(g, "Sub", e, shift))
     ulp = op2(g, "Mul", f1, f2)
-    ulp = g.op("Max", ulp, c(g, tiny, dt), dtype=dt)
+    ulp = g.op("Max", ulp, c(g, tiny, dt))
     step = where(g, up, ulp, op1(g, "Neg", ulp), dt)
     out = op2(g, "Add", x, step)
     sign_y = where(g, compare(g, "gt", y, c(g, 0.0, dt)), c(g, tiny, dt), c(g, -tiny, dt), dt)
@@ -324,29 +324,29 @@ def hurwitz_zeta(g, x: Value, q: Value) -> Value:
     nx = op1(g, "Neg", x)
 
     def term(k):
-        return g.op("Pow", op2(g, "Add", q, k), nx, dtype=dt)
-    s = g.op("Pow", q, nx, dtype=dt)
+        return g.op("Pow", op2(g, "Add", q, k), nx)
+    s = g.op("Pow", q, nx)
     for i in range(1, 10):
         s = op2(g, "Add", s, term(c(g, float(i), dt)))
     nine = c(g, 9.0, dt)
-    count = g.op("Max", nine, op2(g, "Add", op1(g, "Floor", op2(g, "Sub", nine, q)), c(g, 1.0, dt)), dtype=dt)
+    count = g.op("Max", nine, op2(g, "Add", op1(g, "Floor", op2(g, "Sub", nine, q)), c(g, 1.0, dt)))
     count = where(g, compare(g, "gt", q, c(g, 0.0, dt)), nine, count, dt)
     count = where(g, eh.isnan(g, count), nine, count, dt)
-    extra = op1(g, "Relu", op2(g, "Sub", g.op("ReduceMax", count, keepdims_i=0, dtype=dt), nine))
-    trips = g.op("Cast", extra, to_i=7, dtype=torch.int64)
+    extra = op1(g, "Relu", op2(g, "Sub", g.op("ReduceMax", count, keepdims_i=0), nine))
+    trips = g.op("Cast", extra, to_i=7)
 
     body = g.subgraph("zeta_terms")
     it = body.add_input("k", torch.int64, [])
     cond = body.add_input("cond", torch.bool, [])
     acc = body.add_input("acc", dt)
-    k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt), dtype=dt), c(body, 10.0, dt), dtype=dt)
-    t = body.op("Pow", op2(body, "Add", q, k), nx, dtype=dt)
+    k = body.op("Add", body.op("Cast", it, to_i=_onnx_float(dt)), c(body, 10.0, dt))
+    t = body.op("Pow", op2(body, "Add", q, k), nx)
     acc_out = op2(body, "Add", acc, where(body, compare(body, "le", k, count), t, c(body, 0.0, dt), dt))
-    graph = body.finish(body.op("Identity", cond, dtype=torch.bool), acc_out)
-    s = g.op("Loop", trips, g.constant(True, torch.bool), s, body_g=graph, dtype=dt)
+    graph = body.finish(body.op("Identity", cond), acc_out)
+    s = g.op("Loop", trips, g.constant(True, torch.bool), s, body_g=graph)
 
     w = op2(g, "Add", q, count)
-    b = g.op("Pow", w, nx, dtype=dt)
+    b = g.op("Pow", w, nx)
     one = c(g, 1.0, dt)
     s = op2(g, "Add", s, op2(g, "Div", op2(g, "Mul", b, w), op2(g, "Sub", x, one)))
     s = op2(g, "Sub", s, op2(g, "Mul", b, c(g, 0.5, dt)))
@@ -396,12 +396,12 @@ def _until_converged(g, name: str, state: list[Value], step) -> list[Value]:
     body.add_input("cond", torch.bool, [])
     ins = [body.add_input(f"s{k}", g.dtype(v)) for k, v in enumerate(state)]
     outs, done = step(body, ins)
-    pending = body.op("Cast", eh.not_(body, done), to_i=1, dtype=torch.float32)
-    more = compare(body, "gt", body.op("ReduceMax", pending, keepdims_i=0, dtype=torch.float32),
+    pending = body.op("Cast", eh.not_(body, done), to_i=1)
+    more = compare(body, "gt", body.op("ReduceMax", pending, keepdims_i=0),
                    c(body, 0.0, torch.float32))
     graph = body.finish(more, *outs)
     res = g.op("Loop", g.constant(_IGAMMA_MAX_STEPS, torch.int64), g.constant(True, torch.bool), *state,
-               body_g=graph, outputs=len(state), dtype=g.dtype(state[0]))
+               body_g=graph, outputs=len(state))
     return list(res) if isinstance(res, tuple) else [res]
 
 

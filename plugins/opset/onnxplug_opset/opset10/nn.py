@@ -14,8 +14,7 @@ def resize(g, x, scale_factors, mode, align_corners=False, exact=False):
     below 1 too (see ``nn_helpers.upsample_scales``); PyTorch's coordinates arrive at 11.
     """
     scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact, shrink=True)
-    return g.op("Resize", x, g.constant(torch.tensor(scales, dtype=torch.float32)), mode_s="nearest",
-                dtype=g.dtype(x))
+    return g.op("Resize", x, g.constant(torch.tensor(scales, dtype=torch.float32)), mode_s="nearest")
 
 
 (upsample_nearest_vec, upsample_nearest, upsample_nearest_exact_vec, upsample_nearest_exact,

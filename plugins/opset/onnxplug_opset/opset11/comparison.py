@@ -16,7 +16,7 @@ from ..registration import op
 def _power_of_two(g, n, dt):
     n64 = cast(g, as_value(g, n, torch.int64), torch.uint64)
     one = g.constant(1, torch.uint64)
-    return cast(g, g.op("BitShift", one, n64, direction_s="LEFT", dtype=torch.uint64), dt)
+    return cast(g, g.op("BitShift", one, n64, direction_s="LEFT"), dt)
 
 
 def _shift(g, x, y, left: bool):

@@ -277,12 +277,11 @@ def _slogdet(g, x):
     x, dt, _ = _prep(g, x)
     _, _, pivots, diag = lu(g, x, n, n, dt)
     d = concat(g, diag, -1, dt)  # [..., 1, n]
-    swapped = g.op("Not", g.op("Equal", pivots, g.constant(torch.arange(1, n + 1).reshape(1, n)),
-                               dtype=torch.bool), dtype=torch.bool)
+    swapped = g.op("Not", g.op("Equal", pivots, g.constant(torch.arange(1, n + 1).reshape(1, n))))
     parity = where(g, swapped, scalar(g, -1.0, dt), scalar(g, 1.0, dt), dt)
-    signs = g.op("Mul", g.op("Sign", d, dtype=dt), parity, dtype=dt)
+    signs = g.op("Mul", g.op("Sign", d), parity)
     sign = reduce(g, "ReduceProd", signs, [-1], True, dt)
-    logabs = reduce(g, "ReduceSum", g.op("Log", g.op("Abs", d, dtype=dt), dtype=dt), [-1], True, dt)
+    logabs = reduce(g, "ReduceSum", g.op("Log", g.op("Abs", d)), [-1], True, dt)
     return sign, logabs, dt
 
 
@@ -300,7 +299,7 @@ def logdet(g, x):
     """``log(det)``: log|det| for a positive determinant, NaN for a negative one (-inf at 0)."""
     sign, logabs, dt = _slogdet(g, x)
     nan = scalar(g, float("nan"), dt)
-    y = where(g, g.op("Less", sign, scalar(g, 0.0, dt), dtype=torch.bool), nan, logabs, dt)
+    y = where(g, g.op("Less", sign, scalar(g, 0.0, dt)), nan, logabs, dt)
     return cast(g, squeeze_last2(g, y), g.out_dtype())
 
 
@@ -409,7 +408,7 @@ def linalg_tensorsolve(g, a, b, dims=None):
     if dims:
         moved = [d % rank for d in dims]
         perm = [i for i in range(rank) if i not in moved] + moved
-        a = g.op("Transpose", a, perm_is=perm, dtype=g.dtype(a))
+        a = g.op("Transpose", a, perm_is=perm)
         shape_a = [shape_a[i] for i in perm]
     x_shape = shape_a[len(shape_b):]
     n = 1
@@ -444,29 +443,28 @@ def matrix_exp(g, x):
     """
     n = _square(g, x)
     x, dt, out = _prep(g, x)
-    norm = reduce(g, "ReduceMax", reduce(g, "ReduceSum", g.op("Abs", x, dtype=dt), [-2], True, dt),
+    norm = reduce(g, "ReduceMax", reduce(g, "ReduceSum", g.op("Abs", x), [-2], True, dt),
                   [-1], True, dt)  # [..., 1, 1]
-    log2 = g.op("Div", g.op("Log", norm, dtype=dt), scalar(g, math.log(2.0), dt), dtype=dt)
+    log2 = g.op("Div", g.op("Log", norm), scalar(g, math.log(2.0), dt))
     cap = 1100.0 if dt == torch.float64 else 140.0  # past the largest finite norm
-    s = g.op("Min", g.op("Ceil", log2, dtype=dt), scalar(g, cap, dt), dtype=dt)
-    s = where(g, g.op("Greater", norm, scalar(g, 1.0, dt), dtype=torch.bool), s, scalar(g, 0.0, dt), dt)
-    scaled = g.op("Mul", x, g.op("Pow", scalar(g, 2.0, dt), g.op("Neg", s, dtype=dt), dtype=dt), dtype=dt)
+    s = g.op("Min", g.op("Ceil", log2), scalar(g, cap, dt))
+    s = where(g, g.op("Greater", norm, scalar(g, 1.0, dt)), s, scalar(g, 0.0, dt), dt)
+    scaled = g.op("Mul", x, g.op("Pow", scalar(g, 2.0, dt), g.op("Neg", s)))
     eye = g.constant(torch.eye(n, dtype=dt))
     p = eye
     for k in range(_TAYLOR_DEGREE, 0, -1):
-        p = g.op("Add", eye, g.op("Div", g.op("MatMul", scaled, p, dtype=dt), scalar(g, float(k), dt),
-                                  dtype=dt), dtype=dt)
+        p = g.op("Add", eye, g.op("Div", g.op("MatMul", scaled, p), scalar(g, float(k), dt)))
     s_int = cast(g, s, torch.int64)
     trips = reduce(g, "ReduceMax", s_int, None, False, torch.int64)
     body = g.subgraph("matrix_exp_square")
     it = body.add_input("i", torch.int64, [])
     cond = body.add_input("cond", torch.bool, [])
     cur = body.add_input("x", dt)
-    squared = body.op("MatMul", cur, cur, dtype=dt)
-    nxt = body.op("Where", body.op("Less", it, s_int, dtype=torch.bool), squared, cur, dtype=dt)
-    graph = prefix_names(body.finish(body.op("Identity", cond, dtype=torch.bool), nxt),
+    squared = body.op("MatMul", cur, cur)
+    nxt = body.op("Where", body.op("Less", it, s_int), squared, cur)
+    graph = prefix_names(body.finish(body.op("Identity", cond), nxt),
                          f"mexp{next(_MEXP)}_")
-    y = g.op("Loop", trips, g.constant(True, torch.bool), p, body_g=graph, dtype=dt)
+    y = g.op("Loop", trips, g.constant(True, torch.bool), p, body_g=graph)
     return cast(g, y, out)
 
 
@@ -493,7 +491,7 @@ def _sigma(g, x, hermitian=False):
 def _symmetric_from_lower(g, a, n, rank, shape):
     low = where(g, mask(g, n, n, lambda r, c: r >= c), a, scalar(g, 0.0, _F64), _F64)
     strict = where(g, mask(g, n, n, lambda r, c: r > c), a, scalar(g, 0.0, _F64), _F64)
-    return g.set_type(g.op("Add", low, mT(g, strict, rank), dtype=_F64), shape=shape)
+    return g.set_type(g.op("Add", low, mT(g, strict, rank)), shape=shape)
 
 
 @op("aten::linalg_svdvals")
@@ -521,13 +519,13 @@ def _tolerance(g, x, sigma, atol, rtol, m, n):
     if atol_v is None:
         atol_v = zero
     top = reduce(g, "ReduceMax", sigma, [-1], True, _F64)
-    return g.op("Max", atol_v, g.op("Mul", rtol_v, top, dtype=_F64), dtype=_F64)
+    return g.op("Max", atol_v, g.op("Mul", rtol_v, top))
 
 
 def _rank(g, x, atol, rtol, hermitian):
     sigma, _, _, _, m, n, _ = _sigma(g, x, hermitian)
     tol = _tolerance(g, x, sigma, atol, rtol, m, n)
-    above = cast(g, g.op("Greater", sigma, tol, dtype=torch.bool), torch.int64)
+    above = cast(g, g.op("Greater", sigma, tol), torch.int64)
     return squeeze_last2(g, reduce(g, "ReduceSum", above, [-1], True, torch.int64))
 
 
@@ -552,11 +550,11 @@ def _pinv(g, x, atol, rtol, hermitian):
     """
     sigma, w, v, transposed, m, n, rank = _sigma(g, x, hermitian)
     tol = _tolerance(g, x, sigma, atol, rtol, m, n)
-    keep = g.op("Greater", sigma, tol, dtype=torch.bool)
+    keep = g.op("Greater", sigma, tol)
     safe = where(g, keep, sigma, scalar(g, 1.0, _F64), _F64)
-    weight = where(g, keep, g.op("Reciprocal", g.op("Mul", safe, safe, dtype=_F64), dtype=_F64),
+    weight = where(g, keep, g.op("Reciprocal", g.op("Mul", safe, safe)),
                    scalar(g, 0.0, _F64), _F64)  # [..., 1, k]
-    pinv = g.op("MatMul", g.op("Mul", v, weight, dtype=_F64), mT(g, w, rank), dtype=_F64)
+    pinv = g.op("MatMul", g.op("Mul", v, weight), mT(g, w, rank))
     if transposed:
         pinv = mT(g, pinv, rank)
     return cast(g, pinv, g.out_dtype())
@@ -584,7 +582,7 @@ def pinverse(g, x, rcond=1e-15):
 def _norm(g, x, p, dt):
     """Induced 1/inf norms (max or min of absolute column or row sums), [..., 1, 1]."""
     axis = -2 if abs(p) == 1 else -1
-    sums = reduce(g, "ReduceSum", g.op("Abs", x, dtype=dt), [axis], True, dt)
+    sums = reduce(g, "ReduceSum", g.op("Abs", x), [axis], True, dt)
     return reduce(g, "ReduceMax" if p > 0 else "ReduceMin", sums, [-1 if axis == -2 else -2], True, dt)
 
 
@@ -600,15 +598,15 @@ def linalg_cond(g, x, p=None):
         if p in (None, 2, -2):
             hi = reduce(g, "ReduceMax", sigma, [-1], True, _F64)
             lo = reduce(g, "ReduceMin", sigma, [-1], True, _F64)
-            res = g.op("Div", hi, lo, dtype=_F64) if p != -2 else g.op("Div", lo, hi, dtype=_F64)
+            res = g.op("Div", hi, lo) if p != -2 else g.op("Div", lo, hi, dtype=_F64)
         else:
             power = 2.0 if p == "fro" else 1.0
-            fwd = g.op("Pow", sigma, scalar(g, power, _F64), dtype=_F64)
-            back = g.op("Pow", sigma, scalar(g, -power, _F64), dtype=_F64)
+            fwd = g.op("Pow", sigma, scalar(g, power, _F64))
+            back = g.op("Pow", sigma, scalar(g, -power, _F64))
             res = g.op("Mul", reduce(g, "ReduceSum", fwd, [-1], True, _F64),
-                       reduce(g, "ReduceSum", back, [-1], True, _F64), dtype=_F64)
+                       reduce(g, "ReduceSum", back, [-1], True, _F64))
             if p == "fro":
-                res = g.op("Sqrt", res, dtype=_F64)
+                res = g.op("Sqrt", res)
         return cast(g, squeeze_last2(g, res), out)
     if p not in (1, -1, float("inf"), float("-inf")):
         raise NotImplementedError(f"linalg.cond with p={p!r}")
@@ -616,8 +614,8 @@ def linalg_cond(g, x, p=None):
     x, dt, _ = _prep(g, x)
     packed, perm, _, diag = lu(g, x, n, n, dt)
     inv = lu_solve(g, packed, perm, g.constant(torch.eye(n, dtype=dt)), n, dt)
-    res = g.op("Mul", _norm(g, x, p, dt), _norm(g, inv, p, dt), dtype=dt)
-    singular = g.op("Greater", lu_info(g, diag, dt), g.constant(0, torch.int32), dtype=torch.bool)
+    res = g.op("Mul", _norm(g, x, p, dt), _norm(g, inv, p, dt))
+    singular = g.op("Greater", lu_info(g, diag, dt), g.constant(0, torch.int32))
     res = where(g, singular, scalar(g, float("inf"), dt), res, dt)
     return cast(g, squeeze_last2(g, res), out)
 

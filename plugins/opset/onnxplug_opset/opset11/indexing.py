@@ -39,15 +39,14 @@ def scatter_elements(g, x, dim, index, src, reduction=None):
         s = src if not hasattr(src, "dtype") else rs(g, src, [1])
         return rs(g, scatter_elements(g, one[0], 0, one[1], s, reduction), [])
     src = src_like_index(g, src, index, dt)
-    return g.op("ScatterElements", x, index, src, axis_i=norm_dim(dim, g.rank(x)), reduction_s=reduction,
-                dtype=dt)
+    return g.op("ScatterElements", x, index, src, axis_i=norm_dim(dim, g.rank(x)), reduction_s=reduction)
 
 
 @op("aten::gather")
 def gather(g, x, dim, index, sparse_grad=False):
     if g.rank(x) == 0:
         return rs(g, g.op("GatherElements", rs(g, x, [1]), rs(g, index, [1]), axis_i=0, dtype=g.dtype(x)), [])
-    return g.op("GatherElements", x, index, axis_i=norm_dim(dim, g.rank(x)), dtype=g.dtype(x))
+    return g.op("GatherElements", x, index, axis_i=norm_dim(dim, g.rank(x)))
 
 
 @op("aten::scatter.src", "aten::scatter.value")
@@ -59,7 +58,7 @@ def scatter(g, x, dim, index, src):
 def take_along_dim(g, x, indices, dim=None):
     if dim is None:
         flat = rs(g, x, [-1])
-        return g.op("Gather", flat, rs(g, indices, [-1]), axis_i=0, dtype=g.dtype(x))
+        return g.op("Gather", flat, rs(g, indices, [-1]), axis_i=0)
     rank = g.rank(x)
     d = norm_dim(dim, rank)
     xs, is_ = g.static_shape(x), g.static_shape(indices)
@@ -69,10 +68,10 @@ def take_along_dim(g, x, indices, dim=None):
         x_to, i_to = list(both), list(both)
         x_to[d], i_to[d] = xs[d], is_[d]
         if tuple(x_to) != xs:
-            x = g.op("Expand", x, g.constant(x_to), dtype=g.dtype(x))
+            x = g.op("Expand", x, g.constant(x_to))
         if tuple(i_to) != is_:
-            indices = g.op("Expand", indices, g.constant(i_to), dtype=torch.int64)
-        return g.op("GatherElements", x, indices, axis_i=d, dtype=g.dtype(x))
+            indices = g.op("Expand", indices, g.constant(i_to))
+        return g.op("GatherElements", x, indices, axis_i=d)
     xshape = g.op("Shape", x, dtype=torch.int64)
     ishape = g.op("Shape", indices, dtype=torch.int64)
     one = g.constant([1], torch.int64)
@@ -91,7 +90,7 @@ def cumsum(g, x, dim, dtype=None):
         return cast(g, x, dt)
     work = dt if dt not in (torch.bool, torch.int8, torch.uint8, torch.int16, torch.float16, torch.bfloat16) \
         else (torch.int64 if not dt.is_floating_point else torch.float32)
-    out = g.op("CumSum", cast(g, x, work), g.constant(norm_dim(dim, g.rank(x)), torch.int64), dtype=work)
+    out = g.op("CumSum", cast(g, x, work), g.constant(norm_dim(dim, g.rank(x)), torch.int64))
     return cast(g, out, dt)
 
 
@@ -99,17 +98,16 @@ def cumsum(g, x, dim, dtype=None):
 def masked_scatter(g, x, mask, source):
     """Take source elements in order where mask is set: CumSum numbers the set positions."""
     dt = g.dtype(x)
-    shape = g.op("Shape", g.op("Expand", x, g.op("Shape", mask, dtype=torch.int64), dtype=dt), dtype=torch.int64)
-    xb = g.op("Expand", x, shape, dtype=dt)
-    mb = g.op("Expand", cast(g, mask, torch.bool), shape, dtype=torch.bool)
+    shape = g.op("Shape", g.op("Expand", x, g.op("Shape", mask)))
+    xb = g.op("Expand", x, shape)
+    mb = g.op("Expand", cast(g, mask, torch.bool), shape)
     flat_m = reshape(g, mb, [-1])
-    pos = g.op("CumSum", g.op("Cast", flat_m, to_i=7, dtype=torch.int64), g.constant(0, torch.int64),
-               dtype=torch.int64)
-    pos = g.op("Sub", pos, g.constant(1, torch.int64), dtype=torch.int64)
+    pos = g.op("CumSum", g.op("Cast", flat_m, to_i=7), g.constant(0, torch.int64))
+    pos = g.op("Sub", pos, g.constant(1, torch.int64))
     zero = g.constant(0, torch.int64)
-    pos = g.op("Where", g.op("Less", pos, zero, dtype=torch.bool), zero, pos, dtype=torch.int64)
+    pos = g.op("Where", g.op("Less", pos, zero), zero, pos)
     flat_src = reshape(g, cast(g, source, dt), [-1])
-    picked = g.op("Gather", flat_src, pos, axis_i=0, dtype=dt)
+    picked = g.op("Gather", flat_src, pos, axis_i=0)
     out = where(g, flat_m, picked, reshape(g, xb, [-1]), dt)
     return reshape(g, out, shape)
 
@@ -122,7 +120,7 @@ def _unique(g, x, **attrs):
     """
     dt = g.dtype(x)
     work = torch.int64 if dt == torch.bool else dt
-    y, _, inverse, counts = g.op("Unique", cast(g, x, work), sorted_i=1, outputs=4, dtype=work, **attrs)
+    y, _, inverse, counts = g.op("Unique", cast(g, x, work), sorted_i=1, outputs=4, **attrs)
     for v in (inverse, counts):
         g.set_type(v, torch.int64)
     return (to_bool(g, y) if dt == torch.bool else y), inverse, counts
@@ -147,7 +145,7 @@ def nonzero_static(g, x, *, size, fill_value=-1):
     """As at opset 9, but the fill rows come from ``Pad`` (no ``size x rank`` constant)."""
     def pad_fill(nz, rank):
         return g.op("Pad", nz, g.constant([0, 0, size, 0]), g.constant(fill_value, torch.int64),
-                    mode_s="constant", dtype=torch.int64)
+                    mode_s="constant")
 
     return nonzero_rows(g, x, size, pad_fill)
 
@@ -157,21 +155,19 @@ def unique_consecutive(g, x, return_inverse=False, return_counts=False, dim=None
     """Runs of equal values: a run starts where a value differs from its predecessor."""
     if dim is not None:
         raise NotImplementedError("unique_consecutive along a dim")
-    dt = g.dtype(x)
     flat = rs(g, x, [-1])
-    n = g.op("Shape", flat, dtype=torch.int64)
+    n = g.op("Shape", flat)
     prev = slice_(g, flat, [0], [-1], [0])
     nxt = slice_(g, flat, [1], [2**63 - 1], [0])
-    changed = g.op("Not", g.op("Equal", nxt, prev, dtype=torch.bool), dtype=torch.bool)
-    first = g.op("Slice", g.constant([True]), g.constant([0]), n, g.constant([0]), dtype=torch.bool)  # [] if empty
-    start = g.op("Concat", first, changed, axis_i=0, dtype=torch.bool)
-    y = g.op("Compress", flat, start, axis_i=0, dtype=dt)
-    run = g.op("CumSum", g.op("Cast", start, to_i=7, dtype=torch.int64), g.constant(0, torch.int64),
-               dtype=torch.int64)
-    inverse = g.op("Sub", run, g.constant(1, torch.int64), dtype=torch.int64)
+    changed = g.op("Not", g.op("Equal", nxt, prev))
+    first = g.op("Slice", g.constant([True]), g.constant([0]), n, g.constant([0]))  # [] if empty
+    start = g.op("Concat", first, changed, axis_i=0)
+    y = g.op("Compress", flat, start, axis_i=0)
+    run = g.op("CumSum", g.op("Cast", start, to_i=7), g.constant(0, torch.int64))
+    inverse = g.op("Sub", run, g.constant(1, torch.int64))
     static = g.static_shape(x)
     inverse = reshape(g, inverse, list(static) if static is not None else g.op("Shape", x, dtype=torch.int64))
-    starts = reshape(g, g.op("NonZero", start, dtype=torch.int64), [-1])
-    ends = g.op("Concat", slice_(g, starts, [1], [2**63 - 1], [0]), n, axis_i=0, dtype=torch.int64)
-    counts = g.op("Sub", ends, starts, dtype=torch.int64)
+    starts = reshape(g, g.op("NonZero", start), [-1])
+    ends = g.op("Concat", slice_(g, starts, [1], [2**63 - 1], [0]), n, axis_i=0)
+    counts = g.op("Sub", ends, starts)
     return y, inverse, counts

@@ -44,14 +44,14 @@ def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=Fa
     scales = scale_factors if scale_factors and not align_corners else None
     if scales is not None and all(s is not None for s in scales):
         sc = g.constant(torch.tensor([1.0, 1.0] + _onnx_scales(g, x, _n(scales, n), mode), dtype=torch.float32))
-        y = g.op("Resize", xc, roi, sc, dtype=compute, **attrs)
+        y = g.op("Resize", xc, roi, sc, **attrs)
     else:
         out = list(g.out_shape())
         if not all(isinstance(d, int) for d in out[2:]):
             raise NotImplementedError("interpolate to a dynamic output size")
         sizes = _sizes(g, x, out)
         empty = g.constant(torch.zeros(0, dtype=torch.float32))
-        y = g.op("Resize", xc, roi, empty, sizes, dtype=compute, **attrs)
+        y = g.op("Resize", xc, roi, empty, sizes, **attrs)
     return cast(g, y, dt)
 
 
@@ -142,4 +142,4 @@ def pixel_shuffle(g, x, upscale_factor):
         from ..opset7.nn import pixel_shuffle as composed
 
         return composed(g, x, upscale_factor)
-    return g.op("DepthToSpace", x, blocksize_i=upscale_factor, mode_s="CRD", dtype=g.dtype(x))
+    return g.op("DepthToSpace", x, blocksize_i=upscale_factor, mode_s="CRD")

@@ -26,9 +26,9 @@ def _lower_median(g, x, axis, keepdim):
     if nan is not None:
         vals = propagate_nan(g, vals, x, [axis], True)
         # PyTorch points at the first NaN of a slice that holds one
-        first_nan = g.op("ArgMax", cast(g, nan, torch.int32), axis_i=axis, keepdims_i=1, dtype=torch.int64)
-        any_nan = g.op("IsNaN", vals, dtype=torch.bool)
-        idx = g.op("Where", any_nan, first_nan, idx, dtype=torch.int64)
+        first_nan = g.op("ArgMax", cast(g, nan, torch.int32), axis_i=axis, keepdims_i=1)
+        any_nan = g.op("IsNaN", vals)
+        idx = g.op("Where", any_nan, first_nan, idx)
     if not keepdim:
         vals, idx = squeeze(g, vals, [axis]), squeeze(g, idx, [axis])
     return vals, idx
@@ -84,20 +84,20 @@ def _nan_median(g, x, axis, keepdim):
     if not isinstance(n, int):
         raise NotImplementedError("nanmedian along a dynamic dimension")
     dt = g.dtype(x)
-    nan = g.op("IsNaN", x, dtype=torch.bool)
-    filled = g.op("Where", nan, g.constant(float("inf"), dt), x, dtype=dt)
+    nan = g.op("IsNaN", x)
+    filled = g.op("Where", nan, g.constant(float("inf"), dt), x)
     vals, idx = g.op("TopK", filled, g.constant([n], torch.int64), axis_i=axis, largest_i=0, sorted_i=1,
                      outputs=2)
     g.set_type(vals, dtype=dt)
     g.set_type(idx, dtype=torch.int64)
-    count = reduce(g, "ReduceSum", cast(g, g.op("Not", nan, dtype=torch.bool), torch.int64), [axis], True)
+    count = reduce(g, "ReduceSum", cast(g, g.op("Not", nan), torch.int64), [axis], True)
     # integer Div truncates, so an all-NaN slice (count 0) gets position 0, not -1
-    pos = g.op("Div", g.op("Sub", count, g.constant(1), dtype=torch.int64), g.constant(2), dtype=torch.int64)
-    value = g.op("GatherElements", vals, pos, axis_i=axis, dtype=dt)
-    index = g.op("GatherElements", idx, pos, axis_i=axis, dtype=torch.int64)
-    empty = g.op("Equal", count, g.constant(0), dtype=torch.bool)
-    value = g.op("Where", empty, g.constant(float("nan"), dt), value, dtype=dt)
-    index = g.op("Where", empty, g.constant(0), index, dtype=torch.int64)
+    pos = g.op("Div", g.op("Sub", count, g.constant(1)), g.constant(2))
+    value = g.op("GatherElements", vals, pos, axis_i=axis)
+    index = g.op("GatherElements", idx, pos, axis_i=axis)
+    empty = g.op("Equal", count, g.constant(0))
+    value = g.op("Where", empty, g.constant(float("nan"), dt), value)
+    index = g.op("Where", empty, g.constant(0), index)
     if not keepdim:
         value, index = squeeze(g, value, [axis]), squeeze(g, index, [axis])
     return value, index

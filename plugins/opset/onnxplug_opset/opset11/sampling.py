@@ -43,34 +43,34 @@ CUBIC_A = -0.75  # PyTorch's bicubic (and Resize's cubic_coeff_a default)
 def _unnormalize(g, coord, size: int, align_corners: bool, dt):
     """``[-1, 1]`` to a pixel position: ``(c + 1) / 2 * (size - 1)`` with corners aligned,
     ``((c + 1) * size - 1) / 2`` without (PyTorch's ``grid_sampler_unnormalize``)."""
-    plus = g.op("Add", coord, g.constant(1.0, dt), dtype=dt)
+    plus = g.op("Add", coord, g.constant(1.0, dt))
     if align_corners:
-        return g.op("Mul", plus, g.constant((size - 1) / 2, dt), dtype=dt)
-    scaled = g.op("Mul", plus, g.constant(float(size), dt), dtype=dt)
-    return g.op("Div", g.op("Sub", scaled, g.constant(1.0, dt), dtype=dt), g.constant(2.0, dt), dtype=dt)
+        return g.op("Mul", plus, g.constant((size - 1) / 2, dt))
+    scaled = g.op("Mul", plus, g.constant(float(size), dt))
+    return g.op("Div", g.op("Sub", scaled, g.constant(1.0, dt)), g.constant(2.0, dt))
 
 
 def _reflect(g, x, twice_low: int, twice_high: int, dt):
     """PyTorch's ``reflect_coordinates``: fold ``x`` into ``[low, high]`` (bounds given doubled so
     the half-pixel ones stay integers) by mirroring about both ends."""
     if twice_low == twice_high:
-        return g.op("Mul", x, g.constant(0.0, dt), dtype=dt)
+        return g.op("Mul", x, g.constant(0.0, dt))
     low = twice_low / 2
     span = (twice_high - twice_low) / 2
-    dist = g.op("Abs", g.op("Sub", x, g.constant(low, dt), dtype=dt), dtype=dt)
-    extra = g.op("Mod", dist, g.constant(span, dt), fmod_i=1, dtype=dt)
-    flips = g.op("Floor", g.op("Div", dist, g.constant(span, dt), dtype=dt), dtype=dt)
-    half = g.op("Mul", flips, g.constant(0.5, dt), dtype=dt)
-    even = g.op("Equal", g.op("Floor", half, dtype=dt), half, dtype=torch.bool)
-    forward = g.op("Add", extra, g.constant(low, dt), dtype=dt)
-    backward = g.op("Sub", g.constant(span + low, dt), extra, dtype=dt)
-    return g.op("Where", even, forward, backward, dtype=dt)
+    dist = g.op("Abs", g.op("Sub", x, g.constant(low, dt)))
+    extra = g.op("Mod", dist, g.constant(span, dt), fmod_i=1)
+    flips = g.op("Floor", g.op("Div", dist, g.constant(span, dt)))
+    half = g.op("Mul", flips, g.constant(0.5, dt))
+    even = g.op("Equal", g.op("Floor", half), half)
+    forward = g.op("Add", extra, g.constant(low, dt))
+    backward = g.op("Sub", g.constant(span + low, dt), extra)
+    return g.op("Where", even, forward, backward)
 
 
 def _clamp(g, x, size: int, dt):
     """``x`` clamped into ``[0, size - 1]`` with Max/Min (onnxruntime's Clip-11 has no double kernel)."""
-    low = g.op("Max", x, g.constant(0.0, dt), dtype=dt)
-    return g.op("Min", low, g.constant(float(size - 1), dt), dtype=dt)
+    low = g.op("Max", x, g.constant(0.0, dt))
+    return g.op("Min", low, g.constant(float(size - 1), dt))
 
 
 def _pad(g, x, size: int, padding: str, align_corners: bool, dt):
@@ -93,15 +93,15 @@ def _cubic_weights(g, t, dt):
     def poly(x, coeffs):  # Horner: coeffs from the highest power down
         acc = g.constant(coeffs[0], dt)
         for c in coeffs[1:]:
-            acc = g.op("Add", g.op("Mul", acc, x, dtype=dt), g.constant(c, dt), dtype=dt)
+            acc = g.op("Add", g.op("Mul", acc, x), g.constant(c, dt))
         return acc
 
     near = [a + 2, -(a + 3), 0.0, 1.0]  # |x| <= 1
     far = [a, -5 * a, 8 * a, -4 * a]  # 1 < |x| < 2
     one = g.constant(1.0, dt)
-    rest = g.op("Sub", one, t, dtype=dt)
-    return [poly(g.op("Add", t, one, dtype=dt), far), poly(t, near),
-            poly(rest, near), poly(g.op("Add", rest, one, dtype=dt), far)]
+    rest = g.op("Sub", one, t)
+    return [poly(g.op("Add", t, one), far), poly(t, near),
+            poly(rest, near), poly(g.op("Add", rest, one), far)]
 
 
 def _taps(g, coord, size: int, mode: str, padding: str, align_corners: bool, dt):
@@ -110,36 +110,36 @@ def _taps(g, coord, size: int, mode: str, padding: str, align_corners: bool, dt)
     x = _unnormalize(g, coord, size, align_corners, dt)
     if mode == "bicubic":
         # PyTorch pads each tap, not the sampling point
-        base = g.op("Floor", x, dtype=dt)
-        weights = _cubic_weights(g, g.op("Sub", x, base, dtype=dt), dt)
+        base = g.op("Floor", x)
+        weights = _cubic_weights(g, g.op("Sub", x, base), dt)
         taps = []
         for k, w in zip((-1, 0, 1, 2), weights):
-            pos = g.op("Add", base, g.constant(float(k), dt), dtype=dt)
+            pos = g.op("Add", base, g.constant(float(k), dt))
             if padding != "zeros":
                 # the padded position is truncated to an int; it is >= 0 after the clip
-                pos = g.op("Floor", _pad(g, pos, size, padding, align_corners, dt), dtype=dt)
+                pos = g.op("Floor", _pad(g, pos, size, padding, align_corners, dt))
             taps.append((pos, w, padding == "zeros"))
         return taps
     x = _pad(g, x, size, padding, align_corners, dt)
     if mode == "nearest":
-        return [(g.op("Round", x, dtype=dt), None, padding == "zeros")]
-    low = g.op("Floor", x, dtype=dt)
-    high = g.op("Add", low, g.constant(1.0, dt), dtype=dt)
-    return [(low, g.op("Sub", high, x, dtype=dt), padding == "zeros"),
-            (high, g.op("Sub", x, low, dtype=dt), True)]
+        return [(g.op("Round", x), None, padding == "zeros")]
+    low = g.op("Floor", x)
+    high = g.op("Add", low, g.constant(1.0, dt))
+    return [(low, g.op("Sub", high, x), padding == "zeros"),
+            (high, g.op("Sub", x, low), True)]
 
 
 def _inside(g, pos, size: int, dt):
     """Whether an integer-valued tap position lies in ``[0, size - 1]`` (Greater/Less with
     half-pixel margins: GreaterOrEqual and LessOrEqual come only at opset 12)."""
-    ge = g.op("Greater", pos, g.constant(-0.5, dt), dtype=torch.bool)
-    le = g.op("Less", pos, g.constant(size - 0.5, dt), dtype=torch.bool)
-    return g.op("And", ge, le, dtype=torch.bool)
+    ge = g.op("Greater", pos, g.constant(-0.5, dt))
+    le = g.op("Less", pos, g.constant(size - 0.5, dt))
+    return g.op("And", ge, le)
 
 
 def _index(g, pos, size: int, dt):
     """A tap position as an int64 index, clamped into the input (a tap outside is masked)."""
-    return g.op("Cast", _clamp(g, pos, size, dt), to_i=onnx_type(torch.int64), dtype=torch.int64)
+    return g.op("Cast", _clamp(g, pos, size, dt), to_i=onnx_type(torch.int64))
 
 
 def sample_grid(g, x, grid, mode: str, padding: str, align_corners: bool):
@@ -165,7 +165,7 @@ def sample_grid(g, x, grid, mode: str, padding: str, align_corners: bool):
     cdt = dt if dt in (torch.float32, torch.float64) else torch.float32
     flat_grid = cast(g, rs(g, grid, [n, q, d]), cdt)
     # axis k of the grid indexes spatial axis d - 1 - k
-    coords = [g.op("Gather", flat_grid, g.constant(k, torch.int64), axis_i=2, dtype=cdt) for k in range(d)]
+    coords = [g.op("Gather", flat_grid, g.constant(k, torch.int64), axis_i=2) for k in range(d)]
     sizes = spatial[::-1]
     strides = [math.prod(spatial[d - k:]) for k in range(d)]  # stride of spatial axis d - 1 - k
     axis_taps = [_taps(g, coords[k], sizes[k], mode, padding, align_corners, cdt) for k in range(d)]
@@ -179,21 +179,21 @@ def sample_grid(g, x, grid, mode: str, padding: str, align_corners: bool):
         for k, (pos, w, checked) in enumerate(combo):
             idx = _index(g, pos, sizes[k], cdt)
             if strides[k] != 1:
-                idx = g.op("Mul", idx, g.constant(strides[k], torch.int64), dtype=torch.int64)
-            flat = g.op("Add", flat, idx, dtype=torch.int64)
+                idx = g.op("Mul", idx, g.constant(strides[k], torch.int64))
+            flat = g.op("Add", flat, idx)
             if w is not None:
-                weight = w if weight is None else g.op("Mul", weight, w, dtype=cdt)
+                weight = w if weight is None else g.op("Mul", weight, w)
             if checked:
                 m = _inside(g, pos, sizes[k], cdt)
-                mask = m if mask is None else g.op("And", mask, m, dtype=torch.bool)
-        value = g.op("Gather", table, flat, axis_i=0, dtype=dt)  # [N, Q, C]
+                mask = m if mask is None else g.op("And", mask, m)
+        value = g.op("Gather", table, flat, axis_i=0)  # [N, Q, C]
         value = cast(g, value, cdt)
         if mask is not None:
             value = g.op("Where", unsqueeze(g, mask, [2]), value,
-                         g.constant(0.0, cdt), dtype=cdt)
+                         g.constant(0.0, cdt))
         if weight is not None:
-            value = g.op("Mul", value, unsqueeze(g, weight, [2]), dtype=cdt)
-        total = value if total is None else g.op("Add", total, value, dtype=cdt)
+            value = g.op("Mul", value, unsqueeze(g, weight, [2]))
+        total = value if total is None else g.op("Add", total, value)
     out = transpose(g, g.set_type(cast(g, total, dt), shape=[n, q, c]), [0, 2, 1])
     return rs(g, out, [n, c, *out_spatial])
 

@@ -52,18 +52,18 @@ def mode(g, x, dim=-1, keepdim=False):
     work = work_dtype(dt)
     xw = cast(g, x, work)
     # counts[..., i, ...] = number of j with x[..., j, ...] == x[..., i, ...]
-    same = g.op("Equal", unsqueeze(g, xw, [axis + 1]), unsqueeze(g, xw, [axis]), dtype=torch.bool)
+    same = g.op("Equal", unsqueeze(g, xw, [axis + 1]), unsqueeze(g, xw, [axis]))
     counts = reduce(g, "ReduceSum", cast(g, same, torch.int64), [axis + 1], False)
     top = reduce(g, "ReduceMax", counts, [axis], True)
-    candidate = g.op("Equal", counts, top, dtype=torch.bool)
+    candidate = g.op("Equal", counts, top)
     largest = float("inf") if work.is_floating_point else int(torch.iinfo(work).max)
-    masked = g.op("Where", candidate, xw, scalar(g, largest, work), dtype=work)
+    masked = g.op("Where", candidate, xw, scalar(g, largest, work))
     value = reduce(g, "ReduceMin", masked, [axis], True)
     # the last position holding the value (0 when none does, which only an all-NaN slice gives)
     pos = unsqueeze(g, arange(g, dim_size(g, x, axis)), list(range(1, rank - axis))) \
         if axis < rank - 1 else arange(g, dim_size(g, x, axis))
-    hit = g.op("Equal", xw, value, dtype=torch.bool)
-    index = reduce(g, "ReduceMax", g.op("Where", hit, pos, g.constant(0, torch.int64), dtype=torch.int64),
+    hit = g.op("Equal", xw, value)
+    index = reduce(g, "ReduceMax", g.op("Where", hit, pos, g.constant(0, torch.int64)),
                    [axis], True)
     if not keepdim:
         value, index = squeeze(g, value, [axis]), squeeze(g, index, [axis])
@@ -95,10 +95,10 @@ def _outer_edges(g, column, rng, dt, empty: bool):
         return scalar(g, 0.0, dt), scalar(g, 1.0, dt)
     lo = reduce(g, "ReduceMin", column, [0], False)
     hi = reduce(g, "ReduceMax", column, [0], False)
-    same = g.op("Equal", lo, hi, dtype=torch.bool)
+    same = g.op("Equal", lo, hi)
     half = scalar(g, 0.5, dt)
-    lo = g.op("Where", same, g.op("Sub", lo, half, dtype=dt), lo, dtype=dt)
-    hi = g.op("Where", same, g.op("Add", hi, half, dtype=dt), hi, dtype=dt)
+    lo = g.op("Where", same, g.op("Sub", lo, half), lo)
+    hi = g.op("Where", same, g.op("Add", hi, half), hi)
     return lo, hi
 
 
@@ -109,35 +109,34 @@ def _linspace_edges(g, lo, hi, bins: int, dt):
     ``(hi - lo) / bins``, so both ends are exact. (PyTorch's vectorised kernel restarts its
     count every few elements, so inner edges may differ from it in the last bit.)
     """
-    step = g.op("Div", g.op("Sub", hi, lo, dtype=dt), scalar(g, float(bins), dt), dtype=dt)
+    step = g.op("Div", g.op("Sub", hi, lo), scalar(g, float(bins), dt))
     k = torch.arange(bins + 1, dtype=torch.float64)
-    up = g.op("Add", lo, g.op("Mul", step, g.constant(k.to(dt)), dtype=dt), dtype=dt)
-    down = g.op("Sub", hi, g.op("Mul", step, g.constant((bins - k).to(dt)), dtype=dt), dtype=dt)
+    up = g.op("Add", lo, g.op("Mul", step, g.constant(k.to(dt))))
+    down = g.op("Sub", hi, g.op("Mul", step, g.constant((bins - k).to(dt))))
     first_half = g.constant(torch.arange(bins + 1) < (bins + 1) // 2)
-    return g.set_type(g.op("Where", first_half, up, down, dtype=dt), shape=[bins + 1])
+    return g.set_type(g.op("Where", first_half, up, down), shape=[bins + 1])
 
 
 def _bin_index(g, column, edges, bins: int):
     """The bin of each element of the 1-D ``column`` against 1-D ``edges``; -1 where none."""
     reached = compare(g, "ge", unsqueeze(g, column, [1]), unsqueeze(g, edges, [0]))  # [N, bins + 1]
     idx = g.op("Sub", reduce(g, "ReduceSum", cast(g, reached, torch.int64), [1], False),
-               g.constant(1, torch.int64), dtype=torch.int64)
-    last = g.op("Gather", edges, g.constant(bins, torch.int64), axis_i=0, dtype=g.dtype(edges))
+               g.constant(1, torch.int64))
+    last = g.op("Gather", edges, g.constant(bins, torch.int64), axis_i=0)
     # the top edge closes the last bin; beyond it nothing is counted
-    top = g.op("Equal", column, last, dtype=torch.bool)
-    idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx, dtype=torch.int64)
-    beyond = g.op("Equal", idx, g.constant(bins, torch.int64), dtype=torch.bool)
-    return g.op("Where", beyond, g.constant(-1, torch.int64), idx, dtype=torch.int64)
+    top = g.op("Equal", column, last)
+    idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx)
+    beyond = g.op("Equal", idx, g.constant(bins, torch.int64))
+    return g.op("Where", beyond, g.constant(-1, torch.int64), idx)
 
 
 def _bin_sums(g, idx, total_bins: int, weight, dt):
     """``[total_bins]`` sums of ``weight`` (1-D, or None for counts) over elements per bin index."""
-    onehot = g.op("Equal", unsqueeze(g, idx, [1]), g.constant(torch.arange(total_bins).reshape(1, -1)),
-                  dtype=torch.bool)
+    onehot = g.op("Equal", unsqueeze(g, idx, [1]), g.constant(torch.arange(total_bins).reshape(1, -1)))
     if weight is None:
         hits = cast(g, onehot, dt)
     else:  # Where, not a product with the one-hot: an infinite weight must not spill NaN elsewhere
-        hits = g.op("Where", onehot, unsqueeze(g, weight, [1]), scalar(g, 0.0, dt), dtype=dt)
+        hits = g.op("Where", onehot, unsqueeze(g, weight, [1]), scalar(g, 0.0, dt))
     return reduce(g, "ReduceSum", hits, [0], False)
 
 
@@ -157,12 +156,12 @@ def _known_empty(g, x) -> bool:
 
 
 def _bin_widths(g, edges, bins: int, dt):
-    return g.op("Sub", slice_(g, edges, [1], [bins + 1], [0]), slice_(g, edges, [0], [bins], [0]), dtype=dt)
+    return g.op("Sub", slice_(g, edges, [1], [bins + 1], [0]), slice_(g, edges, [0], [bins], [0]))
 
 
 def _normalise(g, hist, dt):
     """``hist`` over its total (NaN when nothing was counted, as in PyTorch)."""
-    return g.op("Div", hist, reduce(g, "ReduceSum", hist, None, False), dtype=dt)
+    return g.op("Div", hist, reduce(g, "ReduceSum", hist, None, False))
 
 
 @op("aten::histogram.bin_ct")
@@ -195,7 +194,7 @@ def _histogram(g, column, edges, bins: int, weight, density: bool, dt):
     w = None if weight is None else _flat(g, weight, dt)
     hist = _bin_sums(g, _bin_index(g, column, edges, bins), bins, w, dt)
     if density:
-        hist = g.op("Div", _normalise(g, hist, dt), _bin_widths(g, edges, bins, dt), dtype=dt)
+        hist = g.op("Div", _normalise(g, hist, dt), _bin_widths(g, edges, bins, dt))
     return hist
 
 
@@ -218,7 +217,7 @@ def _histogramdd(g, x, bins, rng, weight, density: bool):
     points = reshape(g, cast(g, x, dt), [-1, d])
     counts, all_edges, index, valid = [], [], None, None
     for k, b in enumerate(bins):
-        column = g.op("Gather", points, g.constant(k, torch.int64), axis_i=1, dtype=dt)
+        column = g.op("Gather", points, g.constant(k, torch.int64), axis_i=1)
         if isinstance(b, int):
             lo, hi = _outer_edges(g, column, None if rng is None else rng[2 * k:2 * k + 2], dt,
                                   _known_empty(g, x))
@@ -235,11 +234,11 @@ def _histogramdd(g, x, bins, rng, weight, density: bool):
         inside = compare(g, "ge", idx, g.constant(0, torch.int64))
         valid = inside if valid is None else and_(g, valid, inside)
         index = idx if index is None else g.op(
-            "Add", g.op("Mul", index, g.constant(n, torch.int64), dtype=torch.int64), idx, dtype=torch.int64)
+            "Add", g.op("Mul", index, g.constant(n, torch.int64)), idx)
     total = 1
     for n in counts:
         total *= n
-    index = g.op("Where", valid, index, g.constant(-1, torch.int64), dtype=torch.int64)
+    index = g.op("Where", valid, index, g.constant(-1, torch.int64))
     w = None if weight is None else _flat(g, weight, dt)
     hist = reshape(g, _bin_sums(g, index, total, w, dt), counts)
     if density:
@@ -248,7 +247,7 @@ def _histogramdd(g, x, bins, rng, weight, density: bool):
             widths = _bin_widths(g, edges, n, dt)
             if k < d - 1:
                 widths = unsqueeze(g, widths, list(range(1, d - k)))
-            hist = g.op("Div", hist, widths, dtype=dt)
+            hist = g.op("Div", hist, widths)
     return hist, all_edges
 
 
@@ -313,8 +312,8 @@ def segment_reduce(g, data, reduce_, *, lengths=None, indices=None, offsets=None
     if not isinstance(n, int):
         raise NotImplementedError("segment_reduce with a dynamic number of segments")
     if lengths is not None:
-        ends = g.op("CumSum", b, g.constant(k, torch.int64), dtype=torch.int64)
-        starts = g.op("Sub", ends, b, dtype=torch.int64)
+        ends = g.op("CumSum", b, g.constant(k, torch.int64))
+        starts = g.op("Sub", ends, b)
     else:
         starts, ends = slice_(g, b, [0], [n - 1], [k]), slice_(g, b, [1], [n], [k])
     # mask[..., s, p]: position p along axis lies in segment s; then room for data's trailing dims
@@ -325,28 +324,28 @@ def segment_reduce(g, data, reduce_, *, lengths=None, indices=None, offsets=None
     mask = unsqueeze(g, inside, trailing) if trailing else inside
     x = unsqueeze(g, cast(g, data, work), [k])  # [..., 1, D, rest]
     op_type, identity = _SEGMENT_OPS[reduce_]
-    out = reduce(g, op_type, g.op("Where", mask, x, scalar(g, identity, work), dtype=work), [k + 1], False)
+    out = reduce(g, op_type, g.op("Where", mask, x, scalar(g, identity, work)), [k + 1], False)
     init = None if initial is None else scalar(g, float(initial), work)
     if reduce_ in ("max", "min"):
         if init is not None:
-            out = g.op("Max" if reduce_ == "max" else "Min", out, init, dtype=work)
+            out = g.op("Max" if reduce_ == "max" else "Min", out, init)
         # ReduceMax/ReduceMin may skip NaNs; a masked sum of the NaNs alone puts them back
-        out = g.op("Add", out, _nan_sum(g, mask, x, [k + 1], work), dtype=work)
+        out = g.op("Add", out, _nan_sum(g, mask, x, [k + 1], work))
     elif reduce_ == "prod" and init is not None:
-        out = g.op("Mul", out, init, dtype=work)
+        out = g.op("Mul", out, init)
     elif init is not None:
-        out = g.op("Add", out, init, dtype=work)
+        out = g.op("Add", out, init)
     if reduce_ == "mean":
-        count = cast(g, g.op("Sub", ends, starts, dtype=torch.int64), work)
+        count = cast(g, g.op("Sub", ends, starts), work)
         count = unsqueeze(g, count, list(range(k + 1, rank))) if rank > k + 1 else count
-        out = g.op("Div", out, count, dtype=work)
+        out = g.op("Div", out, count)
         if init is not None:  # an empty segment is initial itself, not initial / 0
-            empty = g.op("Equal", count, scalar(g, 0.0, work), dtype=torch.bool)
-            out = g.op("Where", empty, init, out, dtype=work)
+            empty = g.op("Equal", count, scalar(g, 0.0, work))
+            out = g.op("Where", empty, init, out)
     return cast(g, out, dt)
 
 
 def _nan_sum(g, mask, x, axes, dt):
     """Sum over ``axes`` of the masked elements of ``x`` that are NaN: NaN where one is, else 0."""
-    nan = and_(g, mask, g.op("IsNaN", x, dtype=torch.bool))
-    return reduce(g, "ReduceSum", g.op("Where", nan, x, scalar(g, 0.0, dt), dtype=dt), axes, False)
+    nan = and_(g, mask, g.op("IsNaN", x))
+    return reduce(g, "ReduceSum", g.op("Where", nan, x, scalar(g, 0.0, dt)), axes, False)

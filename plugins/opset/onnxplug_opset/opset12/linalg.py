@@ -16,5 +16,5 @@ def einsum(g, equation, operands, path=None):
     dt = g.out_dtype()
     compute = dt if dt in _EINSUM_TYPES else torch.float32
     inputs = [cast(g, v, compute) for v in operands]
-    y = g.op("Einsum", *inputs, equation_s=equation.replace(" ", ""), dtype=compute)
+    y = g.op("Einsum", *inputs, equation_s=equation.replace(" ", ""))
     return cast(g, y, dt)

@@ -7,7 +7,7 @@ from ..registration import op
 
 def trilu(g, x, diagonal, upper):
     k = g.constant(int(diagonal)) if isinstance(diagonal, int) else diagonal
-    return g.op("Trilu", x, k, upper_i=int(upper), dtype=g.dtype(x))
+    return g.op("Trilu", x, k, upper_i=int(upper))
 
 
 @op("aten::tril")

@@ -49,17 +49,16 @@ def scatter_mean(g, x, dim, index, src, include_self):
     shape = g.shape(x)
     total = native_scatter_reduce(g, x, dim, index, src, "sum", include_self, "add")
     cdt = dt if dt.is_floating_point else torch.int64
-    start = g.op("Expand", g.constant(1 if include_self else 0, cdt), g.op("Shape", x, dtype=torch.int64),
-                 dtype=cdt)
-    ones = g.op("Expand", g.constant(1, cdt), g.op("Shape", index, dtype=torch.int64), dtype=cdt)
+    start = g.op("Expand", g.constant(1 if include_self else 0, cdt), g.op("Shape", x))
+    ones = g.op("Expand", g.constant(1, cdt), g.op("Shape", index))
     cnt = scatter_elements(g, g.set_type(start, shape=shape), dim, index,
                            g.set_type(ones, shape=g.shape(index)), "add")
-    divisor = g.op("Max", cnt, g.constant(1, cdt), dtype=cdt)
+    divisor = g.op("Max", cnt, g.constant(1, cdt))
     if dt.is_floating_point:
-        mean = g.op("Div", total, divisor, dtype=dt)
+        mean = g.op("Div", total, divisor)
     else:
         mean = cast(g, floor_divide(g, cast(g, total, torch.int64), divisor), dt)
-    hit = g.op("Greater", cnt, g.constant(0, cdt), dtype=torch.bool)
+    hit = g.op("Greater", cnt, g.constant(0, cdt))
     return g.set_type(where(g, hit, mean, x, dt), shape=shape)
 
 

@@ -17,10 +17,10 @@ def bincount(g, x, weights=None, minlength=0):
     dt = bincount_dtype(g, weights)
     x64 = cast(g, x, torch.int64)
     n = output_length(g, x64, minlength)
-    zeros = g.op("ConstantOfShape", unsqueeze(g, n, [0]), value=torch.zeros(1, dtype=dt), dtype=dt)
+    zeros = g.op("ConstantOfShape", unsqueeze(g, n, [0]), value=torch.zeros(1, dtype=dt))
     if weights is None:
-        updates = g.op("Expand", g.constant(1, dt), g.op("Shape", x64, dtype=torch.int64), dtype=dt)
+        updates = g.op("Expand", g.constant(1, dt), g.op("Shape", x64))
     else:
         updates = cast(g, weights, dt)
-    out = g.op("ScatterElements", zeros, x64, updates, axis_i=0, reduction_s="add", dtype=dt)
+    out = g.op("ScatterElements", zeros, x64, updates, axis_i=0, reduction_s="add")
     return g.set_type(out, shape=g.out_shape())

@@ -10,7 +10,7 @@ PADDING = {0: "zeros", 1: "border", 2: "reflection"}
 
 def grid_sample(g, x, grid, mode, padding_mode, align_corners):
     return g.op("GridSample", x, grid, mode_s=mode, padding_mode_s=PADDING[padding_mode],
-                align_corners_i=int(align_corners), dtype=g.dtype(x))
+                align_corners_i=int(align_corners))
 
 
 @op("aten::grid_sampler", "aten::grid_sampler_2d")

@@ -18,5 +18,4 @@ def group_norm(g, x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled
         return composed(g, x, num_groups, weight, bias, eps)
     scale = cast(g, weight, dt) if weight is not None else g.constant(torch.ones(c, dtype=dt))
     shift = cast(g, bias, dt) if bias is not None else g.constant(torch.zeros(c, dtype=dt))
-    return g.op("GroupNormalization", x, scale, shift, num_groups_i=int(num_groups), epsilon_f=float(eps),
-                dtype=dt)
+    return g.op("GroupNormalization", x, scale, shift, num_groups_i=int(num_groups), epsilon_f=float(eps))

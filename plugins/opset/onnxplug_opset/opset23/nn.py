@@ -15,7 +15,7 @@ def rms_norm(g, x, normalized_shape, weight=None, eps=None):
     axis = g.rank(x) - len(normalized_shape)
     if weight is None:
         weight = g.constant(torch.ones(list(normalized_shape), dtype=dt))
-    return g.op("RMSNormalization", x, weight, axis_i=axis, epsilon_f=float(eps), dtype=dt)
+    return g.op("RMSNormalization", x, weight, axis_i=axis, epsilon_f=float(eps))
 
 
 @op("aten::scaled_dot_product_attention")
@@ -26,6 +26,5 @@ def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
     ranks = {g.rank(q), g.rank(k), g.rank(v)}
     if ranks != {4} or dropout_p or (attn_mask is not None and g.rank(attn_mask) not in (2, 3, 4)):
         return composed(g, q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa)
-    dt = g.dtype(q)
     return g.op("Attention", q, k, v, attn_mask, is_causal_i=int(bool(is_causal)),
-                scale_f=None if scale is None else float(scale), dtype=dt)
+                scale_f=None if scale is None else float(scale))

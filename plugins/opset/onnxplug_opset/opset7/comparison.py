@@ -87,7 +87,7 @@ def _bitwise(bool_op: str, int_op: str):
             return eh.bool_op(g, bool_op, a, b)
         if g.opset < 18:
             raise NotImplementedError(f"{int_op} on integer tensors needs opset 18 or later")
-        return g.op(int_op, a, b, dtype=dt)
+        return g.op(int_op, a, b)
     convert.__doc__ = f"``{bool_op}`` on bools; ``{int_op}`` on integers (opset 18)."
     return convert
 
@@ -109,7 +109,7 @@ def bitwise_not(g, x):
     if dt == torch.bool:
         return eh.not_(g, x)
     if g.opset >= 18:
-        return g.op("BitwiseNot", x, dtype=dt)
+        return g.op("BitwiseNot", x)
     if dt == torch.uint8:  # ~x == 255 - x
         return eh.arith(g, "Sub", eh.c(g, 255, dt), x, dt)
     return eh.arith(g, "Sub", eh.arith(g, "Sub", eh.c(g, 0, dt), x, dt), eh.c(g, 1, dt), dt)  # -x - 1

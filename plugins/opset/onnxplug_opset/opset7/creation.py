@@ -114,11 +114,11 @@ def _dynamic_arange(g, start, end, step, dt):
     s, e, d = (cast(g, v, work) if not isinstance(v, (int, float)) else g.constant(v, work)
                for v in (start, end, step))
     if g.opset >= 11:
-        return cast(g, g.op("Range", s, e, d, dtype=work), dt)
+        return cast(g, g.op("Range", s, e, d), dt)
     f = torch.float64
-    n = g.op("Ceil", g.op("Div", g.op("Sub", cast(g, e, f), cast(g, s, f), dtype=f), cast(g, d, f), dtype=f), dtype=f)
+    n = g.op("Ceil", g.op("Div", g.op("Sub", cast(g, e, f), cast(g, s, f)), cast(g, d, f)))
     idx = arange_values(g, cast(g, n, torch.int64), work)
-    return cast(g, g.op("Add", s, g.op("Mul", idx, d, dtype=work), dtype=work), dt)
+    return cast(g, g.op("Add", s, g.op("Mul", idx, d)), dt)
 
 
 @op("aten::linspace", "aten::linspace.Tensor_Tensor", "aten::linspace.Tensor_Scalar",
@@ -137,12 +137,12 @@ def _linspace(g, start, end, steps, dt):
     e = cast(g, end, work) if not isinstance(end, (int, float)) else g.constant(float(end), work)
     if steps == 1:
         return cast(g, g.op("Reshape", s, g.constant([1], torch.int64), dtype=work), dt)
-    step = g.op("Div", g.op("Sub", e, s, dtype=work), g.constant(float(steps - 1), work), dtype=work)
+    step = g.op("Div", g.op("Sub", e, s), g.constant(float(steps - 1), work))
     i = torch.arange(steps, dtype=work)
     half = steps // 2
-    up = g.op("Add", s, g.op("Mul", g.constant(i[:half]), step, dtype=work), dtype=work)
-    down = g.op("Sub", e, g.op("Mul", g.constant(steps - 1 - i[half:]), step, dtype=work), dtype=work)
-    return cast(g, g.op("Concat", up, down, axis_i=0, dtype=work), dt)
+    up = g.op("Add", s, g.op("Mul", g.constant(i[:half]), step))
+    down = g.op("Sub", e, g.op("Mul", g.constant(steps - 1 - i[half:]), step))
+    return cast(g, g.op("Concat", up, down, axis_i=0), dt)
 
 
 @op("aten::logspace", "aten::logspace.Tensor_Tensor", "aten::logspace.Tensor_Scalar",
@@ -152,7 +152,7 @@ def logspace(g, start, end, steps, base=10.0, *args, **kwargs):
     if isinstance(start, (int, float)) and isinstance(end, (int, float)):
         return g.constant(torch.logspace(start, end, steps, base, dtype=torch.float64).to(dt))
     lin = _linspace(g, start, end, steps, torch.float64)
-    out = g.op("Pow", g.constant(float(base), torch.float64), lin, dtype=torch.float64)
+    out = g.op("Pow", g.constant(float(base), torch.float64), lin)
     return cast(g, out, dt)
 
 
@@ -166,6 +166,6 @@ def eye(g, n, m=None, *args, **kwargs):
         raise NotImplementedError("a large or dynamic eye needs EyeLike (opset 9)")
     shape = int_list(g, [n, m])
     work = dt if dt != torch.bool else torch.int64
-    z = g.op("ConstantOfShape", shape, value=torch.tensor([0], dtype=work), dtype=work)
-    return cast(g, g.op("EyeLike", z, dtype=work), dt)
+    z = g.op("ConstantOfShape", shape, value=torch.tensor([0], dtype=work))
+    return cast(g, g.op("EyeLike", z), dt)
 

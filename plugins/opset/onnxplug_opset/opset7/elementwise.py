@@ -171,10 +171,10 @@ def pow_(g, x, y):
         return eh.arith(g, "Mul", xv, xv, dt)
     if dt in (torch.float32, torch.float64):
         (a, b), _ = promote(g, x, y, to=dt)
-        return g.op("Pow", a, b, dtype=dt)
+        return g.op("Pow", a, b)
     run = torch.float32 if dt.is_floating_point else torch.float64
     a, b = as_value(g, x, run), as_value(g, y, run)
-    out = g.op("Pow", a, b, dtype=run)
+    out = g.op("Pow", a, b)
     if not dt.is_floating_point:
         out = op1(g, "Round", out) if g.opset >= 11 else out
     return cast(g, out, dt)
@@ -183,7 +183,7 @@ def pow_(g, x, y):
 @op("aten::float_power.Tensor_Tensor", "aten::float_power.Tensor_Scalar", "aten::float_power.Scalar")
 def float_power(g, x, y):
     a, b = as_value(g, x, torch.float64), as_value(g, y, torch.float64)
-    return g.op("Pow", a, b, dtype=torch.float64)
+    return g.op("Pow", a, b)
 
 
 @op("aten::exp")
@@ -193,7 +193,7 @@ def exp(g, x):
 
 @op("aten::exp2")
 def exp2(g, x):
-    return float_math(g, x, lambda v, d: g.op("Pow", c(g, 2.0, d), v, dtype=d))
+    return float_math(g, x, lambda v, d: g.op("Pow", c(g, 2.0, d), v))
 
 
 @op("aten::expm1")
@@ -451,7 +451,7 @@ def prelu(g, x, weight):
     dt = g.dtype(x)
     run = dt if dt in ONNX7_FLOATS else torch.float32
     w = cast(g, _prelu_weight(g, x, weight), run)
-    return cast(g, g.op("PRelu", cast(g, x, run), w, dtype=run), dt)
+    return cast(g, g.op("PRelu", cast(g, x, run), w), dt)
 
 
 @op("aten::rrelu")
@@ -504,14 +504,13 @@ def _softmax_last(g, onnx_op, x, dim):
     """Before opset 13 Softmax flattens from ``axis``: move ``dim`` last, then axis=-1 is exact."""
     rank = g.rank(x)
     dim = dim % rank if rank else 0
-    dt = g.dtype(x)
     if rank in (0, None) or dim == rank - 1:
-        return g.op(onnx_op, x, axis_i=max(rank - 1, 0) if rank else 0, dtype=dt)
+        return g.op(onnx_op, x, axis_i=max(rank - 1, 0) if rank else 0)
     perm = list(range(rank))
     perm[dim], perm[-1] = perm[-1], perm[dim]
-    t = g.op("Transpose", x, perm_is=perm, dtype=dt)
-    y = g.op(onnx_op, t, axis_i=rank - 1, dtype=dt)
-    return g.op("Transpose", y, perm_is=perm, dtype=dt)
+    t = g.op("Transpose", x, perm_is=perm)
+    y = g.op(onnx_op, t, axis_i=rank - 1)
+    return g.op("Transpose", y, perm_is=perm)
 
 
 @op("aten::softmax.int", "aten::_softmax")

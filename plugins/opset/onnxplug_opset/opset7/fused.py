@@ -61,10 +61,10 @@ def _logits_grad(g, logp, target, weight, reduction: str, ignore_index: int, c: 
     of sample n's target (0 where it is ignored), divided by the sum of those weights for 'mean'."""
     _, keep = nn7.nll_composed(g, logp, target, weight, 0, ignore_index)  # a_n before the mean
     if reduction == "mean":
-        keep = g.op("Div", keep, reduce(g, "ReduceSum", keep, None, False), dtype=dt)
+        keep = g.op("Div", keep, reduce(g, "ReduceSum", keep, None, False))
     hot = cast(g, nn7._class_mask(g, target, c, 2), dt)
-    diff = g.op("Sub", g.op("Exp", logp, dtype=dt), hot, dtype=dt)
-    return g.op("Mul", diff, unsqueeze(g, keep, [1]), dtype=dt)
+    diff = g.op("Sub", g.op("Exp", logp), hot)
+    return g.op("Mul", diff, unsqueeze(g, keep, [1]))
 
 
 @op("torch_nn::_linear_cross_entropy_batch_chunked.default")

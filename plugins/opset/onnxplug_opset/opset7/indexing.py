@@ -38,7 +38,7 @@ def gather(g, x, dim, index, sparse_grad=False):
     if not xs:
         return g.op("Gather", reshape(g, x, [1]), reshape(g, index, [-1]), axis_i=0, dtype=g.dtype(x))
     lin = elements_linear_index(g, index, norm_dim(dim, len(xs)), xs)
-    return g.op("Gather", reshape(g, x, [-1]), lin, axis_i=0, dtype=g.dtype(x))
+    return g.op("Gather", reshape(g, x, [-1]), lin, axis_i=0)
 
 
 def scatter_dense(g, x, dim, index, src, reduce, include_self=True):
@@ -125,7 +125,7 @@ def index(g, x, indices):
     if len(real) == 1:
         d, idx = real[0]
         idx = normalize_index(g, idx, dim_size(g, x, d)) if g.opset < 11 else cast(g, idx, torch.int64)
-        return g.op("Gather", x, idx, axis_i=d, dtype=g.dtype(x))
+        return g.op("Gather", x, idx, axis_i=d)
     return index_gather(g, x, indices)
 
 
@@ -148,7 +148,7 @@ def index_select(g, x, dim, idx):
     dim = norm_dim(dim, g.rank(x))
     idx = rs(g, idx, [-1]) if g.rank(idx) == 0 else idx
     idx = normalize_index(g, idx, dim_size(g, x, dim)) if g.opset < 11 else idx
-    return g.op("Gather", x, idx, axis_i=dim, dtype=g.dtype(x))
+    return g.op("Gather", x, idx, axis_i=dim)
 
 
 def _index_dim(g, x, dim, idx):
@@ -178,10 +178,10 @@ def index_add(g, x, dim, idx, source, alpha=1):
         return to_bool(g, index_add(g, from_bool(g, x), dim, idx, from_bool(g, cast(g, source, torch.bool))))
     src = cast(g, source, g.dtype(x))
     if alpha != 1:
-        src = g.set_type(g.op("Mul", src, g.constant(alpha, g.dtype(x)), dtype=g.dtype(x)), shape=g.shape(source))
+        src = g.set_type(g.op("Mul", src, g.constant(alpha, g.dtype(x))), shape=g.shape(source))
     if g.rank(x) == 0:
-        n = g.op("Cast", g.op("Size", idx, dtype=torch.int64), to_i=onnx_type(g.dtype(x)), dtype=g.dtype(x))
-        return g.op("Add", x, g.op("Mul", reshape(g, src, []), n, dtype=g.dtype(x)), dtype=g.dtype(x))
+        n = g.op("Cast", g.op("Size", idx), to_i=onnx_type(g.dtype(x)))
+        return g.op("Add", x, g.op("Mul", reshape(g, src, []), n))
     indices, d = _index_dim(g, x, dim, idx)
     return index_scatter(g, x, indices, src, True)
 
@@ -207,8 +207,7 @@ def put(g, x, idx, source, accumulate=False):
 def take(g, x, idx):
     flat = rs(g, x, [-1])
     return g.op("Gather", flat, normalize_index(g, idx, numel(g.static_shape(x) or [None]) or
-                                                g.op("Size", x, dtype=torch.int64)), axis_i=0,
-                dtype=g.dtype(x))
+                                                g.op("Size", x, dtype=torch.int64)), axis_i=0)
 
 
 @op("aten::masked_fill.Scalar", "aten::masked_fill.Tensor")
@@ -236,16 +235,16 @@ def topk_op(g, x, k, axis, largest=True):
     if g.opset < 11 and not dt.is_floating_point:
         return _topk_integer(g, x, k, axis, largest)
     if g.opset < 11 and not largest:
-        vals, idx = topk_op(g, g.set_type(g.op("Neg", x, dtype=dt), shape=g.shape(x)), k, axis, True)
-        return g.op("Neg", vals, dtype=dt), idx
+        vals, idx = topk_op(g, g.set_type(g.op("Neg", x), shape=g.shape(x)), k, axis, True)
+        return g.op("Neg", vals), idx
     if g.opset < 10:
         if not isinstance(k, int):
             raise NotImplementedError("TopK with a dynamic k needs opset 10")
-        return _typed(g, *g.op("TopK", x, k_i=k, axis_i=axis, outputs=2, dtype=dt))
+        return _typed(g, *g.op("TopK", x, k_i=k, axis_i=axis, outputs=2))
     k_v = g.constant([k], torch.int64) if isinstance(k, int) else reshape(g, cast(g, k, torch.int64), [1])
     if g.opset < 11:
-        return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, outputs=2, dtype=dt))
-    return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2, dtype=dt))
+        return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, outputs=2))
+    return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2))
 
 
 def _topk_integer(g, x, k, axis, largest):
@@ -284,8 +283,8 @@ def _topk_int64(g, x, k, axis, largest):
     n = shape[axis]
     f64 = torch.float64
     half = g.constant(_HALF, torch.int64)
-    high = g.op("Div", x, half, dtype=torch.int64)
-    low = g.op("Sub", x, g.op("Mul", high, half, dtype=torch.int64), dtype=torch.int64)
+    high = g.op("Div", x, half)
+    low = g.op("Sub", x, g.op("Mul", high, half))
     high_f = g.set_type(cast(g, high, f64), shape=shape)
     low_f = g.set_type(cast(g, low, f64), shape=shape)
     _, by_low = topk_op(g, low_f, n, axis, largest)
@@ -312,9 +311,9 @@ def _take_along(g, x, idx, axis):
             view = [1] * len(ishape)
             view[d] = size
             offsets = offsets + torch.arange(size).reshape(view) * strides[d]
-    lin = g.op("Mul", idx, g.constant(strides[axis], torch.int64), dtype=torch.int64)
-    lin = g.op("Add", lin, g.constant(offsets), dtype=torch.int64)
-    out = g.op("Gather", rs(g, x, [-1]), lin, axis_i=0, dtype=g.dtype(x))
+    lin = g.op("Mul", idx, g.constant(strides[axis], torch.int64))
+    lin = g.op("Add", lin, g.constant(offsets))
+    out = g.op("Gather", rs(g, x, [-1]), lin, axis_i=0)
     return g.set_type(out, shape=ishape)
 
 
@@ -381,8 +380,8 @@ def kthvalue(g, x, k, dim=-1, keepdim=False):
     dim = norm_dim(dim, rank)
     vals, idx = topk_op(g, x, k, dim, False)
     pick = g.constant([k - 1], torch.int64) if keepdim else g.constant(k - 1, torch.int64)
-    v = g.op("Gather", vals, pick, axis_i=dim, dtype=g.dtype(x))
-    i = g.op("Gather", idx, pick, axis_i=dim, dtype=torch.int64)
+    v = g.op("Gather", vals, pick, axis_i=dim)
+    i = g.op("Gather", idx, pick, axis_i=dim)
     return v, i
 
 
@@ -406,7 +405,7 @@ def cumsum(g, x, dim, dtype=None):
     work = dt if dt in (torch.float32, torch.float64) else torch.float64
     xt, perm = _last(g, g.set_type(cast(g, x, work), shape=g.shape(x)), dim)
     tri = g.constant(torch.triu(torch.ones(n, n, dtype=work)))
-    out = g.op("MatMul", xt, tri, dtype=work)
+    out = g.op("MatMul", xt, tri)
     return cast(g, transpose(g, out, perm), dt)
 
 
@@ -416,8 +415,8 @@ def one_hot(g, x, num_classes=-1):
     if num_classes < 0:
         raise NotImplementedError("one_hot needs num_classes (the data-dependent default is not exportable)")
     classes = g.constant(torch.arange(num_classes, dtype=torch.int64))
-    eq = g.op("Equal", unsqueeze(g, cast(g, x, torch.int64), [g.rank(x)]), classes, dtype=torch.bool)
-    return g.op("Cast", eq, to_i=7, dtype=torch.int64)
+    eq = g.op("Equal", unsqueeze(g, cast(g, x, torch.int64), [g.rank(x)]), classes)
+    return g.op("Cast", eq, to_i=7)
 
 
 def _tri_mask(g, x, diagonal, upper):
@@ -432,10 +431,10 @@ def _tri_mask(g, x, diagonal, upper):
     rank = g.rank(x)
     rows = unsqueeze(g, arange(g, dim_size(g, x, rank - 2)), [1])
     cols = unsqueeze(g, arange(g, dim_size(g, x, rank - 1)), [0])
-    offset = g.op("Sub", cols, rows, dtype=torch.int64)
+    offset = g.op("Sub", cols, rows)
     k = g.constant(diagonal, torch.int64) if isinstance(diagonal, int) else cast(g, diagonal, torch.int64)
     if upper:  # col - row >= k
-        return g.op("Not", g.op("Less", offset, k, dtype=torch.bool), dtype=torch.bool)
+        return g.op("Not", g.op("Less", offset, k))
     return g.op("Not", g.op("Greater", offset, k, dtype=torch.bool), dtype=torch.bool)
 
 
@@ -484,7 +483,7 @@ def diag_embed(g, x, offset=0, dim1=-2, dim2=-1):
     zero = filled(g, zero_shape, 0, dt) if all(isinstance(s, int) for s in lead) else g.op(
         "Slice", g.op("Mul", x, g.constant(0, dt), dtype=dt), g.constant([0]), g.constant([1]),
         g.constant([-1]), dtype=dt)
-    ext = g.op("Concat", x, zero, axis_i=-1, dtype=dt)
+    ext = g.op("Concat", x, zero, axis_i=-1)
     table = torch.full((n, n), length, dtype=torch.int64)
     for i in range(length):
         r, c = (i, i + offset) if offset >= 0 else (i - offset, i)
@@ -523,7 +522,7 @@ def _rebuild(g, x, src, dims, table_from):
     table = table_from(sz)
     n_src = int((table >= 0).sum())
     flat_s = reshape(g, cast(g, src, dt), [0] * len(keep) + [n_src])
-    both = g.op("Concat", flat_x, flat_s, axis_i=len(keep), dtype=dt)
+    both = g.op("Concat", flat_x, flat_s, axis_i=len(keep))
     idx = torch.where(table >= 0, numel(sz) + table, torch.arange(numel(sz)))
     out = gather_table(g, both, idx, len(keep))
     out = reshape(g, out, [0] * len(keep) + sz)
@@ -590,12 +589,12 @@ def _slice_scatter_dynamic(g, x, src, dim, start, end, step):
         src = cast(g, src, dt)
         m = dim_size(g, src, dim)
         first = start if isinstance(start, int) and start >= 0 else slice_position(g, start, dim_size(g, x, dim))
-        pos = g.op("Mul", arange(g, m, torch.int64), g.constant(step, torch.int64), dtype=torch.int64)
-        pos = g.op("Add", pos, as_i64(g, first), dtype=torch.int64)
+        pos = g.op("Mul", arange(g, m, torch.int64), g.constant(step, torch.int64))
+        pos = g.op("Add", pos, as_i64(g, first))
         rank = g.rank(x)
         pos = unsqueeze(g, pos, [d for d in range(rank) if d != dim]) if rank > 1 else pos
-        index = g.op("Expand", pos, shape_value(g, src), dtype=torch.int64)
-        return g.op("ScatterElements", x, index, src, axis_i=dim, dtype=dt)
+        index = g.op("Expand", pos, shape_value(g, src))
+        return g.op("ScatterElements", x, index, src, axis_i=dim)
     src = cast(g, src, dt)
     parts = []
     if not (isinstance(start, int) and start == 0):
@@ -605,7 +604,7 @@ def _slice_scatter_dynamic(g, x, src, dim, start, end, step):
     tail = _tail_start(g, x, src, dim, start, end)
     if tail is not None:
         parts.append(slice_(g, x, [tail], [INT64_MAX], [dim]))
-    return g.op("Concat", *parts, axis_i=dim, dtype=dt)
+    return g.op("Concat", *parts, axis_i=dim)
 
 
 def _tail_start(g, x, src, dim, start, end):

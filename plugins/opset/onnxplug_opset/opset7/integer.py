@@ -36,10 +36,10 @@ def euclid_steps(dt: torch.dtype) -> int:
 
 def _nonzero_any(g, v):
     """Whether any element of the integer ``v`` is non-zero (False for an empty ``v``), as 0-d bool."""
-    flags = g.op("Cast", g.op("Cast", v, to_i=onnx_type(torch.bool), dtype=torch.bool),
-                 to_i=onnx_type(torch.int64), dtype=torch.int64)
-    count = g.op("ReduceSum", flags, keepdims_i=0, dtype=torch.int64)
-    return g.op("Cast", count, to_i=onnx_type(torch.bool), dtype=torch.bool)
+    flags = g.op("Cast", g.op("Cast", v, to_i=onnx_type(torch.bool)),
+                 to_i=onnx_type(torch.int64))
+    count = g.op("ReduceSum", flags, keepdims_i=0)
+    return g.op("Cast", count, to_i=onnx_type(torch.bool))
 
 
 def gcd_values(g, a, b):
@@ -61,13 +61,13 @@ def gcd_values(g, a, b):
     y = body.add_input("b", dt)
     # constants come from the outer graph: before opset 9 they are initializers, which a
     # subgraph of IR version 3 could only hold as (positional) inputs
-    done = body.op("Cast", compare(body, "eq", x, zero), to_i=onnx_type(dt), dtype=dt)
+    done = body.op("Cast", compare(body, "eq", x, zero), to_i=onnx_type(dt))
     nxt = fmod(body, y, op2(body, "Add", x, done))  # divisor 1 where a == 0: the result is 0
     keep = op2(body, "Add", x, op2(body, "Mul", y, done))  # a, or b where a == 0
     graph = body.finish(_nonzero_any(body, nxt), nxt, keep)
 
     _, out = g.op("Loop", g.constant(euclid_steps(dt), torch.int64), _nonzero_any(g, b0), b0, a0,
-                  body_g=graph, outputs=2, dtype=dt)
+                  body_g=graph, outputs=2)
     return out
 
 
@@ -95,5 +95,5 @@ def lcm(g, a, b):
     x, y, dt = _operands(g, a, b)
     run = g.dtype(x)
     d = gcd_values(g, x, y)
-    d = op2(g, "Add", d, g.op("Cast", compare(g, "eq", d, c(g, 0, run)), to_i=onnx_type(run), dtype=run))
+    d = op2(g, "Add", d, g.op("Cast", compare(g, "eq", d, c(g, 0, run)), to_i=onnx_type(run)))
     return _typed(g, op1(g, "Abs", op2(g, "Mul", op2(g, "Div", x, d), y)), dt)

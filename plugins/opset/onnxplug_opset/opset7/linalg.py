@@ -18,7 +18,7 @@ from ..registration import op
 def _scaled(g, x, factor, dt):
     if factor == 1:
         return x
-    return g.op("Mul", x, scalar(g, factor, dt), dtype=dt)
+    return g.op("Mul", x, scalar(g, factor, dt))
 
 
 def _add_scaled(g, bias, prod, beta, alpha):
@@ -27,7 +27,7 @@ def _add_scaled(g, bias, prod, beta, alpha):
     prod = _scaled(g, cast(g, prod, dt), alpha, dt)
     if beta == 0:
         return expand(g, prod, list(g.out_shape())) if g.out_shape() is not None else prod
-    return g.op("Add", _scaled(g, cast(g, bias, dt), beta, dt), prod, dtype=dt)
+    return g.op("Add", _scaled(g, cast(g, bias, dt), beta, dt), prod)
 
 
 def _matmul(g, a, b):
@@ -51,7 +51,7 @@ def outer(g, x, y):
     if dt == torch.bool:
         return logical_outer(g, x, y)
     a = unsqueeze(g, cast(g, x, dt), [1])
-    return g.op("Mul", a, cast(g, y, dt), dtype=dt)
+    return g.op("Mul", a, cast(g, y, dt))
 
 
 @op("aten::addmv")
@@ -96,7 +96,7 @@ def trace(g, x):
     compute = dt if dt in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64) \
         else torch.float32
     x = cast(g, x, compute)
-    masked = g.op("Mul", x, _eye(g, n, m, compute), dtype=compute)
+    masked = g.op("Mul", x, _eye(g, n, m, compute))
     return cast(g, reduce(g, "ReduceSum", masked, None, False), dt)
 
 
@@ -110,11 +110,11 @@ def linalg_cross(g, x, y, dim=-1):
     rx, ry = g.rank(x), g.rank(y)
 
     def roll(v, r, idx):
-        return g.op("Gather", v, g.constant(idx, torch.int64), axis_i=axis - (rank - r), dtype=dt)
+        return g.op("Gather", v, g.constant(idx, torch.int64), axis_i=axis - (rank - r))
 
-    a = g.op("Mul", roll(x, rx, [1, 2, 0]), roll(y, ry, [2, 0, 1]), dtype=dt)
-    b = g.op("Mul", roll(x, rx, [2, 0, 1]), roll(y, ry, [1, 2, 0]), dtype=dt)
-    return g.op("Sub", a, b, dtype=dt)
+    a = g.op("Mul", roll(x, rx, [1, 2, 0]), roll(y, ry, [2, 0, 1]))
+    b = g.op("Mul", roll(x, rx, [2, 0, 1]), roll(y, ry, [1, 2, 0]))
+    return g.op("Sub", a, b)
 
 
 @op("aten::cdist", "aten::_cdist_forward")
@@ -124,7 +124,7 @@ def cdist(g, x1, x2, p=2.0, compute_mode=None):
     dt = float_compute(out)
     a = unsqueeze(g, cast(g, x1, dt), [g.rank(x1) - 1])  # [..., P, 1, M]
     b = unsqueeze(g, cast(g, x2, dt), [g.rank(x2) - 2])  # [..., 1, R, M]
-    diff = g.op("Sub", a, b, dtype=dt)
+    diff = g.op("Sub", a, b)
     return cast(g, vector_norm(g, diff, p, [len(g.out_shape())], False), out)
 
 
@@ -148,38 +148,36 @@ def _elimination(g, a, n: int, batch_rank: int, dt, aug=None):
     last = batch_rank + 1  # the axis of columns
     rows_axis = batch_rank
     done_rows = []  # each [..., 1, width]
-    work = a if aug is None else g.op("Concat", a, aug, axis_i=last, dtype=dt)
+    work = a if aug is None else g.op("Concat", a, aug, axis_i=last)
     width = n + (0 if aug is None else g.shape(aug)[-1])
     for k in range(n):
         m = n - k  # rows left
         col = slice_(g, work, [k], [k + 1], [last])  # [..., m, 1]
-        absval = g.op("Abs", col, dtype=dt)
-        p = g.op("ArgMax", absval, axis_i=rows_axis, keepdims_i=1, dtype=torch.int64)  # [..., 1, 1]
-        onehot = cast(g, g.op("Equal", g.constant(torch.arange(m).reshape(m, 1)), p, dtype=torch.bool), dt)
+        absval = g.op("Abs", col)
+        p = g.op("ArgMax", absval, axis_i=rows_axis, keepdims_i=1)  # [..., 1, 1]
+        onehot = cast(g, g.op("Equal", g.constant(torch.arange(m).reshape(m, 1)), p), dt)
         top = slice_(g, work, [0], [1], [rows_axis])  # [..., 1, width]
         # row p: sum over rows of onehot * work
-        row_p = reduce(g, "ReduceSum", g.op("Mul", onehot, work, dtype=dt), [rows_axis], True)
+        row_p = reduce(g, "ReduceSum", g.op("Mul", onehot, work), [rows_axis], True)
         e0 = g.constant(torch.eye(m, 1, dtype=dt))  # [m, 1]
-        delta = g.op("Sub", top, row_p, dtype=dt)  # [..., 1, width]
-        work = g.op("Add", work, g.op("Mul", g.op("Sub", onehot, e0, dtype=dt), delta, dtype=dt), dtype=dt)
+        delta = g.op("Sub", top, row_p)  # [..., 1, width]
+        work = g.op("Add", work, g.op("Mul", g.op("Sub", onehot, e0), delta))
         # now the pivot row is on top
         sign = g.op("Sub", scalar(g, 1.0, dt),
                     g.op("Mul", scalar(g, 2.0, dt),
-                         g.op("Sub", scalar(g, 1.0, dt), slice_(g, onehot, [0], [1], [rows_axis]), dtype=dt),
-                         dtype=dt), dtype=dt)  # [..., 1, 1]: -1 when swapped
+                         g.op("Sub", scalar(g, 1.0, dt), slice_(g, onehot, [0], [1], [rows_axis]))))  # [..., 1, 1]: -1 when swapped
         pivot = slice_(g, slice_(g, work, [0], [1], [rows_axis]), [k], [k + 1], [last])  # [..., 1, 1]
-        step = g.op("Mul", pivot, sign, dtype=dt)
-        det = step if det is None else g.op("Mul", det, step, dtype=dt)
+        step = g.op("Mul", pivot, sign)
+        det = step if det is None else g.op("Mul", det, step)
         # a zero pivot means a zero column: the determinant is 0 and dividing by 1 keeps it finite
-        nonzero = cast(g, g.op("Greater", g.op("Abs", pivot, dtype=dt), scalar(g, 0.0, dt),
-                               dtype=torch.bool), dt)
-        safe = g.op("Add", pivot, g.op("Sub", scalar(g, 1.0, dt), nonzero, dtype=dt), dtype=dt)
+        nonzero = cast(g, g.op("Greater", g.op("Abs", pivot), scalar(g, 0.0, dt)), dt)
+        safe = g.op("Add", pivot, g.op("Sub", scalar(g, 1.0, dt), nonzero))
         top = slice_(g, work, [0], [1], [rows_axis])
-        done_rows.append(g.op("Div", top, safe, dtype=dt))
+        done_rows.append(g.op("Div", top, safe))
         if m > 1:
             rest = slice_(g, work, [1], [m], [rows_axis])  # [..., m-1, width]
-            factors = g.op("Div", slice_(g, rest, [k], [k + 1], [last]), safe, dtype=dt)
-            work = g.op("Sub", rest, g.op("Mul", factors, top, dtype=dt), dtype=dt)
+            factors = g.op("Div", slice_(g, rest, [k], [k + 1], [last]), safe)
+            work = g.op("Sub", rest, g.op("Mul", factors, top))
     return det, done_rows, width
 
 
@@ -216,9 +214,9 @@ def _inverse(g, x, n, dt):
         row = rows[k]
         for j in range(k + 1, n):
             coef = slice_(g, row, [j], [j + 1], [last])
-            row = g.op("Sub", row, g.op("Mul", coef, solved[j], dtype=dt), dtype=dt)
+            row = g.op("Sub", row, g.op("Mul", coef, solved[j]))
         solved[k] = row
-    full = g.op("Concat", *solved, axis_i=batch_rank, dtype=dt) if n > 1 else solved[0]
+    full = g.op("Concat", *solved, axis_i=batch_rank) if n > 1 else solved[0]
     return slice_(g, full, [n], [2 * n], [last])
 
 

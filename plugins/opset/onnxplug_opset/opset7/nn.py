@@ -36,10 +36,10 @@ def linear(g, x, weight, bias=None):
     dt = g.dtype(x)
     if g.rank(x) == 2 and gemm_dtype(dt) and (bias is not None or g.opset >= 11):
         if bias is None:
-            return g.op("Gemm", x, weight, transB_i=1, dtype=dt)
-        return g.op("Gemm", x, weight, bias, transB_i=1, dtype=dt)
+            return g.op("Gemm", x, weight, transB_i=1)
+        return g.op("Gemm", x, weight, bias, transB_i=1)
     y = matmul_op(g, x, matmul_weight_t(g, weight), dt)
-    return y if bias is None else g.op("Add", y, cast(g, bias, dt), dtype=dt)
+    return y if bias is None else g.op("Add", y, cast(g, bias, dt))
 
 
 @op("aten::matmul", "aten::mm", "aten::bmm")
@@ -52,7 +52,7 @@ def addmm(g, bias, x, y, beta=1, alpha=1):
     """``beta * bias + alpha * (x @ y)``: Gemm for floats; integers (no Gemm kernel) compose it."""
     dt = g.out_dtype()
     if gemm_dtype(dt):
-        return g.op("Gemm", x, y, bias, alpha_f=float(alpha), beta_f=float(beta), dtype=dt)
+        return g.op("Gemm", x, y, bias, alpha_f=float(alpha), beta_f=float(beta))
     from .linalg import _add_scaled
 
     return _add_scaled(g, bias, matmul_op(g, x, y, dt), beta, alpha)
@@ -92,7 +92,7 @@ def conv(g, x, weight, bias, stride, padding, dilation, transposed, output_paddi
     if any(out_pad):
         attrs["output_padding_is"] = out_pad
     inputs = [x, weight] + ([bias] if bias is not None else [])
-    return g.op(op_type, *inputs, dtype=g.dtype(x), **attrs)
+    return g.op(op_type, *inputs, **attrs)
 
 
 def conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n):
@@ -102,7 +102,6 @@ def conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n):
     where even no crop is not enough, zeros are appended: no input reaches those positions, so
     they hold only the bias, added after.
     """
-    dt = g.dtype(x)
     pads = list(attrs["pads_is"])
     extra = []
     for i in range(n):
@@ -110,15 +109,15 @@ def conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n):
         pads[n + i] = max(end, 0)
         extra.append(max(-end, 0))
     attrs["pads_is"] = pads
-    y = g.op("ConvTranspose", x, weight, dtype=dt, **attrs)
+    y = g.op("ConvTranspose", x, weight, **attrs)
     if any(extra):
         pad_amounts = [0] * (n + 2) + [0, 0] + extra
         if g.opset >= 11:
-            y = g.op("Pad", y, g.constant(pad_amounts, torch.int64), dtype=dt)
+            y = g.op("Pad", y, g.constant(pad_amounts, torch.int64))
         else:
-            y = g.op("Pad", y, pads_is=pad_amounts, dtype=dt)
+            y = g.op("Pad", y, pads_is=pad_amounts)
     if bias is not None:
-        y = g.op("Add", y, reshape(g, bias, _channel_shape(n + 2)), dtype=dt)
+        y = g.op("Add", y, reshape(g, bias, _channel_shape(n + 2)))
     return y
 
 
@@ -152,7 +151,7 @@ def batch_norm_inference(g, x, weight, bias, mean, var, eps):
     weight, bias = _bn_params(g, x, weight, bias)
     rank = g.rank(x)
     y_in = x if rank != 2 else unsqueeze(g, x, [2])
-    y = g.op("BatchNormalization", y_in, weight, bias, mean, var, epsilon_f=eps, dtype=g.dtype(x))
+    y = g.op("BatchNormalization", y_in, weight, bias, mean, var, epsilon_f=eps)
     return y if rank != 2 else reshape(g, y, [0, -1])
 
 
@@ -162,15 +161,15 @@ def batch_norm_stats(g, x, weight, bias, eps):
     axes = [0] + list(range(2, rank))
     weight, bias = _bn_params(g, x, weight, bias)
     var, mean = variance(g, x, axes, 0, True)
-    centered = g.op("Sub", x, mean, dtype=dt)
-    inv = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt), dtype=dt), dtype=dt), dtype=dt)
+    centered = g.op("Sub", x, mean)
+    inv = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt))))
     shape = [1, -1] + [1] * (rank - 2)
     w = reshape(g, weight, shape)
     b = reshape(g, bias, shape)
-    y = g.op("Add", g.op("Mul", g.op("Mul", centered, inv, dtype=dt), w, dtype=dt), b, dtype=dt)
+    y = g.op("Add", g.op("Mul", g.op("Mul", centered, inv), w), b)
     n = count(g, x, axes, dt)
-    unbiased = g.op("Div", g.op("Mul", var, n, dtype=dt),
-                    g.op("Sub", n, scalar(g, 1.0, dt), dtype=dt), dtype=dt)
+    unbiased = g.op("Div", g.op("Mul", var, n),
+                    g.op("Sub", n, scalar(g, 1.0, dt)))
     flat = [-1]
     return y, reshape(g, mean, flat), reshape(g, inv, flat), reshape(g, var, flat), reshape(g, unbiased, flat)
 
@@ -182,8 +181,8 @@ def batch_norm_training(g, x, weight, bias, eps):
 def _momentum_update(g, running, batch, momentum):
     """``(1 - momentum) * running + momentum * batch``."""
     dt = g.dtype(running)
-    return g.op("Add", g.op("Mul", running, scalar(g, 1.0 - momentum, dt), dtype=dt),
-                g.op("Mul", cast(g, batch, dt), scalar(g, momentum, dt), dtype=dt), dtype=dt)
+    return g.op("Add", g.op("Mul", running, scalar(g, 1.0 - momentum, dt)),
+                g.op("Mul", cast(g, batch, dt), scalar(g, momentum, dt)))
 
 
 @op("aten::batch_norm")
@@ -282,7 +281,7 @@ def max_pool(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=Fals
     if not is_float(g.dtype(x)):
         return int_max_pool(g, x, n, *_int_pool_args(n, kernel_size, stride, padding, dilation), g.dtype(x))
     attrs = max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode)
-    return g.op("MaxPool", x, dtype=g.dtype(x), **attrs)
+    return g.op("MaxPool", x, **attrs)
 
 
 def _int_pool_args(n, kernel_size, stride, padding, dilation):
@@ -352,7 +351,7 @@ def avg_pool(g, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_inc
         if g.opset < 10:
             raise NotImplementedError("average pooling with ceil_mode needs opset >= 10")
         attrs["ceil_mode_i"] = 1
-    return g.op("AveragePool", x, dtype=g.dtype(x), **attrs)
+    return g.op("AveragePool", x, **attrs)
 
 
 def sum_pool(g, x, n, kernel_size, stride, padding, divisor):
@@ -370,7 +369,7 @@ def sum_pool(g, x, n, kernel_size, stride, padding, divisor):
     size, out = g.shape(x)[2:], g.out_shape()[2:]
     end = [max(p[i], (out[i] - 1) * s[i] + k[i] - size[i] - p[i]) for i in range(n)]
     ones = g.constant(torch.full([c, 1] + k, 1.0 / divisor, dtype=dt))
-    return g.op("Conv", x, ones, kernel_shape_is=k, strides_is=s, pads_is=p + end, group_i=c, dtype=dt)
+    return g.op("Conv", x, ones, kernel_shape_is=k, strides_is=s, pads_is=p + end, group_i=c)
 
 
 def _cells(size: int, out: int) -> list[tuple[int, int]]:
@@ -391,7 +390,7 @@ def adaptive_pool(g, x, output_size, onnx_reduce):
     if not all(isinstance(s, int) for s in size):
         raise NotImplementedError("adaptive pooling over dynamic spatial sizes")
     if all(o == 1 for o in out) and rank == n + 2:
-        return g.op("GlobalAveragePool" if onnx_reduce == "ReduceMean" else "GlobalMaxPool", x, dtype=dt)
+        return g.op("GlobalAveragePool" if onnx_reduce == "ReduceMean" else "GlobalMaxPool", x)
     if all(s % o == 0 for s, o in zip(size, out)) and rank == n + 2:
         k = [s // o for s, o in zip(size, out)]
         pool = "AveragePool" if onnx_reduce == "ReduceMean" else "MaxPool"
@@ -402,7 +401,7 @@ def adaptive_pool(g, x, output_size, onnx_reduce):
         if s == o:
             continue
         parts = [reduce(g, onnx_reduce, slice_(g, y, [a], [b], [axis]), [axis], True) for a, b in _cells(s, o)]
-        y = g.op("Concat", *parts, axis_i=axis, dtype=dt) if len(parts) > 1 else parts[0]
+        y = g.op("Concat", *parts, axis_i=axis) if len(parts) > 1 else parts[0]
     return y
 
 
@@ -438,14 +437,14 @@ def layer_norm_composed(g, x, normalized_shape, weight, bias, eps):
     rank = g.rank(x)
     axes = list(range(rank - len(normalized_shape), rank))
     mean = reduce(g, "ReduceMean", x, axes, True)
-    centered = g.op("Sub", x, mean, dtype=dt)
-    var = reduce(g, "ReduceMean", g.op("Mul", centered, centered, dtype=dt), axes, True)
-    std = g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt), dtype=dt), dtype=dt)
-    y = g.op("Div", centered, std, dtype=dt)
+    centered = g.op("Sub", x, mean)
+    var = reduce(g, "ReduceMean", g.op("Mul", centered, centered), axes, True)
+    std = g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt)))
+    y = g.op("Div", centered, std)
     if weight is not None:
-        y = g.op("Mul", y, weight, dtype=dt)
+        y = g.op("Mul", y, weight)
     if bias is not None:
-        y = g.op("Add", y, bias, dtype=dt)
+        y = g.op("Add", y, bias)
     return y, mean, std
 
 
@@ -457,13 +456,12 @@ def layer_norm(g, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_e
 @op("aten::native_layer_norm")
 def native_layer_norm(g, x, normalized_shape, weight, bias, eps):
     y, mean, std = layer_norm_composed(g, x, normalized_shape, weight, bias, eps)
-    dt = g.dtype(x)
-    return y, mean, g.op("Reciprocal", std, dtype=dt)
+    return y, mean, g.op("Reciprocal", std)
 
 
 @op("aten::embedding")
 def embedding(g, weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
-    return g.op("Gather", weight, cast(g, indices, torch.int64), axis_i=0, dtype=g.dtype(weight))
+    return g.op("Gather", weight, cast(g, indices, torch.int64), axis_i=0)
 
 
 def attention_composed(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -482,24 +480,24 @@ def attention_composed(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=Fals
         scale = 1.0 / math.sqrt(e)
     perm = list(range(rank))
     perm[-1], perm[-2] = perm[-2], perm[-1]
-    kt = g.op("Transpose", k, perm_is=perm, dtype=dt)
+    kt = g.op("Transpose", k, perm_is=perm)
     s = scalar(g, math.sqrt(scale), dt)  # scale q and k each by sqrt: as PyTorch's math kernel
-    scores = g.op("MatMul", g.op("Mul", q, s, dtype=dt), g.op("Mul", kt, s, dtype=dt), dtype=dt)
+    scores = g.op("MatMul", g.op("Mul", q, s), g.op("Mul", kt, s))
     if is_causal:
         lq, lk = g.shape(q)[-2], g.shape(k)[-2]
         if not (isinstance(lq, int) and isinstance(lk, int)):
             raise NotImplementedError("causal attention with dynamic sequence lengths")
         mask = torch.ones(lq, lk, dtype=torch.bool).tril(diagonal=0)
         bias = torch.zeros(lq, lk, dtype=dt).masked_fill(~mask, float("-inf"))
-        scores = g.op("Add", scores, g.constant(bias), dtype=dt)
+        scores = g.op("Add", scores, g.constant(bias))
     if attn_mask is None:  # (a causal mask always leaves a row its first key)
-        weights = g.op("Softmax", scores, axis_i=rank - 1, dtype=dt)
+        weights = g.op("Softmax", scores, axis_i=rank - 1)
     else:  # a mask may hide every key from a query: PyTorch gives that query a zero output
         if g.dtype(attn_mask) == torch.bool:
             attn_mask = additive_mask(g, attn_mask, dt)
-        scores = g.op("Add", scores, attn_mask, dtype=dt)
+        scores = g.op("Add", scores, attn_mask)
         weights = masked_softmax(g, scores, rank - 1)
-    return g.op("MatMul", weights, v, dtype=dt)
+    return g.op("MatMul", weights, v)
 
 
 def repeat_kv(g, kv, q):
@@ -534,9 +532,9 @@ def _channel_shape(rank: int) -> list[int]:
 def _affine(g, y, weight, bias, rank, dt):
     """``y * weight + bias`` with per-channel (axis 1) parameters."""
     if weight is not None:
-        y = g.op("Mul", y, reshape(g, cast(g, weight, dt), _channel_shape(rank)), dtype=dt)
+        y = g.op("Mul", y, reshape(g, cast(g, weight, dt), _channel_shape(rank)))
     if bias is not None:
-        y = g.op("Add", y, reshape(g, cast(g, bias, dt), _channel_shape(rank)), dtype=dt)
+        y = g.op("Add", y, reshape(g, cast(g, bias, dt), _channel_shape(rank)))
     return y
 
 
@@ -548,9 +546,9 @@ def group_norm_composed(g, x, groups, weight, bias, eps):
     grouped = reshape(g, x, [n, groups, -1])
     g.set_type(grouped, shape=[n if isinstance(n, int) else "n", groups, "m"])
     var, mean = variance(g, grouped, [2], 0, True)
-    rstd = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt), dtype=dt), dtype=dt), dtype=dt)
-    y = g.op("Mul", g.op("Sub", grouped, mean, dtype=dt), rstd, dtype=dt)
-    y = g.op("Reshape", y, shape_of(g, x), dtype=dt)
+    rstd = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt))))
+    y = g.op("Mul", g.op("Sub", grouped, mean), rstd)
+    y = g.op("Reshape", y, shape_of(g, x))
     y = _affine(g, y, weight, bias, rank, dt)
     return y, reshape(g, mean, [n, groups]), reshape(g, rstd, [n, groups])
 
@@ -572,7 +570,7 @@ def instance_norm(g, x, weight, bias, running_mean, running_var, use_input_stats
     if not use_input_stats:
         return batch_norm_inference(g, x, weight, bias, running_mean, running_var, eps)
     weight, bias = _bn_params(g, x, weight, bias)
-    return g.op("InstanceNormalization", x, weight, bias, epsilon_f=float(eps), dtype=g.dtype(x))
+    return g.op("InstanceNormalization", x, weight, bias, epsilon_f=float(eps))
 
 
 def rms_norm_composed(g, x, normalized_shape, weight, eps):
@@ -583,11 +581,11 @@ def rms_norm_composed(g, x, normalized_shape, weight, eps):
     if eps is None:
         eps = torch.finfo(dt).eps
     axes = list(range(rank - len(normalized_shape), rank))
-    ms = reduce(g, "ReduceMean", g.op("Mul", xf, xf, dtype=compute), axes, True)
-    rms = g.op("Sqrt", g.op("Add", ms, scalar(g, eps, compute), dtype=compute), dtype=compute)
-    y = cast(g, g.op("Div", xf, rms, dtype=compute), dt)
+    ms = reduce(g, "ReduceMean", g.op("Mul", xf, xf), axes, True)
+    rms = g.op("Sqrt", g.op("Add", ms, scalar(g, eps, compute)))
+    y = cast(g, g.op("Div", xf, rms), dt)
     if weight is not None:
-        y = g.op("Mul", y, weight, dtype=dt)
+        y = g.op("Mul", y, weight)
     return y
 
 
@@ -611,7 +609,7 @@ def cosine_similarity(g, x1, x2, dim=1, eps=1e-8):
         b = reshape(g, b, [1] * (rank - rb) + list(g.shape(x2))) if g.static_shape(x2) else b
     na = clip(g, reduce(g, "ReduceL2", a, [axis], True), eps)
     nb = clip(g, reduce(g, "ReduceL2", b, [axis], True), eps)
-    prod = g.op("Mul", g.op("Div", a, na, dtype=dt), g.op("Div", b, nb, dtype=dt), dtype=dt)
+    prod = g.op("Mul", g.op("Div", a, na), g.op("Div", b, nb))
     return reduce(g, "ReduceSum", prod, [axis], False)
 
 
@@ -619,7 +617,7 @@ def cosine_similarity(g, x1, x2, dim=1, eps=1e-8):
 def pairwise_distance(g, x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """``norm(x1 - x2 + eps, p)`` over the last dim."""
     dt = g.out_dtype()
-    d = g.op("Add", g.op("Sub", cast(g, x1, dt), cast(g, x2, dt), dtype=dt), scalar(g, eps, dt), dtype=dt)
+    d = g.op("Add", g.op("Sub", cast(g, x1, dt), cast(g, x2, dt)), scalar(g, eps, dt))
     rank = max(g.rank(x1), g.rank(x2))
     if rank == 0:
         return g.op("Abs", d, dtype=dt)
@@ -636,9 +634,9 @@ def pdist(g, x, p=2.0):
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
     if not pairs:
         return g.constant(torch.zeros(0, dtype=dt))
-    rows_i = g.op("Gather", x, g.constant([i for i, _ in pairs], torch.int64), axis_i=0, dtype=dt)
-    rows_j = g.op("Gather", x, g.constant([j for _, j in pairs], torch.int64), axis_i=0, dtype=dt)
-    return vector_norm(g, g.op("Sub", rows_i, rows_j, dtype=dt), p, [1], False)
+    rows_i = g.op("Gather", x, g.constant([i for i, _ in pairs], torch.int64), axis_i=0)
+    rows_j = g.op("Gather", x, g.constant([j for _, j in pairs], torch.int64), axis_i=0)
+    return vector_norm(g, g.op("Sub", rows_i, rows_j), p, [1], False)
 
 
 # -- losses -------------------------------------------------------------------------------------
@@ -648,47 +646,47 @@ def _reduced(g, loss, reduction):
 
 def _pair_loss(g, x, y):
     dt = g.out_dtype() if g.out_dtype().is_floating_point else g.dtype(x)
-    return g.op("Sub", cast(g, x, dt), cast(g, y, dt), dtype=dt), dt
+    return g.op("Sub", cast(g, x, dt), cast(g, y, dt)), dt
 
 
 @op("aten::mse_loss")
 def mse_loss(g, x, y, reduction=1):
-    d, dt = _pair_loss(g, x, y)
-    return _reduced(g, g.op("Mul", d, d, dtype=dt), reduction)
+    d, _ = _pair_loss(g, x, y)
+    return _reduced(g, g.op("Mul", d, d), reduction)
 
 
 @op("aten::l1_loss")
 def l1_loss(g, x, y, reduction=1):
-    d, dt = _pair_loss(g, x, y)
-    return _reduced(g, g.op("Abs", d, dtype=dt), reduction)
+    d, _ = _pair_loss(g, x, y)
+    return _reduced(g, g.op("Abs", d), reduction)
 
 
 @op("aten::smooth_l1_loss")
 def smooth_l1_loss(g, x, y, reduction=1, beta=1.0):
     d, dt = _pair_loss(g, x, y)
-    ad = g.op("Abs", d, dtype=dt)
+    ad = g.op("Abs", d)
     if beta == 0:
         return _reduced(g, ad, reduction)
-    quad = g.op("Div", g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d, dtype=dt), dtype=dt),
-                scalar(g, beta, dt), dtype=dt)
-    lin = g.op("Sub", ad, scalar(g, 0.5 * beta, dt), dtype=dt)
-    small = g.op("Less", ad, scalar(g, beta, dt), dtype=torch.bool)
+    quad = g.op("Div", g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d)),
+                scalar(g, beta, dt))
+    lin = g.op("Sub", ad, scalar(g, 0.5 * beta, dt))
+    small = g.op("Less", ad, scalar(g, beta, dt))
     return _reduced(g, where(g, small, quad, lin, dt), reduction)
 
 
 @op("aten::huber_loss")
 def huber_loss(g, x, y, reduction=1, delta=1.0):
     d, dt = _pair_loss(g, x, y)
-    ad = g.op("Abs", d, dtype=dt)
-    quad = g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d, dtype=dt), dtype=dt)
-    lin = g.op("Mul", scalar(g, delta, dt), g.op("Sub", ad, scalar(g, 0.5 * delta, dt), dtype=dt), dtype=dt)
-    small = g.op("Less", ad, scalar(g, delta, dt), dtype=torch.bool)
+    ad = g.op("Abs", d)
+    quad = g.op("Mul", scalar(g, 0.5, dt), g.op("Mul", d, d))
+    lin = g.op("Mul", scalar(g, delta, dt), g.op("Sub", ad, scalar(g, 0.5 * delta, dt)))
+    small = g.op("Less", ad, scalar(g, delta, dt))
     return _reduced(g, where(g, small, quad, lin, dt), reduction)
 
 
 def _clamped_log(g, v, dt):
     """``max(log(v), -100)``: PyTorch's binary cross entropy clamps its logs there."""
-    return clip(g, g.op("Log", v, dtype=dt), -100.0)
+    return clip(g, g.op("Log", v), -100.0)
 
 
 @op("aten::binary_cross_entropy")
@@ -696,11 +694,11 @@ def binary_cross_entropy(g, x, y, weight=None, reduction=1):
     dt = g.out_dtype()
     one = scalar(g, 1.0, dt)
     x, y = cast(g, x, dt), cast(g, y, dt)
-    pos = g.op("Mul", y, _clamped_log(g, x, dt), dtype=dt)
-    neg = g.op("Mul", g.op("Sub", one, y, dtype=dt), _clamped_log(g, g.op("Sub", one, x, dtype=dt), dt), dtype=dt)
-    loss = g.op("Neg", g.op("Add", pos, neg, dtype=dt), dtype=dt)
+    pos = g.op("Mul", y, _clamped_log(g, x, dt))
+    neg = g.op("Mul", g.op("Sub", one, y), _clamped_log(g, g.op("Sub", one, x), dt))
+    loss = g.op("Neg", g.op("Add", pos, neg))
     if weight is not None:
-        loss = g.op("Mul", loss, cast(g, weight, dt), dtype=dt)
+        loss = g.op("Mul", loss, cast(g, weight, dt))
     return _reduced(g, loss, reduction)
 
 
@@ -710,15 +708,13 @@ def binary_cross_entropy_with_logits(g, x, y, weight=None, pos_weight=None, redu
     dt = g.out_dtype()
     one = scalar(g, 1.0, dt)
     x, y = cast(g, x, dt), cast(g, y, dt)
-    neg_x = g.op("Neg", x, dtype=dt)
-    softplus = g.op("Add", g.op("Relu", neg_x, dtype=dt),
-                    g.op("Log", g.op("Add", one, g.op("Exp", g.op("Neg", g.op("Abs", x, dtype=dt), dtype=dt),
-                                                       dtype=dt), dtype=dt), dtype=dt), dtype=dt)
+    neg_x = g.op("Neg", x)
+    softplus = g.op("Add", g.op("Relu", neg_x),
+                    g.op("Log", g.op("Add", one, g.op("Exp", g.op("Neg", g.op("Abs", x))))))
     if pos_weight is not None:
-        lw = g.op("Add", one, g.op("Mul", g.op("Sub", cast(g, pos_weight, dt), one, dtype=dt), y, dtype=dt),
-                  dtype=dt)
-        softplus = g.op("Mul", lw, softplus, dtype=dt)
-    loss = g.op("Add", g.op("Mul", g.op("Sub", one, y, dtype=dt), x, dtype=dt), softplus, dtype=dt)
+        lw = g.op("Add", one, g.op("Mul", g.op("Sub", cast(g, pos_weight, dt), one), y))
+        softplus = g.op("Mul", lw, softplus)
+    loss = g.op("Add", g.op("Mul", g.op("Sub", one, y), x), softplus)
     if weight is not None:
         loss = g.op("Mul", loss, cast(g, weight, dt), dtype=dt)
     return _reduced(g, loss, reduction)
@@ -729,29 +725,28 @@ def kl_div(g, x, y, reduction=1, log_target=False):
     dt = g.out_dtype()
     x, y = cast(g, x, dt), cast(g, y, dt)
     if log_target:
-        loss = g.op("Mul", g.op("Exp", y, dtype=dt), g.op("Sub", y, x, dtype=dt), dtype=dt)
+        loss = g.op("Mul", g.op("Exp", y), g.op("Sub", y, x))
     else:
         # xlogy(y, y): 0 where y == 0 (log of y + 1 there), without a NaN from 0 * -inf
         zero = cast(g, eq_scalar(g, y, 0.0), dt)
-        ylogy = g.op("Mul", y, g.op("Log", g.op("Add", y, zero, dtype=dt), dtype=dt), dtype=dt)
-        loss = g.op("Sub", ylogy, g.op("Mul", y, x, dtype=dt), dtype=dt)
+        ylogy = g.op("Mul", y, g.op("Log", g.op("Add", y, zero)))
+        loss = g.op("Sub", ylogy, g.op("Mul", y, x))
     return _reduced(g, loss, reduction)
 
 
 @op("aten::soft_margin_loss")
 def soft_margin_loss(g, x, y, reduction=1):
     dt = g.out_dtype()
-    z = g.op("Neg", g.op("Mul", cast(g, x, dt), cast(g, y, dt), dtype=dt), dtype=dt)
-    loss = g.op("Log", g.op("Add", scalar(g, 1.0, dt), g.op("Exp", z, dtype=dt), dtype=dt), dtype=dt)
+    z = g.op("Neg", g.op("Mul", cast(g, x, dt), cast(g, y, dt)))
+    loss = g.op("Log", g.op("Add", scalar(g, 1.0, dt), g.op("Exp", z)))
     return _reduced(g, loss, reduction)
 
 
 @op("aten::margin_ranking_loss")
 def margin_ranking_loss(g, x1, x2, y, margin=0.0, reduction=1):
     dt = g.out_dtype()
-    d = g.op("Sub", cast(g, x1, dt), cast(g, x2, dt), dtype=dt)
-    v = g.op("Add", g.op("Neg", g.op("Mul", cast(g, y, dt), d, dtype=dt), dtype=dt), scalar(g, margin, dt),
-             dtype=dt)
+    d = g.op("Sub", cast(g, x1, dt), cast(g, x2, dt))
+    v = g.op("Add", g.op("Neg", g.op("Mul", cast(g, y, dt), d)), scalar(g, margin, dt))
     return _reduced(g, relu_(g, v), reduction)
 
 
@@ -760,10 +755,10 @@ def hinge_embedding_loss(g, x, y, margin=1.0, reduction=1):
     dt = g.out_dtype()
     x, y = cast(g, x, dt), cast(g, y, dt)
     zero = scalar(g, 0.0, dt)
-    margin_part = relu_(g, g.op("Sub", scalar(g, margin, dt), x, dtype=dt))
+    margin_part = relu_(g, g.op("Sub", scalar(g, margin, dt), x))
     out_margin = where(g, eq_scalar(g, y, 1.0), zero, margin_part, dt)
     out_self = where(g, eq_scalar(g, y, -1.0), zero, x, dt)
-    return _reduced(g, g.op("Add", out_margin, out_self, dtype=dt), reduction)
+    return _reduced(g, g.op("Add", out_margin, out_self), reduction)
 
 
 @op("aten::poisson_nll_loss")
@@ -771,18 +766,17 @@ def poisson_nll_loss(g, x, y, log_input, full, eps, reduction):
     dt = g.out_dtype()
     x, y = cast(g, x, dt), cast(g, y, dt)
     if log_input:
-        loss = g.op("Sub", g.op("Exp", x, dtype=dt), g.op("Mul", y, x, dtype=dt), dtype=dt)
+        loss = g.op("Sub", g.op("Exp", x), g.op("Mul", y, x))
     else:
-        logx = g.op("Log", g.op("Add", x, scalar(g, eps, dt), dtype=dt), dtype=dt)
-        loss = g.op("Sub", x, g.op("Mul", y, logx, dtype=dt), dtype=dt)
+        logx = g.op("Log", g.op("Add", x, scalar(g, eps, dt)))
+        loss = g.op("Sub", x, g.op("Mul", y, logx))
     if full:
-        logy = g.op("Log", y, dtype=dt)
-        stirling = g.op("Add", g.op("Sub", g.op("Mul", y, logy, dtype=dt), y, dtype=dt),
+        logy = g.op("Log", y)
+        stirling = g.op("Add", g.op("Sub", g.op("Mul", y, logy), y),
                         g.op("Mul", scalar(g, 0.5, dt),
-                             g.op("Log", g.op("Mul", scalar(g, 2 * math.pi, dt), y, dtype=dt), dtype=dt),
-                             dtype=dt), dtype=dt)
-        big = g.op("Greater", y, scalar(g, 1.0, dt), dtype=torch.bool)
-        loss = g.op("Add", loss, where(g, big, stirling, scalar(g, 0.0, dt), dt), dtype=dt)
+                             g.op("Log", g.op("Mul", scalar(g, 2 * math.pi, dt), y))))
+        big = g.op("Greater", y, scalar(g, 1.0, dt))
+        loss = g.op("Add", loss, where(g, big, stirling, scalar(g, 0.0, dt), dt))
     return _reduced(g, loss, reduction)
 
 
@@ -796,15 +790,15 @@ def cosine_embedding_loss(g, x1, x2, y, margin=0.0, reduction=1):
     def ssum(v):
         return reduce(g, "ReduceSum", v, [axis], False)
 
-    prod = ssum(g.op("Mul", x1, x2, dtype=dt))
-    m1 = g.op("Add", ssum(g.op("Mul", x1, x1, dtype=dt)), eps, dtype=dt)
-    m2 = g.op("Add", ssum(g.op("Mul", x2, x2, dtype=dt)), eps, dtype=dt)
-    cos = g.op("Div", prod, g.op("Sqrt", g.op("Mul", m1, m2, dtype=dt), dtype=dt), dtype=dt)
+    prod = ssum(g.op("Mul", x1, x2))
+    m1 = g.op("Add", ssum(g.op("Mul", x1, x1)), eps)
+    m2 = g.op("Add", ssum(g.op("Mul", x2, x2)), eps)
+    cos = g.op("Div", prod, g.op("Sqrt", g.op("Mul", m1, m2)))
     zero = scalar(g, 0.0, dt)
-    pos = g.op("Sub", scalar(g, 1.0, dt), cos, dtype=dt)
-    neg = relu_(g, g.op("Sub", cos, scalar(g, margin, dt), dtype=dt))
+    pos = g.op("Sub", scalar(g, 1.0, dt), cos)
+    neg = relu_(g, g.op("Sub", cos, scalar(g, margin, dt)))
     loss = g.op("Add", where(g, eq_scalar(g, y, 1.0), pos, zero, dt),
-                where(g, eq_scalar(g, y, -1.0), neg, zero, dt), dtype=dt)
+                where(g, eq_scalar(g, y, -1.0), neg, zero, dt))
     return _reduced(g, loss, reduction)
 
 
@@ -815,15 +809,15 @@ def triplet_margin_loss(g, anchor, positive, negative, margin=1.0, p=2.0, eps=1e
     d_an = pairwise_distance(g, anchor, negative, p, eps)
     if swap:
         d_pn = pairwise_distance(g, positive, negative, p, eps)
-        d_an = g.op("Min", d_an, d_pn, dtype=dt)
-    loss = relu_(g, g.op("Add", g.op("Sub", d_ap, d_an, dtype=dt), scalar(g, margin, dt), dtype=dt))
+        d_an = g.op("Min", d_an, d_pn)
+    loss = relu_(g, g.op("Add", g.op("Sub", d_ap, d_an), scalar(g, margin, dt)))
     return _reduced(g, loss, reduction)
 
 
 def _class_mask(g, target, c: int, rank: int):
     """One-hot of ``target`` ([N, d...]) along a new axis 1 of size ``c`` (bool)."""
     classes = g.constant(torch.arange(c).reshape([1, c] + [1] * (rank - 2)))
-    return g.op("Equal", unsqueeze(g, cast(g, target, torch.int64), [1]), classes, dtype=torch.bool)
+    return g.op("Equal", unsqueeze(g, cast(g, target, torch.int64), [1]), classes)
 
 
 def nll_composed(g, logp, target, weight, reduction, ignore_index):
@@ -835,19 +829,18 @@ def nll_composed(g, logp, target, weight, reduction, ignore_index):
         raise NotImplementedError("nll_loss with a dynamic number of classes")
     hot = _class_mask(g, target, c, rank)
     picked = reduce(g, "ReduceSum", where(g, hot, logp, scalar(g, 0.0, dt), dt), [1], False)
-    keep = cast(g, g.op("Not", g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64),
-                                    dtype=torch.bool), dtype=torch.bool), dt)
+    keep = cast(g, g.op("Not", g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64))), dt)
     if weight is not None:
         w = reshape(g, cast(g, weight, dt), [1, c] + [1] * (rank - 2))
-        wt = reduce(g, "ReduceSum", g.op("Mul", cast(g, hot, dt), w, dtype=dt), [1], False)
-        keep = g.op("Mul", keep, wt, dtype=dt)
-    loss = g.op("Neg", g.op("Mul", picked, keep, dtype=dt), dtype=dt)
+        wt = reduce(g, "ReduceSum", g.op("Mul", cast(g, hot, dt), w), [1], False)
+        keep = g.op("Mul", keep, wt)
+    loss = g.op("Neg", g.op("Mul", picked, keep))
     if reduction in (0, "none"):
         return loss, keep
     total = reduce(g, "ReduceSum", loss, None, False)
     if reduction in (2, "sum"):
         return total, keep
-    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False), dtype=dt), keep
+    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False)), keep
 
 
 def _batched(g, logp, target):
@@ -912,8 +905,8 @@ def cross_entropy_loss(g, x, target, weight=None, reduction=1, ignore_index=-100
         loss = nll_loss_impl(g, logp, target, weight, reduction, ignore_index)
         if label_smoothing > 0:
             smooth = _smoothing_term(g, logp, target, w, weight, reduction, ignore_index, dt)
-            loss = g.op("Add", g.op("Mul", loss, scalar(g, 1 - label_smoothing, dt), dtype=dt),
-                        g.op("Mul", smooth, scalar(g, label_smoothing / c, dt), dtype=dt), dtype=dt)
+            loss = g.op("Add", g.op("Mul", loss, scalar(g, 1 - label_smoothing, dt)),
+                        g.op("Mul", smooth, scalar(g, label_smoothing / c, dt)))
     if rank == 1 and reduction in (0, "none"):
         loss = squeeze(g, loss, [0])
     return loss
@@ -922,28 +915,28 @@ def cross_entropy_loss(g, x, target, weight=None, reduction=1, ignore_index=-100
 def _soft_target_ce(g, logp, target, w, reduction, label_smoothing, c, dt):
     """Cross entropy against class probabilities: ``-sum_c(w_c y_c logp_c)``; mean is over N."""
     if label_smoothing > 0:
-        target = g.op("Add", g.op("Mul", target, scalar(g, 1 - label_smoothing, dt), dtype=dt),
-                      scalar(g, label_smoothing / c, dt), dtype=dt)
-    prod = g.op("Mul", logp, target, dtype=dt)
+        target = g.op("Add", g.op("Mul", target, scalar(g, 1 - label_smoothing, dt)),
+                      scalar(g, label_smoothing / c, dt))
+    prod = g.op("Mul", logp, target)
     if w is not None:
         prod = g.op("Mul", prod, w, dtype=dt)
-    loss = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False), dtype=dt)
+    loss = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False))
     return _reduced(g, loss, reduction)
 
 
 def _smoothing_term(g, logp, target, w, weight, reduction, ignore_index, dt):
     """ATen's label-smoothing part: ``-sum_c(w_c logp_c)`` per element, 0 where ignored."""
-    prod = logp if w is None else g.op("Mul", logp, w, dtype=dt)
-    smooth = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False), dtype=dt)
+    prod = logp if w is None else g.op("Mul", logp, w)
+    smooth = g.op("Neg", reduce(g, "ReduceSum", prod, [1], False))
     _, keep = nll_composed(g, logp, target, weight, 0, ignore_index)
-    ignored = g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64), dtype=torch.bool)
+    ignored = g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64))
     smooth = where(g, ignored, scalar(g, 0.0, dt), smooth, dt)
     if reduction in (0, "none"):
         return smooth
     total = reduce(g, "ReduceSum", smooth, None, False)
     if reduction in (2, "sum"):
         return total
-    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False), dtype=dt)
+    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False))
 
 
 # -- rearrangements -----------------------------------------------------------------------------
@@ -1009,9 +1002,8 @@ def im2col(g, x, kernel_size, dilation, padding, stride):
 
     rows, oh = table(h + 2 * ph, kh, dh, sh)
     cols, ow = table(w + 2 * pw, kw, dw, sw)
-    dt = g.dtype(x)
-    y = g.op("Gather", x, g.constant(rows), axis_i=2, dtype=dt)  # [N, C, kh, oh, W]
-    y = g.op("Gather", y, g.constant(cols), axis_i=4, dtype=dt)  # [N, C, kh, oh, kw, ow]
+    y = g.op("Gather", x, g.constant(rows), axis_i=2)  # [N, C, kh, oh, W]
+    y = g.op("Gather", y, g.constant(cols), axis_i=4)  # [N, C, kh, oh, kw, ow]
     y = transpose(g, y, [0, 1, 2, 4, 3, 5])  # [N, C, kh, kw, oh, ow]
     return reshape(g, y, [0, c * kh * kw, oh * ow])
 
@@ -1036,10 +1028,10 @@ def bilinear(g, x1, x2, weight, bias=None):
     lead = list(g.out_shape()[:-1])
     if not all(isinstance(d, int) for d in lead):
         raise NotImplementedError("bilinear with dynamic batch dimensions")
-    w = reshape(g, g.op("Transpose", weight, perm_is=[1, 0, 2], dtype=dt), [i, o * j])
+    w = reshape(g, g.op("Transpose", weight, perm_is=[1, 0, 2]), [i, o * j])
     t = reshape(g, matmul_op(g, x1, w, dt), lead + [o, j], allowzero=True)
-    y = reduce(g, "ReduceSum", g.op("Mul", t, unsqueeze(g, x2, [len(lead)]), dtype=dt), [len(lead) + 1], False)
-    return y if bias is None else g.op("Add", y, bias, dtype=dt)
+    y = reduce(g, "ReduceSum", g.op("Mul", t, unsqueeze(g, x2, [len(lead)])), [len(lead) + 1], False)
+    return y if bias is None else g.op("Add", y, bias)
 
 
 # -- resampling: Upsample with a scales attribute (an input from 9; Resize from 10 and 11) ---------
@@ -1047,7 +1039,7 @@ def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
     """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
     ``nn_helpers.upsample_scales``; linear qualifies only where it copies), else declined."""
     scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact)
-    return g.op("Upsample", x, mode_s="nearest", scales_fs=scales, dtype=g.dtype(x))
+    return g.op("Upsample", x, mode_s="nearest", scales_fs=scales)
 
 
 (upsample_nearest_vec, upsample_nearest, upsample_nearest_exact_vec, upsample_nearest_exact,

@@ -33,13 +33,13 @@ def _random_op(g, op_type: str, *inputs, **attrs):
 def uniform_like(g, like, low: float = 0.0, high: float = 1.0, dt: torch.dtype = torch.float32):
     """Uniform numbers in ``[low, high)`` of ``like``'s shape, as ``dt`` (a float type)."""
     return _random_op(g, "RandomUniformLike", like, low_f=float(low), high_f=float(high),
-                      dtype_i=onnx_type(dt), dtype=dt)
+                      dtype_i=onnx_type(dt))
 
 
 def normal_like(g, like, mean: float = 0.0, std: float = 1.0, dt: torch.dtype = torch.float32):
     """Normal numbers ``N(mean, std)`` of ``like``'s shape, as ``dt`` (a float type)."""
     return _random_op(g, "RandomNormalLike", like, mean_f=float(mean), scale_f=float(std),
-                      dtype_i=onnx_type(dt), dtype=dt)
+                      dtype_i=onnx_type(dt))
 
 
 def _static_size(g) -> list[int]:
@@ -69,14 +69,14 @@ def randint_like(g, x, *bounds, dtype=None, layout=None, device=None, pin_memory
         raise NotImplementedError("randint_like with tensor bounds")
     dt = g.out_dtype()
     u = uniform_like(g, x, float(low), float(high), torch.float64 if high - low > 2**24 else torch.float32)
-    return cast(g, g.op("Floor", u, dtype=g.dtype(u)), dt)
+    return cast(g, g.op("Floor", u), dt)
 
 
 @op("aten::rand", "aten::rand.generator")
 def rand(g, size, *, generator=None, dtype=None, layout=None, device=None, pin_memory=None):
     dt = g.out_dtype()
     draw = float_compute(dt)
-    u = _random_op(g, "RandomUniform", shape_is=_static_size(g), dtype_i=onnx_type(draw), dtype=draw)
+    u = _random_op(g, "RandomUniform", shape_is=_static_size(g), dtype_i=onnx_type(draw))
     return cast(g, u, dt)
 
 
@@ -84,7 +84,7 @@ def rand(g, size, *, generator=None, dtype=None, layout=None, device=None, pin_m
 def randn(g, size, *, generator=None, dtype=None, layout=None, device=None, pin_memory=None):
     dt = g.out_dtype()
     draw = float_compute(dt)
-    z = _random_op(g, "RandomNormal", shape_is=_static_size(g), dtype_i=onnx_type(draw), dtype=draw)
+    z = _random_op(g, "RandomNormal", shape_is=_static_size(g), dtype_i=onnx_type(draw))
     return cast(g, z, dt)
 
 
@@ -108,9 +108,9 @@ def normal(g, mean, std=1.0, *, generator=None):
     dt = g.out_dtype()
     mean_v = mean if not isinstance(mean, (int, float)) else g.constant(float(mean), dt)
     std_v = std if not isinstance(std, (int, float)) else g.constant(float(std), dt)
-    shaped = g.op("Add", mean_v, g.op("Mul", std_v, g.constant(0.0, dt), dtype=dt), dtype=dt)
+    shaped = g.op("Add", mean_v, g.op("Mul", std_v, g.constant(0.0, dt)))
     z = normal_like(g, shaped, dt=dt)
-    return g.op("Add", mean_v, g.op("Mul", std_v, z, dtype=dt), dtype=dt)
+    return g.op("Add", mean_v, g.op("Mul", std_v, z))
 
 
 @op("aten::bernoulli", "aten::bernoulli.p", "aten::bernoulli.Tensor")
@@ -120,7 +120,7 @@ def bernoulli(g, x, p=None, *, generator=None):
     draw = float_compute(dt)
     prob = cast(g, x, draw) if p is None else (g.constant(float(p), draw) if isinstance(p, (int, float))
                                                else cast(g, p, draw))
-    hit = g.op("Less", uniform_like(g, x, dt=draw), prob, dtype=torch.bool)
+    hit = g.op("Less", uniform_like(g, x, dt=draw), prob)
     return cast(g, hit, dt)
 
 
@@ -129,9 +129,9 @@ def exponential(g, x, lambd=1.0, *, generator=None):
     """``-log(1 - u) / lambd``."""
     dt = g.dtype(x)
     draw = float_compute(dt)
-    one_minus_u = g.op("Sub", g.constant(1.0, draw), uniform_like(g, x, dt=draw), dtype=draw)
-    y = g.op("Div", g.op("Neg", g.op("Log", one_minus_u, dtype=draw), dtype=draw),
-             g.constant(float(lambd), draw), dtype=draw)
+    one_minus_u = g.op("Sub", g.constant(1.0, draw), uniform_like(g, x, dt=draw))
+    y = g.op("Div", g.op("Neg", g.op("Log", one_minus_u)),
+             g.constant(float(lambd), draw))
     return cast(g, y, dt)
 
 
@@ -140,10 +140,10 @@ def cauchy(g, x, median=0.0, sigma=1.0, *, generator=None):
     """``median + sigma * tan(pi * (u - 1/2))``."""
     dt = g.dtype(x)
     draw = float_compute(dt)
-    angle = g.op("Mul", g.op("Sub", uniform_like(g, x, dt=draw), g.constant(0.5, draw), dtype=draw),
-                 g.constant(math.pi, draw), dtype=draw)
+    angle = g.op("Mul", g.op("Sub", uniform_like(g, x, dt=draw), g.constant(0.5, draw)),
+                 g.constant(math.pi, draw))
     y = g.op("Add", g.constant(float(median), draw),
-             g.op("Mul", g.constant(float(sigma), draw), g.op("Tan", angle, dtype=draw), dtype=draw), dtype=draw)
+             g.op("Mul", g.constant(float(sigma), draw), g.op("Tan", angle)))
     return cast(g, y, dt)
 
 
@@ -152,7 +152,7 @@ def log_normal(g, x, mean=1.0, std=2.0, *, generator=None):
     """``exp(N(mean, std))``."""
     dt = g.dtype(x)
     draw = float_compute(dt)
-    return cast(g, g.op("Exp", normal_like(g, x, mean, std, draw), dtype=draw), dt)
+    return cast(g, g.op("Exp", normal_like(g, x, mean, std, draw)), dt)
 
 
 @op("aten::geometric")
@@ -160,7 +160,7 @@ def geometric(g, x, p, *, generator=None):
     """Trials until the first success: ``floor(log(1 - u) / log(1 - p)) + 1``."""
     dt = g.dtype(x)
     f64 = torch.float64
-    one_minus_u = g.op("Sub", g.constant(1.0, f64), uniform_like(g, x, dt=f64), dtype=f64)
-    ratio = g.op("Div", g.op("Log", one_minus_u, dtype=f64), g.constant(math.log1p(-float(p)), f64), dtype=f64)
-    k = g.op("Add", g.op("Floor", ratio, dtype=f64), g.constant(1.0, f64), dtype=f64)
+    one_minus_u = g.op("Sub", g.constant(1.0, f64), uniform_like(g, x, dt=f64))
+    ratio = g.op("Div", g.op("Log", one_minus_u), g.constant(math.log1p(-float(p)), f64))
+    k = g.op("Add", g.op("Floor", ratio), g.constant(1.0, f64))
     return cast(g, k, dt)

@@ -86,12 +86,12 @@ def arg_reduce(g, onnx_op, x, dim=None, keepdim=False):
         return g.constant(0, torch.int64)
     if dim is None:
         x = reshape(g, x, [-1])
-        y = g.op(onnx_op, x, axis_i=0, keepdims_i=0, dtype=torch.int64)
+        y = g.op(onnx_op, x, axis_i=0, keepdims_i=0)
         return reshape(g, y, [1] * rank) if keepdim else y
     dt = g.dtype(x)
     if dt in (torch.bool, torch.int8, torch.uint8, torch.int16, torch.bfloat16):
         x = cast(g, x, torch.float32 if dt == torch.bfloat16 else torch.int32)
-    return g.op(onnx_op, x, axis_i=dim % rank, keepdims_i=int(keepdim), dtype=torch.int64)
+    return g.op(onnx_op, x, axis_i=dim % rank, keepdims_i=int(keepdim))
 
 
 @op("aten::argmax")
@@ -150,19 +150,19 @@ def var_all(g, x, unbiased=True):
 @op("aten::std.correction")
 def std(g, x, dim=None, *, correction=None, keepdim=False):
     v = _var(g, x, dim, correction, keepdim)[0]
-    return cast(g, g.op("Sqrt", v, dtype=g.dtype(v)), g.out_dtype())
+    return cast(g, g.op("Sqrt", v), g.out_dtype())
 
 
 @op("aten::std.dim")
 def std_dim(g, x, dim, unbiased=True, keepdim=False):
     v = _var(g, x, dim, int(unbiased), keepdim)[0]
-    return cast(g, g.op("Sqrt", v, dtype=g.dtype(v)), g.out_dtype())
+    return cast(g, g.op("Sqrt", v), g.out_dtype())
 
 
 @op("aten::std")
 def std_all(g, x, unbiased=True):
     v = _var(g, x, None, int(unbiased), False)[0]
-    return cast(g, g.op("Sqrt", v, dtype=g.dtype(v)), g.out_dtype())
+    return cast(g, g.op("Sqrt", v), g.out_dtype())
 
 
 @op("aten::var_mean.correction")
@@ -174,7 +174,7 @@ def var_mean(g, x, dim=None, *, correction=None, keepdim=False):
 @op("aten::std_mean.correction")
 def std_mean(g, x, dim=None, *, correction=None, keepdim=False):
     v, m = _var(g, x, dim, correction, keepdim)
-    return cast(g, g.op("Sqrt", v, dtype=g.dtype(v)), g.out_dtype(0)), cast(g, m, g.out_dtype(1))
+    return cast(g, g.op("Sqrt", v), g.out_dtype(0)), cast(g, m, g.out_dtype(1))
 
 
 @op("aten::std_mean.dim")

@@ -47,7 +47,7 @@ def flatten(g, x, start_dim=0, end_dim=-1):
     if start == end:
         return x
     if start == 1 and end == rank - 1:
-        return g.op("Flatten", x, axis_i=1, dtype=g.dtype(x))
+        return g.op("Flatten", x, axis_i=1)
     shape = g.shape(x)
     merged = 1
     for s in shape[start:end + 1]:
@@ -122,7 +122,7 @@ def slice_tensor(g, x, dim=0, start=None, end=None, step=1):
     if g.opset < 10 and step != 1 and isinstance(size, int) and isinstance(start, int) and isinstance(end, int):
         # no steps in Slice before opset 10: gather the positions instead
         pos = torch.arange(size)[start:end:step]
-        return g.op("Gather", x, g.constant(pos), axis_i=dim, dtype=g.dtype(x))
+        return g.op("Gather", x, g.constant(pos), axis_i=dim)
     return slice_(g, x, [start], [end], [dim], [step])
 
 
@@ -138,7 +138,7 @@ def select(g, x, dim, index):
         from ..shape_helpers import normalize_index
 
         idx = normalize_index(g, idx, dim_size(g, x, dim))
-    return g.op("Gather", x, idx, axis_i=dim, dtype=g.dtype(x))
+    return g.op("Gather", x, idx, axis_i=dim)
 
 
 @op("aten::cat")
@@ -148,7 +148,7 @@ def cat(g, tensors, dim=0):
         return tensors[0]
     rank = g.rank(tensors[0])
     dt = g.out_dtype()
-    return g.op("Concat", *[cast(g, t, dt) for t in tensors], axis_i=norm_dim(dim, rank), dtype=dt)
+    return g.op("Concat", *[cast(g, t, dt) for t in tensors], axis_i=norm_dim(dim, rank))
 
 
 @op("aten::split.Tensor", "aten::split_with_sizes", "aten::split.sizes")
@@ -229,7 +229,7 @@ def expand_as(g, x, other):
         return x
     if static is None and g.opset < 8:
         raise NotImplementedError("expand_as to a dynamic shape needs Expand (opset 8)")
-    return expand(g, x, list(static) if static is not None else g.op("Shape", other, dtype=torch.int64))
+    return expand(g, x, list(static) if static is not None else g.op("Shape", other))
 
 
 @op("aten::unflatten.int")
@@ -273,7 +273,7 @@ def stack(g, tensors, dim=0):
     d = norm_dim(dim, rank)
     dt = g.out_dtype() or g.dtype(tensors[0])
     parts = [unsqueeze(g, cast(g, t, dt), [d]) for t in tensors]
-    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=dt)
+    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d)
 
 
 @op("aten::unbind.int", "aten::unbind_copy.int")
@@ -296,9 +296,9 @@ def flip_dim(g, x, d):
         return x
     if g.opset >= 10:
         out = g.op("Slice", x, g.constant([-1]), g.constant([-INT64_MAX]), g.constant([d]),
-                   g.constant([-1]), dtype=g.dtype(x))
+                   g.constant([-1]))
     elif isinstance(n, int):
-        out = g.op("Gather", x, g.constant(torch.arange(n - 1, -1, -1)), axis_i=d, dtype=g.dtype(x))
+        out = g.op("Gather", x, g.constant(torch.arange(n - 1, -1, -1)), axis_i=d)
     else:
         raise NotImplementedError("flipping a dynamic dim needs Slice with steps (opset 10)")
     return g.set_type(out, shape=g.shape(x))
@@ -332,7 +332,7 @@ def roll(g, x, shifts, dims=()):
         shape = g.shape(x)
         tail = slice_(g, x, [n - s], [n], [d])
         head = slice_(g, x, [0], [n - s], [d])
-        x = g.set_type(g.op("Concat", tail, head, axis_i=d, dtype=g.dtype(x)), shape=shape)
+        x = g.set_type(g.op("Concat", tail, head, axis_i=d), shape=shape)
     return x
 
 
@@ -367,7 +367,7 @@ def repeat(g, x, repeats):
         return x
     from ..helpers import int_list
 
-    return g.op("Tile", x, int_list(g, repeats), dtype=g.dtype(x))
+    return g.op("Tile", x, int_list(g, repeats))
 
 
 @op("aten::repeat_interleave.self_int", "aten::repeat_interleave.self_Tensor")
@@ -382,7 +382,7 @@ def repeat_interleave(g, x, repeats, dim=None, output_size=None):
     if reps is None or not isinstance(n, int):
         raise NotImplementedError("repeat_interleave with dynamic repeats or size")
     table = torch.repeat_interleave(torch.arange(n), reps if isinstance(reps, int) else reps.reshape(-1))
-    return g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x))
+    return g.op("Gather", x, g.constant(table), axis_i=d)
 
 
 # -- windows ------------------------------------------------------------------------------------
@@ -398,7 +398,7 @@ def unfold(g, x, dimension, size, step):
         raise NotImplementedError("unfold over a dynamic dim")
     windows = (n - size) // step + 1
     table = torch.arange(windows).reshape(-1, 1) * step + torch.arange(size).reshape(1, -1)
-    out = g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x))
+    out = g.op("Gather", x, g.constant(table), axis_i=d)
     perm = [i for i in range(rank + 1) if i != d + 1] + [d + 1]
     return transpose(g, out, perm)
 
@@ -445,7 +445,7 @@ def _pad_op(g, x, pad, mode, value=None):
             raise NotImplementedError("dynamic pads need opset 11")
         if dt in _PAD2_TYPES:
             return g.op("Pad", x, pads_is=pads, mode_s=mode,
-                        value_f=float(value or 0) if mode == "constant" else None, dtype=dt)
+                        value_f=float(value or 0) if mode == "constant" else None)
         return _pad_by_concat(g, x, pads, mode, value)
     wide = _PAD_WIDER.get(dt)
     if wide is not None and not (dt == torch.bool and g.opset >= 13):
@@ -455,7 +455,7 @@ def _pad_op(g, x, pad, mode, value=None):
     from ..helpers import int_list
 
     const = g.constant(value if value is not None else 0, dt) if mode == "constant" else None
-    return g.op("Pad", x, int_list(g, pads), const, mode_s=mode, dtype=dt)
+    return g.op("Pad", x, int_list(g, pads), const, mode_s=mode)
 
 
 # the types Pad-2 (opsets 2-10) takes; the others are composed below opset 11
@@ -494,7 +494,6 @@ def _pad_by_concat(g, x, pads, mode, value):
 
 
 def _pad_dim(g, x, d, before, after, mode, value):
-    dt = g.dtype(x)
     shape = list(g.shape(x))
     n = shape[d]
     lead, tail = max(before, 0), max(after, 0)
@@ -508,14 +507,13 @@ def _pad_dim(g, x, d, before, after, mode, value):
     parts.append(core)
     if tail:
         parts.append(_pad_part(g, x, d, tail, False, mode, value))
-    out = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=dt)
+    out = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d)
     new = n + before + after if isinstance(n, int) else f"pad_{id(out)}_{d}"
     return g.set_type(out, shape=shape[:d] + [new] + shape[d + 1:])
 
 
 def _pad_part(g, x, d, count, first, mode, value):
     """The ``count`` elements padded along ``d`` before (``first``) or after ``x``."""
-    dt = g.dtype(x)
     shape = list(g.shape(x))
     n = shape[d]
     out_shape = shape[:d] + [count] + shape[d + 1:]
@@ -537,7 +535,7 @@ def _pad_part(g, x, d, count, first, mode, value):
             src, table = slice_(g, x, [-1], [INT64_MAX], [d]), torch.zeros(count, dtype=torch.int64)
     else:
         raise NotImplementedError(f"pad mode {mode!r}")
-    out = g.op("Gather", src, g.constant(table.to(torch.int64)), axis_i=d, dtype=dt)
+    out = g.op("Gather", src, g.constant(table.to(torch.int64)), axis_i=d)
     return g.set_type(out, shape=out_shape)
 
 
@@ -555,14 +553,14 @@ def _filled_block(g, x, d, shape, value):
     if count is not None:
         target = g.constant(shape, torch.int64)
     else:
-        dims = g.op("Shape", x, dtype=torch.int64)
+        dims = g.op("Shape", x)
         pieces = []
         if d > 0:
             pieces.append(slice_(g, dims, [0], [d], [0]))
         pieces.append(g.constant([shape[d]], torch.int64))
         if d + 1 < len(shape):
             pieces.append(slice_(g, dims, [d + 1], [INT64_MAX], [0]))
-        target = pieces[0] if len(pieces) == 1 else g.op("Concat", *pieces, axis_i=0, dtype=torch.int64)
+        target = pieces[0] if len(pieces) == 1 else g.op("Concat", *pieces, axis_i=0)
     out = expand_to(g, g.constant(torch.full([1] * len(shape), fill, dtype=dt)), target)
     return g.set_type(out, shape=shape)
 
@@ -596,7 +594,7 @@ def _replicate_by_gather(g, x, padding):
         table = (torch.arange(n + before + after) - before).clamp(0, n - 1)
         shape = list(g.shape(x))
         shape[d] = int(table.numel())
-        x = g.set_type(g.op("Gather", x, g.constant(table), axis_i=d, dtype=g.dtype(x)), shape=shape)
+        x = g.set_type(g.op("Gather", x, g.constant(table), axis_i=d), shape=shape)
     return x
 
 
@@ -619,7 +617,7 @@ def pad_circular(g, x, pad):
         if after > 0:
             parts.append(slice_(g, center, [0], [after], [d]))
         shape = list(g.shape(x))
-        x = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d, dtype=g.dtype(x))
+        x = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=d)
         shape[d] = n + before + after
         g.set_type(x, shape=shape)
     return x
@@ -653,4 +651,4 @@ def as_strided(g, x, size, stride, storage_offset=None):
         table = table + torch.arange(n).reshape(shape) * s
     static = g.static_shape(x)
     flat = g.set_type(reshape(g, x, [-1]), shape=[int(torch.tensor(static).prod())] if static is not None else None)
-    return g.op("Gather", flat, g.constant(table), axis_i=0, dtype=g.dtype(x))
+    return g.op("Gather", flat, g.constant(table), axis_i=0)

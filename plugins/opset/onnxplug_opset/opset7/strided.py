@@ -52,8 +52,8 @@ def as_strided_scatter(g, x, src, size, stride, storage_offset=None):
     table = torch.arange(numel, dtype=torch.int64)
     table[offsets] = numel + torch.arange(offsets.numel(), dtype=torch.int64)
     dt = g.dtype(x)
-    both = g.op("Concat", reshape(g, x, [-1]), reshape(g, cast(g, src, dt), [-1]), axis_i=0, dtype=dt)
-    out = g.op("Gather", both, g.constant(table), axis_i=0, dtype=dt)
+    both = g.op("Concat", reshape(g, x, [-1]), reshape(g, cast(g, src, dt), [-1]), axis_i=0)
+    out = g.op("Gather", both, g.constant(table), axis_i=0)
     return reshape(g, out, list(shape))
 
 

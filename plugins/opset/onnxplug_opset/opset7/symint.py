@@ -19,7 +19,7 @@ def _sym_dtype(g, a, b):
 
 def _int_binary(g, onnx_op, a, b):
     dt = _sym_dtype(g, a, b)
-    return g.op(onnx_op, as_value(g, a, dt), as_value(g, b, dt), dtype=dt)
+    return g.op(onnx_op, as_value(g, a, dt), as_value(g, b, dt))
 
 
 @op("_operator::add")
@@ -41,31 +41,31 @@ def sym_mul(g, a, b):
 def sym_floordiv(g, a, b):
     """Python's floor division (sizes are non-negative, where Div's truncation agrees)."""
     a_v, b_v = as_value(g, a, torch.int64), as_value(g, b, torch.int64)
-    q = g.op("Div", a_v, b_v, dtype=torch.int64)
+    q = g.op("Div", a_v, b_v)
     # correct truncation toward zero into flooring when the signs differ and it is inexact
-    prod = g.op("Mul", q, b_v, dtype=torch.int64)
-    inexact = g.op("Not", g.op("Equal", prod, a_v, dtype=torch.bool), dtype=torch.bool)
+    prod = g.op("Mul", q, b_v)
+    inexact = g.op("Not", g.op("Equal", prod, a_v))
     zero = g.constant(0, torch.int64)
-    neg = g.op("Xor", _compare(g, "Less", a_v, zero), _compare(g, "Less", b_v, zero), dtype=torch.bool)
-    fix = cast(g, g.op("And", inexact, neg, dtype=torch.bool), torch.int64)
-    return g.op("Sub", q, fix, dtype=torch.int64)
+    neg = g.op("Xor", _compare(g, "Less", a_v, zero), _compare(g, "Less", b_v, zero))
+    fix = cast(g, g.op("And", inexact, neg), torch.int64)
+    return g.op("Sub", q, fix)
 
 
 @op("_operator::mod")
 def sym_mod(g, a, b):
     q = sym_floordiv(g, a, b)
     b_v, a_v = as_value(g, b, torch.int64), as_value(g, a, torch.int64)
-    return g.op("Sub", a_v, g.op("Mul", q, b_v, dtype=torch.int64), dtype=torch.int64)
+    return g.op("Sub", a_v, g.op("Mul", q, b_v))
 
 
 @op("_operator::neg")
 def sym_neg(g, a):
-    return g.op("Neg", as_value(g, a, torch.int64), dtype=torch.int64)
+    return g.op("Neg", as_value(g, a, torch.int64))
 
 
 @op("_operator::truediv")
 def sym_truediv(g, a, b):
-    return g.op("Div", as_value(g, a, torch.float32), as_value(g, b, torch.float32), dtype=torch.float32)
+    return g.op("Div", as_value(g, a, torch.float32), as_value(g, b, torch.float32))
 
 
 def _extremum(g, onnx_op, a, b):
@@ -74,10 +74,10 @@ def _extremum(g, onnx_op, a, b):
     dt = _sym_dtype(g, a, b)
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
     if dt != torch.int64 or g.opset >= 12:
-        return g.op(onnx_op, a_v, b_v, dtype=dt)
-    spread = g.op("Abs", g.op("Sub", a_v, b_v, dtype=dt), dtype=dt)
-    total = g.op("Add" if onnx_op == "Max" else "Sub", g.op("Add", a_v, b_v, dtype=dt), spread, dtype=dt)
-    return g.op("Div", total, g.constant(2, dt), dtype=dt)
+        return g.op(onnx_op, a_v, b_v)
+    spread = g.op("Abs", g.op("Sub", a_v, b_v))
+    total = g.op("Add" if onnx_op == "Max" else "Sub", g.op("Add", a_v, b_v), spread)
+    return g.op("Div", total, g.constant(2, dt))
 
 
 @op("torch::sym_max")
@@ -99,7 +99,7 @@ def sym_float(g, a):
 def sym_int(g, a):
     if dtype(g, a) == torch.int64:
         return a
-    f = g.op("Floor", as_value(g, a, torch.float32), dtype=torch.float32)
+    f = g.op("Floor", as_value(g, a, torch.float32))
     return cast(g, f, torch.int64)
 
 
@@ -107,12 +107,12 @@ def sym_int(g, a):
 def sym_ceil(g, a):
     if dtype(g, a) == torch.int64:
         return a
-    return cast(g, g.op("Ceil", as_value(g, a, torch.float32), dtype=torch.float32), torch.int64)
+    return cast(g, g.op("Ceil", as_value(g, a, torch.float32)), torch.int64)
 
 
 @op("aten::sym_numel")
 def sym_numel(g, x):
-    return g.op("Size", x, dtype=torch.int64)
+    return g.op("Size", x)
 
 
 def _compare(g, onnx_op, a, b, negate=False):
@@ -120,8 +120,8 @@ def _compare(g, onnx_op, a, b, negate=False):
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
     if dt == torch.int64 and g.opset < 9 and onnx_op in ("Less", "Greater"):
         a_v, b_v = cast(g, a_v, torch.float32), cast(g, b_v, torch.float32)
-    y = g.op(onnx_op, a_v, b_v, dtype=torch.bool)
-    return g.op("Not", y, dtype=torch.bool) if negate else y
+    y = g.op(onnx_op, a_v, b_v)
+    return g.op("Not", y) if negate else y
 
 
 @op("_operator::eq")
@@ -157,4 +157,4 @@ def sym_ge(g, a, b):
 
 @op("torch::sym_not", "_operator::not_")
 def sym_not(g, a):
-    return g.op("Not", as_value(g, a, torch.bool), dtype=torch.bool)
+    return g.op("Not", as_value(g, a, torch.bool))

@@ -28,8 +28,8 @@ def pooled_with_indices(g, x, attrs, n):
     if not all(isinstance(s, int) for s in spatial):
         raise NotImplementedError("max pooling indices over dynamic spatial sizes")
     plane = scalar(g, math.prod(spatial), torch.int64)
-    planes = g.op("Div", idx, plane, dtype=torch.int64)
-    idx = g.op("Sub", idx, g.op("Mul", planes, plane, dtype=torch.int64), dtype=torch.int64)
+    planes = g.op("Div", idx, plane)
+    idx = g.op("Sub", idx, g.op("Mul", planes, plane))
     return y, idx
 
 
@@ -76,7 +76,6 @@ def adaptive_max_cells(g, x, size, out):
     A cell's local argmax (over its flattened window) becomes PyTorch's index into the
     flattened (n, c) plane from the window's origin and shape.
     """
-    dt = g.dtype(x)
     n = len(size)
     rank = g.rank(x)
     axes = list(range(rank - n, rank))
@@ -88,20 +87,18 @@ def adaptive_max_cells(g, x, size, out):
         shape = [b - a for a, b in cell]
         window = reshape(g, slice_(g, x, starts, ends, axes), lead + [-1])
         values.append(reduce(g, "ReduceMax", window, [2], True))
-        local = g.op("ArgMax", window, axis_i=2, keepdims_i=1, dtype=torch.int64)
+        local = g.op("ArgMax", window, axis_i=2, keepdims_i=1)
         idx = None
         for i in range(n):  # local coordinate i, shifted by the window origin, times the plane stride
             inner = math.prod(shape[i + 1:])
-            coord = g.op("Div", local, scalar(g, inner, torch.int64), dtype=torch.int64)
+            coord = g.op("Div", local, scalar(g, inner, torch.int64))
             if i > 0:
-                coord = g.op("Sub", coord, g.op("Mul", g.op("Div", coord, scalar(g, shape[i], torch.int64),
-                                                            dtype=torch.int64),
-                                                 scalar(g, shape[i], torch.int64), dtype=torch.int64),
-                             dtype=torch.int64)
-            term = g.op("Mul", g.op("Add", coord, scalar(g, starts[i], torch.int64), dtype=torch.int64),
-                        scalar(g, strides[i], torch.int64), dtype=torch.int64)
-            idx = term if idx is None else g.op("Add", idx, term, dtype=torch.int64)
+                coord = g.op("Sub", coord, g.op("Mul", g.op("Div", coord, scalar(g, shape[i], torch.int64)),
+                                                 scalar(g, shape[i], torch.int64)))
+            term = g.op("Mul", g.op("Add", coord, scalar(g, starts[i], torch.int64)),
+                        scalar(g, strides[i], torch.int64))
+            idx = term if idx is None else g.op("Add", idx, term)
         indices.append(idx)
-    vals = g.op("Concat", *values, axis_i=2, dtype=dt) if len(values) > 1 else values[0]
-    idxs = g.op("Concat", *indices, axis_i=2, dtype=torch.int64) if len(indices) > 1 else indices[0]
+    vals = g.op("Concat", *values, axis_i=2) if len(values) > 1 else values[0]
+    idxs = g.op("Concat", *indices, axis_i=2) if len(indices) > 1 else indices[0]
     return reshape(g, vals, lead + list(out)), reshape(g, idxs, lead + list(out))

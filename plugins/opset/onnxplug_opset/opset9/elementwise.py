@@ -202,7 +202,7 @@ def _shrink(g, x, lambd, bias):
     dt = g.dtype(x)
     run = dt if dt in (torch.float16, torch.float32, torch.float64) else torch.float32
     v = cast(g, x, run)
-    y = g.op("Shrink", v, lambd_f=float(lambd), bias_f=float(bias), dtype=run)
+    y = g.op("Shrink", v, lambd_f=float(lambd), bias_f=float(bias))
     return cast(g, eh.where(g, eh.isnan(g, v), v, y, run), dt)  # Shrink maps NaN to 0
 
 
@@ -435,16 +435,15 @@ def _polygamma_pos(g, n: int, y, d):
     p = c(g, float(n + 1), d)
     acc = c(g, 0.0, d)
     for k in range(10):
-        acc = op2(g, "Add", acc, op1(g, "Reciprocal", g.op("Pow", op2(g, "Add", y, c(g, float(k), d)), p,
-                                                                dtype=d)))
+        acc = op2(g, "Add", acc, op1(g, "Reciprocal", g.op("Pow", op2(g, "Add", y, c(g, float(k), d)), p)))
     z = op2(g, "Add", y, c(g, 10.0, d))
     inv = op1(g, "Reciprocal", z)
-    series = op2(g, "Add", op2(g, "Mul", g.op("Pow", inv, c(g, float(n), d), dtype=d),
+    series = op2(g, "Add", op2(g, "Mul", g.op("Pow", inv, c(g, float(n), d)),
                                c(g, float(math.factorial(n - 1)), d)),
-                 op2(g, "Mul", g.op("Pow", inv, p, dtype=d), c(g, fact / 2, d)))
+                 op2(g, "Mul", g.op("Pow", inv, p), c(g, fact / 2, d)))
     for k, b in enumerate(_BERNOULLI, start=1):
         coef = b * math.factorial(2 * k + n - 1) / math.factorial(2 * k)
-        term = op2(g, "Mul", g.op("Pow", inv, c(g, float(2 * k + n), d), dtype=d), c(g, coef, d))
+        term = op2(g, "Mul", g.op("Pow", inv, c(g, float(2 * k + n), d)), c(g, coef, d))
         series = op2(g, "Add", series, term)
     return op2(g, "Mul", op2(g, "Add", series, op2(g, "Mul", acc, c(g, fact, d))), c(g, sign, d))
 

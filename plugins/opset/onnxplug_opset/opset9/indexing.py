@@ -19,12 +19,12 @@ from ..shape_helpers import equal
 def nonzero(g, x):
     """Indices as rows ``(count, rank)``; a 0-d input gives ``(1 or 0, 0)`` as in PyTorch."""
     if g.rank(x) == 0:
-        nz = g.op("NonZero", reshape(g, x, [1]), dtype=torch.int64)  # (1, count)
-        rows = g.op("Transpose", nz, perm_is=[1, 0], dtype=torch.int64)  # (count, 1)
-        return g.op("Slice", rows, g.constant([0]), g.constant([0]), g.constant([1]), dtype=torch.int64) \
-            if g.opset >= 10 else g.op("Slice", rows, starts_is=[0], ends_is=[0], axes_is=[1], dtype=torch.int64)
-    nz = g.op("NonZero", x, dtype=torch.int64)
-    return g.op("Transpose", nz, perm_is=[1, 0], dtype=torch.int64)
+        nz = g.op("NonZero", reshape(g, x, [1]))  # (1, count)
+        rows = g.op("Transpose", nz, perm_is=[1, 0])  # (count, 1)
+        return g.op("Slice", rows, g.constant([0]), g.constant([0]), g.constant([1])) \
+            if g.opset >= 10 else g.op("Slice", rows, starts_is=[0], ends_is=[0], axes_is=[1])
+    nz = g.op("NonZero", x)
+    return g.op("Transpose", nz, perm_is=[1, 0])
 
 
 @op("aten::argwhere")
@@ -35,8 +35,7 @@ def argwhere(g, x):
 @op("aten::masked_select")
 def masked_select(g, x, mask):
     if g.static_shape(x) is not None and g.static_shape(x) == g.static_shape(mask):
-        return g.op("Compress", reshape(g, x, [-1]), reshape(g, cast(g, mask, torch.bool), [-1]),
-                    dtype=g.dtype(x))
+        return g.op("Compress", reshape(g, x, [-1]), reshape(g, cast(g, mask, torch.bool), [-1]))
     xb = g.op("Expand", x, g.op("Shape", mask, dtype=torch.int64), dtype=g.dtype(x))
     mb = g.op("Expand", mask, g.op("Shape", xb, dtype=torch.int64), dtype=torch.bool)
     return g.op("Compress", reshape(g, xb, [-1]), reshape(g, cast(g, mb, torch.bool), [-1]),
@@ -58,7 +57,7 @@ def _scan_layout(g, x, dim):
 
 
 def _masked(g, xe, mask, fill, dt):
-    return g.op("Where", mask, xe, g.constant(fill, dt), dtype=dt)
+    return g.op("Where", mask, xe, g.constant(fill, dt))
 
 
 def _scan(g, x, dim, op_type, fill, dt):
@@ -87,9 +86,9 @@ def logcumsumexp(g, x, dim):
     m = reduce(g, "ReduceMax", masked, [axis], True, dt)
     # a row of -inf has max -inf: shift by 0 there so exp() sees -inf, not NaN
     finite = g.op("Where", equal(g, m, g.constant(float("-inf"), dt)),
-                  g.constant(0.0, dt), m, dtype=dt)
-    s = reduce(g, "ReduceSum", g.op("Exp", g.op("Sub", masked, finite, dtype=dt), dtype=dt), [axis], True, dt)
-    out = g.op("Add", g.op("Log", s, dtype=dt), finite, dtype=dt)
+                  g.constant(0.0, dt), m)
+    s = reduce(g, "ReduceSum", g.op("Exp", g.op("Sub", masked, finite)), [axis], True, dt)
+    out = g.op("Add", g.op("Log", s), finite)
     out = _drop(g, out, axis)
     return transpose(g, out, perm)
 
@@ -117,12 +116,12 @@ def _cum_extreme(g, x, dim, largest):
     masked = _masked(g, cast(g, xe, work), mask, int(fill) if dt == torch.bool else fill, work)
     vals = reduce(g, "ReduceMax" if largest else "ReduceMin", masked, [axis], True, work)
     # PyTorch reports the last position that reaches the running extreme
-    hit = g.op("And", mask, equal(g, cast(g, xe, work), vals), dtype=torch.bool)
+    hit = g.op("And", mask, equal(g, cast(g, xe, work), vals))
     if dt.is_floating_point:  # NaN propagates: it is its own running extreme from there on
-        nan = g.op("IsNaN", xe, dtype=torch.bool)
-        hit = g.op("Or", hit, g.op("And", mask, nan, dtype=torch.bool), dtype=torch.bool)
+        nan = g.op("IsNaN", xe)
+        hit = g.op("Or", hit, g.op("And", mask, nan))
     pos = g.constant(torch.arange(n, dtype=torch.int64))
-    cand = g.op("Where", hit, pos, g.constant(-1, torch.int64), dtype=torch.int64)
+    cand = g.op("Where", hit, pos, g.constant(-1, torch.int64))
     idx = reduce(g, "ReduceMax", cand, [axis], False, torch.int64)
     vals = cast(g, _drop(g, vals, axis), dt)
     return transpose(g, vals, perm), transpose(g, idx, perm)
@@ -148,10 +147,10 @@ def _count_below(g, seq, v, right, out_int32):
     dt = _common(g, seq, v)
     s, ve = cast(g, s, dt), cast(g, ve, dt)
     if right:
-        cmp = g.op("Not", g.op("Less", ve, s, dtype=torch.bool), dtype=torch.bool)
+        cmp = g.op("Not", g.op("Less", ve, s))
     else:
-        cmp = g.op("Less", s, ve, dtype=torch.bool)
-    n = reduce(g, "ReduceSum", g.op("Cast", cmp, to_i=7, dtype=torch.int64), [g.rank(v)], False, torch.int64)
+        cmp = g.op("Less", s, ve)
+    n = reduce(g, "ReduceSum", g.op("Cast", cmp, to_i=7), [g.rank(v)], False, torch.int64)
     return cast(g, n, torch.int32 if out_int32 else torch.int64)
 
 
@@ -167,7 +166,7 @@ def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=N
     if sorter is not None:
         shape = g.shape(seq)
         if g.opset >= 11:
-            seq = g.op("GatherElements", seq, sorter, axis_i=-1, dtype=g.dtype(seq))
+            seq = g.op("GatherElements", seq, sorter, axis_i=-1)
         else:
             from ..opset7.indexing import gather
 
@@ -192,7 +191,7 @@ def nonzero_rows(g, x, size: int, pad_rows) -> object:
     rank = g.rank(x)
     if rank == 0:
         return g.constant(torch.zeros(size, 0, dtype=torch.int64))
-    nz = g.op("Transpose", g.op("NonZero", x, dtype=torch.int64), perm_is=[1, 0], dtype=torch.int64)
+    nz = g.op("Transpose", g.op("NonZero", x), perm_is=[1, 0])
     return g.set_type(slice_(g, pad_rows(nz, rank), [0], [size], [0]), shape=[size, rank])
 
 
@@ -201,6 +200,6 @@ def nonzero_static(g, x, *, size, fill_value=-1):
     """NonZero with ``size`` rows of ``fill_value`` appended, then cut (exact int64)."""
     def append_fill(nz, rank):
         fill = g.constant(torch.full((size, rank), fill_value, dtype=torch.int64))
-        return g.op("Concat", nz, fill, axis_i=0, dtype=torch.int64)
+        return g.op("Concat", nz, fill, axis_i=0)
 
     return nonzero_rows(g, x, size, append_fill)

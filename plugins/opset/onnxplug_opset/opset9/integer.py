@@ -17,9 +17,9 @@ from ..shape_helpers import arange
 def output_length(g, x64, minlength: int):
     """``max(max(x) + 1, minlength)`` as a 0-d int64 value for the 1-D int64 ``x64``; the
     ``minlength`` joins the values before the ReduceMax, so an empty ``x`` gives ``minlength``."""
-    plus1 = g.op("Add", x64, g.constant(1, torch.int64), dtype=torch.int64)
+    plus1 = g.op("Add", x64, g.constant(1, torch.int64))
     floor = g.constant([max(int(minlength), 0)], torch.int64)
-    both = g.op("Concat", plus1, floor, axis_i=0, dtype=torch.int64)
+    both = g.op("Concat", plus1, floor, axis_i=0)
     return reduce(g, "ReduceMax", both, None, False)
 
 
@@ -44,8 +44,8 @@ def bincount(g, x, weights=None, minlength=0):
     dt = bincount_dtype(g, weights)
     x64 = cast(g, x, torch.int64)
     n = output_length(g, x64, minlength)
-    hits = g.op("Equal", unsqueeze(g, x64, [1]), unsqueeze(g, arange(g, n), [0]), dtype=torch.bool)
-    terms = g.op("Cast", hits, to_i=onnx_type(dt), dtype=dt)
+    hits = g.op("Equal", unsqueeze(g, x64, [1]), unsqueeze(g, arange(g, n), [0]))
+    terms = g.op("Cast", hits, to_i=onnx_type(dt))
     if weights is not None:
-        terms = g.op("Mul", terms, unsqueeze(g, cast(g, weights, dt), [1]), dtype=dt)
+        terms = g.op("Mul", terms, unsqueeze(g, cast(g, weights, dt), [1]))
     return _typed(g, reduce(g, "ReduceSum", terms, [0], False), dt)

@@ -18,11 +18,10 @@ def _bag_matrix(g, indices, offsets, bags: int, length: int, include_last_offset
 
         offsets = slice_(g, offsets, [0], [bags], [0])
     pos = g.constant(torch.arange(length).reshape(length, 1))
-    started = g.op("Not", g.op("Greater", unsqueeze(g, offsets, [0]), pos, dtype=torch.bool), dtype=torch.bool)
+    started = g.op("Not", g.op("Greater", unsqueeze(g, offsets, [0]), pos))
     bag_of = g.op("Sub", reduce(g, "ReduceSum", cast(g, started, torch.int64), [1], False),
-                  scalar(g, 1, torch.int64), dtype=torch.int64)  # [L]
-    return g.op("Equal", g.constant(torch.arange(bags).reshape(bags, 1)), unsqueeze(g, bag_of, [0]),
-                dtype=torch.bool)  # [B, L]
+                  scalar(g, 1, torch.int64))  # [L]
+    return g.op("Equal", g.constant(torch.arange(bags).reshape(bags, 1)), unsqueeze(g, bag_of, [0]))  # [B, L]
 
 
 @op("aten::embedding_bag.padding_idx", "aten::embedding_bag")
@@ -54,23 +53,21 @@ def embedding_bag(g, weight, indices, offsets, scale_grad_by_freq=False, mode=0,
     if padding_idx is not None and padding_idx < 0:  # ATen counts a negative index from the end
         padding_idx += g.shape(weight)[0]
     if padding_idx is not None:
-        keep = g.op("Not", g.op("Equal", idx, scalar(g, padding_idx, torch.int64), dtype=torch.bool),
-                    dtype=torch.bool)
-        member = g.op("And", member, unsqueeze(g, keep, [0]), dtype=torch.bool)
-    rows = g.op("Gather", weight, idx, axis_i=0, dtype=dt)  # [L, D]
+        keep = g.op("Not", g.op("Equal", idx, scalar(g, padding_idx, torch.int64)))
+        member = g.op("And", member, unsqueeze(g, keep, [0]))
+    rows = g.op("Gather", weight, idx, axis_i=0)  # [L, D]
     if mode == 2:
-        masked = g.op("Where", unsqueeze(g, member, [2]), unsqueeze(g, rows, [0]), scalar(g, float("-inf"), dt),
-                      dtype=dt)
+        masked = g.op("Where", unsqueeze(g, member, [2]), unsqueeze(g, rows, [0]), scalar(g, float("-inf"), dt))
         out = reduce(g, "ReduceMax", masked, [1], False)
         has = cast(g, reduce(g, "ReduceMax", cast(g, member, torch.int32), [1], True, dt=torch.int32), torch.bool)
-        return g.op("Where", has, out, scalar(g, 0.0, dt), dtype=dt), None, None, None
+        return g.op("Where", has, out, scalar(g, 0.0, dt)), None, None, None
     m = cast(g, member, dt)
     if per_sample_weights is not None:
-        m = g.op("Mul", m, unsqueeze(g, cast(g, per_sample_weights, dt), [0]), dtype=dt)
-    out = g.op("MatMul", m, rows, dtype=dt)  # [B, D]
+        m = g.op("Mul", m, unsqueeze(g, cast(g, per_sample_weights, dt), [0]))
+    out = g.op("MatMul", m, rows)  # [B, D]
     if mode == 1:
         n_in = reduce(g, "ReduceSum", cast(g, member, dt), [1], True)
-        out = g.op("Div", out, g.op("Max", n_in, g.constant(torch.ones(bags, 1, dtype=dt)), dtype=dt), dtype=dt)
+        out = g.op("Div", out, g.op("Max", n_in, g.constant(torch.ones(bags, 1, dtype=dt))))
     return out, None, None, None
 
 
@@ -79,8 +76,7 @@ def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
     """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
     ``nn_helpers.upsample_scales``), else declined."""
     scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact)
-    return g.op("Upsample", x, g.constant(torch.tensor(scales, dtype=torch.float32)), mode_s="nearest",
-                dtype=g.dtype(x))
+    return g.op("Upsample", x, g.constant(torch.tensor(scales, dtype=torch.float32)), mode_s="nearest")
 
 
 (upsample_nearest_vec, upsample_nearest, upsample_nearest_exact_vec, upsample_nearest_exact,

@@ -13,8 +13,8 @@ def _zero_nans(g, x, dt):
     x = cast(g, x, dt)
     if not dt.is_floating_point:
         return x, None
-    nan = g.op("IsNaN", x, dtype=torch.bool)
-    return g.op("Where", nan, scalar(g, 0.0, dt), x, dtype=dt), nan
+    nan = g.op("IsNaN", x)
+    return g.op("Where", nan, scalar(g, 0.0, dt), x), nan
 
 
 @op("aten::nansum")
@@ -39,9 +39,9 @@ def nanmean(g, x, dim=None, keepdim=False, *, dtype=None):
         return cast(g, x, out)
     axes = axes_of(dim, rank)
     total = reduce(g, "ReduceSum", z, axes, bool(keepdim))
-    valid = cast(g, g.op("Not", nan, dtype=torch.bool), compute)
+    valid = cast(g, g.op("Not", nan), compute)
     n = reduce(g, "ReduceSum", valid, axes, bool(keepdim))
-    return cast(g, g.op("Div", total, n, dtype=compute), out)
+    return cast(g, g.op("Div", total, n), out)
 
 
 
@@ -55,29 +55,29 @@ def histc(g, x, bins=100, min=0, max=0):
     matches summed; values outside the range are not counted, the top edge goes to the last bin.
     """
     dt = g.dtype(x)
-    flat = g.op("Reshape", x, g.constant([-1]), dtype=dt)
+    flat = g.op("Reshape", x, g.constant([-1]))
     if min == max:
         lo = reduce(g, "ReduceMin", flat, [0], False)
         hi = reduce(g, "ReduceMax", flat, [0], False)
-        same = g.op("Equal", lo, hi, dtype=torch.bool) if g.opset >= 11 else g.op(
-            "Not", g.op("Or", g.op("Less", lo, hi, dtype=torch.bool),
-                        g.op("Greater", lo, hi, dtype=torch.bool), dtype=torch.bool), dtype=torch.bool)
+        same = g.op("Equal", lo, hi) if g.opset >= 11 else g.op(
+            "Not", g.op("Or", g.op("Less", lo, hi),
+                        g.op("Greater", lo, hi)))
         one = scalar(g, 1.0, dt)
-        lo = g.op("Where", same, g.op("Sub", lo, one, dtype=dt), lo, dtype=dt)
-        hi = g.op("Where", same, g.op("Add", hi, one, dtype=dt), hi, dtype=dt)
+        lo = g.op("Where", same, g.op("Sub", lo, one), lo)
+        hi = g.op("Where", same, g.op("Add", hi, one), hi)
     else:
         lo, hi = scalar(g, float(min), dt), scalar(g, float(max), dt)
-    scaled = g.op("Mul", g.op("Div", g.op("Sub", flat, lo, dtype=dt), g.op("Sub", hi, lo, dtype=dt), dtype=dt),
-                  scalar(g, float(bins), dt), dtype=dt)
-    idx = cast(g, g.op("Floor", scaled, dtype=dt), torch.int64)
-    top = g.op("Equal", cast(g, flat, torch.float64), cast(g, hi, torch.float64), dtype=torch.bool) \
-        if g.opset >= 11 else g.op("Not", g.op("Less", flat, hi, dtype=torch.bool), dtype=torch.bool)
-    idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx, dtype=torch.int64)
-    inside = g.op("And", g.op("Not", g.op("Less", flat, lo, dtype=torch.bool), dtype=torch.bool),
-                  g.op("Not", g.op("Greater", flat, hi, dtype=torch.bool), dtype=torch.bool), dtype=torch.bool)
-    idx = g.op("Where", inside, idx, g.constant(-1, torch.int64), dtype=torch.int64)
-    onehot = g.op("Equal", g.op("Unsqueeze", idx, axes_is=[1], dtype=torch.int64) if g.opset < 13 else
-                  g.op("Unsqueeze", idx, g.constant([1]), dtype=torch.int64),
-                  g.constant(torch.arange(bins)), dtype=torch.bool)
+    scaled = g.op("Mul", g.op("Div", g.op("Sub", flat, lo), g.op("Sub", hi, lo)),
+                  scalar(g, float(bins), dt))
+    idx = cast(g, g.op("Floor", scaled), torch.int64)
+    top = g.op("Equal", cast(g, flat, torch.float64), cast(g, hi, torch.float64)) \
+        if g.opset >= 11 else g.op("Not", g.op("Less", flat, hi))
+    idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx)
+    inside = g.op("And", g.op("Not", g.op("Less", flat, lo)),
+                  g.op("Not", g.op("Greater", flat, hi)))
+    idx = g.op("Where", inside, idx, g.constant(-1, torch.int64))
+    onehot = g.op("Equal", g.op("Unsqueeze", idx, axes_is=[1]) if g.opset < 13 else
+                  g.op("Unsqueeze", idx, g.constant([1])),
+                  g.constant(torch.arange(bins)))
     counts = reduce(g, "ReduceSum", cast(g, onehot, torch.float32), [0], False)
     return cast(g, counts, g.out_dtype())

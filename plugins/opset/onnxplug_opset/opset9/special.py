@@ -190,7 +190,7 @@ def frexp(g, x):
     """Mantissa and int32 exponent (see ``special_helpers.frexp``); half types run in float32."""
     dt = g.dtype(x)
     m, e = sh.frexp(g, cast(g, x, _ieee_dtype(dt)))
-    return cast(g, m, dt), g.op("Cast", e, to_i=6, dtype=torch.int32)
+    return cast(g, m, dt), g.op("Cast", e, to_i=6)
 
 
 @op("aten::nextafter")
