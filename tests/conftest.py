@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import onnx
 import pytest
 import torch
 from torch import nn
 
 from onnxplug.testing import export_and_compare, export_and_run
+
+os.environ.setdefault("ONNXPLUG_CHECK_TYPES", "1")  # a conversion's wrong output dtype fails
 
 NEWEST = onnx.defs.onnx_opset_version()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from onnxplug.opsets import NEWEST_OPSET
 from onnxplug.testing import export_and_compare
 from onnxplug.testing.usage import UsageCheck
+
+os.environ.setdefault("ONNXPLUG_CHECK_TYPES", "1")  # a conversion's wrong output dtype fails
 
 NEWEST = NEWEST_OPSET
 
