@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=.venv
-stamp_src() { cat constraints.txt pyproject.toml plugins/*/pyproject.toml contrib_ops/pyproject.toml dev.sh; }
+stamp_src() { cat constraints.txt pyproject.toml plugins/*/pyproject.toml contrib_ops/pyproject.toml integrations/*/pyproject.toml dev.sh; }
 want=$(stamp_src | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
@@ -16,7 +16,8 @@ fi
 if [ "$(cat "$VENV/.onnxplug-setup" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   "$VENV/bin/python" -m pip install -q -c constraints.txt \
-    -e ".[test,docs]" -e plugins/opset -e plugins/functions -e contrib_ops
+    -e ".[test,docs]" -e plugins/opset -e plugins/functions -e contrib_ops \
+    -e integrations/transformers
   echo "$want" > "$VENV/.onnxplug-setup"
 fi
 job=${1:-setup}
