@@ -271,6 +271,8 @@ class Lowerer:
                 return False, None
         if torch.Tag.nondeterministic_seeded in target.tags:
             return False, None
+        if self.failures.lowering_failed and any(self.env.get(a) is None for a in node.all_input_nodes):
+            return False, None  # an input's producer did not convert: there is nothing to fold
         key = op_key(node.target)  # winner(): a look that is not a pick (the usage check)
         entry = self.registry.winner(key) or self.registry.winner(key.rsplit(".", 1)[0])
         if entry is not None and getattr(entry.fn, NO_FOLD, False):
