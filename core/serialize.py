@@ -298,7 +298,7 @@ def staged_file(model: ir.Model, path: str | os.PathLike | None) -> Iterator[str
     folder = os.path.dirname(os.path.abspath(path)) if path is not None else None
     fd, tmp = tempfile.mkstemp(prefix=".onnxplug-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with _writing(path), os.fdopen(fd, "wb") as fh:
             write_model(model, fh)
         _readable(tmp)
         yield tmp
@@ -307,6 +307,18 @@ def staged_file(model: ir.Model, path: str | os.PathLike | None) -> Iterator[str
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _writing(path: Any) -> Iterator[None]:
+    """An OSError while the bytes are written (disk full, quota) is an export error."""
+    try:
+        yield
+    except OSError as exc:
+        raise OnnxExporterError(
+            f"cannot write {os.fspath(path) if path is not None else 'the model'!r}: {exc}. The "
+            "previous file, if any, is unchanged. Free space or choose another folder, then "
+            "export again.") from exc
 
 
 def copy_file(path: str, f: Any) -> None:
@@ -327,7 +339,8 @@ def staged_external(model: ir.Model, path: str | None) -> Iterator[str]:
     base = os.path.basename(path) if path is not None else "model.onnx"
     with tempfile.TemporaryDirectory(prefix=".onnxplug-", dir=folder) as tmpdir:
         tmp_model = os.path.join(tmpdir, base)
-        write_external(model, tmp_model, base + ".data")
+        with _writing(path):
+            write_external(model, tmp_model, base + ".data")
         yield tmp_model
         if path is not None:
             for name in (base + ".data", base):
@@ -342,7 +355,7 @@ def write(data: bytes, f: Any) -> None:
         folder = os.path.dirname(os.path.abspath(os.fspath(f)))
         fd, tmp = tempfile.mkstemp(prefix=".onnxplug-", suffix=".tmp", dir=folder)
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with _writing(f), os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             _readable(tmp)
             os.replace(tmp, os.fspath(f))
