@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import onnx
 import onnx_ir as ir
 import onnx_ir.passes.common as common
 from onnxplug.errors import OnnxExporterError
 
 from .attributes import annotated_attributes, copy_attr, inferred_name
-from .groups import Group, analyse, is_constant, nested_nodes
+from .groups import Group, analyse, is_constant, is_small_constant, nested_nodes
 from .naming import FunctionNames, class_identity
 from .scopes import CallIndex, ModuleCall, type_name, wanted
 
@@ -76,10 +78,15 @@ class _Extractor:
         # node stands for (a call node stands for its group's nodes)
         self.priority: dict[ir.Node, float] = {}
         self.last: dict[ir.Node, float] = {}
+        ep = context.exported_program
+        self.params = (None if context.options.keep_initializers_as_inputs else
+                       frozenset(ep.state_dict) if ep is not None else frozenset())
         self.names = FunctionNames({f.identifier()[:2] for f in model.functions.values()})
         self.variants: dict[tuple, list[_Variant]] = {}
         self.notes: list[str] = []
         self.replaced: dict[ir.Value, ir.Value] = {}  # a contracted group's output -> call's
+        # function -> indices of its outputs onnx cannot type (made by ops without a schema)
+        self.opaque_outputs: dict[tuple[str, str, str], set[int]] = {}
 
     # -- driver --------------------------------------------------------------------------------
     def run(self) -> bool:
@@ -102,6 +109,45 @@ class _Extractor:
             common.TopologicalSortPass()(self.model)
         self.context.notes.extend(self.notes)
         return made
+
+    def _untyped_read(self, group: Group) -> str | None:
+        """Why onnx could not type ``group``'s body, or None.
+
+        onnx infers a function body's types from its inputs only (it ignores value_info there),
+        and knows no types for ops without an onnx schema (onnxruntime's ``com.microsoft``
+        ops). In the graph the exported value types stand in; in a body, a standard op or a call
+        that reads such an op's output fails the checker, so that module call stays plain.
+        """
+        opaque: dict[ir.Value, ir.Node] = {}
+        for n in group.members:
+            for v in n.inputs:
+                if v in opaque and (_has_schema(n) or self._is_call(n)):
+                    src = opaque[v]
+                    what = (f"the output of function {src.op_type}, made by an op without an "
+                            "onnx schema" if self._is_call(src)
+                            else f"{src.domain}::{src.op_type}'s output")
+                    return (f"inside a function onnx cannot infer the type of {what}, which "
+                            f"{n.op_type} reads.")
+            if self._is_call(n):
+                outs = self.opaque_outputs.get((n.domain, n.op_type, n.overload), ())
+                opaque.update({n.outputs[i]: n for i in outs})
+            elif not _has_schema(n):
+                opaque.update({v: n for v in n.outputs})
+        return None
+
+    def _opaque_outputs(self, group: Group) -> set[int]:
+        out = set()
+        for k, v in enumerate(group.outputs):
+            p = v.producer()
+            if self._is_call(p):
+                if v.index() in self.opaque_outputs.get((p.domain, p.op_type, p.overload), ()):
+                    out.add(k)
+            elif not _has_schema(p):
+                out.add(k)
+        return out
+
+    def _is_call(self, node: ir.Node) -> bool:
+        return (node.domain, node.op_type, node.overload) in self.model.functions
 
     def _note_unused_option(self) -> None:
         """Say so when the option selects nothing, rather than export flat in silence."""
@@ -128,9 +174,17 @@ class _Extractor:
                     buckets.setdefault(chain[:depth], []).append(node)
         groups: list[Group] = []
         for key, members in buckets.items():
-            group = analyse(self.calls[key], members, self.graph, self.priority, owner)
-            if group is not None:
-                groups.append(group)
+            group = analyse(self.calls[key], members, self.graph, self.priority, owner,
+                            self.params)
+            if group is None:
+                continue
+            why = self._untyped_read(group)
+            if why:
+                self.notes.append(
+                    f"export_modules_as_functions: the call of {group.call.path!r} "
+                    f"({group.call.type_name}) stays as plain nodes: {why}")
+                continue
+            groups.append(group)
         by_kind: dict[tuple, list[Group]] = {}
         for g in groups:
             kind = (_class_key(g.call), g.shape)
@@ -201,6 +255,7 @@ class _Extractor:
                     if o is v:
                         outs[i] = new
         if first:
+            self.opaque_outputs[fn.identifier()] = self._opaque_outputs(group)
             self._move_into_body(variant, group)
         else:
             self._discard(group)
@@ -258,11 +313,11 @@ class _Extractor:
                   for v, name in zip(group.inputs, _input_names(group))}
         consts: dict[ir.Value, ir.Value] = {}
         clones = []
-        for c in group.items[:group.n_constants]:
+        for c, v in zip(group.items[:group.n_constants], group.constant_values):
             clone = ir.Node("", "Constant", [], [copy_attr(a) for a in c.attributes.values()],
                             num_outputs=1, name=c.name)
-            clone.outputs[0].name = c.outputs[0].name
-            consts[c.outputs[0]] = clone.outputs[0]
+            clone.outputs[0].name = v.name
+            consts[v] = clone.outputs[0]
             clones.append(clone)
         members = group.members
         for m in members:
@@ -293,10 +348,15 @@ class _Extractor:
 
     # -- finishing ------------------------------------------------------------------------------
     def _drop_orphan_constants(self) -> None:
+        """Constants (nodes, small initializers) that only function bodies read now."""
         dead = [n for n in self.graph if is_constant(n)
                 and not any(v.uses() or v.is_graph_output() for v in n.outputs)]
         if dead:
             self.graph.remove(dead, safe=True)
+        inits = self.graph.initializers
+        for name in [k for k, v in inits.items() if is_small_constant(v, self.params)
+                     and not v.uses() and not v.is_graph_output()]:
+            del inits[name]
 
     def _declare_domains(self) -> None:
         for fn in self.model.functions.values():
@@ -323,6 +383,15 @@ def _input_names(group: Group) -> list[str]:
         taken.add(unique)
         out.append(unique)
     return out
+
+
+@lru_cache(maxsize=None)
+def _schema_known(op_type: str, domain: str) -> bool:
+    return onnx.defs.has(op_type, domain)
+
+
+def _has_schema(node: ir.Node) -> bool:
+    return _schema_known(node.op_type, node.domain)
 
 
 def _class_key(call: ModuleCall) -> object:

@@ -7,7 +7,8 @@ with equal :attr:`Group.shape` compute the same thing up to the values of node a
 attribute values are listed per slot in :attr:`Group.slot_values`, in the same order for both.
 
 ``Constant`` nodes are not members of any group: a group reads them like any other value, and
-the function body gets its own copy of each one it reads. Lowering shares small constants
+the function body gets its own copy of each one it reads (so do small initializers that are
+not parameters, such as a shared ``sqrt2``). Lowering shares small constants
 between the nodes that need them, so without this the first layer of an encoder would hold a
 constant that the other layers take as an input, and the layers would not share a function.
 """
@@ -29,6 +30,27 @@ _GRAPH_TYPES = (ir.AttributeType.GRAPH, ir.AttributeType.GRAPHS)
 
 def is_constant(node: ir.Node) -> bool:
     return node.op_type == "Constant" and node.domain == "" and not node.inputs
+
+
+SMALL_CONSTANT = 16  # initializers up to this many elements that are not parameters
+
+
+def is_small_constant(v: ir.Value, params: frozenset[str] | None) -> bool:
+    """A small initializer that no parameter or buffer names (a folded scalar, a shared
+    constant a conversion made): the body holds a copy, like a ``Constant`` node's value.
+    ``params`` None: every initializer stays an input (``keep_initializers_as_inputs``)."""
+    c = v.const_value
+    return (params is not None and c is not None and v.is_initializer()
+            and not v.is_graph_input()
+            and v.name not in params and c.size <= SMALL_CONSTANT)
+
+
+def constant_node(v: ir.Value) -> ir.Node:
+    """The ``Constant`` node behind ``v``, or a new one (outside any graph) holding its value."""
+    p = v.producer()
+    if p is not None and is_constant(p):
+        return p
+    return ir.Node("", "Constant", [], [ir.AttrTensor("value", v.const_value)], num_outputs=1)
 
 
 def subgraphs(node: ir.Node) -> Iterable[ir.Graph]:
@@ -69,7 +91,9 @@ class Group:
 
     * ``items``: the body in order: copies-to-be of the constants read (first), then the
       members in a canonical topological order.
-    * ``n_constants``: how many of ``items`` are outside ``Constant`` nodes.
+    * ``n_constants``: how many of ``items`` are constants read from outside: ``Constant``
+      nodes, or new ``Constant`` nodes holding a small initializer (``constant_values`` lists
+      the values they stand for).
     * ``inputs``/``outputs``: the values read from / given to the rest of the graph.
     * ``shape``: the structure with attribute values left out (equal shapes: one function).
     * ``slots``: ``(item index, attribute name)`` of every attribute value, in order, and
@@ -84,6 +108,7 @@ class Group:
     shape: tuple
     slots: list[tuple[int, str]] = field(default_factory=list)
     slot_values: list[Any] = field(default_factory=list)
+    constant_values: list[ir.Value] = field(default_factory=list)  # what items[:n] stand for
 
     @property
     def members(self) -> list[ir.Node]:
@@ -93,12 +118,13 @@ class Group:
 class _Refs:
     """Numbers the values a group reads, in order of first use."""
 
-    def __init__(self, main: ir.Graph, members: set[ir.Node]):
+    def __init__(self, main: ir.Graph, members: set[ir.Node], params: frozenset[str] | None):
         self.main_values = set(main.inputs) | set(main.initializers.values())
         self.members = members
         self.index: dict[ir.Node, int] = {}
         self.inputs: dict[ir.Value, int] = {}
-        self.constants: dict[ir.Node, int] = {}
+        self.constants: dict[ir.Value, int] = {}
+        self.params = params
 
     def ref(self, v: ir.Value | None, local: Mapping[ir.Value, Any] | None = None) -> Any:
         if v is None:
@@ -108,8 +134,9 @@ class _Refs:
         producer = v.producer()
         if producer in self.members:
             return ("n", self.index[producer], v.index())
-        if producer is not None and is_constant(producer):
-            return ("c", self.constants.setdefault(producer, len(self.constants)))
+        if (producer is not None and is_constant(producer)) or (
+                producer is None and is_small_constant(v, self.params)):
+            return ("c", self.constants.setdefault(v, len(self.constants)))
         if producer is None and v not in self.main_values:
             return ("?", v.name)  # an enclosing subgraph's input: described by `local`
         return ("i", self.inputs.setdefault(v, len(self.inputs)))
@@ -151,11 +178,15 @@ def canonical_order(members: list[ir.Node], priority: Mapping[ir.Node, float]) -
 
 
 def analyse(call: ModuleCall, members: list[ir.Node], main: ir.Graph,
-            priority: Mapping[ir.Node, float], owner: Mapping[ir.Node, ir.Node]) -> Group | None:
-    """Describe the nodes of ``call``; None when they give nothing to the rest of the graph."""
+            priority: Mapping[ir.Node, float], owner: Mapping[ir.Node, ir.Node],
+            params: frozenset[str] | None = frozenset()) -> Group | None:
+    """Describe the nodes of ``call``; None when they give nothing to the rest of the graph.
+
+    ``params`` names the parameters and buffers: initializers of those names are always
+    function inputs (None: every initializer is)."""
     ordered = canonical_order(members, priority)
     mset = set(ordered)
-    refs = _Refs(main, mset)
+    refs = _Refs(main, mset, params)
     for i, m in enumerate(ordered):
         refs.index[m] = i
     member_shapes = [_node_shape(n, refs) for n in ordered]
@@ -168,7 +199,8 @@ def analyse(call: ModuleCall, members: list[ir.Node], main: ir.Graph,
                 out_refs.append(("n", refs.index[m], v.index()))
     if not outputs:
         return None
-    constants = sorted(refs.constants, key=refs.constants.get)
+    constant_values = sorted(refs.constants, key=refs.constants.get)
+    constants = [constant_node(v) for v in constant_values]
     const_shapes = [_attrs_shape(c.attributes, refs, None) for c in constants]
     items = constants + ordered
     slots, values = [], []
@@ -180,7 +212,8 @@ def analyse(call: ModuleCall, members: list[ir.Node], main: ir.Graph,
                 values.append(value_key(attr))
     shape = (tuple(const_shapes), tuple(member_shapes), len(refs.inputs), tuple(out_refs))
     inputs = sorted(refs.inputs, key=refs.inputs.get)
-    return Group(call, items, len(constants), inputs, outputs, shape, slots, values)
+    return Group(call, items, len(constants), inputs, outputs, shape, slots, values,
+                 constant_values)
 
 
 def _node_shape(n: ir.Node, refs: _Refs, local: Mapping[ir.Value, Any] | None = None,

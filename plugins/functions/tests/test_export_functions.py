@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -213,8 +214,14 @@ def test_parameters_are_inputs_not_baked_in(both):
     assert [name.split("_")[0] for name in list(linear.input)[1:]] == ["weight", "bias"]
     assert all(n.op_type != "Constant" or n.attribute[0].t.dims in ([], [1])
                for f in fn.model.functions for n in f.node if n.attribute and n.attribute[0].t)
+    # every parameter is still a graph initializer; only small non-parameter constants (a
+    # shared sqrt(2), say) may have moved into the bodies
+    params = set(encoder(2).state_dict())
     init = {i.name for i in fn.model.graph.initializer}
-    assert init == {i.name for i in flat.model.graph.initializer}
+    flat_init = {i.name for i in flat.model.graph.initializer}
+    assert init <= flat_init
+    assert all(i.name not in params and np.prod(i.dims) <= 16
+               for i in flat.model.graph.initializer if i.name not in init)
     layer_call = fn.model.graph.node[0]
     assert {"layers.0.ff.up.weight", "layers.0.norm.weight"} & set(layer_call.input)
 
@@ -267,6 +274,19 @@ def test_custom_domain_ops(both):
     gelu = functions_by_name(fn.model)["GELU"]
     assert [(n.domain, n.op_type) for n in gelu.node] == [("com.microsoft", "Gelu")]
     assert {o.domain: o.version for o in gelu.opset_import}["com.microsoft"] == 1
+
+
+def test_fused_onnxruntime_ops_keep_the_model_checkable(both):
+    """com.microsoft ops have no onnx schema, so onnx cannot type their outputs inside a
+    function body: a module call whose body would read one stays plain, with a warning."""
+    pytest.importorskip("onnxplug_contrib")
+    fn, flat = both(encoder(3), (x8,), custom_opsets={"com.microsoft": 1})
+    fused = {n.op_type for n in flat.model.graph.node if n.domain == "com.microsoft"}
+    assert fused, "the contrib fusions ran"
+    everywhere = list(fn.model.graph.node) + [n for f in fn.model.functions for n in f.node]
+    assert fused == {n.op_type for n in everywhere if n.domain == "com.microsoft"}
+    assert fn.model.functions
+    assert any("onnx cannot infer the type of" in w for w in fn.result.warnings)
 
 
 def test_exported_program_input(both):
