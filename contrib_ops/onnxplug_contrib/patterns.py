@@ -139,3 +139,24 @@ def substitute(graph: ir.Graph, anchor: ir.Node, new_nodes: ir.Node | Sequence[i
     if was_output:
         old.name = None
         new.name = name
+
+
+def bias_add(v: ir.Value):
+    """``(y, bias)`` when ``v = Add(y, bias)`` with a constant 1-D bias over the last axis.
+
+    ``y`` must already have ``v``'s shape (the bias must not broadcast it): known from its
+    shape, or because ``y`` is a ``MatMul`` by a constant whose last dim is the bias's size.
+    """
+    add = producer(v, "Add")
+    shape = dims(v)
+    if add is None or not single_use(v) or not shape:
+        return None
+    for y, b in (add.inputs, add.inputs[::-1]):
+        c = const(b)
+        if c is None or c.ndim != 1 or c.shape[0] != shape[-1]:
+            continue
+        mm = producer(y, "MatMul")
+        w = const(mm.inputs[1]) if mm is not None else None
+        if dims(y) == shape or (w is not None and w.ndim == 2 and w.shape[1] == c.shape[0]):
+            return y, b
+    return None

@@ -8,10 +8,11 @@ import torch
 
 import onnxplug
 from onnxplug.testing import export_and_compare
+from onnxplug.testing.cases import newest_opset
 
 
 @pytest.mark.parametrize("approximate, op_type", [("none", "Gelu"), ("tanh", "FastGelu")])
-@pytest.mark.parametrize("opset", [9, 17, 20])
+@pytest.mark.parametrize("opset", [7, 9, 17, 20, newest_opset()])
 def test_gelu_in_com_microsoft(approximate, op_type, opset):
     model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU(approximate=approximate)).eval()
     r = export_and_compare(model, (torch.randn(3, 8),), opset=opset, custom_opsets={"com.microsoft": 1})

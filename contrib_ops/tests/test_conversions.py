@@ -118,7 +118,8 @@ def test_grid_sample(mode, padding, align, opset):
 
 
 @pytest.mark.parametrize("opset", [7, 9, 13, NEWEST])
-@pytest.mark.parametrize("fn", [lambda t: torch.triu(t, 1), lambda t: torch.tril(t), lambda t: torch.tril(t, -2)])
+@pytest.mark.parametrize("fn", [lambda t: torch.triu(t, 1), lambda t: torch.tril(t),
+                                lambda t: torch.tril(t, -2)])
 def test_trilu(fn, opset):
     r = export(fn, (x(2, 4, 5),), opset)
     assert len(fused(r, "Trilu")) == 1
