@@ -236,7 +236,7 @@ def _with_default_names(options, defaults: list[str | None], field: str):
               and (is_default_cache_name(name) or name in options.dynamic_axes)]
     if not wanted:
         return options
-    last = max(wanted)
+    last = max(i for i, name in enumerate(defaults) if name)
     taken = set(given)
     for i in range(len(given), last + 1):
         name = defaults[i] or f"{field[:-6]}_{i}"

@@ -488,7 +488,6 @@ class Lowerer:
             "g.op is wrong or a Cast is missing; fix the conversion (this check runs when "
             "ONNXPLUG_CHECK_TYPES=1, as in the test suites).")
 
-
     def _set_meta(self, v: ir.Value, val: Any, name: str | None = None) -> None:
         if name is not None and v.name is None:
             v.name = name
@@ -524,7 +523,7 @@ class Lowerer:
                     "or encode other values.")
             if not isinstance(v, ir.Value):
                 v = self.g.constant(v)
-            if v in outs or v.is_graph_input() or v.is_initializer() or v.const_value is not None:
+            if v in outs or v.producer() is None or v.const_value is not None:  # inputs join later
                 v = self.g.op("Identity", v)
             idx = len(outs)
             if idx < len(out_names):

@@ -141,3 +141,67 @@ def test_the_pytree_registration_is_scoped_to_the_export():
     from torch.utils import _pytree as pytree
 
     assert transformers.DynamicCache not in pytree.SUPPORTED_NODES
+
+
+def bart():
+    return transformers.BartForConditionalGeneration(transformers.BartConfig(
+        d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, **SMALL))
+
+
+def t5():
+    return transformers.T5ForConditionalGeneration(transformers.T5Config(
+        d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
+        vocab_size=99))
+
+
+def whisper():
+    return transformers.WhisperForConditionalGeneration(transformers.WhisperConfig(
+        d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=16,
+        max_source_positions=32, max_target_positions=64, vocab_size=99, pad_token_id=1,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=1))
+
+
+def seq2seq_step(model, batch, src, past):
+    """The decoder's step with an EncoderDecoderCache: self-attention past and cross-attention
+    keys/values of the encoder output, as generate() calls it."""
+    torch.manual_seed(batch * 10 + src)
+    mask = torch.ones(batch, src, dtype=torch.long)
+    with torch.no_grad():
+        if isinstance(model, transformers.WhisperForConditionalGeneration):
+            frames = 2 * model.config.max_source_positions  # whisper pads audio to its window
+            encoded = model.get_encoder()(torch.randn(batch, 16, frames)).last_hidden_state
+            mask = None
+        else:
+            encoded = model.get_encoder()(input_ids=torch.randint(3, 99, (batch, src)),
+                                          attention_mask=mask).last_hidden_state
+        out = model(encoder_outputs=(encoded,), attention_mask=mask, use_cache=True,
+                    decoder_input_ids=torch.randint(3, 99, (batch, past)))
+    cache = getattr(out, "cache", None) or out.past_key_values
+    kwargs = {"encoder_outputs": (encoded,), "decoder_input_ids": torch.randint(3, 99, (batch, 1)),
+              "past_key_values": cache, "use_cache": True}
+    if mask is not None:
+        kwargs["attention_mask"] = mask
+    return kwargs
+
+
+@pytest.mark.parametrize("build", [bart, pytest.param(t5, marks=pytest.mark.slow),
+                                   pytest.param(whisper, marks=pytest.mark.slow)])
+def test_encoder_decoder_cache_decode_step(build, tmp_path):
+    torch.manual_seed(0)
+    model = build().eval()
+    kwargs = seq2seq_step(model, 2, 5, 3)
+    layers = len(kwargs["past_key_values"].self_attention_cache.layers)
+    axes = {"encoder_outputs.0": {0: "batch", 1: "src"}, "decoder_input_ids": {0: "batch"}}
+    if "attention_mask" in kwargs:
+        axes["attention_mask"] = {0: "batch", 1: "src"}
+    for i in range(layers):
+        for kv in ("key", "value"):
+            axes[f"past_key_values.{i}.decoder.{kv}"] = {0: "batch", 2: "past"}
+            axes[f"past_key_values.{i}.encoder.{kv}"] = {0: "batch", 2: "src"}
+    path = tmp_path / "step.onnx"
+    onnxplug.export(model, (), path, kwargs=kwargs, dynamic_axes=axes, verify=True)
+    names = [i.name for i in onnx.load(path).graph.input]
+    assert "past_key_values.0.decoder.key" in names and "past_key_values.1.encoder.value" in names
+    run_and_compare(model, path, seq2seq_step(model, 3, 7, 4))
