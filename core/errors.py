@@ -31,6 +31,14 @@ class PluginError(OnnxExporterError):
     """A plugin failed to load, or registered something invalid."""
 
 
+class ExportWriteError(OnnxExporterError, OSError):
+    """Writing the model to ``f`` failed (disk full, quota, a vanished folder).
+
+    Also an :class:`OSError`, so code that handles file-system errors keeps working. The
+    previous file at the path, if any, is left as it was.
+    """
+
+
 class VerificationError(OnnxExporterError):
     """`verify=True`: onnxruntime's outputs differ from eager PyTorch's."""
 

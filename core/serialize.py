@@ -34,7 +34,7 @@ import onnx
 import onnx_ir as ir
 import torch
 
-from .errors import OnnxExporterError
+from .errors import ExportWriteError, OnnxExporterError
 
 PROTOBUF_LIMIT = 2**31 - 1
 EXTERNAL_MARGIN = 64 * 2**20  # graph structure needs room beside the weights
@@ -315,7 +315,7 @@ def _writing(path: Any) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise OnnxExporterError(
+        raise ExportWriteError(
             f"cannot write {os.fspath(path) if path is not None else 'the model'!r}: {exc}. The "
             "previous file, if any, is unchanged. Free space or choose another folder, then "
             "export again.") from exc

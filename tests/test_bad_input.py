@@ -27,6 +27,7 @@ from torch import nn
 import onnxplug
 from onnxplug import CaptureError, CheckerError, OnnxExporterError, OptionError
 from onnxplug import UnsupportedOperatorError
+from onnxplug.errors import ExportWriteError
 from onnxplug.testing import assert_matches, load_checked
 from onnxplug.verify import flat_tensors, run_onnxruntime
 
@@ -565,7 +566,8 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, mon
         return Full(fd) if mode == "wb" else real_fdopen(fd, mode, *a, **k)
 
     monkeypatch.setattr(os, "fdopen", fdopen)
-    with pytest.raises(OnnxExporterError, match="No space left on device"):
+    with pytest.raises(ExportWriteError, match="No space left on device") as info:
         onnxplug.export(net(), x24(), target)
+    assert isinstance(info.value, OSError) and isinstance(info.value, OnnxExporterError)
     assert target.read_bytes() == OLD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
