@@ -200,6 +200,71 @@ def _multimodal(model_type: str):
     return perturb(model), inputs(2, 8), axes, inputs(3, 12)
 
 
+TORCHVISION = {
+    "classification": ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "convnext_tiny",
+                       "regnet_y_400mf", "shufflenet_v2_x0_5", "squeezenet1_0", "densenet121",
+                       "mnasnet0_5", "swin_t", "vit_b_16", "maxvit_t"],
+    "segmentation": ["fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"],
+    "detection": ["fasterrcnn_mobilenet_v3_large_fpn", "retinanet_resnet50_fpn", "ssdlite320_mobilenet_v3_large",
+                  "fcos_resnet50_fpn"],
+    "video": ["r3d_18", "s3d"],
+}
+TIMM = ["resnet50", "efficientnet_b0", "vit_tiny_patch16_224", "deit_tiny_patch16_224",
+        "convnext_nano", "mobilenetv3_small_100", "regnety_002", "swin_tiny_patch4_window7_224",
+        "levit_128s", "mixer_b16_224", "ghostnet_100", "dla34", "rexnet_100", "coat_tiny"]
+
+
+def _image_inputs(batch: int, size: int, channels: int = 3, frames: int | None = None):
+    g = torch.Generator().manual_seed(batch + size)
+    shape = (batch, channels, frames, size, size) if frames else (batch, channels, size, size)
+    return torch.randn(*shape, generator=g)
+
+
+def _torchvision(family: str, name: str):
+    import torchvision
+
+    model = getattr(torchvision.models.video if family == "video" else
+                    torchvision.models.segmentation if family == "segmentation" else
+                    torchvision.models.detection if family == "detection" else
+                    torchvision.models, name)(weights=None)
+    size, frames = (112, 8) if family == "video" else (224 if family != "detection" else 320, None)
+    calibrate = (lambda: model(_image_inputs(4, size, frames=frames))) if family != "detection" else None
+    model = perturb(model, calibrate)
+    if family == "detection":
+        return model, {"images": [_image_inputs(1, size)[0]]}, {}, {"images": [_image_inputs(1, size)[0]]}
+    axes = {"x": {0: "batch"}} if family != "video" else {"x": {0: "batch"}}
+    return (model, {"x": _image_inputs(2, size, frames=frames)}, axes,
+            {"x": _image_inputs(3, size, frames=frames)})
+
+
+def _timm(name: str):
+    import timm
+
+    model = timm.create_model(name, pretrained=False)
+    size = model.default_cfg.get("input_size", (3, 224, 224))[-1]
+    model = perturb(model, lambda: model(_image_inputs(4, size)))
+    return model, {"x": _image_inputs(2, size)}, {"x": {0: "batch"}}, {"x": _image_inputs(3, size)}
+
+
+def vision_zoo() -> dict[str, Callable[[], tuple]]:
+    """torchvision and timm models, when they import (see benchmarks/vision_env.sh)."""
+    entries: dict[str, Callable[[], tuple]] = {}
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # noqa: BLE001 - not installed, or its compiled ops are missing
+        return entries
+    for family, names in TORCHVISION.items():
+        for n in names:
+            entries[f"torchvision-{family}/{n}"] = lambda f=family, n=n: _torchvision(f, n)
+    try:
+        import timm  # noqa: F401
+    except Exception:  # noqa: BLE001
+        return entries
+    for n in TIMM:
+        entries[f"timm/{n}"] = lambda n=n: _timm(n)
+    return entries
+
+
 def zoo() -> dict[str, Callable[[], tuple]]:
     """Every model of the zoo by name, each a builder (called in the worker process)."""
     entries: dict[str, Callable[[], tuple]] = {}
@@ -218,6 +283,7 @@ def zoo() -> dict[str, Callable[[], tuple]]:
         entries[f"audio/{t}"] = lambda t=t: _audio(t)
     for t in MULTIMODAL:
         entries[f"multimodal/{t}"] = lambda t=t: _multimodal(t)
+    entries.update(vision_zoo())
     return entries
 
 
