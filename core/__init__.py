@@ -10,6 +10,7 @@ from .enums import OperatorExportTypes, TrainingMode
 from .errors import (
     CaptureError,
     CheckerError,
+    ExportWriteError,
     OnnxExporterError,
     OptionError,
     PluginError,
@@ -38,7 +39,7 @@ def inline_functions(model):
 
 
 __all__ = [
-    "CaptureError", "CheckerError", "ExportResult", "GraphContext", "OnnxExporterError",
+    "CaptureError", "CheckerError", "ExportResult", "ExportWriteError", "GraphContext", "OnnxExporterError",
     "OperatorExportTypes", "OptionError", "PluginError", "TrainingMode",
     "UnsupportedOperatorError", "VerificationError", "export", "hookimpl", "inline_functions",
     "load_plugins",
