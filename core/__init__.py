@@ -39,7 +39,8 @@ def inline_functions(model):
 
 
 __all__ = [
-    "CaptureError", "CheckerError", "ExportResult", "ExportWriteError", "GraphContext", "OnnxExporterError",
+    "CaptureError", "CheckerError", "ExportResult", "ExportWriteError", "GraphContext",
+    "OnnxExporterError",
     "OperatorExportTypes", "OptionError", "PluginError", "TrainingMode",
     "UnsupportedOperatorError", "VerificationError", "export", "hookimpl", "inline_functions",
     "load_plugins",
