@@ -424,10 +424,7 @@ def _print_ops(a: argparse.Namespace, report: dict[str, Any], loaded) -> None:
           + (f" (plugin {a.plugin})" if a.plugin else ""))
     width = max((len(o["key"]) for o in report["ops"]), default=10)
     for o in report["ops"]:
-        parts = [f"{r['from']}{'-' + str(r['to']) if r['to'] != r['from'] else ''}: "
-                 f"{r['plugin']} ({r['function']})" for r in o["served"]] if not a.opset else \
-                [f"{r['plugin']} ({r['function']}, from opset "
-                 f"{_first(loaded, o, r)})" for r in o["served"]]
+        parts = [_served_text(a, loaded, o, r) for r in o["served"]]
         parts += [f"[{c['domain']}: {c['plugin']}, with custom_opsets]" for c in o["custom_domain"]]
         print(f"  {o['key']:<{width}}  " + "; ".join(parts or ["-"]))
     if not a.plugin:
@@ -441,6 +438,14 @@ def _print_ops(a: argparse.Namespace, report: dict[str, Any], loaded) -> None:
     print(f"conflicts: {len(report['conflicts'])}")
     for c in report["conflicts"]:
         print(f"  {c}")
+
+
+def _served_text(a: argparse.Namespace, loaded, op: dict, r: dict) -> str:
+    """``7-19: opset (fn)`` over every opset; ``opset (fn, from opset 7)`` at one opset."""
+    if a.opset:
+        return f"{r['plugin']} ({r['function']}, from opset {_first(loaded, op, r)})"
+    span = f"{r['from']}-{r['to']}" if r["to"] != r["from"] else f"{r['from']}"
+    return f"{span}: {r['plugin']} ({r['function']})"
 
 
 def _first(loaded, op: dict, served: dict) -> int:
