@@ -119,7 +119,7 @@ class Skeleton:
 
 def _eligible(tensor: Any, threshold: int) -> bool:
     return (tensor is not None and not isinstance(tensor, ir.StringTensor)
-            and tensor.dtype != ir.DataType.STRING and tensor.nbytes >= threshold)
+            and tensor.dtype != ir.DataType.STRING and tensor.nbytes >= max(threshold, 1))
 
 
 def _all_nodes(model: ir.Model) -> Iterator[ir.Node]:

@@ -194,3 +194,25 @@ def test_weightless_and_full_check_agree_on_an_export(tmp_path):
     check_model(result.ir_model)
     onnx.checker.check_model(result.model, full_check=True)
     assert_matches(model, (x,), run_onnxruntime(str(tmp_path / "m.onnx"), [x]))
+
+
+def test_empty_and_string_tensors_stay_inline(tmp_path):
+    """A zero-element initializer (Concat with nothing) is written inline, as serde would, and
+    the streamed file loads, passes the checker and runs."""
+    x = _value("x", ir.DataType.FLOAT, [2, 32])
+    graph = ir.Graph([x], [], nodes=[], name="g", opset_imports={"": 17})
+    empty = _initializer(graph, "empty", np.zeros((0, 32), np.float32))
+    big = _initializer(graph, "big", np.ones((2, 32), np.float32) * 3)
+    cat = ir.node("Concat", [x, empty, big], attributes={"axis": 0})
+    y = cat.outputs[0]
+    y.name, y.dtype, y.shape = "y", ir.DataType.FLOAT, ir.Shape([4, 32])
+    graph.append(cat)
+    graph.outputs.append(y)
+    model = ir.Model(graph, ir_version=8)
+    check_model(model)
+    serialize.save(model, tmp_path / "m.onnx", external=False)
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    onnx.checker.check_model(proto, full_check=True)
+    xs = np.arange(64, dtype=np.float32).reshape(2, 32)
+    got = run_onnxruntime(str(tmp_path / "m.onnx"), [xs])[0]
+    np.testing.assert_array_equal(got, np.concatenate([xs, np.full((2, 32), 3, np.float32)]))
