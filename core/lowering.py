@@ -562,8 +562,11 @@ def _check_result(node: torch.fx.Node, key: str, entry: Any, result: Any, opset:
         bad = not isinstance(result, single)
         wanted = "one onnx_ir.Value (what g.op(...) returns)"
     elif isinstance(val, (tuple, list)):
+        # a Tensor[] result (histogramdd's bin edges) is a list of values in its place
         bad = not isinstance(result, (tuple, list)) or any(
-            r is not None and not isinstance(r, single) for r in result)
+            r is not None and not isinstance(r, single) and not (
+                isinstance(r, (tuple, list)) and all(isinstance(x, single) for x in r))
+            for r in result)
         wanted = f"a tuple of {len(val)} onnx_ir.Value (g.op(..., outputs={len(val)}))"
     else:
         return
