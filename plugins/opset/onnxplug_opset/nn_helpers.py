@@ -101,7 +101,7 @@ def variance(g, x, axes, correction, keepdim):
     if correction == 0:
         return g.op("Div", ss, count(g, x, axes, dt)), mean
     n = g.op("Sub", count(g, x, axes, dt), scalar(g, float(correction), dt))
-    n = g.op("Max", n, scalar(g, 0.0, dt))
+    n = g.op("Relu", n)  # max(0, n); onnxruntime's Max-6/7 has no double kernel, Relu has
     return g.op("Div", ss, n), mean
 
 
