@@ -30,8 +30,8 @@ RTOL, ATOL = 1e-3, 1e-3
 
 
 def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    line = next((x for x in text if x.strip()), "")
+    text = [x.strip() for x in f"{type(exc).__name__}: {exc}".strip().splitlines() if x.strip()]
+    line = " ".join(text[:2]) if text and text[0].endswith(":") else (text[0] if text else "")
     return line[:300]
 
 
@@ -111,6 +111,11 @@ def worker(name: str, exporter: str, opset: int) -> dict:
         model, kwargs, axes, second = zoo_models.zoo()[name]()
         with cache_pytrees():
             names = default_input_names(model, (), kwargs)
+        import copy
+
+        with torch.no_grad():  # a model that does not run eagerly is the zoo's problem
+            model(**copy.deepcopy(kwargs))
+            model(**copy.deepcopy(second))
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         return {**record, "status": "build-failed", "reason": _one_line(exc)}
     with tempfile.TemporaryDirectory() as tmp:

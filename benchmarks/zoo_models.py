@@ -23,7 +23,7 @@ SHRINK = {
     "intermediate_size": 128, "n_inner": 128, "ffn_dim": 128, "encoder_ffn_dim": 128,
     "decoder_ffn_dim": 128, "d_ff": 128, "hidden_dim": 128,
     "num_key_value_heads": 2, "vocab_size": 512, "max_position_embeddings": 128,
-    "n_positions": 128, "embedding_size": 64,
+    "n_positions": 128, "embedding_size": 64, "rotary_dim": 8,
 }
 TEXT_ENCODERS = ["bert", "roberta", "distilbert", "albert", "electra", "deberta", "deberta-v2",
                  "xlm-roberta", "camembert", "mpnet", "ernie", "squeezebert", "mobilebert",
