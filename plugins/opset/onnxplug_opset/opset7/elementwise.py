@@ -484,6 +484,8 @@ def clamp(g, x, min=None, max=None):  # noqa: A002 - ATen's argument names
     if isinstance(min, ir.Value) or isinstance(max, ir.Value):
         raise NotImplementedError("clamp with tensor bounds needs opset 9 (Where)")
     dt = out_dtype(g, x, *(b for b in (min, max) if b is not None))
+    if dt == torch.float64 and g.opset < 12:  # a float32 Clip would round the values
+        raise NotImplementedError("onnxruntime has no double Clip kernel before opset 12")
     if dt in (torch.float16, torch.bfloat16):  # onnxruntime has no half-precision Clip kernel
         return cast(g, clip(g, as_value(g, x, torch.float32), min, max), dt)
     return clip(g, as_value(g, x, dt), min, max)
