@@ -132,9 +132,10 @@ def export(exporter: str, model, args) -> onnx.ModelProto:
         import onnxplug
 
         from onnxplug.optimize import enable_pending
+        from onnxplug.plugins import load_plugins
 
-        ctx = {"onnxplug_before": without_optimize, "onnxplug_all": enable_pending}.get(
-            exporter, contextlib.nullcontext)()
+        ctx = {"onnxplug_before": without_optimize,
+               "onnxplug_all": lambda: enable_pending(load_plugins())}.get(exporter, contextlib.nullcontext)()
         with ctx:
             return onnxplug.export(model, args, None, opset_version=17).model
     with warnings.catch_warnings(), quiet_stdout():

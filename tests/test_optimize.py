@@ -30,7 +30,7 @@ ATOL = 1e-4
 @pytest.fixture(autouse=True)
 def every_optimize_pass():
     """Run this module's exports with the passes not yet registered by default as well."""
-    with enable_pending():
+    with enable_pending(load_plugins()):
         yield
 
 

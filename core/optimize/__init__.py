@@ -40,6 +40,7 @@ call.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import onnx_ir as ir
 import onnx_ir.passes.common as common
@@ -92,15 +93,17 @@ PENDING_PASSES = [
 
 
 @contextlib.contextmanager
-def enable_pending():
-    """Run exports in this block with :data:`PENDING_PASSES` as well (a no-op once registered)."""
-    from ..plugins import BUILTIN, PassEntry, load_plugins
+def enable_pending(loaded):
+    """Run exports in this block with :data:`PENDING_PASSES` as well (a no-op once registered).
 
-    loaded = load_plugins()
+    ``loaded`` is ``onnxplug.plugins.load_plugins()``; its IR pass list is extended for the
+    block and restored afterwards.
+    """
     saved = list(loaded.ir_passes)
+    template = next(p for p in saved if p.name == "remove_unused_after_optimize")
     present = {p.name for p in saved}
-    loaded.ir_passes.extend(PassEntry(fn, order, name, BUILTIN) for fn, order, name in PENDING_PASSES
-                            if name not in present)
+    loaded.ir_passes.extend(dataclasses.replace(template, fn=fn, order=order, name=name)
+                            for fn, order, name in PENDING_PASSES if name not in present)
     loaded.ir_passes.sort(key=lambda e: (e.order, e.name))
     try:
         yield

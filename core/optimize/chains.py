@@ -15,8 +15,7 @@ from typing import Any
 import onnx_ir as ir
 
 from ..options import ExportOptions
-from .noops import _reshaped
-from .rewrite import constant_array, is_default_domain, may_merge, replace_value, static_shape
+from .rewrite import constant_array, is_default_domain, may_merge, replace_value, reshaped, static_shape
 
 
 class CollapseLayoutChainsPass(ir.passes.InPlacePass):
@@ -70,7 +69,7 @@ class CollapseLayoutChainsPass(ir.passes.InPlacePass):
             return False
         x = inner.inputs[0]
         shape = static_shape(x)
-        if shape is not None and _reshaped(shape, [int(d) for d in target.reshape(-1)], outer) == shape:
+        if shape is not None and reshaped(shape, [int(d) for d in target.reshape(-1)], outer) == shape:
             if replace_value(outer.outputs[0], x):  # the pair restores x's own shape
                 graph.remove(outer, safe=True)
                 _drop_if_unused(graph, inner)

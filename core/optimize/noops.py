@@ -15,7 +15,7 @@ import numpy as np
 import onnx_ir as ir
 
 from ..options import ExportOptions
-from .rewrite import constant_array, is_default_domain, replace_value, static_shape
+from .rewrite import constant_array, is_default_domain, replace_value, reshaped, static_shape
 
 
 class EliminateNoOpsPass(ir.passes.InPlacePass):
@@ -65,7 +65,7 @@ class EliminateNoOpsPass(ir.passes.InPlacePass):
         if target is None or target.ndim != 1:
             return False
         if op == "Reshape":
-            return _reshaped(shape, [int(d) for d in target], node) == shape
+            return reshaped(shape, [int(d) for d in target], node) == shape
         if op == "Expand":
             try:
                 return tuple(np.broadcast_shapes(shape, tuple(int(d) for d in target))) == shape
@@ -73,23 +73,3 @@ class EliminateNoOpsPass(ir.passes.InPlacePass):
                 return False
         return False
 
-
-def _reshaped(shape: tuple[int, ...], target: list[int], node: ir.Node) -> tuple[int, ...] | None:
-    """The shape ``Reshape(x, target)`` gives an input of ``shape``, or None if invalid."""
-    allowzero = node.attributes.get("allowzero")
-    dims = list(target)
-    if not (allowzero is not None and allowzero.as_int() == 1):
-        for i, d in enumerate(dims):
-            if d == 0:
-                if i >= len(shape):
-                    return None
-                dims[i] = shape[i]
-    if dims.count(-1) > 1:
-        return None
-    total = int(np.prod(shape, dtype=np.int64))
-    if -1 in dims:
-        known = int(np.prod([d for d in dims if d != -1], dtype=np.int64))
-        if known == 0 or total % known:
-            return None
-        dims[dims.index(-1)] = total // known
-    return tuple(dims) if int(np.prod(dims, dtype=np.int64)) == total else None

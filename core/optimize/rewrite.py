@@ -153,3 +153,24 @@ def may_merge(a: ir.Node, b: ir.Node, options: ExportOptions, fx_nodes: Mapping[
         return True
     stack = module_stack(a, fx_nodes)
     return stack is not None and stack == module_stack(b, fx_nodes)
+
+
+def reshaped(shape: tuple[int, ...], target: list[int], node: ir.Node) -> tuple[int, ...] | None:
+    """The shape ``Reshape(x, target)`` gives an input of ``shape``, or None if invalid."""
+    allowzero = node.attributes.get("allowzero")
+    dims = list(target)
+    if not (allowzero is not None and allowzero.as_int() == 1):
+        for i, d in enumerate(dims):
+            if d == 0:
+                if i >= len(shape):
+                    return None
+                dims[i] = shape[i]
+    if dims.count(-1) > 1:
+        return None
+    total = int(np.prod(shape, dtype=np.int64))
+    if -1 in dims:
+        known = int(np.prod([d for d in dims if d != -1], dtype=np.int64))
+        if known == 0 or total % known:
+            return None
+        dims[dims.index(-1)] = total // known
+    return tuple(dims) if int(np.prod(dims, dtype=np.int64)) == total else None
