@@ -26,7 +26,9 @@ def test_eval_uses_running_stats_and_drops_dropout():
     m = nn.Sequential(bn_model(), nn.Dropout(0.5)).train()
     x = torch.randn(2, 3, 8, 8)
     result = export_and_compare(m, (x,), training=TrainingMode.EVAL)
-    assert "BatchNormalization" in ops(result) and "Dropout" not in ops(result)
+    # running statistics: no batch statistics computed (the BatchNormalization may be folded
+    # into the Conv before it), and no Dropout
+    assert not {"ReduceMean", "ReduceSum"} & set(ops(result)) and "Dropout" not in ops(result)
     assert m.training and all(c.training for c in m.modules())  # restored
 
 
@@ -71,4 +73,4 @@ def test_preserve_follows_the_model():
     assert m.training
     m.eval()
     result = export_and_compare(m, (x,), training=TrainingMode.PRESERVE)
-    assert "BatchNormalization" in ops(result)
+    assert not {"ReduceMean", "ReduceSum"} & set(ops(result))  # running statistics

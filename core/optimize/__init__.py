@@ -16,18 +16,15 @@ order  name                             does
 210    fold_constants                   nodes of constant inputs -> constant (onnxruntime or onnx.reference)
 300    eliminate_noops                  Identity, same-type Cast, no-op Reshape/Transpose/Expand
 310    collapse_layout_chains           Transpose(Transpose), Reshape(Reshape) -> one node
-400    fold_conv_batchnorm              eval BatchNormalization into the Conv before it (pending)
+400    fold_conv_batchnorm              eval BatchNormalization into the Conv before it
 450    fuse_matmul_add                  2-D MatMul + Add -> Gemm
 460    canonical_gelu                   Erf(Mul(x, 1/sqrt 2)) -> Erf(Div(x, sqrt 2)) (onnxruntime fuses it)
 880    eliminate_common_subexpressions  repeated deterministic nodes -> one
 890    remove_unused_after_optimize     what the rewrites left unused
 =====  ===============================  ==================================================================
 
-``fold_conv_batchnorm`` is in :data:`PENDING_PASSES`, not registered by default yet:
-``tests/test_training.py`` asserts that an eval export contains a ``BatchNormalization`` node
-(the op, where it means the running statistics), which a folded graph no longer has. Once those
-two assertions check the behaviour instead, move it into :data:`OPTIMIZE_PASSES`. Until then
-:func:`enable_pending` turns it on for one block (the tests and benchmarks use it).
+:data:`PENDING_PASSES` holds passes written but not registered by default yet (none now);
+:func:`enable_pending` turns them on for one block.
 
 The folding passes (shapes, constants, Conv+BatchNormalization) run only with
 ``do_constant_folding=True`` outside training mode, and treat initializers as constants only
@@ -81,15 +78,14 @@ OPTIMIZE_PASSES = [
     (_with_options(FoldConstantsPass), 210, "fold_constants"),
     (_with_options(EliminateNoOpsPass), 300, "eliminate_noops"),
     (_with_options(CollapseLayoutChainsPass), 310, "collapse_layout_chains"),
+    (_with_options(FoldConvBatchNormPass), 400, "fold_conv_batchnorm"),
     (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
     (_with_options(CanonicalGeluPass), 460, "canonical_gelu"),
     (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
     (_remove_unused, 890, "remove_unused_after_optimize"),
 ]
 
-PENDING_PASSES = [
-    (_with_options(FoldConvBatchNormPass), 400, "fold_conv_batchnorm"),
-]
+PENDING_PASSES: list = []
 
 
 @contextlib.contextmanager
