@@ -32,9 +32,10 @@ _USERS: dict[type, int] = {}
 
 
 def _layer_slots(layer: Any) -> list[str]:
-    """The tensor attributes of one cache layer, keys and values first."""
+    """The tensor attributes of one cache layer, keys and values first. Private ones (a sliding
+    layer's ``_sliding_window_tensor``) are the layer's settings and stay with it."""
     extra = sorted(k for k, v in vars(layer).items()
-                   if isinstance(v, torch.Tensor) and k not in _TENSORS)
+                   if isinstance(v, torch.Tensor) and k not in _TENSORS and not k.startswith("_"))
     return [k for k in _TENSORS if isinstance(getattr(layer, k, None), torch.Tensor)] + extra
 
 
@@ -59,7 +60,20 @@ def _unflatten_cache(leaves: Any, context: "_Context") -> Any:
     cache.layers = [copy.copy(layer) for layer in context.skeleton.layers]
     for (i, attr), value in zip(context.slots, leaves):
         setattr(cache.layers[i], attr, value)
+    for layer in cache.layers:
+        _follow_length(layer)
     return cache
+
+
+def _follow_length(layer: Any) -> None:
+    """A sliding-window layer counts the tokens it has seen in ``cumulative_length``, a Python
+    int: left at the example's count it would fix the past length. Until the window is full
+    the count is the length of the keys, so take it from them (a symbol while capturing)."""
+    keys, seen = getattr(layer, "keys", None), getattr(layer, "cumulative_length", None)
+    window = getattr(layer, "sliding_window", None)
+    if isinstance(keys, torch.Tensor) and isinstance(seen, int) and keys.dim() >= 2 \
+            and isinstance(window, int) and seen < window:
+        layer.cumulative_length = keys.shape[-2]
 
 
 def _flatten_encoder_decoder(cache: Any) -> tuple[list[torch.Tensor], Any]:

@@ -34,7 +34,14 @@ def qwen2():
         num_key_value_heads=2, **SMALL))
 
 
-DECODERS = {"llama": llama, "gpt2": gpt2, "qwen2": qwen2}
+def mistral():
+    """Sliding-window attention: its cache layers count the tokens they have seen."""
+    return transformers.MistralForCausalLM(transformers.MistralConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, sliding_window=16, **SMALL))
+
+
+DECODERS = {"llama": llama, "gpt2": gpt2, "qwen2": qwen2, "mistral": mistral}
 
 
 def cache_of(model, batch, past):
@@ -76,7 +83,8 @@ def run_and_compare(model, path, kwargs):
 DECODE_CASES = [pytest.param(name, opset, marks=() if fast else pytest.mark.slow)
                 for name, opset, fast in [("llama", 17, True), ("llama", 18, False),
                                           ("gpt2", 17, False), ("gpt2", 18, True),
-                                          ("qwen2", 17, False), ("qwen2", 18, True)]]
+                                          ("qwen2", 17, False), ("qwen2", 18, True),
+                                          ("mistral", 17, True), ("mistral", 18, False)]]
 
 
 @pytest.mark.parametrize("name, opset", DECODE_CASES)
