@@ -124,15 +124,19 @@ def test_the_same_export_twice_gives_identical_bytes(sequential, tmp_path):
 def test_threads_started_at_once_give_the_sequential_bytes(sequential, tmp_path):
     """Two rounds of every job, all started together behind a barrier."""
     tasks = [(i, tmp_path / f"r{r}_job{i}.onnx") for r in range(2) for i in range(N_JOBS)]
+    # Models are built before the threads start: building draws from torch's global random
+    # generator, which threads would interleave (the weights, not the exports, would differ).
+    built = [_job(index) for index, _ in tasks]
     barrier = threading.Barrier(len(tasks))
 
-    def run(task):
-        index, path = task
+    def run(k):
+        model, args, options = built[k]
         barrier.wait()
-        return export_job(index, str(path))
+        onnxplug.export(model, args, tasks[k][1], **options)
+        return Path(tasks[k][1]).read_bytes()
 
     with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
-        results = list(pool.map(run, tasks))
+        results = list(pool.map(run, range(len(tasks))))
     for (index, path), data in zip(tasks, results):
         assert data == sequential[index], f"{path.name} differs from the sequential export"
 
