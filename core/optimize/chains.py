@@ -9,22 +9,15 @@ only when nothing else reads its output.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import constant_array, is_default_domain, may_merge, replace_value, reshaped, static_shape
+from .rewrite import ExportPass, constant_array, is_default_domain, may_merge, replace_value, reshaped, static_shape
 
 
-class CollapseLayoutChainsPass(ir.passes.InPlacePass):
+class CollapseLayoutChainsPass(ExportPass):
     """Merge consecutive ``Transpose`` pairs and ``Reshape`` pairs of the main graph."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
-        self.fx_nodes = fx_nodes or {}
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import onnx
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import (NONDETERMINISTIC, constant_tensor, folds, has_subgraph, is_default_domain,
+from .rewrite import (NONDETERMINISTIC, ExportPass, constant_tensor, folds, has_subgraph, is_default_domain,
                       new_constant, replace_value, static_shape)
 
 log = logging.getLogger("onnxplug")
@@ -33,12 +31,9 @@ QDQ = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
 NOT_FOLDED = NONDETERMINISTIC | QDQ | {"Constant", "ConstantOfShape", "Range", "EyeLike"}
 
 
-class FoldConstantsPass(ir.passes.InPlacePass):
+class FoldConstantsPass(ExportPass):
     """Replace default-domain nodes of constant inputs by constants of their results."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         if not folds(self.options):

@@ -8,20 +8,17 @@ stored in the weight's dtype; the original initializers are left for the unused-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import (constant_array, folds, is_default_domain, may_merge, new_constant,
+from .rewrite import (ExportPass, constant_array, folds, is_default_domain, may_merge, new_constant,
                       replace_value)
 
 FLOATS = (ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16)
 
 
-class FoldConvBatchNormPass(ir.passes.InPlacePass):
+class FoldConvBatchNormPass(ExportPass):
     """Fold ``Conv -> BatchNormalization`` pairs of the main graph (eval mode, constant weights).
 
     Nothing is folded with ``do_constant_folding=False``, in training mode, when the weights
@@ -29,10 +26,6 @@ class FoldConvBatchNormPass(ir.passes.InPlacePass):
     output has other users, or when the BatchNormalization computes batch statistics.
     """
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
-        self.fx_nodes = fx_nodes or {}
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         if not folds(self.options):

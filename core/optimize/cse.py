@@ -9,24 +9,17 @@ merges a node whose output is a graph output (its name is part of the interface)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import NONDETERMINISTIC, has_subgraph, is_default_domain, may_merge
+from .rewrite import ExportPass, NONDETERMINISTIC, has_subgraph, is_default_domain, may_merge
 
 CONSTANT_LIMIT = 1024  # elements: larger Constant tensors are not compared byte by byte
 
 
-class EliminateCommonSubexpressionsPass(ir.passes.InPlacePass):
+class EliminateCommonSubexpressionsPass(ExportPass):
     """Replace each node that repeats an earlier node (same op, inputs and attributes)."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
-        self.fx_nodes = fx_nodes or {}
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph

@@ -10,24 +10,18 @@ rounding (one ulp at most).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import constant_array, copy_meta, is_default_domain, new_constant
+from .rewrite import ExportPass, constant_array, copy_meta, is_default_domain, new_constant
 
 FLOATS = (ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16)
 
 
-class CanonicalGeluPass(ir.passes.InPlacePass):
+class CanonicalGeluPass(ExportPass):
     """``Erf(Mul(x, 1/sqrt(2)))`` -> ``Erf(Div(x, sqrt(2)))`` in the main graph."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph

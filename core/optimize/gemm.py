@@ -9,24 +9,17 @@ up to float rounding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import copy_meta, is_default_domain, may_merge, replace_value
+from .rewrite import ExportPass, copy_meta, is_default_domain, may_merge, replace_value
 
 DTYPES = (ir.DataType.FLOAT, ir.DataType.DOUBLE)
 
 
-class FuseMatMulAddPass(ir.passes.InPlacePass):
+class FuseMatMulAddPass(ExportPass):
     """Fuse ``MatMul`` + ``Add`` of the main graph into ``Gemm`` where legal."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
-        self.fx_nodes = fx_nodes or {}
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         modified = False

@@ -8,22 +8,16 @@ take the output's name (it is not a graph input, an initializer or another graph
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import constant_array, is_default_domain, replace_value, reshaped, static_shape
+from .rewrite import ExportPass, constant_array, is_default_domain, replace_value, reshaped, static_shape
 
 
-class EliminateNoOpsPass(ir.passes.InPlacePass):
+class EliminateNoOpsPass(ExportPass):
     """Drop identity-like nodes from the main graph (local functions are left alone)."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph

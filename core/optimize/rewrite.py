@@ -26,6 +26,16 @@ NONDETERMINISTIC = frozenset({
 })
 
 
+class ExportPass(ir.passes.InPlacePass):
+    """An in-place ``onnx_ir`` pass configured by an export's options (and, for passes that must
+    not merge nodes across module calls, the FX nodes the ONNX nodes were built from)."""
+
+    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
+        super().__init__()
+        self.options = options
+        self.fx_nodes = fx_nodes or {}
+
+
 def is_default_domain(node: ir.Node) -> bool:
     return node.domain in DEFAULT_DOMAINS
 

@@ -9,22 +9,16 @@ Dimensions with a name (``dynamic_axes``) are never folded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import onnx_ir as ir
 
-from ..options import ExportOptions
-from .rewrite import constant_array, folds, is_default_domain, new_constant, replace_value
+from .rewrite import ExportPass, constant_array, folds, is_default_domain, new_constant, replace_value
 
 
-class FoldStaticShapesPass(ir.passes.InPlacePass):
+class FoldStaticShapesPass(ExportPass):
     """Replace ``Shape``/``Size``/``Gather(Shape)`` of known dimensions by constants."""
 
-    def __init__(self, options: ExportOptions, fx_nodes: Mapping[str, Any] | None = None):
-        super().__init__()
-        self.options = options
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         if not folds(self.options):
