@@ -53,7 +53,15 @@ def _config(model_type: str, **extra):
                 if hasattr(part, key) and isinstance(getattr(part, key), int):
                     setattr(part, key, value)
     if hasattr(cfg, "head_dim") and isinstance(cfg.head_dim, int):
-        cfg.head_dim = 16
+        try:
+            cfg.head_dim = 16
+        except AttributeError:  # derived from the hidden size (Falcon)
+            pass
+    vocab = getattr(cfg, "vocab_size", None)
+    for key in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+        value = getattr(cfg, key, None)
+        if isinstance(vocab, int) and isinstance(value, int) and value >= vocab:
+            setattr(cfg, key, 1)
     return cfg
 
 
