@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from transformers.exporters.exporter_onnx import OnnxExporter
 from transformers.exporters.metadata import record_output_structure
 from transformers.exporters.utils import disambiguate_io_names, patch_model_outputs
 
+import onnx_ir
 import onnxplug
 
 FORMAT = "onnxplug"
@@ -60,4 +62,15 @@ def register() -> None:
         from transformers.exporters.auto import get_runner_class
 
         runner = get_runner_class("onnx")
+    _give_onnx_ir(sys.modules[OnnxExporter.__module__], sys.modules[runner.__module__])
     register_backend(OnnxplugExporter, runner)
+
+
+def _give_onnx_ir(*modules: Any) -> None:
+    """transformers' ONNX exporter and runner save, load and feed models with ``onnx_ir``, but
+    import it only when onnxscript (which the torch.onnx path needs, and onnxplug does not) is
+    installed. onnx_ir is onnxplug's own dependency: hand it to them so the shared save, load
+    and runner code works without onnxscript."""
+    for module in modules:
+        if not hasattr(module, "onnx_ir"):
+            module.onnx_ir = onnx_ir
