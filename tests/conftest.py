@@ -38,6 +38,21 @@ class TwoInOut(nn.Module):
         return h.relu(), h.sum(dim=1)
 
 
+class MixedDtypes(nn.Module):
+    """Initializers of several dtypes and sizes (float32, float16, int64, bool) the graph uses."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 64)
+        self.register_buffer("index", torch.randperm(64))
+        self.register_buffer("mask", torch.rand(64) > 0.5)
+        self.register_buffer("w16", torch.randn(64, 64).half())
+
+    def forward(self, x):
+        h = self.fc(x).index_select(1, self.index).masked_fill(self.mask, 0.0)
+        return h @ self.w16.float()
+
+
 @pytest.fixture
 def mlp():
     torch.manual_seed(0)
@@ -50,3 +65,9 @@ def two_in_out():
     return TwoInOut().eval()
 
 
+
+
+@pytest.fixture
+def mixed():
+    torch.manual_seed(0)
+    return MixedDtypes().eval()

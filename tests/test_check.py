@@ -171,24 +171,8 @@ def test_tensor_with_too_few_bytes_is_rejected():
         check_model(model)
 
 
-class _Buffers(torch.nn.Module):
-    """Weights of several dtypes, as buffers the graph uses."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(64, 64)
-        self.register_buffer("index", torch.randperm(64))
-        self.register_buffer("mask", torch.rand(64) > 0.5)
-        self.register_buffer("w16", torch.randn(64, 64).half())
-
-    def forward(self, x):
-        h = self.fc(x).index_select(1, self.index).masked_fill(self.mask, 0.0)
-        return h @ self.w16.float()
-
-
-def test_weightless_and_full_check_agree_on_an_export(tmp_path):
-    torch.manual_seed(0)
-    model = _Buffers().eval()
+def test_weightless_and_full_check_agree_on_an_export(tmp_path, mixed):
+    model = mixed
     x = torch.randn(3, 64)
     result = onnxplug.export(model, (x,), tmp_path / "m.onnx")
     check_model(result.ir_model)

@@ -129,27 +129,6 @@ def test_failed_verification_with_external_data_leaves_nothing(tmp_path):
 
 # --------------------------------------------------------------------------- streamed saving
 
-class _Mixed(torch.nn.Module):
-    """Initializers of several dtypes and sizes (float32, float16, int64, bool)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(64, 64)
-        self.register_buffer("index", torch.randperm(64))
-        self.register_buffer("mask", torch.rand(64) > 0.5)
-        self.register_buffer("w16", torch.randn(64, 64).half())
-
-    def forward(self, x):
-        h = self.fc(x).index_select(1, self.index).masked_fill(self.mask, 0.0)
-        return h @ self.w16.float()
-
-
-@pytest.fixture
-def mixed():
-    torch.manual_seed(0)
-    return _Mixed().eval()
-
-
 def _initializers(proto):
     return {t.name: (t.data_type, list(t.dims), onnx.numpy_helper.to_array(t).tobytes())
             for t in proto.graph.initializer}
