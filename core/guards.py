@@ -235,16 +235,12 @@ def describe_ranges(ep: torch.export.ExportedProgram,
 
 
 def user_input_values(ep: torch.export.ExportedProgram) -> list[torch.Tensor]:
-    """The fake tensors of the program's tensor user inputs, in order."""
-    nodes = [n for n in ep.graph.nodes if n.op == "placeholder" and _is_user_input(ep, n)]
-    return [n.meta["val"] for n in nodes if isinstance(n.meta.get("val"), torch.Tensor)]
-
-
-def _is_user_input(ep: torch.export.ExportedProgram, node: torch.fx.Node) -> bool:
+    """The fake tensors of the program's tensor user inputs, in order (one pass over the
+    signature: a large model has thousands of parameter placeholders)."""
     from torch.export.graph_signature import InputKind
 
-    for spec in ep.graph_signature.input_specs:
-        if getattr(spec.arg, "name", None) == node.name:
-            return spec.kind == InputKind.USER_INPUT
-    return False
+    user = {getattr(s.arg, "name", None) for s in ep.graph_signature.input_specs
+            if s.kind == InputKind.USER_INPUT}
+    return [n.meta["val"] for n in ep.graph.nodes if n.op == "placeholder" and n.name in user
+            and isinstance(n.meta.get("val"), torch.Tensor)]
 
