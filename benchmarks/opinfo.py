@@ -431,6 +431,8 @@ def load_results(dtype: str = "float32") -> dict:
             res = json.loads(path.read_text())
         except (json.JSONDecodeError, OSError):
             continue
+        if not isinstance(res, dict):  # other benchmarks' results share the folder
+            continue
         if res.get("dtype") != dtype or res.get("exporter") not in EXPORTERS:
             continue
         out[(res["exporter"], res["opset"])] = res
