@@ -143,9 +143,73 @@ def validate_key(key: object) -> str:
 
 
 def validate_opset(opset: object) -> int:
+    """``opset`` as a registration's first opset: an int >= 1, else :class:`PluginError`.
+
+    An int above the newest opset the installed ``onnx`` defines is accepted here (a plugin may
+    be newer than ``onnx``); see :func:`beyond_newest`.
+    """
     if isinstance(opset, bool) or not isinstance(opset, int) or opset < ANY_OPSET:
-        raise PluginError(f"invalid opset {opset!r}: it must be an int >= 1.")
+        raise PluginError(f"invalid opset {opset!r}: it must be an int from 1 to "
+                          f"{_newest()} (the newest opset the installed onnx defines).")
     return opset
+
+
+def beyond_newest(opset: int) -> bool:
+    """Whether a registration from ``opset`` on can never serve an export: no target opset the
+    installed ``onnx`` defines reaches it (the plugin loader skips it with a warning)."""
+    return opset > _newest()
+
+
+def _newest() -> int:
+    from .opsets import NEWEST_OPSET
+
+    return NEWEST_OPSET
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+               inspect.Parameter.VAR_POSITIONAL)
+
+
+def validate_signature(fn: object, key: str | None = None) -> Callable:
+    """``fn`` if it can be called as a symbolic function, ``fn(g, *args)``; else :class:`PluginError`.
+
+    It must be callable and take the graph context as its first positional parameter: a function
+    without positional parameters, or whose first parameter is annotated with another type than
+    :class:`onnxplug.GraphContext`, is refused. A callable whose signature Python cannot read (some
+    built-ins) is accepted.
+    """
+    what = f" for {key}" if key else ""
+    if not callable(fn):
+        raise PluginError(f"{fn!r} was registered as the symbolic function{what}, but it is not "
+                          "callable. Register a function such as def convert(g, x): ...")
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return fn
+    name = getattr(fn, "__qualname__", repr(fn))
+    if not params or params[0].kind not in _POSITIONAL:
+        raise PluginError(
+            f"symbolic function {name}{what} takes no positional parameter, but it is called as "
+            f"fn(g, *args): make the graph context its first parameter, def {name}(g, ...).")
+    annotation = params[0].annotation
+    if annotation is not inspect.Parameter.empty and not _is_graph_context(annotation):
+        raise PluginError(
+            f"symbolic function {name}{what}: its first parameter {params[0].name!r} is annotated "
+            f"{annotation!r}, but it receives the graph context: annotate it onnxplug.GraphContext "
+            "(or not at all), and put the op's arguments after it.")
+    return fn
+
+
+def _is_graph_context(annotation: object) -> bool:
+    from typing import Any
+
+    from .graph import GraphContext
+
+    if isinstance(annotation, str):
+        return annotation.rpartition(".")[2] in ("GraphContext", "Any", "object")
+    if annotation in (Any, object):
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, GraphContext)
 
 
 def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = None):
@@ -159,6 +223,7 @@ def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = N
     specs = [SymbolicSpec(validate_key(k), validate_opset(opset), domain) for k in keys]
 
     def mark(fn: Callable) -> Callable:
+        validate_signature(fn, ", ".join(s.key for s in specs))
         site = registration_site(fn, sys._getframe(1))
         marked = [SymbolicSpec(s.key, s.opset, s.domain, site) for s in specs]
         fn.__onnxplug_symbolic__ = [*getattr(fn, "__onnxplug_symbolic__", []), *marked]
@@ -174,7 +239,8 @@ def specs_of(fn: Callable, key: str | None, opset: int | None, domain: str | Non
     ``site`` is the ``file:line`` of the ``register`` call (used for a keyed registration).
     """
     if key is not None:
-        return [SymbolicSpec(validate_key(key), validate_opset(opset or 7), domain, site)]
+        return [SymbolicSpec(validate_key(key), validate_opset(7 if opset is None else opset),
+                             domain, site)]
     specs = getattr(fn, "__onnxplug_symbolic__", None)
     if not specs:
         raise PluginError(
@@ -194,9 +260,8 @@ def register_symbolic(key: str, fn: Callable, opset: int = ANY_OPSET, *, domain:
     It takes precedence over every plugin's conversion of the same key. Undo it with
     :func:`unregister_symbolic`.
     """
-    if not callable(fn):
-        raise PluginError(f"register_symbolic: {fn!r} is not callable.")
-    entry = SymbolicFunction(validate_key(key), validate_opset(opset), fn, "<runtime>",
+    validate_signature(fn, validate_key(key))
+    entry = SymbolicFunction(key, validate_opset(opset), fn, "<runtime>",
                              domain=domain, source=SOURCE_RUNTIME, site=frame_site(sys._getframe(1)))
     with _runtime_lock:
         _runtime[(key, opset)] = entry

@@ -8,34 +8,16 @@ as a user's environment would, with no mocking.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).parent
+from plugin_install import TEST_PLUGINS, install, write_plugin
+from plugin_install import run_python as run
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    target = tmp_path_factory.mktemp("site")
-    for name in ("good_plugin", "broken_plugin"):
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                        "--target", str(target), str(HERE / "plugins" / name)],
-                       check=True, capture_output=True)
-    return target
-
-
-def run(site, code, **env):
-    full_env = {**os.environ, "PYTHONPATH": str(site), **env}
-    for key in ("ONNXPLUG_PLUGINS", "ONNXPLUG_DISABLE", "ONNXPLUG_STRICT"):
-        if key not in env:
-            full_env.pop(key, None)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, env=full_env, timeout=300)
+    return install(tmp_path_factory.mktemp("site"), TEST_PLUGINS / "good_plugin",
+                   TEST_PLUGINS / "broken_plugin")
 
 
 EXPORT = """
@@ -90,28 +72,12 @@ def test_plugins_and_disable_variables(site):
 
 
 def test_misspelled_hook_is_caught(tmp_path):
-    pkg = tmp_path / "typo_plugin"
-    (pkg / "onnxplug_typo").mkdir(parents=True)
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools>=61"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "onnxplug-typo-plugin"
-        version = "0.1"
-        [project.entry-points.onnxplug]
-        typo = "onnxplug_typo"
-        [tool.setuptools]
-        packages = ["onnxplug_typo"]
-    """))
-    (pkg / "onnxplug_typo" / "__init__.py").write_text(textwrap.dedent("""
+    pkg = write_plugin(tmp_path, "onnxplug-typo-plugin", "onnxplug_typo", """
         import onnxplug
         @onnxplug.hookimpl
         def onnxplug_register_symbolic(register):  # missing 's'
             pass
-    """))
-    target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(pkg)], check=True, capture_output=True)
+    """, entry_point="typo")
+    target = install(tmp_path / "site", pkg)
     proc = run(target, "import onnxplug; print([b.error for b in onnxplug.load_plugins().broken])")
     assert "onnxplug_register_symbolic" in proc.stdout
