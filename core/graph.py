@@ -249,7 +249,8 @@ class GraphContext:
     * ``g.opset``: the target default-domain opset (an int); ``g.options``: the
       :class:`onnxplug.options.ExportOptions` of the export.
     * building: ``g.op(...)`` (output types inferred from the operator schema),
-      ``g.constant(...)``, ``g.initializer(...)``, ``g.subgraph(...)``;
+      ``g.constant(...)``, ``g.initializer(...)``, ``g.subgraph(...)``, ``g.lower(...)`` (an FX
+      branch or body, converted like the main graph);
     * what is known about a value: ``g.dtype(v)``, ``g.shape(v)``, ``g.rank(v)``,
       ``g.static_shape(v)``, ``g.const_value(v)``, ``g.set_type(v, ...)``;
     * the op being converted, from PyTorch's metadata: ``g.out_dtype(i)``, ``g.out_shape(i)``,
@@ -267,6 +268,7 @@ class GraphContext:
         self.new_nodes: list[ir.Node] = []
         self._fx_node: torch.fx.Node | None = None  # the node being converted (set_fx_node)
         self._constants: dict[tuple, ir.Value] = {}
+        self._lowerer: Any = None  # the export's Lowerer, set by the core (for lower())
 
     # -- building nodes ------------------------------------------------------------------
     def op(self, op_type: str, *inputs: Any, outputs: int = 1, dtype: torch.dtype | None = None,
@@ -496,7 +498,23 @@ class GraphContext:
         ``sub.finish(*outputs)`` as the ``GRAPH`` attribute.
         """
         sub = ir.Graph([], [], nodes=[], name=name)
-        return GraphContext(sub, self.opset, self.options, self.domains)
+        ctx = GraphContext(sub, self.opset, self.options, self.domains)
+        ctx._lowerer = self._lowerer
+        return ctx
+
+    def lower(self, graph_module: torch.fx.GraphModule, inputs: Sequence[Any]) -> list[ir.Value]:
+        """Lower an FX graph module (a branch or body of a higher-order op) into this graph.
+
+        ``inputs`` has one entry per placeholder: a value (of this graph or an enclosing one:
+        bodies use outer values by name) or a constant binds it; ``None`` makes it a new input
+        of this graph, typed from PyTorch's metadata. Returns the module's outputs as values.
+        Every call inside is converted as in the main graph (same registry, opset, folding,
+        source locations). On a ``g.subgraph(...)`` context it builds a body; on the ``g`` a
+        conversion received, it inlines the module. See :mod:`onnxplug.subgraphs`.
+        """
+        from .subgraphs import lower_into
+
+        return lower_into(self, graph_module, inputs)
 
     def add_input(self, name: str, dtype: torch.dtype, shape: Sequence | None = None) -> ir.Value:
         v = ir.Value(name=name)

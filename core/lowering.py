@@ -40,6 +40,14 @@ _LIBRARY_DIRS = (torch.__file__.rsplit("/", 1)[0], __file__.rsplit("/", 1)[0] + 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
+class SubgraphFailed(Exception):
+    """An op inside a subgraph (a branch or body of a higher-order op) did not convert.
+
+    Raised by ``g.lower()`` (:mod:`onnxplug.subgraphs`) after the op was recorded in the
+    export's failures; the conversion that asked for the subgraph is abandoned with it.
+    """
+
+
 def op_key(target: Any) -> str:
     """The registry key of an FX call target: ``aten::add.Tensor``, ``_operator::mul``..."""
     if isinstance(target, torch._ops.OpOverload):
@@ -77,7 +85,8 @@ def source_location(stack_trace: str | None) -> str:
         return ""
     frames = _FRAME.findall(stack_trace)
     for path, line in reversed(frames):
-        if not path.startswith(_LIBRARY_DIRS):
+        # "<eval_with_key>.5": code torch generated (the branches of torch.cond), not the user's
+        if not path.startswith(_LIBRARY_DIRS) and not path.startswith("<"):
             return f"{path}:{line}"
     return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
 
@@ -214,6 +223,7 @@ class Lowerer:
         self.input_axis_names = input_axis_names or []
         self.graph = ir.Graph([], [], nodes=[], name="main_graph")
         self.g = GraphContext(self.graph, options.opset_version, options)
+        self.g._lowerer = self  # g.lower(): subgraphs with this export's machinery
         self.env: dict[torch.fx.Node, Any] = {}
         self.const_names: dict[int, str] = {}
         self.materialized: dict[int, ir.Value] = {}
@@ -370,6 +380,10 @@ class Lowerer:
             if node.op == "call_function":
                 fx_nodes[node.name] = node
                 self._lower(node)
+            elif node.op == "get_attr":  # a branch or body of a higher-order op
+                from .subgraphs import fetch_attr
+
+                self.env[node] = fetch_attr(self.ep.graph_module, node.target)
         return fx_nodes
 
     def _model(self, user_inputs: list[ir.Value], param_inputs: dict[str, ir.Value]) -> ir.Model:
@@ -426,13 +440,15 @@ class Lowerer:
         try:
             pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
         except OnnxExporterError as exc:
-            raise OnnxExporterError(f"{exc} (plugin {self._plugin_label(entry.plugin)}, FX node "
-                                    f"{node.name!r} at "
+            raise OnnxExporterError(f"{exc} (plugin {entry.plugin!r}, FX node {node.name!r} at "
                                     f"{node_location(node) or 'unknown'})") from None
         self.g.new_nodes = []
         self.g.set_fx_node(node)
         try:
             result = entry.fn(self.g, *self.value_of(pos), **{k: self.value_of(v) for k, v in kw.items()})
+        except SubgraphFailed:
+            self.env[node] = None  # an op inside its branch/body did not convert: recorded
+            return
         except OnnxExporterError:
             raise
         except NotImplementedError as exc:
@@ -443,7 +459,7 @@ class Lowerer:
         except Exception as exc:
             raise OnnxExporterError(
                 f"converting {key} (FX node {node.name!r} at {node_location(node) or 'unknown'}) "
-                f"with {entry.qualname} from plugin {self._plugin_label(entry.plugin)} at opset "
+                f"with {entry.qualname} from plugin {entry.plugin!r} at opset "
                 f"{self.options.opset_version} failed: {type(exc).__name__}: {exc}\nWhat to do: "
                 "report it to that plugin, or override the op with custom_symbolics={key: fn}."
             ) from exc
@@ -453,13 +469,6 @@ class Lowerer:
         self.env[node] = result
         if rebinds is not None:
             self.env[rebinds] = result
-
-    def _plugin_label(self, plugin: str) -> str:
-        """``'name' (distribution version)`` of a loaded plugin, for messages; else ``'name'``."""
-        for label in self.plugin_names:
-            if label.startswith(f"{plugin} ("):
-                return f"{plugin!r} ({label[len(plugin) + 2:]}"
-        return repr(plugin)
 
     def _annotate(self, node: torch.fx.Node, result: Any) -> None:
         """Carry FX metadata onto the new ONNX nodes and torch types onto the results."""
