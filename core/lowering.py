@@ -440,7 +440,8 @@ class Lowerer:
         try:
             pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
         except OnnxExporterError as exc:
-            raise OnnxExporterError(f"{exc} (plugin {entry.plugin!r}, FX node {node.name!r} at "
+            raise OnnxExporterError(f"{exc} (plugin {self._plugin_label(entry.plugin)}, FX node "
+                                    f"{node.name!r} at "
                                     f"{node_location(node) or 'unknown'})") from None
         self.g.new_nodes = []
         self.g.set_fx_node(node)
@@ -459,7 +460,7 @@ class Lowerer:
         except Exception as exc:
             raise OnnxExporterError(
                 f"converting {key} (FX node {node.name!r} at {node_location(node) or 'unknown'}) "
-                f"with {entry.qualname} from plugin {entry.plugin!r} at opset "
+                f"with {entry.qualname} from plugin {self._plugin_label(entry.plugin)} at opset "
                 f"{self.options.opset_version} failed: {type(exc).__name__}: {exc}\nWhat to do: "
                 "report it to that plugin, or override the op with custom_symbolics={key: fn}."
             ) from exc
@@ -469,6 +470,13 @@ class Lowerer:
         self.env[node] = result
         if rebinds is not None:
             self.env[rebinds] = result
+
+    def _plugin_label(self, plugin: str) -> str:
+        """``'name' (distribution version)`` of a loaded plugin, for messages; else ``'name'``."""
+        for label in self.plugin_names:
+            if label.startswith(f"{plugin} ("):
+                return f"{plugin!r} ({label[len(plugin) + 2:]}"
+        return repr(plugin)
 
     def _annotate(self, node: torch.fx.Node, result: Any) -> None:
         """Carry FX metadata onto the new ONNX nodes and torch types onto the results."""
