@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from .helpers import cast, clip, dim_size, norm_dims, reduce, reshape, scalar, shape_of, slice_, transpose
+from .helpers import (cast, clip, dim_size, expand, norm_dims, reduce, reshape, scalar, shape_of, slice_,
+                      transpose, unsqueeze)
 from .shape_helpers import where
 
 ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
@@ -165,6 +166,16 @@ def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
     return g.op("NegativeLogLikelihoodLoss", *inputs, reduction_s=names.get(reduction, reduction),
                 ignore_index_i=int(ignore_index))
 
+
+
+def batch_nll_inputs(g, logp, target):
+    """NLL inputs without a batch axis (``[C]`` and a 0-d target) get one."""
+    if g.rank(logp) == 1:
+        c = g.shape(logp)[0]
+        logp = g.set_type(unsqueeze(g, logp, [0]), shape=[1, c])
+        target = unsqueeze(g, target, [0])
+        return logp, target, True
+    return logp, target, False
 
 # -- attention -----------------------------------------------------------------------------------
 def additive_mask(g, mask, dt: torch.dtype):
@@ -324,6 +335,52 @@ def upsample_scales(g, x, scale_factors: Any, mode: str, align_corners: bool = F
             raise NotImplementedError(f"no Upsample/Resize-10 scale reproduces PyTorch's {mode} resampling "
                                       f"from {n_in} to {n_out}")
     return scales
+
+
+# -- layer geometry: kernels, pools and outputs ---------------------------------------------------
+def channel_shape(rank: int) -> list[int]:
+    """``[1, -1, 1, ...]`` of ``rank`` axes: a per-channel (axis 1) vector's shape for broadcasting."""
+    return [1, -1] + [1] * (rank - 2)
+
+
+def pool_rank(g) -> int:
+    """The spatial rank from the op's name (``max_pool2d...`` -> 2)."""
+    name = g.target_name()
+    for n in (1, 2, 3):
+        if f"pool{n}d" in name:
+            return n
+    raise NotImplementedError(f"cannot tell the pooling rank of {name}")
+
+
+def spatial_rank(g, x, kernel_size):
+    """How many spatial axes a pooling has (an unbatched input has one axis fewer than N, C, ...)."""
+    if isinstance(kernel_size, (list, tuple)) and len(kernel_size) > 1:
+        return len(kernel_size)
+    return None
+
+
+def int_pool_args(n, kernel_size, stride, padding, dilation):
+    """``(kernel, strides, begin pads, dilations)`` per spatial axis (the output sizes, from
+    PyTorch's metadata, settle ceil_mode)."""
+    k = per_axis(kernel_size, n)
+    return k, per_axis(stride, n) if stride else k, per_axis(padding, n), per_axis(dilation, n)
+
+
+def adaptive_cells(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows: ``[floor(i*size/out), ceil((i+1)*size/out))``."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+def values_only(g) -> bool:
+    """True when only output 0 of the op being converted is used (the indices are not)."""
+    n = g.out_count()
+    return n is not None and not any(g.out_used(i) for i in range(1, n))
+
+
+def all_true_mask(g, x):
+    """The mask of a dropout that keeps everything (only its shape matters)."""
+    shape = g.static_shape(x)
+    return expand(g, g.constant(True), list(shape) if shape is not None else shape_of(g, x))
 
 
 # -- integer convolution and pooling ---------------------------------------------------------------

@@ -28,7 +28,8 @@ import torch
 from ..helpers import cast, reduce, transpose, unsqueeze
 from ..nn_helpers import float_compute, log_softmax_axis1, matmul
 from ..registration import op
-from . import nn as nn7
+from .linear import linear
+from .loss import class_mask, nll_composed, nll_loss_impl
 
 
 def _compute_dtype(acc_dtype, out_dt: torch.dtype) -> torch.dtype:
@@ -50,7 +51,7 @@ def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
     if b is None and g.opset < 11:  # Gemm's C input is optional only from opset 11
         logits = matmul(g, x, transpose(g, w, [1, 0]), dt)
     else:
-        logits = nn7.linear(g, x, w, b)
+        logits = linear(g, x, w, b)
     g.set_type(logits, dtype=dt, shape=[g.shape(x)[0], c])
     logp = g.set_type(log_softmax_axis1(g, logits), dtype=dt, shape=[g.shape(x)[0], c])
     return x, w, logp, c
@@ -59,10 +60,10 @@ def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
 def _logits_grad(g, logp, target, weight, reduction: str, ignore_index: int, c: int, dt: torch.dtype):
     """``d loss / d logits`` ([N, C]): ``a_n (softmax_n - onehot(t_n))`` with ``a_n`` the weight
     of sample n's target (0 where it is ignored), divided by the sum of those weights for 'mean'."""
-    _, keep = nn7.nll_composed(g, logp, target, weight, 0, ignore_index)  # a_n before the mean
+    _, keep = nll_composed(g, logp, target, weight, 0, ignore_index)  # a_n before the mean
     if reduction == "mean":
         keep = g.op("Div", keep, reduce(g, "ReduceSum", keep, None, False))
-    hot = cast(g, nn7._class_mask(g, target, c, 2), dt)
+    hot = cast(g, class_mask(g, target, c, 2), dt)
     diff = g.op("Sub", g.op("Exp", logp), hot)
     return g.op("Mul", diff, unsqueeze(g, keep, [1]))
 
@@ -87,7 +88,7 @@ def linear_cross_entropy_batch_chunked(g, x, linear_weight, target, linear_bias,
     out_dt = g.out_dtype(0)
     dt = _compute_dtype(acc_dtype, out_dt)
     x, w, logp, c = _log_probs(g, x, linear_weight, linear_bias, dt)
-    loss = cast(g, nn7.nll_loss_impl(g, logp, target, weight, reduction, int(ignore_index)), out_dt)
+    loss = cast(g, nll_loss_impl(g, logp, target, weight, reduction, int(ignore_index)), out_dt)
 
     dz = None
     if compute_input_grad or compute_linear_weight_grad or compute_linear_bias_grad:
@@ -113,5 +114,5 @@ def linear_cross_entropy_batch_chunked_no_reduction(g, x, linear_weight, target,
     out_dt = g.out_dtype()
     dt = _compute_dtype(acc_dtype, out_dt)
     _, _, logp, _ = _log_probs(g, x, linear_weight, linear_bias, dt)
-    return cast(g, nn7.nll_loss_impl(g, logp, target, weight, 0, int(ignore_index)), out_dt)
+    return cast(g, nll_loss_impl(g, logp, target, weight, 0, int(ignore_index)), out_dt)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..nn_helpers import upsample_scales_of
-from ..opset11.nn import resize
+from ..opset11.resample import resize
 from ..registration import op
 
 

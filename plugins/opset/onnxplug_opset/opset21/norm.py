@@ -13,7 +13,7 @@ def group_norm(g, x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled
     dt = g.dtype(x)
     c = g.shape(x)[1]
     if not isinstance(c, int):
-        from ..opset7.nn import group_norm as composed
+        from ..opset7.norm import group_norm as composed
 
         return composed(g, x, num_groups, weight, bias, eps)
     scale = cast(g, weight, dt) if weight is not None else g.constant(torch.ones(c, dtype=dt))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..registration import op
-from ..opset16.nn import grid_sample
+from ..opset16.sampling import grid_sample
 
 INTERP = {0: "linear", 1: "nearest", 2: "cubic"}
 

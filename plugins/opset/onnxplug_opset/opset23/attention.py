@@ -1,27 +1,14 @@
-"""Opset 23: RMSNormalization."""
+"""Opset 23: one Attention node."""
 
 from __future__ import annotations
 
-import torch
-
 from ..registration import op
-
-
-@op("aten::rms_norm")
-def rms_norm(g, x, normalized_shape, weight=None, eps=None):
-    dt = g.dtype(x)
-    if eps is None:
-        eps = torch.finfo(dt).eps
-    axis = g.rank(x) - len(normalized_shape)
-    if weight is None:
-        weight = g.constant(torch.ones(list(normalized_shape), dtype=dt))
-    return g.op("RMSNormalization", x, weight, axis_i=axis, epsilon_f=float(eps))
 
 
 @op("aten::scaled_dot_product_attention")
 def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
     """One ``Attention`` node for 4-D inputs (it handles grouped heads and causal masks itself)."""
-    from ..opset7.nn import sdpa as composed
+    from ..opset7.attention import sdpa as composed
 
     ranks = {g.rank(q), g.rank(k), g.rank(v)}
     if ranks != {4} or dropout_p or (attn_mask is not None and g.rank(attn_mask) not in (2, 3, 4)):

@@ -1,13 +1,12 @@
-"""Opset 9: embedding_bag (its max mode needs Where), Upsample with its scales as an input."""
+"""Opset 9: embedding_bag (its max mode needs Where)."""
 
 from __future__ import annotations
 
 import torch
 
 from ..helpers import cast, reduce, reshape, scalar, unsqueeze
-from ..nn_helpers import upsample_conversions, upsample_scales
+from ..nn_helpers import values_only
 from ..registration import op
-from ..opset7.nn import values_only
 
 
 def _bag_matrix(g, indices, offsets, bags: int, length: int, include_last_offset: bool):
@@ -69,15 +68,3 @@ def embedding_bag(g, weight, indices, offsets, scale_grad_by_freq=False, mode=0,
         n_in = reduce(g, "ReduceSum", cast(g, member, dt), [1], True)
         out = g.op("Div", out, g.op("Max", n_in, g.constant(torch.ones(bags, 1, dtype=dt))))
     return out, None, None, None
-
-
-# -- Upsample-9: the scales are an input -----------------------------------------------------------
-def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
-    """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
-    ``nn_helpers.upsample_scales``), else declined."""
-    scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact)
-    return g.op("Upsample", x, g.constant(torch.tensor(scales, dtype=torch.float32)), mode_s="nearest")
-
-
-(upsample_nearest_vec, upsample_nearest, upsample_nearest_exact_vec, upsample_nearest_exact,
- upsample_linear_vec, upsample_linear) = upsample_conversions(upsample, __name__)

@@ -8,10 +8,10 @@ import math
 import torch
 
 from ..helpers import dim_size, is_float, reduce, reshape, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import int_max_pool_with_indices
+from ..nn_helpers import (adaptive_cells, int_max_pool_with_indices, int_pool_args, per_axis, pool_rank, spatial_rank,
+                          values_only)
+from ..opset7.pool import adaptive_pool, max_pool_attrs
 from ..registration import op
-from ..opset7.nn import (_cells, _int_pool_args, _pair, _pool_rank, adaptive_pool, max_pool_attrs, spatial_rank,
-                         values_only)
 
 
 def pooled_with_indices(g, x, attrs, n):
@@ -35,14 +35,14 @@ def pooled_with_indices(g, x, attrs, n):
 
 @op("aten::max_pool2d_with_indices", "aten::max_pool1d_with_indices", "aten::max_pool3d_with_indices")
 def max_pool_with_indices(g, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
-    n = spatial_rank(g, x, kernel_size) or _pool_rank(g)
+    n = spatial_rank(g, x, kernel_size) or pool_rank(g)
     if g.rank(x) == n + 1:  # unbatched
         x4 = unsqueeze(g, x, [0])
         g.set_type(x4, shape=[1] + list(g.shape(x)))
         y, idx = max_pool_with_indices(g, x4, kernel_size, stride, padding, dilation, ceil_mode)
         return squeeze(g, y, [0]), squeeze(g, idx, [0])
     if not is_float(g.dtype(x)):  # no integer MaxPool kernel: gathered windows and ArgMax
-        return int_max_pool_with_indices(g, x, n, *_int_pool_args(n, kernel_size, stride, padding, dilation),
+        return int_max_pool_with_indices(g, x, n, *int_pool_args(n, kernel_size, stride, padding, dilation),
                                          g.dtype(x))
     attrs = max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode)
     return pooled_with_indices(g, x, attrs, n)
@@ -61,7 +61,7 @@ def adaptive_max_pool(g, x, output_size):
         y, idx = adaptive_max_pool(g, x4, output_size)
         return squeeze(g, y, [0]), squeeze(g, idx, [0])
     size = list(g.shape(x)[rank - n:])
-    out = [s if o is None else o for s, o in zip(size, _pair(output_size, n))]
+    out = [s if o is None else o for s, o in zip(size, per_axis(output_size, n))]
     if not all(isinstance(s, int) for s in size):
         raise NotImplementedError("adaptive max pooling indices over dynamic spatial sizes")
     if not all(s % o == 0 for s, o in zip(size, out)):
@@ -82,7 +82,7 @@ def adaptive_max_cells(g, x, size, out):
     lead = [dim_size(g, x, 0), dim_size(g, x, 1)]
     strides = [math.prod(size[i + 1:]) for i in range(n)]
     values, indices = [], []
-    for cell in itertools.product(*[_cells(s, o) for s, o in zip(size, out)]):
+    for cell in itertools.product(*[adaptive_cells(s, o) for s, o in zip(size, out)]):
         starts, ends = [a for a, _ in cell], [b for _, b in cell]
         shape = [b - a for a, b in cell]
         window = reshape(g, slice_(g, x, starts, ends, axes), lead + [-1])

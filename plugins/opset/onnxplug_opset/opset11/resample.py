@@ -1,4 +1,4 @@
-"""Opset 11: Resize with PyTorch's coordinate conventions, DepthToSpace in CRD mode."""
+"""Opset 11: Resize with PyTorch's coordinate conventions."""
 
 from __future__ import annotations
 
@@ -132,14 +132,3 @@ def upsample_bicubic_vec(g, x, output_size, align_corners, scale_factors):
 @op("aten::upsample_bicubic2d")
 def upsample_bicubic(g, x, output_size, align_corners, *scales):
     return resize(g, x, output_size, _scales(scales), "cubic", align_corners)
-
-
-@op("aten::pixel_shuffle")
-def pixel_shuffle(g, x, upscale_factor):
-    """DepthToSpace in CRD mode is PyTorch's channel order (4-D float inputs: onnxruntime's
-    kernels are float and double only); other inputs are rearranged by Reshape/Transpose."""
-    if g.rank(x) != 4 or g.dtype(x) not in (torch.float32, torch.float64):
-        from ..opset7.nn import pixel_shuffle as composed
-
-        return composed(g, x, upscale_factor)
-    return g.op("DepthToSpace", x, blocksize_i=upscale_factor, mode_s="CRD")
