@@ -1,8 +1,9 @@
 """Maths shared by the element-wise, activation and comparison conversions.
 
-Every helper takes ``g`` first and picks the ONNX form that exists at ``g.opset`` (and that
-onnxruntime has a kernel for), so the conversions themselves stay free of version branches.
-Values carry their torch dtype (``dtype=`` on every node), so helpers can be chained.
+Every helper takes ``g`` first. Where an ONNX op is missing at the target opset (or has no
+onnxruntime kernel for a dtype) the helper composes it, asking :mod:`onnxplug_opset.forms`
+what exists, so the conversions themselves stay free of version branches. The compute-dtype
+pickers are in :mod:`onnxplug_opset.dtypes`; ``where`` is ``shape_helpers.where``.
 """
 
 from __future__ import annotations
@@ -12,33 +13,17 @@ from typing import Any
 import onnx_ir as ir
 import torch
 
+from . import forms
+from .dtypes import ONNX_FLOATS, arith_dtype, float_compute, unary_compute
 from .helpers import as_value, cast, result_type
+from .shape_helpers import where  # noqa: F401 - the one ``where``, re-exported for ``eh.where``
 
 Value = ir.Value
-ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
-
-# ONNX ops whose onnxruntime CPU kernels stop at float32: float64 is computed in float32.
-_FLOAT32_ONLY = {
-    "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Erf",
-    "Softplus", "Softsign", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish",
-    "ThresholdedRelu", "Gelu",
-}
 
 
 def out_dtype(g, *xs: Any) -> torch.dtype:
     """PyTorch's result dtype of the op being converted (promotion of ``xs`` when unknown)."""
     return g.out_dtype() or result_type(g, *xs)
-
-
-def compute_dtype(op_type: str, dt: torch.dtype) -> torch.dtype:
-    """The float dtype ``op_type`` runs in for a result of dtype ``dt``.
-
-    Half precision and integer inputs run in float32 (PyTorch also computes half ops in
-    float32 internally); float64 stays float64 where onnxruntime has a double kernel.
-    """
-    if dt == torch.float64 and op_type not in _FLOAT32_ONLY:
-        return torch.float64
-    return torch.float32
 
 
 def c(g, value: Any, dt: torch.dtype) -> Value:
@@ -49,7 +34,7 @@ def c(g, value: Any, dt: torch.dtype) -> Value:
 def float_op(g, op_type: str, x: Any, out: torch.dtype | None = None, **attrs) -> Value:
     """``op_type(x)`` for an ONNX op defined on floats only; the result has dtype ``out``."""
     out = out or out_dtype(g, x)
-    cdt = compute_dtype(op_type, out if out.is_floating_point else torch.float32)
+    cdt = unary_compute(op_type, out if out.is_floating_point else torch.float32)
     xv = as_value(g, x, cdt)
     return cast(g, g.op(op_type, xv, **attrs), out)
 
@@ -57,7 +42,7 @@ def float_op(g, op_type: str, x: Any, out: torch.dtype | None = None, **attrs) -
 def float_math(g, x: Any, build, out: torch.dtype | None = None, op_type: str = "") -> Value:
     """``build(xf, cdt)`` on ``x`` cast to a float compute dtype, cast back to ``out``."""
     out = out or out_dtype(g, x)
-    cdt = compute_dtype(op_type, out if out.is_floating_point else torch.float32)
+    cdt = unary_compute(op_type, out if out.is_floating_point else torch.float32)
     return cast(g, build(as_value(g, x, cdt), cdt), out)
 
 
@@ -96,16 +81,6 @@ def or_(g, a: Value, b: Value) -> Value:
     return bool_op(g, "Or", a, b)
 
 
-def where(g, cond: Value, a: Any, b: Any, dt: torch.dtype | None = None) -> Value:
-    """``Where(cond, a, b)`` (opset 9+); onnxruntime has no bool/half kernels: those run as int32/float32."""
-    dt = dt or result_type(g, a, b)
-    av, bv = as_value(g, a, dt), as_value(g, b, dt)
-    run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.uint8) \
-        else torch.float32 if dt.is_floating_point else torch.int32 if dt == torch.bool else torch.int64
-    out = g.op("Where", cond, cast(g, av, run), cast(g, bv, run))
-    return cast(g, out, dt)
-
-
 # -- classification -------------------------------------------------------------------------------
 def isnan(g, x: Value) -> Value:
     """``x != x``: IsNaN from opset 9; before it, a NaN is neither > 0 nor < 1."""
@@ -114,7 +89,7 @@ def isnan(g, x: Value) -> Value:
         return compare(g, "ne", x, x)
     if dt not in ONNX_FLOATS:
         x = cast(g, x, torch.float32)
-    if g.opset >= 9:
+    if forms.has_isnan(g):
         return bool_op(g, "IsNaN", x)
     d = g.dtype(x)
     return not_(g, or_(g, bool_op(g, "Greater", x, c(g, 0, d)), bool_op(g, "Less", x, c(g, 1, d))))
@@ -127,7 +102,7 @@ def isinf(g, x: Value, positive: bool = True, negative: bool = True) -> Value:
         return compare(g, "ne", x, x)
     if dt not in (torch.float32, torch.float64):
         x, dt = cast(g, x, torch.float32), torch.float32
-    if g.opset >= 10:
+    if forms.has_isinf(g):
         return g.op("IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative))
     big = c(g, torch.finfo(dt).max, dt)
     if positive and negative:
@@ -158,24 +133,24 @@ def compare(g, kind: str, a: Value, b: Value) -> Value:
     dt = g.dtype(a)
     if kind == "ne":
         return not_(g, compare(g, "eq", a, b))
-    if dt == torch.bool and (kind != "eq" or g.opset < 11):
+    if dt == torch.bool and (kind != "eq" or not forms.equal_takes_bools(g)):
         a, b, dt = cast(g, a, torch.int32), cast(g, b, torch.int32), torch.int32
     if dt not in (torch.float32, torch.float64, torch.int32, torch.int64, torch.int8, torch.uint8,
                   torch.bool):  # onnxruntime lacks half-precision comparison kernels
         to = torch.float32 if dt.is_floating_point else torch.int64
         a, b, dt = cast(g, a, to), cast(g, b, to), to
     if kind == "eq":
-        if g.opset >= 11 or dt in (torch.int32, torch.int64, torch.bool):
+        if forms.equal_takes_floats(g) or dt in (torch.int32, torch.int64, torch.bool):
             return bool_op(g, "Equal", a, b)
         if not dt.is_floating_point:
             return bool_op(g, "Equal", cast(g, a, torch.int64), cast(g, b, torch.int64))
         neither = not_(g, or_(g, bool_op(g, "Less", a, b), bool_op(g, "Greater", a, b)))
         return and_(g, neither, not_(g, or_(g, isnan(g, a), isnan(g, b))))
-    if g.opset < 9 and not dt.is_floating_point:
+    if not forms.less_takes_ints(g) and not dt.is_floating_point:
         a, b = cast(g, a, torch.float64), cast(g, b, torch.float64)
     if kind in ("lt", "gt"):
         return bool_op(g, "Less" if kind == "lt" else "Greater", a, b)
-    if g.opset >= 12:
+    if forms.has_ordered_compare(g):
         return bool_op(g, "LessOrEqual" if kind == "le" else "GreaterOrEqual", a, b)
     strict = bool_op(g, "Less" if kind == "le" else "Greater", a, b)
     return or_(g, strict, compare(g, "eq", a, b))
@@ -202,7 +177,7 @@ def trunc(g, x: Value) -> Value:
 def fmod(g, a: Value, b: Value) -> Value:
     """C's fmod (sign of the dividend): Mod(fmod=1) from opset 10."""
     dt = g.dtype(a)
-    if g.opset >= 10:
+    if forms.has_mod(g):
         return op2(g, "Mod", a, b, fmod_i=1)
     if dt.is_floating_point:
         return op2(g, "Sub", a, op2(g, "Mul", trunc(g, op2(g, "Div", a, b)), b))
@@ -212,7 +187,7 @@ def fmod(g, a: Value, b: Value) -> Value:
 def remainder(g, a: Value, b: Value) -> Value:
     """Python's modulo (sign of the divisor): fmod, plus ``b`` where the signs disagree."""
     dt = g.dtype(a)
-    if g.opset >= 10 and not dt.is_floating_point:
+    if forms.has_mod(g) and not dt.is_floating_point:
         return op2(g, "Mod", a, b, fmod_i=0)
     r = fmod(g, a, b)
     zero = c(g, 0, dt)
@@ -234,23 +209,9 @@ def floor_divide(g, a: Value, b: Value) -> Value:
     return op2(g, "Sub", q, cast(g, fix, dt))
 
 
-def arith_dtype(dt: torch.dtype, opset: int = 14) -> torch.dtype:
-    """The dtype Add/Sub/Mul/Div run in for a result of dtype ``dt``.
-
-    8-bit ints are ONNX types of these ops from opset 14 (and onnxruntime kernels); 16-bit and
-    other narrow types run as int32.
-    """
-    if dt in (torch.int16, torch.uint16, torch.uint32) or (
-            dt in (torch.int8, torch.uint8) and opset < 14):
-        return torch.int32
-    if dt == torch.bfloat16:
-        return torch.float32
-    return dt
-
-
 def arith(g, op_type: str, x: Any, y: Any, out: torch.dtype) -> Value:
     """``op_type(x, y)`` computed in a dtype onnxruntime supports, with the result in ``out``."""
-    run = arith_dtype(out, g.opset)
+    run = arith_dtype(out, forms.arith_takes_int8(g))
     a, b = as_value(g, x, out), as_value(g, y, out)
     return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run)), out)
 
@@ -260,7 +221,7 @@ def round_half_even(g, x: Value) -> Value:
 
     The composition needs Where (opset 9): values too large to have a fraction are kept.
     """
-    if g.opset >= 11:
+    if forms.has_round(g):
         return op1(g, "Round", x)
     dt = g.dtype(x)
     r = op1(g, "Floor", op2(g, "Add", x, c(g, 0.5, dt)))
@@ -277,7 +238,7 @@ def round_decimals(g, x: Value, decimals: int = 0) -> Value:
     dt = g.dtype(x)
     if not dt.is_floating_point:
         return x
-    run = dt if dt in ONNX_FLOATS else torch.float32
+    run = float_compute(dt)
     v = cast(g, x, run)
     if decimals == 0:
         return cast(g, round_half_even(g, v), dt)

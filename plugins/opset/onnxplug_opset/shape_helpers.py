@@ -12,9 +12,10 @@ from typing import Any
 import onnx_ir as ir
 import torch
 
+from . import forms
 from .bool_helpers import select_bool
-from .helpers import (cast, dim_size, int_list, onnx_type, reshape, slice_, split, squeeze, transpose,
-                      unsqueeze)
+from .forms import slice_, split, split_equal, squeeze, unsqueeze
+from .helpers import as_value, cast, dim_size, int_list, onnx_type, reshape, result_type, transpose
 
 SMALL = 4096  # results up to this many elements may be emitted as constants
 
@@ -95,20 +96,28 @@ def _finite_constant(g, v) -> bool:
     return t is not None and (not t.is_floating_point() or bool(torch.isfinite(t).all()))
 
 
-def where(g, cond, a, b, dt: torch.dtype):
-    """``Where(cond, a, b)`` (values of dtype ``dt``): the ONNX op from opset 9.
+def where(g, cond, a, b, dt: torch.dtype | None = None):
+    """``Where(cond, a, b)``: the plugin's one selection, for values or Python scalars ``a``/``b``
+    and a result of dtype ``dt`` (default: PyTorch's promotion of ``a`` and ``b``).
 
-    Below it there is no selection op. Integers (and finite float constants) are blended,
-    ``a*c + b*(1-c)``, which is exact for them; a float tensor may hold inf or NaN, which the
-    blend would turn into NaN (``inf * 0``), so where the shapes are static the elements are
-    picked exactly instead (``_pick``). Floats of dynamic shape are blended: exact for finite
-    values only. Booleans are selected with And/Or at every opset (onnxruntime has no bool
-    ``Where`` kernel).
+    * Booleans select with And/Or at every opset (``bool_helpers.select_bool``: onnxruntime has
+      no bool ``Where`` kernel).
+    * Where ``Where`` exists (``forms.has_where``, opset 9) it runs in a dtype onnxruntime has a
+      kernel for (half precision as float32, narrow integers as int64) and is cast back.
+    * Below it there is no selection op. Integers (and finite float constants) are blended,
+      ``a*c + b*(1-c)``, which is exact for them; a float tensor may hold inf or NaN, which the
+      blend would turn into NaN (``inf * 0``), so where the shapes are static the elements are
+      picked exactly instead (``_pick``). Floats of dynamic shape are blended: exact for finite
+      values only.
     """
+    dt = dt or result_type(g, a, b)
     if dt == torch.bool:
         return select_bool(g, cond, a, b)
-    if g.opset >= 9:
-        return g.op("Where", cond, a, b)
+    a, b = as_value(g, a, dt), as_value(g, b, dt)
+    if forms.has_where(g):
+        run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.uint8) \
+            else torch.float32 if dt.is_floating_point else torch.int64
+        return cast(g, g.op("Where", cond, cast(g, a, run), cast(g, b, run)), dt)
     if dt.is_floating_point and not (_finite_constant(g, a) and _finite_constant(g, b)):
         shapes = [g.static_shape(v) for v in (cond, a, b)]
         if all(s is not None for s in shapes):
@@ -148,10 +157,10 @@ def filled(g, shape: Sequence | ir.Value, value: Any, dt: torch.dtype) -> ir.Val
         if static is not None and list(shape) == list(g.shape(v) or ()):
             return v
         return expand_to(g, v, shape)
-    if static is not None and (static <= SMALL or g.opset < 9):
+    if static is not None and (static <= SMALL or not forms.has_constant_of_shape(g)):
         return g.constant(torch.full(list(shape), value, dtype=dt))
     shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
-    if g.opset < 9:
+    if not forms.has_constant_of_shape(g):
         raise NotImplementedError("a dynamic-size constant fill needs ConstantOfShape (opset 9)")
     return g.op("ConstantOfShape", shp, value=torch.tensor([value], dtype=dt))
 
@@ -159,7 +168,7 @@ def filled(g, shape: Sequence | ir.Value, value: Any, dt: torch.dtype) -> ir.Val
 def expand_to(g, v, shape: Sequence | ir.Value) -> ir.Value:
     dt = g.dtype(v)
     shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
-    if g.opset >= 8:
+    if forms.has_expand(g):
         return g.op("Expand", v, shp)
     if isinstance(shape, ir.Value) or numel(shape) is None:
         raise NotImplementedError("a dynamic Expand needs opset 8")
@@ -174,10 +183,10 @@ def arange(g, n: int | ir.Value, dt: torch.dtype = torch.int64) -> ir.Value:
     n64 = cast(g, n, torch.int64)
     if g.rank(n64) not in (0, None):
         n64 = squeeze(g, n64, [0])
-    if g.opset >= 11:
+    if forms.has_range(g):
         out = g.op("Range", g.constant(0, torch.int64), n64, g.constant(1, torch.int64))
         return cast(g, out, dt)
-    if g.opset >= 9:
+    if forms.has_constant_of_shape(g):  # and NonZero, both opset 9
         ones = g.op("ConstantOfShape", unsqueeze(g, n64, [0]), value=torch.tensor([1], dtype=torch.int64))
         idx = squeeze(g, g.op("NonZero", ones), [0])
         return cast(g, idx, dt)
@@ -194,7 +203,7 @@ def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
     if t is not None and bool((t >= 0).all()):
         return idx
     size_v = as_i64(g, size)
-    if g.opset >= 9:
+    if forms.less_takes_ints(g):
         neg = g.op("Less", idx, g.constant(0, torch.int64))
         shift = g.op("Cast", neg, to_i=onnx_type(torch.int64))
     else:
@@ -301,14 +310,14 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
             return g.op("Add", flat_x, total)
         return where(g, hit_f, total, flat_x, dt)
     ident = _identity(reduce, dt)
-    if g.opset < 9 and reduce in ("amax", "amin"):
+    if not forms.has_where(g) and reduce in ("amax", "amin"):
         # the Where blend of opset 7-8 multiplies: keep the identity finite
         ident = float(torch.finfo(dt).min if reduce == "amax" else torch.finfo(dt).max)
     op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
     masked = where(g, match, src_col, g.constant(ident, dt), dt)
     from .helpers import reduce as reduce_op
 
-    if include_self and op_type != "ReduceProd" and g.opset < 8 and dt != torch.float32:
+    if include_self and op_type != "ReduceProd" and not forms.minmax_take_any_float(g) and dt != torch.float32:
         # onnxruntime's Max-6/Min-6 take only float32: x joins the reduction as one more row
         masked = g.op("Concat", masked, unsqueeze(g, flat_x, [0]), axis_i=0)
         return reduce_op(g, op_type, masked, [0], False, dt)
@@ -354,7 +363,7 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     m = g.op("Cast", match, to_i=onnx_type(i64))
     n = g.static_shape(flat_idx)[0]
     if reduce in ("sum", "add", "mean"):
-        if g.opset >= 9:
+        if forms.matmul_takes_ints(g):
             total = squeeze(g, g.op("MatMul", unsqueeze(g, src, [0]), m), [0])
         else:
             total = _tree_reduce(g, "Add", g.op("Mul", unsqueeze(g, src, [1]), m), n, count)
@@ -422,13 +431,12 @@ def _identity(reduce: str, dt: torch.dtype):
 
 
 def equal(g, a, b) -> ir.Value:
-    """``a == b``; Equal takes floats only from opset 11, so below it: neither less nor greater."""
+    """``a == b`` of values of one dtype (``forms.float_equal`` for floats, where ``Equal`` takes
+    them only from opset 11)."""
     dt = g.dtype(a)
-    if g.opset >= 11 or not (dt is not None and dt.is_floating_point):
-        return g.op("Equal", a, b)
-    lt = g.op("Less", a, b)
-    gt = g.op("Greater", a, b)
-    return g.op("Not", g.op("Or", lt, gt))
+    if dt is not None and dt.is_floating_point:
+        return forms.float_equal(g, a, b)
+    return g.op("Equal", a, b)
 
 
 def reduce_any(g, mask, axis: int) -> ir.Value:
@@ -456,7 +464,7 @@ def expand_masks(g, indices: Sequence) -> list:
         if t is not None:
             out.extend(g.constant(c) for c in torch.nonzero(t.bool(), as_tuple=True))
             continue
-        if g.opset < 9:
+        if not forms.has_nonzero(g):
             raise NotImplementedError("indexing with a dynamic bool mask needs NonZero (opset 9)")
         nz = g.op("NonZero", idx)
         for k in range(g.rank(idx)):
@@ -538,7 +546,7 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
     n_vals = size_product(g, lin.b_sizes(g))  # named, not -1: ``rest`` may hold an empty dim
     vals = reshape(g, vals, [n_vals] + lin.rest, allowzero=True)
     flat_index = rs(g, lin.index, [-1, 1])
-    if g.opset >= 11 and (not accumulate or g.opset >= 16):
+    if forms.has_scatter_nd(g, reduction=accumulate):
         out = g.op("ScatterND", lin.flat, flat_index, vals,
                    reduction_s="add" if accumulate else None)
         if g.shape(lin.flat) is not None:
@@ -616,7 +624,7 @@ def size_ceil_div(g, a: int | ir.Value, b: int) -> int | ir.Value:
 def _clamp_low(g, v: ir.Value, lo: int | ir.Value) -> ir.Value:
     """``max(v, lo)`` on int64: ``Max`` takes ints from opset 12, ``Where`` stands in before."""
     lo_v = as_i64(g, lo)
-    if g.opset >= 12:
+    if forms.minmax_take_ints(g):
         return g.op("Max", v, lo_v)
     return where(g, g.op("Less", v, lo_v), lo_v, v, torch.int64)
 
@@ -624,7 +632,7 @@ def _clamp_low(g, v: ir.Value, lo: int | ir.Value) -> ir.Value:
 def _clamp_high(g, v: ir.Value, hi: int | ir.Value) -> ir.Value:
     """``min(v, hi)`` on int64 (``Min`` with ints from opset 12, ``Where`` before)."""
     hi_v = as_i64(g, hi)
-    if g.opset >= 12:
+    if forms.minmax_take_ints(g):
         return g.op("Min", v, hi_v)
     return where(g, g.op("Greater", v, hi_v), hi_v, v, torch.int64)
 
@@ -672,19 +680,6 @@ def equal_parts(g, dim: int, count: int) -> bool:
     return count > 1 and sizes[0] is not None and all(s == sizes[0] for s in sizes)
 
 
-def split_equal(g, x, dim: int, count: int) -> list[ir.Value]:
-    """``x`` cut into ``count`` equal parts along ``dim``, sizes left to the runtime.
-
-    ``Split`` with no sizes divides evenly at every opset (``num_outputs`` names the count from
-    18), so this needs no ``Shape`` arithmetic even when the dim is dynamic.
-    """
-    if count == 1:
-        return [x]
-    num = count if g.opset >= 18 else None
-    out = g.op("Split", x, axis_i=dim, num_outputs_i=num, outputs=count)
-    return list(out)
-
-
 def _folded(g, v: int | ir.Value) -> int | ir.Value:
     c = const_int(g, v)
     return v if c is None else c
@@ -710,9 +705,9 @@ def split_sizes(g, x, sizes: Sequence[int | ir.Value], dim: int) -> list[ir.Valu
         return [x]
     if equal_parts(g, dim, len(sizes)):
         return split_equal(g, x, dim, len(sizes))
-    if g.opset >= 13:
+    if forms.split_takes_sizes_input(g):
         return list(g.op("Split", x, int_list(g, sizes), axis_i=dim, outputs=len(sizes)))
-    if g.opset < 10 and not all(isinstance(s, int) for s in sizes[:-1]):
+    if not forms.slice_takes_steps(g) and not all(isinstance(s, int) for s in sizes[:-1]):
         raise NotImplementedError(
             "splitting a dynamic dim into unequal parts with dynamic sizes before the last needs "
             "Slice with input bounds (opset 10) or Split with a split input (opset 13)")

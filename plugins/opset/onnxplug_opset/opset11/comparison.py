@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 
 from .. import elementwise_helpers as eh
+from .. import forms
+from ..dtypes import arith_dtype
 from ..helpers import as_value, cast
 from ..registration import op
 
@@ -21,7 +23,7 @@ def _power_of_two(g, n, dt):
 
 def _shift(g, x, y, left: bool):
     dt = eh.out_dtype(g, x, y)
-    run = eh.arith_dtype(dt, g.opset) if dt != torch.uint8 else torch.int64
+    run = arith_dtype(dt, forms.arith_takes_int8(g)) if dt != torch.uint8 else torch.int64
     a = as_value(g, x, run)
     p = _power_of_two(g, y, run)
     out = eh.op2(g, "Mul", a, p) if left else eh.floor_divide(g, a, p)

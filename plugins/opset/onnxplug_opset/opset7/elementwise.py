@@ -14,11 +14,11 @@ import torch
 
 from .. import complex_helpers as ch
 from .. import elementwise_helpers as eh
+from .. import forms
+from ..dtypes import arith_dtype, float_compute
 from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
 from ..helpers import as_value, cast, clip, erf, promote, reshape, scalar, split
 from ..registration import op
-
-ONNX7_FLOATS = (torch.float16, torch.float32, torch.float64)
 
 
 def _scaled(g, x, y, alpha, dt):
@@ -70,7 +70,7 @@ def _div_rounded(g, x, y, rounding_mode):
     dt = out_dtype(g, x, y)
     if rounding_mode is None:
         return eh.arith(g, "Div", x, y, dt)
-    run = eh.arith_dtype(dt, g.opset)
+    run = arith_dtype(dt, forms.arith_takes_int8(g))
     a, b = as_value(g, x, run), as_value(g, y, run)
     if rounding_mode == "trunc":
         q = op2(g, "Div", a, b)
@@ -103,7 +103,7 @@ def floor_divide(g, x, y):
 @op("aten::fmod.Tensor", "aten::fmod.Scalar")
 def fmod(g, x, y):
     dt = out_dtype(g, x, y)
-    run = eh.arith_dtype(dt, g.opset)
+    run = arith_dtype(dt, forms.arith_takes_int8(g))
     return cast(g, eh.fmod(g, as_value(g, x, run), as_value(g, y, run)), dt)
 
 
@@ -176,7 +176,7 @@ def pow_(g, x, y):
     a, b = as_value(g, x, run), as_value(g, y, run)
     out = g.op("Pow", a, b)
     if not dt.is_floating_point:
-        out = op1(g, "Round", out) if g.opset >= 11 else out
+        out = op1(g, "Round", out) if forms.has_round(g) else out
     return cast(g, out, dt)
 
 
@@ -298,7 +298,7 @@ def _round_like(onnx_op: str):
         dt = g.dtype(x)
         if not dt.is_floating_point:
             return x  # PyTorch's floor/ceil/trunc of an integer tensor is the tensor
-        run = dt if dt in ONNX7_FLOATS else torch.float32
+        run = float_compute(dt)
         if onnx_op == "Trunc":
             return cast(g, eh.trunc(g, cast(g, x, run)), dt)
         return cast(g, op1(g, onnx_op, cast(g, x, run)), dt)
@@ -449,7 +449,7 @@ def _prelu_weight(g, x, w):
 @op("aten::prelu", "aten::_prelu_kernel")
 def prelu(g, x, weight):
     dt = g.dtype(x)
-    run = dt if dt in ONNX7_FLOATS else torch.float32
+    run = float_compute(dt)
     w = cast(g, _prelu_weight(g, x, weight), run)
     return cast(g, g.op("PRelu", cast(g, x, run), w), dt)
 
@@ -484,7 +484,7 @@ def clamp(g, x, min=None, max=None):  # noqa: A002 - ATen's argument names
     if isinstance(min, ir.Value) or isinstance(max, ir.Value):
         raise NotImplementedError("clamp with tensor bounds needs opset 9 (Where)")
     dt = out_dtype(g, x, *(b for b in (min, max) if b is not None))
-    if dt == torch.float64 and g.opset < 12:  # a float32 Clip would round the values
+    if dt == torch.float64 and not forms.clip_takes_double(g):  # a float32 Clip would round the values
         raise NotImplementedError("onnxruntime has no double Clip kernel before opset 12")
     if dt in (torch.float16, torch.bfloat16):  # onnxruntime has no half-precision Clip kernel
         return cast(g, clip(g, as_value(g, x, torch.float32), min, max), dt)

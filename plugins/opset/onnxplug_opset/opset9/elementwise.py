@@ -14,6 +14,8 @@ import torch
 
 from .. import complex_helpers as ch
 from .. import elementwise_helpers as eh
+from .. import forms
+from ..dtypes import arith_dtype, unary_compute
 from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
 from ..helpers import as_value, cast
 from ..registration import op
@@ -52,7 +54,7 @@ def sinc(g, x):
 @op("aten::remainder.Tensor", "aten::remainder.Scalar", "aten::remainder.Scalar_Tensor")
 def remainder(g, x, y):
     dt = out_dtype(g, x, y)
-    run = eh.arith_dtype(dt, g.opset)
+    run = arith_dtype(dt, forms.arith_takes_int8(g))
     return cast(g, eh.remainder(g, as_value(g, x, run), as_value(g, y, run)), dt)
 
 
@@ -60,7 +62,7 @@ def remainder(g, x, y):
 def atan2(g, y, x):
     """``atan(y / x)`` moved to the right quadrant; ``atan2(0, 0)`` is 0 (or pi for x < 0)."""
     dt = out_dtype(g, y, x)
-    cdt = eh.compute_dtype("Atan", dt if dt.is_floating_point else torch.float32)
+    cdt = unary_compute("Atan", dt if dt.is_floating_point else torch.float32)
     a, b = as_value(g, y, cdt), as_value(g, x, cdt)
     both_inf = eh.and_(g, eh.isinf(g, a), eh.isinf(g, b))  # the angle of (sign a, sign b)
     a = eh.where(g, both_inf, op1(g, "Sign", a), a, cdt)
