@@ -8,6 +8,7 @@ from .capture import capture
 from .hookspecs import hookimpl
 from .optimize import OPTIMIZE_PASSES
 from .passes import BUILTIN_FX_PASSES, BUILTIN_IR_PASSES
+from .trace_capture import trace_on_request, trace_when_export_fails  # noqa: F401 (capture hooks)
 
 
 @hookimpl(trylast=True)

@@ -22,6 +22,7 @@ from .dynamic import input_labels, tensor_leaves
 from .errors import CaptureError, OptionError
 from .guards import CaptureLog, SpecializedAxes, refine, source_axis
 from .options import ExportOptions
+from .result import CaptureReport
 
 
 # torch.export keeps process-global state (module hierarchy, fake-mode config) while it traces:
@@ -88,14 +89,29 @@ def training_mode(model: Any, mode: TrainingMode) -> Iterator[None]:
             m.training = flag
 
 
+def note_capture(ep: torch.export.ExportedProgram, strategy: str,
+                 failed: list[tuple[str, str]] = (), note: str | None = None):
+    """Record on ``ep`` which strategy captured it and why the ones tried before failed
+    (``[(strategy, reason)]``); ``export()`` reports it as ``ExportResult.capture``. A capture
+    plugin calls this to name itself; ``note`` becomes a warning of the result. Returns ``ep``."""
+    ep._onnxplug_capture = CaptureReport(strategy, tuple(failed), note)
+    return ep
+
+
+def capture_report(ep: torch.export.ExportedProgram) -> CaptureReport:
+    """What :func:`note_capture` recorded on ``ep`` (a capture plugin that did not call it is
+    reported as ``"a capture plugin"``)."""
+    return getattr(ep, "_onnxplug_capture", None) or CaptureReport("a capture plugin")
+
+
 def capture(model: Any, args: tuple, kwargs: dict, options: ExportOptions) -> torch.export.ExportedProgram:
     if isinstance(model, torch.export.ExportedProgram):
-        return model
+        return note_capture(model, "ExportedProgram")
     if is_torchscript(model):
         from torch._export.converter import TS2EPConverter
 
         try:
-            return TS2EPConverter(model, args, kwargs or None).convert()
+            return note_capture(TS2EPConverter(model, args, kwargs or None).convert(), "TorchScript")
         except Exception as exc:
             raise CaptureError(
                 f"converting the TorchScript model to an ExportedProgram failed: "
@@ -116,7 +132,9 @@ def _capture_module(model: Any, args: tuple, kwargs: dict, options: ExportOption
     errors = []
     for strict in (False, True):
         try:
-            return _export_refining(model, args, kwargs, options.dynamic_shapes, strict, log)
+            ep = _export_refining(model, args, kwargs, options.dynamic_shapes, strict, log)
+            return note_capture(ep, _strategy_name(strict), [(_strategy_name(s), _first_lines(
+                f"{type(e).__name__}: {e}", 3)) for s, e in errors])
         except SpecializedAxes as fixed:
             raise CaptureError(_specialised_message(fixed, model, args, kwargs, options)) from None
         except Exception as exc:  # noqa: PERF203 - two attempts, different modes
@@ -125,12 +143,19 @@ def _capture_module(model: Any, args: tuple, kwargs: dict, options: ExportOption
                 break
     reasons = "\n".join(
         f"  torch.export(strict={s}): {type(e).__name__}: {_first_lines(str(e))}" for s, e in errors)
-    raise CaptureError(
+    error = CaptureError(
         "torch.export could not capture the model:\n" + reasons + "\nWhat to do: make the "
         "failing code traceable (no data-dependent Python control flow; use torch.cond, or "
-        "move it out of forward), and check that args match forward()'s signature.\n"
+        "move it out of forward), or pass capture='trace', and check that args match "
+        "forward()'s signature.\n"
         f"torch's full output of these attempts is in {log.keep()}"
-    ) from errors[-1][1]
+    )
+    error.attempts = [(_strategy_name(s), e) for s, e in errors]  # read by trace_capture
+    raise error from errors[-1][1]
+
+
+def _strategy_name(strict: bool) -> str:
+    return "torch.export(strict)" if strict else "torch.export"
 
 
 REFINE_ATTEMPTS = 4

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from . import serialize
-from .capture import as_module, is_torchscript, split_args, training_mode
+from .capture import as_module, capture_report, is_torchscript, split_args, training_mode
 from .check import check_model
 from .decompose import decompose_unsupported
 from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, grow_examples,
@@ -72,7 +72,8 @@ def export(model: Any, args: Any = (), f: Any = None, *,
            export_modules_as_functions: bool | set[type] = False,
            autograd_inlining: bool = True, kwargs: Mapping | None = None,
            dynamic_shapes: Any = None, custom_symbolics: Mapping | None = None,
-           verify: bool = False, external_data: bool | None = None) -> ExportResult:
+           verify: bool = False, external_data: bool | None = None,
+           capture: str = "auto") -> ExportResult:
     """Export a PyTorch model to ONNX. See docs/usage.md for every parameter.
 
     Returns an :class:`ExportResult`; writes the model to ``f`` (a path or binary file object)
@@ -87,7 +88,8 @@ def export(model: Any, args: Any = (), f: Any = None, *,
         keep_initializers_as_inputs=keep_initializers_as_inputs, custom_opsets=custom_opsets,
         export_modules_as_functions=export_modules_as_functions,
         autograd_inlining=autograd_inlining, dynamic_shapes=dynamic_shapes,
-        custom_symbolics=custom_symbolics, verify=verify, external_data=external_data)
+        custom_symbolics=custom_symbolics, verify=verify, external_data=external_data,
+        capture=capture)
     check_destination(f)
     if external_data and f is not None:
         serialize.require_path_for_external(f)
@@ -155,6 +157,7 @@ class _Run:
     def capture(self) -> None:
         self.ep, self.axis_ranges = _capture(self.model, self.args, self.kw, self.options,
                                              self.loaded)
+        self.capture_report = capture_report(self.ep)
         self.options = _with_default_names(
             self.options, default_output_names(self.ep.call_spec.out_spec), "output_names")
         check_axes_names(self.options)
@@ -212,6 +215,9 @@ class _Run:
                               self.loaded.names(), self.timings, notes + self.context.notes)
         result.external_data = self.external
         result.axis_ranges = self.axis_ranges
+        result.capture = self.capture_report
+        if self.capture_report.note:
+            result.warnings.insert(0, self.capture_report.note)
         if options.verbose:
             print(result.summary())
         if f is not None and hasattr(f, "write"):

@@ -24,6 +24,7 @@ from .opsets import DEFAULT_OPSET, MIN_OPSET
 from .opsets import newest_opset as max_opset
 
 FUNCTIONS_MIN_OPSET = 15
+CAPTURE_CHOICES = ("auto", "export", "trace")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class ExportOptions:
     custom_symbolics: Mapping[str, Any] = field(default_factory=dict)
     verify: bool = False
     external_data: bool | None = None
+    capture: str = "auto"  # "auto", "export" or "trace" (see onnxplug.trace_capture)
 
     @property
     def wants_functions(self) -> bool:
@@ -227,6 +229,11 @@ def make_options(**kw: Any) -> ExportOptions:
     external = kw["external_data"]
     if external is not None:
         external = _bool("external_data", external)
+    capture = kw.get("capture", "auto")
+    if capture not in CAPTURE_CHOICES:
+        raise OptionError(f"capture must be one of {', '.join(map(repr, CAPTURE_CHOICES))} "
+                          f"(torch.export with tracing as the fallback, torch.export only, "
+                          f"tracing only); got {capture!r}.")
     return ExportOptions(
         export_params=kw["export_params"],
         verbose=kw["verbose"],
@@ -245,6 +252,7 @@ def make_options(**kw: Any) -> ExportOptions:
         custom_symbolics=dict(custom_symbolics),
         verify=kw["verify"],
         external_data=external,
+        capture=capture,
     )
 
 

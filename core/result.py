@@ -12,6 +12,19 @@ import onnx_ir as ir
 from . import serialize
 
 
+@dataclass(frozen=True)
+class CaptureReport:
+    """How the model was captured: ``strategy`` is the one that worked (``"torch.export"``,
+    ``"torch.export(strict)"``, ``"draft_export"``, ``"jit.trace"``, ``"ExportedProgram"``,
+    ``"TorchScript"``, or what a capture plugin called itself); ``failed`` holds
+    ``(strategy, reason)`` for each one tried before it; ``note`` is a caveat of the strategy
+    (also among the result's warnings)."""
+
+    strategy: str
+    failed: tuple[tuple[str, str], ...] = ()
+    note: str | None = None
+
+
 @dataclass
 class ExportResult:
     """The exported model and how it was made.
@@ -25,6 +38,8 @@ class ExportResult:
     * ``decomposed``: ops that had no conversion and were decomposed by PyTorch;
     * ``plugins``: the plugins that were loaded; ``timings``: seconds per stage;
     * ``warnings``: anything worth knowing that did not stop the export;
+    * ``capture``: a :class:`CaptureReport`: which capture strategy worked and why the
+      others failed;
     * ``axis_ranges``: for each named dynamic axis, what torch.export inferred about it
       (``{"seq": "2 .. 64", "batch": ">= 2", "len": "= 8*k, k >= 1"}``), also stored in the
       model's metadata as JSON under ``onnxplug.dynamic_axes``.
@@ -40,6 +55,7 @@ class ExportResult:
     path: str | None = None
     axis_ranges: dict[str, str] = field(default_factory=dict)
     external_data: bool = False  # saved (or to be saved) with external data
+    capture: CaptureReport | None = None
 
     @property
     def proto(self) -> onnx.ModelProto | None:

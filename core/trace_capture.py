@@ -1,0 +1,206 @@
+"""Capture by tracing: the strategy for models that ``torch.export`` rejects on data-dependent
+control flow (``if boxes.numel() == 0``, ``int(mask.sum())``, a loop over ``torch.unique``).
+
+Two strategies are tried, in this order:
+
+* ``draft_export``: ``torch.export.draft_export``, i.e. ``torch.export`` that propagates the
+  example's real values, so a data-dependent decision follows the example (as tracing does)
+  while every other size stays symbolic: the outputs of ``nonzero``, ``nms`` or boolean masks
+  keep their run-time size in the ONNX graph. Measured on torchvision's detection models, this
+  is the one that works (``benchmarks/realops_detection.py``).
+* ``jit.trace``: ``torch.jit.trace`` of the model with flattened inputs and outputs, then
+  PyTorch's TorchScript-to-ExportedProgram converter. It fails on graphs that use
+  ``aten::_shape_as_tensor`` (torchvision's detection models do) and is kept for models that
+  ``draft_export`` cannot run.
+
+It is used when the user asks for it (``export(..., capture="trace")`` or the environment variable
+``ONNXPLUG_CAPTURE=trace``) and, by :func:`trace_when_export_fails`, when ``torch.export`` fails
+on a data-dependent guard. A traced graph takes the branch the example inputs take: the result
+carries a warning that says so, and :class:`onnxplug.result.CaptureReport` names the strategy
+that captured the model and why the others failed.
+
+Both hook implementations are registered by the core's built-in plugin (``builtin_plugin.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from .capture import CAPTURE_LOCK, note_capture
+from .errors import CaptureError, OptionError
+from .guards import CaptureLog
+from .hookspecs import hookimpl
+from .options import CAPTURE_CHOICES as CHOICES
+
+ENV = "ONNXPLUG_CAPTURE"
+TRACE_NOTE = ("captured by tracing ({strategy}): data-dependent branches follow the example "
+              "inputs, sizes that come from the data (nonzero, masks, nms) stay dynamic")
+
+# Exceptions torch raises when a graph depends on tensor values (names, not imports: several
+# live in private modules that move between releases).
+_DATA_DEPENDENT = {
+    "GuardOnDataDependentSymNode", "DataDependentOutputException",
+    "DynamicOutputShapeException", "PendingUnbackedSymbolNotFound",
+}
+_DATA_DEPENDENT_TEXT = ("data-dependent", "data dependent", "guardondatadependentsymnode")
+
+
+def capture_choice(options: Any) -> str:
+    """``"auto"``, ``"export"`` or ``"trace"``: the ``capture=`` option, or, when that is left
+    at ``"auto"``, the environment variable ``ONNXPLUG_CAPTURE``."""
+    chosen = getattr(options, "capture", "auto")
+    if chosen == "auto":
+        env = os.environ.get(ENV, "").strip().lower() or "auto"
+        if env not in CHOICES:
+            raise OptionError(f"{ENV}={env!r} is not a capture strategy; use one of "
+                              f"{', '.join(CHOICES)} (or unset it).")
+        chosen = env
+    return chosen
+
+
+def is_data_dependent(exc: BaseException) -> bool:
+    """True when ``exc`` (or an exception it was raised from) is torch.export failing on a
+    guard or an output size that depends on tensor values."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in _DATA_DEPENDENT:
+            return True
+        text = str(exc).lower()
+        if type(exc).__name__ in ("UserError", "Unsupported", "TorchRuntimeError") and any(
+                t in text for t in _DATA_DEPENDENT_TEXT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _traceable(model: Any) -> bool:
+    return isinstance(model, torch.nn.Module) and not isinstance(
+        model, (torch.jit.ScriptModule, torch.export.ExportedProgram))
+
+
+@hookimpl(tryfirst=True, specname="onnxplug_capture")
+def trace_on_request(model: Any, args: tuple, kwargs: dict, options: Any):
+    """``capture="trace"`` (or ``ONNXPLUG_CAPTURE=trace``): trace, skipping ``torch.export``."""
+    if capture_choice(options) != "trace" or not _traceable(model):
+        return None
+    return trace(model, args, kwargs, options, failed=[("torch.export", "not tried: capture='trace'")])
+
+
+@hookimpl(wrapper=True, specname="onnxplug_capture")
+def trace_when_export_fails(model: Any, args: tuple, kwargs: dict, options: Any):
+    """Around every capture implementation: when they fail on a data-dependent guard, trace.
+
+    ``capture="export"`` turns this off (the torch.export error is raised as it is).
+    """
+    try:
+        return (yield)
+    except CaptureError as exc:
+        attempts = getattr(exc, "attempts", ())
+        if (capture_choice(options) == "export" or not _traceable(model)
+                or not any(is_data_dependent(e) for _, e in attempts)):
+            raise
+        failed = [(name, _reason(e)) for name, e in attempts]
+        return trace(model, args, kwargs, options, failed=failed, export_error=exc)
+
+
+def trace(model: Any, args: tuple, kwargs: dict, options: Any, failed: list[tuple[str, str]],
+          export_error: BaseException | None = None) -> torch.export.ExportedProgram:
+    """``draft_export``, then ``jit.trace``; the program is noted with the strategy that worked
+    and ``failed`` plus the reasons of the strategies that did not."""
+    failed = list(failed)
+    log = CaptureLog()
+    try:
+        for name, strategy in STRATEGIES:
+            try:
+                with CAPTURE_LOCK, log.active():
+                    ep = strategy(model, args, kwargs, options)
+            except Exception as exc:  # noqa: PERF203 - each strategy's reason is reported
+                failed.append((name, _reason(exc)))
+                continue
+            note_capture(ep, name, failed, TRACE_NOTE.format(strategy=name))
+            return ep
+        reasons = "\n".join(f"  {name}: {why}" for name, why in failed)
+        raise CaptureError(
+            "no capture strategy could capture the model:\n" + reasons + "\nWhat to do: make "
+            "the data-dependent code traceable (torch.cond for branches, torch._check for sizes), "
+            f"or move it out of forward(). torch's output is in {log.keep()}") from export_error
+    finally:
+        log.close()
+
+
+def _draft_export(model: Any, args: tuple, kwargs: dict, options: Any):
+    ep = torch.export.draft_export(model, args, kwargs=kwargs or None,
+                                   dynamic_shapes=options.dynamic_shapes, strict=False)
+    return drop_runtime_asserts(ep)
+
+
+_ASSERTS = (torch.ops.aten._assert_scalar.default,)
+
+
+def _is_scalar_step(node: Any) -> bool:
+    """A node computing a Python scalar (``item``, ``sym_ite``, ``u0 >= 1``): free of effects."""
+    target = node.target
+    if target in (torch.ops.aten.item.default, torch.ops.aten._local_scalar_dense.default):
+        return True
+    if isinstance(target, torch._ops.OpOverload):
+        return False
+    return getattr(target, "__module__", "") in ("_operator", "operator", "torch") or \
+        getattr(target, "__name__", "").startswith("sym_")
+
+
+def drop_runtime_asserts(ep: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
+    """Remove the run-time checks ``draft_export`` adds for each data-dependent decision it
+    took from the example (``Eq(u0, 1)``), and the computations that only fed them
+    (``item``, ``sym_ite``): ONNX cannot raise, and the decision is the traced one."""
+    graph = ep.graph_module.graph
+    for node in [n for n in graph.nodes if n.op == "call_function" and n.target in _ASSERTS]:
+        graph.erase_node(node)
+    graph.eliminate_dead_code()
+    for node in reversed(list(graph.nodes)):  # fx keeps nodes that bind unbacked symbols
+        if node.op == "call_function" and not node.users and _is_scalar_step(node):
+            graph.erase_node(node)
+    ep.graph_module.recompile()
+    return ep
+
+
+def _jit_trace(model: Any, args: tuple, kwargs: dict, options: Any):
+    """``torch.jit.trace`` of the model with its inputs and outputs flattened to tensors, then
+    the TorchScript-to-ExportedProgram converter. Dynamic axes are not kept by this route."""
+    from torch._export.converter import TS2EPConverter
+    from torch.utils import _pytree as pytree
+
+    if options.dynamic_shapes:
+        raise CaptureError("jit.trace keeps no dynamic axes; it only captures fixed shapes.")
+    flat, spec = pytree.tree_flatten((args, dict(kwargs or {})))
+    if not all(isinstance(t, torch.Tensor) for t in flat):
+        raise CaptureError("jit.trace takes only tensor inputs.")
+    traced = torch.jit.trace(_FlatModule(model, spec), tuple(flat), check_trace=False,
+                             strict=False)
+    return TS2EPConverter(traced, tuple(flat)).convert()
+
+
+class _FlatModule(torch.nn.Module):
+    """``model`` called with flat tensors, returning a flat tuple (what jit.trace accepts)."""
+
+    def __init__(self, model: torch.nn.Module, spec: Any):
+        super().__init__()
+        self.model, self.spec = model, spec
+
+    def forward(self, *tensors: torch.Tensor) -> tuple:
+        from torch.utils import _pytree as pytree
+
+        a, kw = pytree.tree_unflatten(list(tensors), self.spec)
+        return tuple(pytree.tree_leaves(self.model(*a, **kw)))
+
+
+STRATEGIES = (("draft_export", _draft_export), ("jit.trace", _jit_trace))
+
+
+def _reason(exc: BaseException, n: int = 3) -> str:
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    text = "\n    ".join(lines[:n])
+    return f"{type(exc).__name__}: {text}" + (" ..." if len(lines) > n else "")
