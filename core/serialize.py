@@ -34,6 +34,7 @@ import onnx
 import onnx_ir as ir
 import torch
 
+from .checkpoint import TensorView
 from .errors import ExportWriteError, OnnxExporterError
 
 PROTOBUF_LIMIT = 2**31 - 1
@@ -76,7 +77,15 @@ def to_proto(model: ir.Model) -> onnx.ModelProto:
 
 def tensor_buffer(tensor: ir.TensorProtocol) -> memoryview | bytes:
     """The tensor's bytes as ONNX stores them (little-endian raw data), without a copy when the
-    tensor is a contiguous CPU torch tensor or a native numpy array; ``tobytes()`` otherwise."""
+    tensor is a contiguous CPU torch tensor or a native numpy array; ``tobytes()`` otherwise.
+
+    A lazy tensor (a transposed weight, a checkpoint weight: ``checkpoint.TensorView``) is
+    computed now; the buffer holds the only copy, which goes when the caller drops it.
+    """
+    if isinstance(tensor, TensorView):
+        tensor = tensor.evaluate()
+    elif isinstance(tensor, ir.LazyTensor):
+        tensor = tensor.raw()
     raw = getattr(tensor, "raw", None)
     if tensor.dtype not in _PACKED:
         view = None
@@ -128,6 +137,80 @@ def _all_nodes(model: ir.Model) -> Iterator[ir.Node]:
         yield from ir.traversal.RecursiveGraphIterator(function)
 
 
+class _Placeholders:
+    """Builds the placeholders of one skeleton: each an external reference at the next offset
+    of ``location``, the real tensors and offsets kept in order."""
+
+    def __init__(self, location: str):
+        self.location, self.end = location, 0
+        self.tensors: list[ir.TensorProtocol] = []
+        self.offsets: list[int] = []
+
+    def add(self, tensor: ir.TensorProtocol, name: str) -> ir.ExternalTensor:
+        size = _data_size(tensor)
+        if size is not None and size != tensor.nbytes:
+            from .errors import CheckerError
+
+            raise CheckerError(
+                f"tensor {name!r} holds {size} bytes but its dtype {tensor.dtype.name} and shape "
+                f"{list(tensor.shape)} need {tensor.nbytes}; the conversion that made it built "
+                "an inconsistent tensor.")
+        self.tensors.append(tensor)
+        self.offsets.append(self.end)
+        ph = ir.ExternalTensor(self.location, self.end, tensor.nbytes, tensor.dtype,
+                               shape=tensor.shape, name=name, doc_string=tensor.doc_string,
+                               metadata_props=dict(tensor.metadata_props) or None)
+        self.end += tensor.nbytes
+        return ph
+
+
+def _scope(model: ir.Model, scope: str) -> tuple[list[ir.Graph], list[ir.Node]]:
+    """The graphs whose initializers become placeholders, and the nodes whose tensor attributes
+    do (only for ``"everything"``: every node, in subgraphs and local functions too)."""
+    if scope == "graph":
+        return [model.graph], []
+    graphs = list(model.graphs())
+    if scope != "everything":
+        return graphs, []
+    nodes = list(_all_nodes(model))
+    for node in nodes:
+        for attr in node.attributes.values():
+            if attr.type == ir.AttributeType.GRAPH:
+                graphs.append(attr.value)
+            elif attr.type == ir.AttributeType.GRAPHS:
+                graphs.extend(attr.value)
+    return list({id(g): g for g in graphs}.values()), nodes
+
+
+def _swap_initializers(graphs: list[ir.Graph], ph: _Placeholders, threshold: int,
+                       restore: list[Any]) -> None:
+    for graph in graphs:
+        for value in graph.initializers.values():
+            tensor = value.const_value
+            if _eligible(tensor, threshold):
+                value.const_value = ph.add(tensor, value.name or "")
+                restore.append((value, tensor))
+
+
+def _swap_attributes(nodes: list[ir.Node], ph: _Placeholders, threshold: int,
+                     restore: list[Any]) -> None:
+    for node in nodes:
+        for name, attr in list(node.attributes.items()):
+            if attr.type == ir.AttributeType.TENSOR and _eligible(attr.value, threshold):
+                t = attr.value
+                node.attributes[name] = ir.AttrTensor(name, ph.add(t, t.name or name),
+                                                      doc_string=attr.doc_string)
+                restore.append((node, name, attr))
+
+
+def _restore(restore: list[Any]) -> None:
+    for item in reversed(restore):
+        if len(item) == 2:
+            item[0].const_value = item[1]
+        else:
+            item[0].attributes[item[1]] = item[2]
+
+
 def weightless(model: ir.Model, *, scope: str, location: str = WEIGHTLESS_LOCATION,
                threshold: int = EXTERNAL_THRESHOLD) -> Skeleton:
     """Serialise ``model`` with each tensor of at least ``threshold`` bytes as a placeholder.
@@ -137,63 +220,18 @@ def weightless(model: ir.Model, *, scope: str, location: str = WEIGHTLESS_LOCATI
     every tensor attribute of every node, in subgraphs and local functions too (``Constant``
     values), for the checker. Placeholders reference ``location``, at consecutive offsets.
     ``model`` is changed only while this runs (the tensors are swapped back, as ``ir.save`` does).
+    No tensor's bytes are read (a lazy one is not computed).
     """
-    tensors: list[ir.TensorProtocol] = []
-    offsets: list[int] = []
+    ph = _Placeholders(location)
     restore: list[Any] = []
-    end = 0
-
-    def placeholder(tensor: ir.TensorProtocol, name: str) -> ir.ExternalTensor:
-        nonlocal end
-        size = _data_size(tensor)
-        if size is not None and size != tensor.nbytes:
-            from .errors import CheckerError
-
-            raise CheckerError(
-                f"tensor {name!r} holds {size} bytes but its dtype {tensor.dtype.name} and shape "
-                f"{list(tensor.shape)} need {tensor.nbytes}; the conversion that made it built "
-                "an inconsistent tensor.")
-        tensors.append(tensor)
-        offsets.append(end)
-        ph = ir.ExternalTensor(location, end, tensor.nbytes, tensor.dtype, shape=tensor.shape,
-                               name=name, doc_string=tensor.doc_string,
-                               metadata_props=dict(tensor.metadata_props) or None)
-        end += tensor.nbytes
-        return ph
-
-    graphs = [model.graph] if scope == "graph" else list(model.graphs())
-    if scope == "everything":
-        nodes = list(_all_nodes(model))
-        for node in nodes:
-            for attr in node.attributes.values():
-                if attr.type == ir.AttributeType.GRAPH:
-                    graphs.append(attr.value)
-                elif attr.type == ir.AttributeType.GRAPHS:
-                    graphs.extend(attr.value)
-        graphs = list({id(g): g for g in graphs}.values())
+    graphs, nodes = _scope(model, scope)
     try:
-        for graph in graphs:
-            for value in graph.initializers.values():
-                tensor = value.const_value
-                if _eligible(tensor, threshold):
-                    value.const_value = placeholder(tensor, value.name or "")
-                    restore.append((value, tensor))
-        if scope == "everything":
-            for node in nodes:
-                for name, attr in list(node.attributes.items()):
-                    if attr.type == ir.AttributeType.TENSOR and _eligible(attr.value, threshold):
-                        t = attr.value
-                        node.attributes[name] = ir.AttrTensor(name, placeholder(t, t.name or name),
-                                                              doc_string=attr.doc_string)
-                        restore.append((node, name, attr))
+        _swap_initializers(graphs, ph, threshold, restore)
+        _swap_attributes(nodes, ph, threshold, restore)
         proto = ir.serde.serialize_model(model)
     finally:
-        for item in reversed(restore):
-            if len(item) == 2:
-                item[0].const_value = item[1]
-            else:
-                item[0].attributes[item[1]] = item[2]
-    return Skeleton(proto, tensors, offsets)
+        _restore(restore)
+    return Skeleton(proto, ph.tensors, ph.offsets)
 
 
 # --------------------------------------------------------------------------- writers
@@ -211,54 +249,83 @@ def _key(number: int) -> bytes:
     return _varint(number << 3 | 2)  # wire type 2: length-delimited
 
 
-def write_model(model: ir.Model, stream: BinaryIO) -> int:
-    """Write ``model`` as one binary ONNX protobuf to ``stream``; return the bytes written.
-
-    The main graph's initializers are written from their tensors' memory, one after another:
-    the only whole copy of the weights made is the file itself. The encoding is the ordinary
-    protobuf one (fields in another order than ``SerializeToString`` uses, which every reader
-    accepts), so ``onnx.load`` and onnxruntime read it as any other model.
-    """
-    sk = weightless(model, scope="graph", location=_STREAMED, threshold=0)
-    graph = sk.proto.graph
-    pieces: list[tuple[bytes, Any]] = []  # (encoded TensorProto or its header, bytes to follow)
+def _initializer_pieces(graph: onnx.GraphProto, tensors: list[ir.TensorProtocol]) -> list[tuple[bytes, Any]]:
+    """For each initializer of the skeleton's ``graph``: its encoding up to the raw bytes (the
+    TensorProto without its external reference, then the raw_data key and length) and the
+    tensor whose bytes follow (None when the encoding is complete). Nothing is read yet."""
+    pieces: list[tuple[bytes, Any]] = []
     k = 0
     for t in graph.initializer:
-        if t.data_location == onnx.TensorProto.EXTERNAL and k < len(sk.tensors) and \
+        if t.data_location == onnx.TensorProto.EXTERNAL and k < len(tensors) and \
                 any(e.key == "location" and e.value == _STREAMED for e in t.external_data):
             header = onnx.TensorProto()
             header.CopyFrom(t)
             header.ClearField("external_data")
             header.ClearField("data_location")
-            data = tensor_buffer(sk.tensors[k])
+            tensor = tensors[k]
             k += 1
-            raw_key = _key(_FIELD["TensorProto", "raw_data"]) + _varint(len(data))
-            pieces.append((header.SerializeToString() + raw_key, data))
+            raw_key = _key(_FIELD["TensorProto", "raw_data"]) + _varint(tensor.nbytes)
+            pieces.append((header.SerializeToString() + raw_key, tensor))
         else:
-            pieces.append((t.SerializeToString(), b""))
-    if k != len(sk.tensors):
+            pieces.append((t.SerializeToString(), None))
+    if k != len(tensors):
         raise OnnxExporterError("internal error: the streamed initializers lost their order.")
+    return pieces
+
+
+def _piece_size(head: bytes, tensor: Any) -> int:
+    return len(head) + (tensor.nbytes if tensor is not None else 0)
+
+
+class _Counter:
+    """Writes chunks to a stream and counts them."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream, self.written = stream, 0
+
+    def put(self, chunk: Any) -> None:
+        if len(chunk):
+            self.stream.write(chunk)
+            self.written += len(chunk)
+
+
+def _put_tensor(out: _Counter, tensor: ir.TensorProtocol) -> None:
+    """One tensor's bytes, computed now if it is lazy and dropped once written."""
+    data = tensor_buffer(tensor)
+    if len(data) != tensor.nbytes:
+        raise OnnxExporterError(
+            f"internal error: tensor {tensor.name!r} gave {len(data)} bytes where its dtype and "
+            f"shape need {tensor.nbytes}.")
+    out.put(data)
+
+
+def write_model(model: ir.Model, stream: BinaryIO) -> int:
+    """Write ``model`` as one binary ONNX protobuf to ``stream``; return the bytes written.
+
+    The main graph's initializers are written from their tensors' memory, one after another
+    (a lazy tensor is computed only when its turn comes, and dropped after): the only whole copy
+    of the weights made is the file itself. The encoding is the ordinary protobuf one (fields in
+    another order than ``SerializeToString`` uses, which every reader accepts), so ``onnx.load``
+    and onnxruntime read it as any other model.
+    """
+    sk = weightless(model, scope="graph", location=_STREAMED, threshold=0)
+    graph = sk.proto.graph
+    pieces = _initializer_pieces(graph, sk.tensors)
     graph.ClearField("initializer")
     graph_rest = graph.SerializeToString()
     sk.proto.ClearField("graph")
     init_key = _key(_FIELD["GraphProto", "initializer"])
-    sizes = [len(head) + len(data) for head, data in pieces]
+    sizes = [_piece_size(head, tensor) for head, tensor in pieces]
     graph_len = len(graph_rest) + sum(len(init_key) + len(_varint(s)) + s for s in sizes)
-    written = 0
-
-    def put(chunk: Any) -> None:
-        nonlocal written
-        if len(chunk):
-            stream.write(chunk)
-            written += len(chunk)
-
-    put(sk.proto.SerializeToString())
-    put(_key(_FIELD["ModelProto", "graph"]) + _varint(graph_len))
-    put(graph_rest)
-    for (head, data), size in zip(pieces, sizes):
-        put(init_key + _varint(size) + head)
-        put(data)
-    return written
+    out = _Counter(stream)
+    out.put(sk.proto.SerializeToString())
+    out.put(_key(_FIELD["ModelProto", "graph"]) + _varint(graph_len))
+    out.put(graph_rest)
+    for (head, tensor), size in zip(pieces, sizes):
+        out.put(init_key + _varint(size) + head)
+        if tensor is not None:
+            _put_tensor(out, tensor)
+    return out.written
 
 
 def model_bytes(model: ir.Model) -> bytes:
@@ -274,8 +341,9 @@ def write_external(model: ir.Model, path: str, data_name: str) -> None:
     sk = weightless(model, scope="initializers", location=data_name)
     folder = os.path.dirname(os.path.abspath(path))
     with open(os.path.join(folder, data_name), "wb") as fh:
-        for tensor in sk.tensors:
-            fh.write(tensor_buffer(tensor))
+        out = _Counter(fh)
+        for tensor in sk.tensors:  # one at a time: a lazy tensor is computed, written, dropped
+            _put_tensor(out, tensor)
     with open(path, "wb") as fh:
         fh.write(sk.proto.SerializeToString())
 
