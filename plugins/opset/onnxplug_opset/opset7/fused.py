@@ -25,18 +25,12 @@ from __future__ import annotations
 
 import torch
 
+from .. import forms
 from ..helpers import cast, reduce, transpose, unsqueeze
-from ..nn_helpers import float_compute, log_softmax_axis1, matmul
+from ..dtypes import float_compute
+from ..nn_helpers import log_softmax_axis1, matmul
 from ..registration import op
-from .linear import linear
 from .loss import class_mask, nll_composed, nll_loss_impl
-
-
-def _compute_dtype(acc_dtype, out_dt: torch.dtype) -> torch.dtype:
-    """The dtype to compute in: PyTorch's accumulation dtype when it names a float, else the output's."""
-    if isinstance(acc_dtype, torch.dtype) and acc_dtype.is_floating_point:
-        return float_compute(acc_dtype)
-    return float_compute(out_dt)
 
 
 def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
@@ -48,10 +42,10 @@ def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
         raise NotImplementedError("chunked linear_cross_entropy with a dynamic number of classes")
     x, w = cast(g, x, dt), cast(g, linear_weight, dt)
     b = None if linear_bias is None else cast(g, linear_bias, dt)
-    if b is None and g.opset < 11:  # Gemm's C input is optional only from opset 11
+    if b is None and not forms.gemm_c_optional(g):  # Gemm's C input is optional only from opset 11
         logits = matmul(g, x, transpose(g, w, [1, 0]), dt)
     else:
-        logits = linear(g, x, w, b)
+        logits = g.op("Gemm", x, w, *([] if b is None else [b]), transB_i=1)  # aten::linear's 2-D float form
     g.set_type(logits, dtype=dt, shape=[g.shape(x)[0], c])
     logp = g.set_type(log_softmax_axis1(g, logits), dtype=dt, shape=[g.shape(x)[0], c])
     return x, w, logp, c
@@ -86,7 +80,7 @@ def linear_cross_entropy_batch_chunked(g, x, linear_weight, target, linear_bias,
         # the functional never routes label smoothing here and the op's kernel ignores it
         raise NotImplementedError("chunked linear_cross_entropy with label_smoothing")
     out_dt = g.out_dtype(0)
-    dt = _compute_dtype(acc_dtype, out_dt)
+    dt = float_compute(out_dt, acc_dtype)
     x, w, logp, c = _log_probs(g, x, linear_weight, linear_bias, dt)
     loss = cast(g, nll_loss_impl(g, logp, target, weight, reduction, int(ignore_index)), out_dt)
 
@@ -112,7 +106,7 @@ def linear_cross_entropy_batch_chunked_no_reduction(g, x, linear_weight, target,
     """The per-sample loss ``w[t_n] * -log_softmax(x_n @ W.T + b)[t_n]`` (0 where ``t_n`` is
     ``ignore_index``); the chunking arguments do not change the values."""
     out_dt = g.out_dtype()
-    dt = _compute_dtype(acc_dtype, out_dt)
+    dt = float_compute(out_dt, acc_dtype)
     _, _, logp, _ = _log_probs(g, x, linear_weight, linear_bias, dt)
     return cast(g, nll_loss_impl(g, logp, target, weight, 0, int(ignore_index)), out_dt)
 

@@ -25,12 +25,11 @@ def gemm_dtype(dt: torch.dtype) -> bool:
 
 @op("aten::linear")
 def linear(g, x, weight, bias=None):
-    """``x @ weight.T + bias``: Gemm for a 2-D float input (without a bias only from opset 11,
-    where Gemm's C became optional), else MatMul (integers: see ``nn_helpers.matmul``) and Add."""
+    """``x @ weight.T + bias``: Gemm for a 2-D float input with a bias (Gemm's C is required
+    before opset 11, see ``opset11/linear.py``), else MatMul (integers: see ``nn_helpers.matmul``)
+    and Add."""
     dt = g.dtype(x)
-    if g.rank(x) == 2 and gemm_dtype(dt) and (bias is not None or g.opset >= 11):
-        if bias is None:
-            return g.op("Gemm", x, weight, transB_i=1)
+    if g.rank(x) == 2 and gemm_dtype(dt) and bias is not None:
         return g.op("Gemm", x, weight, bias, transB_i=1)
     y = matmul_op(g, x, matmul_weight_t(g, weight), dt)
     return y if bias is None else g.op("Add", y, cast(g, bias, dt))
