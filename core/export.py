@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import serialize
+from . import checkpoint, serialize
 from .capture import as_module, capture_report, is_torchscript, split_args, training_mode
 from .check import check_model
 from .decompose import decompose_unsupported
@@ -72,7 +72,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
            export_modules_as_functions: bool | set[type] = False,
            autograd_inlining: bool = True, kwargs: Mapping | None = None,
            dynamic_shapes: Any = None, custom_symbolics: Mapping | None = None,
-           verify: bool = False, external_data: bool | None = None,
+           weights: Any = None, verify: bool = False, external_data: bool | None = None,
            capture: str = "auto") -> ExportResult:
     """Export a PyTorch model to ONNX. See docs/usage.md for every parameter.
 
@@ -88,7 +88,7 @@ def export(model: Any, args: Any = (), f: Any = None, *,
         keep_initializers_as_inputs=keep_initializers_as_inputs, custom_opsets=custom_opsets,
         export_modules_as_functions=export_modules_as_functions,
         autograd_inlining=autograd_inlining, dynamic_shapes=dynamic_shapes,
-        custom_symbolics=custom_symbolics, verify=verify, external_data=external_data,
+        custom_symbolics=custom_symbolics, weights=weights, verify=verify, external_data=external_data,
         capture=capture)
     check_destination(f)
     if external_data and f is not None:
@@ -121,6 +121,8 @@ class _Run:
     def __init__(self, model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
                  stack: contextlib.ExitStack):
         check_inputs(model, args, kwargs, options)
+        if options.weights is not None:  # a meta-device model: match it with its checkpoint
+            options = dataclasses.replace(options, weights=checkpoint.bind(model, options.weights))
         self.model, self.f, self.stack = model, f, stack
         self.args, kw = split_args(args, kwargs)
         self.kw = renamed_cache_kwargs(model, kw)
@@ -155,8 +157,8 @@ class _Run:
                                        options.custom_opsets, options.custom_symbolics)
 
     def capture(self) -> None:
-        self.ep, self.axis_ranges = _capture(self.model, self.args, self.kw, self.options,
-                                             self.loaded)
+        with checkpoint.meta_capture(self.model, self.args, self.kw, self.options.weights) as (args, kw):
+            self.ep, self.axis_ranges = _capture(self.model, args, kw, self.options, self.loaded)
         self.capture_report = capture_report(self.ep)
         self.options = _with_default_names(
             self.options, default_output_names(self.ep.call_spec.out_spec), "output_names")
@@ -281,7 +283,8 @@ def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_name
     while True:
         lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
                           loaded.opset_versions, input_axis_names, failures=failures)
-        lowered = lowerer.run()
+        with checkpoint.deferred_state(ep, options.weights):  # checkpoint weights, read lazily
+            lowered = lowerer.run()
         if lowered is not None:
             return ep, lowerer, lowered, failures.decomposed
         declined = failures.declined_now

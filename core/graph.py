@@ -19,6 +19,9 @@ import onnx_ir as ir
 import torch
 from onnx_ir.tensor_adapters import TorchTensor, from_torch_dtype, to_torch_dtype
 
+from .checkpoint import TensorView, is_deferred
+from .errors import OnnxExporterError
+
 if TYPE_CHECKING:
     from .options import ExportOptions
 
@@ -39,14 +42,27 @@ def torch_dtype(dtype: ir.DataType | None) -> torch.dtype | None:
 
 
 def to_ir_tensor(value: Any, dtype: torch.dtype | None = None, name: str | None = None) -> ir.TensorProtocol:
-    """An ``onnx_ir`` tensor from a torch tensor (zero-copy), numpy array or Python value."""
+    """An ``onnx_ir`` tensor from a torch tensor (zero-copy), numpy array or Python value.
+
+    A contiguous CPU tensor is wrapped as it is. A view that is not contiguous (a transposed
+    weight) and a checkpoint weight that is not in memory (``checkpoint.Deferred``) become a
+    ``checkpoint.TensorView``: the graph holds the view, and the contiguous bytes are made only
+    while the tensor is written, so no second copy of the weights is held.
+    """
     if isinstance(value, torch.Tensor):
         t = value.detach()
         if dtype is not None and t.dtype != dtype:
             t = t.to(dtype)
         if t.device.type != "cpu":
             t = t.cpu()
-        return TorchTensor(t.contiguous(), name=name)
+        if t.is_meta:
+            raise OnnxExporterError(
+                f"a constant{f' {name!r}' if name else ''} is a tensor on the meta device (no "
+                "values). Export a meta-device model with weights= (its checkpoint), or load "
+                "its weights first.")
+        if is_deferred(t) or (t.layout == torch.strided and not t.is_contiguous()):
+            return TensorView(t, name=name)
+        return TorchTensor(t, name=name)
     if isinstance(value, np.ndarray) and dtype is None:
         return ir.tensor(value, name=name)
     if dtype is None:

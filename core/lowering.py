@@ -26,6 +26,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 from .enums import TrainingMode
 from .errors import OnnxExporterError
 from .failures import Failures
+from .checkpoint import storage_key
 from .graph import GraphContext, onnx_dtype, to_ir_tensor
 from .options import ExportOptions
 from .registry import Registry
@@ -247,9 +248,14 @@ class Lowerer:
         return x
 
     def materialize(self, t: torch.Tensor) -> ir.Value:
-        """The initializer holding constant tensor ``t`` (created on first use)."""
+        """The initializer holding constant tensor ``t`` (created on first use). Tensors that
+        are the same values (tied weights: one storage under two names) share one initializer."""
         v = self.materialized.get(id(t))
         if v is None:
+            v = self.materialized.get(storage_key(t))
+            if v is not None:
+                self.materialized[id(t)] = v
+                return v
             name = self.const_names.get(id(t)) or f"_folded_{len(self.materialized)}"
             data = torch.view_as_real(t.resolve_conj()) if t.is_complex() else t
             v = ir.Value(name=name, const_value=to_ir_tensor(data, name=name),
@@ -257,7 +263,7 @@ class Lowerer:
             if t.is_complex():
                 v.meta[COMPLEX_PAIRS] = True
             self.graph.register_initializer(v)
-            self.materialized[id(t)] = v
+            self.materialized[id(t)] = self.materialized[storage_key(t)] = v
             self.keepalive.append(t)
         return v
 

@@ -53,6 +53,9 @@ class ExportOptions:
     custom_symbolics: Mapping[str, Any] = field(default_factory=dict)
     verify: bool = False
     external_data: bool | None = None
+    # weights= as passed; from the start of the export, the checkpoint.Binding made from it
+    # (None: the model holds its own weights)
+    weights: Any = None
     capture: str = "auto"  # "auto", "export" or "trace" (see onnxplug.trace_capture)
 
     @property
@@ -252,8 +255,20 @@ def make_options(**kw: Any) -> ExportOptions:
         custom_symbolics=dict(custom_symbolics),
         verify=kw["verify"],
         external_data=external,
+        weights=_weights(kw.get("weights"), kw["verify"]),
         capture=capture,
     )
+
+
+def _weights(weights: Any, verify: bool) -> Any:
+    """``weights=`` is checked against the model in ``checkpoint.bind``; here only what needs
+    no model."""
+    if weights is not None and verify:
+        raise OptionError(
+            "verify=True runs the model in PyTorch, which a model on the meta device cannot; "
+            "export with weights= and verify=False, then compare a materialised (smaller) sibling "
+            "with onnxruntime, or run the exported file yourself.")
+    return weights
 
 
 def check_destination(f: Any) -> None:
@@ -322,14 +337,15 @@ def check_inputs(model: Any, args: Any, kwargs: Any, options: ExportOptions) -> 
                if isinstance(kwargs, Mapping) else f"{type(kwargs).__name__}."))
     _no_numpy(args, "args")
     _no_numpy(kwargs, "kwargs")
-    if isinstance(model, torch.nn.Module) and options.export_params:
+    if isinstance(model, torch.nn.Module) and options.export_params and options.weights is None:
         meta = [name for name, t in (*model.named_parameters(), *model.named_buffers())
                 if t.is_meta]
         if meta:
             raise OptionError(
                 f"the model's weights are on the meta device (no values): {meta[:3]}"
                 f"{' ...' if len(meta) > 3 else ''}. Load real weights first (model.to_empty("
-                "device='cpu') then load_state_dict(...)), or export the graph alone with "
+                "device='cpu') then load_state_dict(...)), pass weights= (safetensors files or a state "
+                "dict: see 'Models larger than memory' in docs/usage.md), or export the graph alone with "
                 "export_params=False (the weights become graph inputs).")
     if isinstance(model, torch.export.ExportedProgram):
         check_program_axes(model, options)
