@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..helpers import cast, dim_size, reduce, reshape, scalar, shape_of, unsqueeze
@@ -150,7 +152,10 @@ def group_norm_composed(g, x, groups, weight, bias, eps):
     rank = g.rank(x)
     n = dim_size(g, x, 0)
     grouped = reshape(g, x, [n, groups, -1])
-    g.set_type(grouped, shape=[n if isinstance(n, int) else "n", groups, "m"])
+    shape = g.shape(x)
+    per_group = math.prod(shape[1:]) // groups if shape and all(isinstance(d, int) for d in shape[1:]) else None
+    if shape and per_group is not None:  # a name shared by values of other sizes would mislead
+        g.set_type(grouped, shape=[shape[0], groups, per_group])  # onnxruntime's buffer planning
     var, mean = variance(g, grouped, [2], 0, True)
     rstd = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt))))
     y = g.op("Mul", g.op("Sub", grouped, mean), rstd)
