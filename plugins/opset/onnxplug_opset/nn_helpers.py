@@ -1,8 +1,10 @@
 """Maths shared by the reduction, linear-algebra and neural-network conversions.
 
-Like ``helpers``, every function takes ``g`` first and emits the form ``g.opset`` allows, so the
-conversions in ``opsetN/reduction.py``, ``linalg.py`` and ``nn.py`` stay free of version branches
-except where an op itself appears at an opset.
+Like ``helpers``, every function takes ``g`` first. None reads ``g.opset``: where the ONNX form
+an nn conversion needs changes across opsets (an op that appears, an input that becomes
+optional), the function asks :mod:`onnxplug_opset.forms`, the plugin's one module of
+opset-dependent forms, and a change in what an op *becomes* is a registration in the
+``opsetN/`` family module (``conv``, ``pool``, ``norm``, ``loss``, ``attention``...).
 """
 
 from __future__ import annotations
@@ -13,23 +15,18 @@ from typing import Any
 
 import torch
 
+from . import forms
+from .dtypes import float_compute
+from .elementwise_helpers import isnan
 from .helpers import (cast, clip, dim_size, expand, norm_dims, reduce, reshape, scalar, shape_of, slice_,
                       transpose, unsqueeze)
 from .shape_helpers import where
-
-ONNX_FLOATS = (torch.float16, torch.float32, torch.float64)
-
 
 def axes_of(dim: Any, rank: int) -> list[int] | None:
     """Normalised reduction axes; None (all axes) for ``dim`` None or empty, as PyTorch reads it."""
     if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):
         return None
     return sorted(set(norm_dims(dim, rank)))
-
-
-def float_compute(dt: torch.dtype) -> torch.dtype:
-    """The dtype to compute float maths in: the dtype itself if ONNX kernels take it, else float32."""
-    return dt if dt in ONNX_FLOATS else torch.float32
 
 
 def matmul(g, a, b, dt: torch.dtype):
@@ -43,7 +40,7 @@ def matmul(g, a, b, dt: torch.dtype):
     """
     if dt.is_floating_point or dt == torch.bool:
         compute = float_compute(dt)
-    elif g.opset >= 9:
+    elif forms.matmul_takes_ints(g):
         compute = dt if dt in (torch.int32, torch.int64) else torch.int64
     else:
         compute = torch.float64
@@ -69,23 +66,16 @@ def count(g, x, axes: Sequence[int] | None, dt: torch.dtype):
     return cast(g, n, dt)
 
 
-def is_nan(g, x):
-    """``IsNaN`` (opset 9); below it ``x != x`` from ``Equal`` on floats is unavailable, so None."""
-    if g.opset < 9 or not g.dtype(x).is_floating_point:
-        return None
-    return g.op("IsNaN", x)
-
-
 def propagate_nan(g, y, x, axes, keepdim):
     """Make a max/min reduction ``y`` of ``x`` NaN where its slice holds a NaN, as PyTorch does.
 
     ONNX's ReduceMax/ReduceMin (and onnxruntime) skip NaNs; a ReduceSum of the NaNs alone (zero
     elsewhere) is NaN exactly where one was present, and adding it restores PyTorch's result.
     """
-    nan = is_nan(g, x)
-    if nan is None:
-        return y
     dt = g.dtype(x)
+    if not dt.is_floating_point or not forms.has_isnan(g):  # (below opset 9 NaNs are not propagated)
+        return y
+    nan = isnan(g, x)
     only_nan = g.op("Where", nan, x, scalar(g, 0.0, dt))
     return g.op("Add", y, reduce(g, "ReduceSum", only_nan, axes, keepdim))
 
@@ -140,7 +130,7 @@ def eq_scalar(g, x, value):
     """``x == value`` as bool: Equal on floats from opset 11, else neither greater nor less."""
     dt = g.dtype(x)
     v = scalar(g, value, dt)
-    if g.opset >= 11 or not dt.is_floating_point:
+    if forms.equal_takes_floats(g) or not dt.is_floating_point:
         return g.op("Equal", x, v)
     gt = g.op("Greater", x, v)
     lt = g.op("Less", x, v)
@@ -153,7 +143,7 @@ def relu_(g, x):
 
 def log_softmax_axis1(g, x):
     """``log_softmax`` along axis 1 of any rank (LogSoftmax coerced to 2-D before opset 13)."""
-    if g.opset >= 13:
+    if forms.log_softmax_any_axis(g):
         return g.op("LogSoftmax", x, axis_i=1)
     return g.op("Sub", x, reduce(g, "ReduceLogSumExp", x, [1], True))
 
@@ -184,7 +174,7 @@ def additive_mask(g, mask, dt: torch.dtype):
     ``Where`` from opset 9; below it ``Log(Cast(mask))``, which is exactly log(1) = 0 and
     log(0) = -inf.
     """
-    if g.opset >= 9:
+    if forms.has_where(g):
         return g.op("Where", mask, scalar(g, 0.0, dt), scalar(g, float("-inf"), dt))
     return g.op("Log", cast(g, mask, dt))
 
@@ -201,7 +191,7 @@ def masked_softmax(g, scores, axis: int):
     dt = g.dtype(scores)
     lowest = float(torch.finfo(dt).min)
     dead = g.op("Less", reduce(g, "ReduceMax", scores, [axis], True), scalar(g, lowest, dt))
-    if g.opset < 9:
+    if not forms.has_where(g):
         scores = clip(g, scores, lowest)
     weights = g.op("Softmax", scores, axis_i=axis)
     return where(g, dead, scalar(g, 0.0, dt), weights, dt)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast, reduce, reshape, slice_, squeeze
-from ..nn_helpers import is_nan, propagate_nan
+from ..elementwise_helpers import isnan
+from ..nn_helpers import propagate_nan
 from ..registration import op
 
 
@@ -22,7 +23,7 @@ def _lower_median(g, x, axis, keepdim):
     g.set_type(idx, dtype=torch.int64)
     vals = slice_(g, vals, [k - 1], [k], [axis])
     idx = slice_(g, idx, [k - 1], [k], [axis])
-    nan = is_nan(g, x)
+    nan = isnan(g, x) if g.dtype(x).is_floating_point else None
     if nan is not None:
         vals = propagate_nan(g, vals, x, [axis], True)
         # PyTorch points at the first NaN of a slice that holds one

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import forms
 from ..helpers import is_float, reshape, squeeze, transpose, unsqueeze
 from ..nn_helpers import channel_shape, int_conv, per_axis
 from ..registration import op
@@ -58,10 +59,7 @@ def conv_transpose_wide_output_padding(g, x, weight, bias, attrs, out_pad, n):
     y = g.op("ConvTranspose", x, weight, **attrs)
     if any(extra):
         pad_amounts = [0] * (n + 2) + [0, 0] + extra
-        if g.opset >= 11:
-            y = g.op("Pad", y, g.constant(pad_amounts, torch.int64))
-        else:
-            y = g.op("Pad", y, pads_is=pad_amounts)
+        y = forms.pad(g, y, pad_amounts)
     if bias is not None:
         y = g.op("Add", y, reshape(g, bias, channel_shape(n + 2)))
     return y

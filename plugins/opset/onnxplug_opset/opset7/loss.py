@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import torch
 
+from .. import forms
 from ..helpers import cast, clip, reduce, reshape, scalar, squeeze, unsqueeze
 from ..nn_helpers import batch_nll_inputs, eq_scalar, log_softmax_axis1, mean_or_sum, nll_loss_node, relu_
 from ..registration import op
@@ -225,7 +226,7 @@ def nll(g, logp, target, weight, reduction, ignore_index):
 
 def nll_loss_impl(g, logp, target, weight, reduction, ignore_index):
     """The loss itself: NegativeLogLikelihoodLoss from opset 12, composed below."""
-    if g.opset >= 12:
+    if forms.has_nll_loss(g):
         return nll_loss_node(g, logp, target, weight, reduction, ignore_index)
     return nll_composed(g, logp, target, weight, reduction, ignore_index)[0]
 

@@ -6,8 +6,9 @@ import math
 
 import torch
 
+from ..dtypes import float_compute
 from ..helpers import cast, dim_size, reduce, reshape, scalar, shape_of, unsqueeze
-from ..nn_helpers import channel_shape, count, float_compute, variance
+from ..nn_helpers import channel_shape, count, variance
 from ..registration import op
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import forms
 from ..helpers import is_float, reduce, slice_, squeeze, unsqueeze
 from ..nn_helpers import (adaptive_cells, int_avg_pool, int_max_pool, int_max_pool_with_indices, int_pool_args,
                           per_axis, pool_rank, spatial_rank, values_only)
@@ -20,11 +21,11 @@ def max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode):
     s = per_axis(stride, n) if stride else k
     attrs = dict(kernel_shape_is=k, strides_is=s, pads_is=pool_pads(padding, n))
     if any(d != 1 for d in per_axis(dilation, n)):
-        if g.opset < 10:
+        if not forms.max_pool_takes_dilations(g):
             raise NotImplementedError("dilated max pooling needs opset >= 10")
         attrs["dilations_is"] = per_axis(dilation, n)
     if ceil_mode:
-        if g.opset >= 10:
+        if forms.pool_takes_ceil_mode(g):
             attrs["ceil_mode_i"] = 1
         else:  # the extra windows of ceil mode are windows over more end padding, which MaxPool ignores
             attrs["pads_is"] = _ceil_pads(g, n, k, s, per_axis(padding, n))
@@ -93,7 +94,7 @@ def avg_pool(g, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_inc
     attrs = dict(kernel_shape_is=k, strides_is=s, pads_is=pool_pads(padding, n),
                  count_include_pad_i=int(count_include_pad))
     if ceil_mode:
-        if g.opset < 10:
+        if not forms.pool_takes_ceil_mode(g):
             raise NotImplementedError("average pooling with ceil_mode needs opset >= 10")
         attrs["ceil_mode_i"] = 1
     return g.op("AveragePool", x, **attrs)
