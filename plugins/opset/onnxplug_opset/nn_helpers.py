@@ -10,7 +10,7 @@ opset-dependent forms, and a change in what an op *becomes* is a registration in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -536,44 +536,6 @@ def int_max_pool_with_indices(g, x, n: int, kernel, stride, pads, dilation, dt: 
     return cast(g, values, dt), indices
 
 
-UPSAMPLE_LINEAR = ("aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d")
-
-
 def upsample_scales_of(args) -> list | None:
     """The per-axis scales of the non-``.vec`` upsample overloads (None unless all are given)."""
     return None if not args or any(a is None for a in args) else list(args)
-
-
-def upsample_conversions(emit: Callable, module: str) -> tuple[Callable, ...]:
-    """The nearest, nearest-exact and linear upsample conversions (each ``.vec`` and plain
-    overload) of an opset before 11, registered from ``module``'s opset.
-
-    ``emit(g, x, scale_factors, mode, align_corners=False, exact=False)`` builds the node
-    (Upsample with a scales attribute at 7, input at 9, Resize-10) or declines; the six
-    conversions differ only in how they read the scales from their overload's arguments.
-    """
-    from .registration import op
-
-    def made(fn: Callable, name: str, *keys: str) -> Callable:
-        fn.__name__ = fn.__qualname__ = name
-        fn.__module__ = module
-        return op(*keys, module=module)(fn)
-
-    nearest = ("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d")
-    exact = ("aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d",
-             "aten::_upsample_nearest_exact3d")
-    vec = lambda keys: [k + ".vec" for k in keys]  # noqa: E731
-    return (
-        made(lambda g, x, output_size, scale_factors: emit(g, x, scale_factors, "nearest"),
-             "upsample_nearest_vec", *vec(nearest)),
-        made(lambda g, x, output_size, *scales: emit(g, x, upsample_scales_of(scales), "nearest"),
-             "upsample_nearest", *nearest),
-        made(lambda g, x, output_size, scale_factors: emit(g, x, scale_factors, "nearest", exact=True),
-             "upsample_nearest_exact_vec", *vec(exact)),
-        made(lambda g, x, output_size, *scales: emit(g, x, upsample_scales_of(scales), "nearest", exact=True),
-             "upsample_nearest_exact", *exact),
-        made(lambda g, x, output_size, align_corners, scale_factors:
-             emit(g, x, scale_factors, "linear", align_corners), "upsample_linear_vec", *vec(UPSAMPLE_LINEAR)),
-        made(lambda g, x, output_size, align_corners, *scales:
-             emit(g, x, upsample_scales_of(scales), "linear", align_corners), "upsample_linear", *UPSAMPLE_LINEAR),
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..helpers import cast
-from ..nn_helpers import resize_scale
+from ..nn_helpers import per_axis, resize_scale, upsample_scales_of
 from ..registration import op
 
 _LINEAR = ("aten::upsample_linear1d", "aten::upsample_bilinear2d", "aten::upsample_trilinear3d")
@@ -43,7 +43,7 @@ def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=Fa
     roi = g.constant(torch.zeros(0, dtype=torch.float32))
     scales = scale_factors if scale_factors and not align_corners else None
     if scales is not None and all(s is not None for s in scales):
-        sc = g.constant(torch.tensor([1.0, 1.0] + _onnx_scales(g, x, _n(scales, n), mode), dtype=torch.float32))
+        sc = g.constant(torch.tensor([1.0, 1.0] + _onnx_scales(g, x, per_axis(scales, n), mode), dtype=torch.float32))
         y = g.op("Resize", xc, roi, sc, **attrs)
     else:
         out = list(g.out_shape())
@@ -77,11 +77,6 @@ def _onnx_scales(g, x, factors, mode) -> list[float]:
     return scales
 
 
-def _n(v, n):
-    v = list(v)
-    return v * n if len(v) == 1 else v
-
-
 def _sizes(g, x, out):
     """``[N, C, *out]`` as an int64 tensor (N and C read from ``x`` when dynamic)."""
     from ..helpers import int_list, dim_size
@@ -100,18 +95,14 @@ def upsample_nearest_exact_vec(g, x, output_size, scale_factors):
     return resize(g, x, output_size, scale_factors, "nearest", exact=True)
 
 
-def _scales(args):
-    return None if not args or any(a is None for a in args) else list(args)
-
-
 @op("aten::upsample_nearest1d", "aten::upsample_nearest2d", "aten::upsample_nearest3d")
 def upsample_nearest(g, x, output_size, *scales):
-    return resize(g, x, output_size, _scales(scales), "nearest")
+    return resize(g, x, output_size, upsample_scales_of(scales), "nearest")
 
 
 @op("aten::_upsample_nearest_exact1d", "aten::_upsample_nearest_exact2d", "aten::_upsample_nearest_exact3d")
 def upsample_nearest_exact(g, x, output_size, *scales):
-    return resize(g, x, output_size, _scales(scales), "nearest", exact=True)
+    return resize(g, x, output_size, upsample_scales_of(scales), "nearest", exact=True)
 
 
 @op(*[k + ".vec" for k in _LINEAR])
@@ -121,7 +112,7 @@ def upsample_linear_vec(g, x, output_size, align_corners, scale_factors):
 
 @op(*_LINEAR)
 def upsample_linear(g, x, output_size, align_corners, *scales):
-    return resize(g, x, output_size, _scales(scales), "linear", align_corners)
+    return resize(g, x, output_size, upsample_scales_of(scales), "linear", align_corners)
 
 
 @op("aten::upsample_bicubic2d.vec")
@@ -131,4 +122,4 @@ def upsample_bicubic_vec(g, x, output_size, align_corners, scale_factors):
 
 @op("aten::upsample_bicubic2d")
 def upsample_bicubic(g, x, output_size, align_corners, *scales):
-    return resize(g, x, output_size, _scales(scales), "cubic", align_corners)
+    return resize(g, x, output_size, upsample_scales_of(scales), "cubic", align_corners)
