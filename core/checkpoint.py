@@ -35,6 +35,7 @@ from typing import Any
 
 import onnx_ir as ir
 import torch
+from onnx_ir.tensor_adapters import TorchTensor, from_torch_dtype
 from torch.utils._pytree import tree_flatten, tree_map
 
 from .errors import OptionError
@@ -164,13 +165,18 @@ def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for prefix, module in model.named_modules(remove_duplicate=False):
         dot = prefix + "." if prefix else ""
-        for name, t in [*module._parameters.items(), *module._buffers.items()]:
-            if t is not None:
-                out[dot + name] = t
+        for name, t in _own_tensors(module):
+            out[dot + name] = t
         for name, t in vars(module).items():
             if isinstance(t, torch.Tensor) and not name.startswith("_"):
                 out.setdefault(dot + name, t)
     return out
+
+
+def _own_tensors(module: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """The module's own parameters and buffers (not its children's), tied ones included."""
+    return [*module.named_parameters(recurse=False, remove_duplicate=False),
+            *module.named_buffers(recurse=False, remove_duplicate=False)]
 
 
 def has_meta(model: Any) -> bool:
@@ -197,8 +203,14 @@ def bind(model: Any, weights: Any) -> Binding | None:
             "weights= is for a model built on the meta device (with torch.device('meta'): ...), "
             "whose weights come from the checkpoint; this model holds its own weights. Drop "
             "weights=, or build the model on the meta device.")
-    ckpt = Checkpoint.open(weights)
     state = _state(model)
+    sources = _match(state, Checkpoint.open(weights))
+    return Binding(sources, {n: t for n, t in state.items() if not t.is_meta})
+
+
+def _match(state: dict[str, torch.Tensor], ckpt: Checkpoint) -> dict[str, Callable[[], torch.Tensor]]:
+    """The loader of every meta tensor of ``state`` (under each of its names), or the
+    :class:`OptionError` that lists every missing and mismatched weight."""
     aliases: dict[int, list[str]] = {}
     for name, t in state.items():
         aliases.setdefault(id(t), []).append(name)
@@ -207,33 +219,39 @@ def bind(model: Any, weights: Any) -> Binding | None:
     wrong: list[str] = []
     for names in aliases.values():
         t = state[names[0]]
+        found = next((n for n in names if n in ckpt.entries), None)
         if not t.is_meta:
             continue
-        found = next((n for n in names if n in ckpt.entries), None)
         if found is None:
             missing.append(" = ".join(names))
             continue
         entry = ckpt.entries[found]
         if entry.dtype != t.dtype or entry.shape != tuple(t.shape):
-            wrong.append(f"{found}: checkpoint {str(entry.dtype).removeprefix('torch.')}"
-                         f"{list(entry.shape)}, model {str(t.dtype).removeprefix('torch.')}{list(t.shape)}")
+            wrong.append(f"{found}: checkpoint {_describe(entry.dtype, entry.shape)}, model "
+                         f"{_describe(t.dtype, t.shape)}")
             continue
-        for name in names:
-            sources[name] = entry.load
+        sources.update((name, entry.load) for name in names)
     if missing or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} weight(s) of the model are not in the checkpoint: "
-                         f"{_listed(missing)}. Non-persistent buffers (such as rotary inv_freq) "
-                         "are not saved in checkpoints: build them on the CPU or add them to "
-                         "weights= as a {name: tensor} mapping")
-        if wrong:
-            parts.append(f"{len(wrong)} weight(s) differ in dtype or shape between the "
-                         f"checkpoint and the model: {_listed(wrong)}. Build the model with the "
-                         "checkpoint's config and dtype")
-        raise OptionError("; ".join(parts) + ".")
-    real = {n: t for n, t in state.items() if not t.is_meta}
-    return Binding(sources, real)
+        raise OptionError(_mismatch_message(missing, wrong))
+    return sources
+
+
+def _describe(dtype: torch.dtype, shape: Any) -> str:
+    return f"{str(dtype).removeprefix('torch.')}{list(shape)}"
+
+
+def _mismatch_message(missing: list[str], wrong: list[str]) -> str:
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} weight(s) of the model are not in the checkpoint: "
+                     f"{_listed(missing)}. Non-persistent buffers (such as rotary inv_freq) "
+                     "are not saved in checkpoints: build them on the CPU or add them to "
+                     "weights= as a {name: tensor} mapping")
+    if wrong:
+        parts.append(f"{len(wrong)} weight(s) differ in dtype or shape between the checkpoint "
+                     f"and the model: {_listed(wrong)}. Build the model with the checkpoint's "
+                     "config and dtype")
+    return "; ".join(parts) + "."
 
 
 def _listed(items: list[str]) -> str:
@@ -261,27 +279,7 @@ def meta_capture(model: Any, args: Any, kwargs: Any,
     from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
     mode = FakeTensorMode(shape_env=ShapeEnv(), allow_non_fake_inputs=True)
-    twins: dict[int, torch.Tensor] = {}
-
-    def fake(t: torch.Tensor) -> torch.Tensor:
-        if id(t) not in twins:  # tied tensors stay tied
-            twin = FakeTensor(mode, _meta_twin(t), torch.device("cpu"))
-            if isinstance(t, torch.nn.Parameter):
-                twin = torch.nn.Parameter(twin, requires_grad=t.requires_grad)
-            twins[id(t)] = twin
-        return twins[id(t)]
-
-    swapped: list[tuple[dict, str, torch.Tensor]] = []
-    for module in model.modules():
-        for table in (module._parameters, module._buffers):
-            for name, t in list(table.items()):
-                if t is not None:
-                    swapped.append((table, name, t))
-                    table[name] = fake(t)
-        for name, t in list(vars(module).items()):
-            if isinstance(t, torch.Tensor) and not name.startswith("_"):
-                swapped.append((vars(module), name, t))
-                vars(module)[name] = fake(t)
+    restore = _swap_for_fakes(model, mode, FakeTensor)
 
     def to_fake(x):
         if not isinstance(x, torch.Tensor):
@@ -292,8 +290,31 @@ def meta_capture(model: Any, args: Any, kwargs: Any,
     try:
         yield tree_map(to_fake, args), tree_map(to_fake, kwargs)
     finally:
-        for table, name, t in reversed(swapped):
-            table[name] = t
+        for module, name, t in reversed(restore):
+            setattr(module, name, t)
+
+
+def _swap_for_fakes(model: torch.nn.Module, mode: Any, fake_type: type) -> list[tuple[Any, str, Any]]:
+    """Replace every parameter, buffer and plain tensor attribute of the model by a fake twin
+    (tied tensors by one twin); return what to set back."""
+    twins: dict[int, torch.Tensor] = {}
+
+    def fake(t: torch.Tensor) -> torch.Tensor:
+        if id(t) not in twins:
+            twin = fake_type(mode, _meta_twin(t), torch.device("cpu"))
+            if isinstance(t, torch.nn.Parameter):
+                twin = torch.nn.Parameter(twin, requires_grad=t.requires_grad)
+            twins[id(t)] = twin
+        return twins[id(t)]
+
+    restore: list[tuple[Any, str, Any]] = []
+    for module in model.modules():
+        plain = [(n, t) for n, t in vars(module).items()
+                 if isinstance(t, torch.Tensor) and not n.startswith("_")]
+        for name, t in [*_own_tensors(module), *plain]:
+            restore.append((module, name, t))
+            setattr(module, name, fake(t))
+    return restore
 
 
 def _meta_twin(t: torch.Tensor) -> torch.Tensor:
@@ -429,13 +450,9 @@ class TensorView(ir.LazyTensor):
     __slots__ = ("_source",)
 
     def __init__(self, source: torch.Tensor, name: str | None = None):
-        from onnx_ir.tensor_adapters import TorchTensor
-
-        from .graph import onnx_dtype
-
         self._source = source
         super().__init__(lambda: TorchTensor(real(source).contiguous(), name=name),
-                         dtype=onnx_dtype(source.dtype), shape=ir.Shape(tuple(source.shape)),
+                         dtype=from_torch_dtype(source.dtype), shape=ir.Shape(tuple(source.shape)),
                          name=name)
 
     @property
