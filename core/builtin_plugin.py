@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .aten_export import onnxplug_register_fallbacks  # noqa: F401 - the export types (a hookimpl)
 from .capture import capture
 from .hookspecs import hookimpl
 from .optimize import OPTIMIZE_PASSES

@@ -29,6 +29,8 @@ from .guards import describe_ranges
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
 from .failures import Failures
+from .fallbacks import (FallbackRegistry, available_export_types, collect_fallbacks, fallback_notes,
+                        skip_verify, with_fallbacks)
 from .lowering import Lowerer, SymbolNames
 from .options import check_axes_names, check_destination, check_inputs, check_names_against_graph, make_options
 from .passes import PassContext, run_fx_passes, run_ir_passes
@@ -40,7 +42,7 @@ log = logging.getLogger("onnxplug")
 FUNCTIONS_FEATURE = "export_modules_as_functions"
 
 
-def _require_features(options, loaded) -> None:
+def _require_features(options, loaded, fallbacks) -> None:
     provided = loaded.provided_features()
     if options.wants_functions and FUNCTIONS_FEATURE not in provided:
         raise OptionError(
@@ -48,17 +50,12 @@ def _require_features(options, loaded) -> None:
             "(not installed, or left out by ONNXPLUG_PLUGINS/ONNXPLUG_DISABLE). Install "
             "onnxplug-functions (pip install -e plugins/functions), or pass "
             "export_modules_as_functions=False.")
-    if options.operator_export_type != OperatorExportTypes.ONNX:
-        feature = options.operator_export_type.name.lower()
-        if feature not in provided:
-            raise OptionError(
-                f"operator_export_type={options.operator_export_type.name} is not available yet: "
-                "no installed plugin provides it. Use OperatorExportTypes.ONNX, or register a "
-                "symbolic function for each unsupported op (custom_symbolics=...).")
-    if not options.autograd_inlining:
+    if options.operator_export_type not in available_export_types(fallbacks):
         raise OptionError(
-            "autograd_inlining=False is not available yet: torch.export always inlines "
-            "torch.autograd.Function calls. Pass autograd_inlining=True (the default).")
+            f"operator_export_type={options.operator_export_type.name} is not available: no "
+            "loaded plugin registers a fallback for it (onnxplug_register_fallbacks). Use "
+            "OperatorExportTypes.ONNX, or register a symbolic function for each unsupported "
+            "op (custom_symbolics=...).")
 
 
 def export(model: Any, args: Any = (), f: Any = None, *,
@@ -143,7 +140,8 @@ class _Run:
         """Plugins, the registry for the target opset, and the name checks that need no graph."""
         model, options = self.model, self.options
         self.loaded = load_plugins()
-        _require_features(options, self.loaded)
+        fallbacks = collect_fallbacks(self.loaded.pm)
+        _require_features(options, self.loaded, fallbacks)
         self.state_order = None
         if isinstance(model, torch.nn.Module):
             self.state_order = list(model.state_dict().keys())
@@ -153,8 +151,9 @@ class _Run:
             n_params = 0 if options.export_params else len(self.state_order or ())
             check_names_against_graph(options, len(tensor_leaves(self.args, self.kw)) + n_params,
                                       len(options.output_names))
-        self.registry = Registry.build(self.loaded.symbolics, options.opset_version,
-                                       options.custom_opsets, options.custom_symbolics)
+        self.registry = FallbackRegistry.for_export(
+            Registry.build(self.loaded.symbolics, options.opset_version, options.custom_opsets,
+                           options.custom_symbolics), fallbacks, options.operator_export_type)
 
     def capture(self) -> None:
         with checkpoint.meta_capture(self.model, self.args, self.kw, self.options.weights) as (args, kw):
@@ -166,13 +165,13 @@ class _Run:
 
     def fx_passes(self) -> None:
         self.ep = run_fx_passes(self.ep, self.loaded.fx_passes, self.options)
-        self.ep, self.decomposed = decompose_unsupported(
-            self.ep, self.registry, self.options.opset_version, self.loaded.names())
+        self.ep, self.decomposed = with_fallbacks(self.registry, lambda: decompose_unsupported(
+            self.ep, self.registry, self.options.opset_version, self.loaded.names()))
 
     def lower(self) -> None:
         axes = axis_names(self.model, self.args, self.kw, self.options)
-        self.ep, lowerer, self.lowered, more = _lower(self.ep, self.registry, self.options,
-                                                      self.loaded, self.state_order, axes)
+        self.ep, lowerer, self.lowered, more = with_fallbacks(self.registry, lambda: _lower(
+            self.ep, self.registry, self.options, self.loaded, self.state_order, axes))
         self.decomposed += more
         check_names_against_graph(self.options, len(self.lowered.model.graph.inputs),
                                   lowerer.n_outputs)
@@ -205,6 +204,8 @@ class _Run:
     def verify(self) -> None:
         from .verify import verify_export
 
+        if skip_verify(self.registry):  # warns: onnxruntime cannot run what a fallback emitted
+            return
         verify_export(self.model, self.args, self.kw, self.saved, self.ir_model, self.options,
                       self.ep)
 
@@ -214,7 +215,8 @@ class _Run:
         notes = [f"{key} has no conversion at opset {options.opset_version}; PyTorch's "
                  "decomposition was exported instead" for key in self.decomposed]
         result = ExportResult(self.ir_model, None, self.lowered.served, self.decomposed,
-                              self.loaded.names(), self.timings, notes + self.context.notes)
+                              self.loaded.names(), self.timings,
+                              notes + self.context.notes + fallback_notes(self.registry))
         result.external_data = self.external
         result.axis_ranges = self.axis_ranges
         result.capture = self.capture_report

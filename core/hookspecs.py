@@ -148,6 +148,45 @@ def onnxplug_custom_opsets() -> dict[str, int]:
 
 
 @hookspec
+def onnxplug_register_fallbacks(register: Callable[..., None]) -> None:
+    """Contribute generic conversions that an ``operator_export_type`` asks for.
+
+    ``register(make, export_type, first=False)``: ``make(op)`` receives a
+    ``torch._ops.OpOverload`` (any key: ``aten::linalg_svd.default``, ``mylib::scale.default``)
+    and returns a symbolic function converting that op, called like any other
+    (``fn(g, *args, **kwargs)`` with every schema argument, defaults filled in), or None when
+    this fallback does not cover the op. ``export_type`` is the
+    :class:`onnxplug.OperatorExportTypes` member that turns it on: a fallback is consulted only
+    in exports with that ``operator_export_type``, and registering one is what makes that export
+    type available (without one, asking for it is an :class:`onnxplug.errors.OptionError`).
+
+    With ``first=False`` the fallback ranks below every real conversion: it serves an op only
+    when the export would otherwise fail on it, that is when no symbolic function converts it
+    at the target opset (or its conversion declined) and PyTorch's decomposition cannot replace
+    it either; the op is then emitted by the fallback as the user's model has it. With
+    ``first=True`` it serves every op it covers before the plugins' conversions (a call's
+    ``custom_symbolics=`` and ``register_symbolic`` still win). The core's own
+    ``onnxplug.aten_export`` implements ``ONNX_ATEN`` (``first=True``), ``ONNX_ATEN_FALLBACK``
+    and ``ONNX_FALLTHROUGH`` this way. A fallback does not handle in-place ops: the core lowers
+    them through their out-of-place overload, as for any conversion.
+
+    Example::
+
+        def make(op):
+            if op.namespace != "mylib":
+                return None
+            def emit(g, *args, **kwargs):
+                return g.op(f"com.example::{op._schema.name.split('::')[1]}",
+                            *[a for a in args if isinstance(a, onnx_ir.Value)])
+            return emit
+
+        @onnxplug.hookimpl
+        def onnxplug_register_fallbacks(register):
+            register(make, onnxplug.OperatorExportTypes.ONNX_FALLTHROUGH)
+    """
+
+
+@hookspec
 def onnxplug_register_test_cases(register: Callable[..., None]) -> None:
     """Declare conformance cases for the plugin test kit (``onnxplug.testing.OpCase``).
 

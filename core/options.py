@@ -84,7 +84,10 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
 
 
 def _enum(name: str, enum_type: type, value: Any):
+    """A member of ``enum_type`` (or its int value); a str, bool or float is refused."""
     try:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(value)
         return enum_type(value)
     except (ValueError, TypeError):
         allowed = ", ".join(f"{enum_type.__name__}.{m.name}" for m in enum_type)

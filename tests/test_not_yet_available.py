@@ -1,8 +1,8 @@
 """SPEC rows owned by later issues: clear errors now, raised before anything is written.
 
-export_modules_as_functions below opset 15, the ATen/fallthrough export types and
-autograd_inlining=False fail with a message naming what is missing; autograd_inlining=True
-inlines Functions.
+export_modules_as_functions below opset 15 fails with a message naming what is missing;
+autograd_inlining=True inlines Functions, False keeps them (tests/test_autograd_inlining.py).
+(The ATen/fallthrough export types work now: tests/test_export_type_*.py.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import onnxplug
-from onnxplug import OperatorExportTypes
 from onnxplug.testing import export_and_compare
 
 
@@ -25,13 +24,6 @@ def test_functions_need_opset_15(tmp_path, mlp):
 def test_functions_rejects_non_types(mlp):
     with pytest.raises(onnxplug.OptionError, match="not types"):
         onnxplug.export(mlp, (torch.randn(2, 4),), export_modules_as_functions={"Linear"})
-
-
-@pytest.mark.parametrize("kind", [OperatorExportTypes.ONNX_ATEN, OperatorExportTypes.ONNX_ATEN_FALLBACK,
-                                  OperatorExportTypes.ONNX_FALLTHROUGH])
-def test_other_export_types_not_available_yet(mlp, kind):
-    with pytest.raises(onnxplug.OptionError, match=f"{kind.name} is not available yet"):
-        onnxplug.export(mlp, (torch.randn(2, 4),), operator_export_type=kind)
 
 
 class Square(torch.autograd.Function):
@@ -53,6 +45,8 @@ def test_autograd_function_is_inlined():
         n.op_type for n in r.model.graph.node]
 
 
-def test_autograd_inlining_false_not_available_yet():
-    with pytest.raises(onnxplug.OptionError, match="autograd_inlining=False is not available yet"):
+def test_autograd_inlining_false_keeps_the_function():
+    """Without a symbolic or a conversion, the kept Function is named in the error (the forms it
+    can take are tested in test_autograd_inlining.py)."""
+    with pytest.raises(onnxplug.UnsupportedOperatorError, match="Square has no symbolic"):
         onnxplug.export(lambda x: Square.apply(x), (torch.randn(3),), autograd_inlining=False)
