@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .autograd_functions import keep_functions
 from .enums import TrainingMode
 from .dynamic import input_labels, tensor_leaves
 from .errors import CaptureError, OptionError
@@ -132,7 +133,8 @@ def _capture_module(model: Any, args: tuple, kwargs: dict, options: ExportOption
     errors = []
     for strict in (False, True):
         try:
-            ep = _export_refining(model, args, kwargs, options.dynamic_shapes, strict, log)
+            with CAPTURE_LOCK, keep_functions(not options.autograd_inlining):
+                ep = _export_refining(model, args, kwargs, options.dynamic_shapes, strict, log)
             return note_capture(ep, _strategy_name(strict), [(_strategy_name(s), _first_lines(
                 f"{type(e).__name__}: {e}", 3)) for s, e in errors])
         except SpecializedAxes as fixed:

@@ -23,6 +23,7 @@ import sympy
 import torch
 from torch.export.graph_signature import InputKind, OutputKind
 
+from .autograd_functions import adapt_entry
 from .enums import TrainingMode
 from .errors import OnnxExporterError
 from .failures import Failures
@@ -442,6 +443,7 @@ class Lowerer:
                  rebinds: torch.fx.Node | None) -> None:
         """Call ``entry``'s function for ``node``: a decline is recorded, an error explained."""
         target = node.target
+        entry = adapt_entry(entry, target, self.registry)  # a kept autograd.Function's conversion
         pos, kw, is_default = schema_args(target, node.args, node.kwargs)
         try:
             pos, kw = fit_call(entry.fn, key, pos, kw, is_default)
