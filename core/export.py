@@ -179,6 +179,7 @@ class _Run:
     def ir_passes(self) -> None:
         self.context = PassContext(self.options, self.ep, self.lowered.fx_nodes, self.model)
         self.ir_model = run_ir_passes(self.lowered.model, self.loaded.ir_passes, self.context)
+        _import_used_domains(self.ir_model, self.options, self.loaded.opset_versions)
         if self.options.keep_initializers_as_inputs:
             _initializers_as_inputs(self.ir_model)
         if self.axis_ranges:
@@ -308,6 +309,14 @@ def _exporter_logging(verbose: bool):
         yield
     finally:
         logger.setLevel(before)
+
+
+def _import_used_domains(model, options, declared) -> None:
+    """Every domain a node uses (passes and local functions included) is in ``opset_import``:
+    at ``custom_opsets``' version, else its plugin's declared one, else 1."""
+    nodes = [*model.graph.all_nodes(), *(n for f in model.functions.values() for n in f.all_nodes())]
+    for domain in {n.domain for n in nodes} - {"", "ai.onnx"} - set(model.opset_imports):
+        model.opset_imports[domain] = options.custom_opsets.get(domain, declared.get(domain, 1))
 
 
 def _initializers_as_inputs(model) -> None:

@@ -116,14 +116,16 @@ class FallbackRegistry(Registry):
         keys = (key, key.rsplit(".", 1)[0])
         return any(e.source != SOURCE_PLUGIN for k in keys for e in self.by_key.get(k, ()))
 
-    def lookup(self, key: str) -> SymbolicFunction | None:
+    def lookup(self, key: str, *args: Any, **kwargs: Any) -> SymbolicFunction | None:
+        """A fallback's entry for a forced key, or (``first`` fallbacks) for any key it covers;
+        otherwise :meth:`Registry.lookup` (other arguments are passed on to it)."""
         entry = None
         if key in self.forced:
             entry = self.fallback_for(key, first=False) or self.fallback_for(key, first=True)
         elif not self._overridden_by_user(key):
             entry = self.fallback_for(key, first=True)
         if entry is None:
-            return super().lookup(key)
+            return super().lookup(key, *args, **kwargs)
         if key not in self.served:
             self.served.append(key)
             self._record(Pick(key, self.opset, entry))

@@ -8,7 +8,7 @@ values a symbolic function creates itself carry what it declares (``g.op(..., dt
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -263,7 +263,8 @@ class GraphContext:
     The stable surface a symbolic function uses:
 
     * ``g.opset``: the target default-domain opset (an int); ``g.options``: the
-      :class:`onnxplug.options.ExportOptions` of the export.
+      :class:`onnxplug.options.ExportOptions` of the export; ``g.domain_version(domain)``: the
+      version of a custom domain the export imports (to choose a conversion's form);
     * building: ``g.op(...)`` (output types inferred from the operator schema),
       ``g.constant(...)``, ``g.initializer(...)``, ``g.subgraph(...)``, ``g.lower(...)`` (an FX
       branch or body, converted like the main graph);
@@ -276,11 +277,12 @@ class GraphContext:
     """
 
     def __init__(self, graph: ir.Graph, opset: int, options: "ExportOptions",
-                 domains: dict[str, int] | None = None):
+                 domains: dict[str, int] | None = None, declared: Mapping[str, int] | None = None):
         self.graph = graph
         self.opset = opset
         self.options = options
         self.domains: dict[str, int] = domains if domains is not None else {}
+        self.declared: Mapping[str, int] = declared or {}  # plugins' onnxplug_custom_opsets
         self.new_nodes: list[ir.Node] = []
         self._fx_node: torch.fx.Node | None = None  # the node being converted (set_fx_node)
         self._constants: dict[tuple, ir.Value] = {}
@@ -308,7 +310,7 @@ class GraphContext:
         """
         domain, _, name = op_type.rpartition("::")
         if domain:
-            self.domains.setdefault(domain, 1)
+            self.domains.setdefault(domain, self.domain_version(domain))
         values = [self._as_value(v) for v in inputs]
         while values and values[-1] is None:
             values.pop()
@@ -325,6 +327,15 @@ class GraphContext:
                 if inferred is not None:
                     out.dtype = inferred
         return node.outputs[0] if outputs == 1 else tuple(node.outputs)
+
+    def domain_version(self, domain: str) -> int:
+        """The version of ``domain`` this export imports, for a conversion that has a different
+        form per version: ``custom_opsets[domain]`` when the user names it, else the version
+        the domain's plugin declares (``onnxplug_custom_opsets``), else 1. The default domain
+        (``""`` or ``"ai.onnx"``) answers ``g.opset``."""
+        if domain in ("", "ai.onnx"):
+            return self.opset
+        return self.options.custom_opsets.get(domain) or self.declared.get(domain, 1)
 
     def constant(self, value: Any, dtype: torch.dtype | None = None) -> ir.Value:
         """A constant value: a ``Constant`` node, shared with identical small constants.
@@ -514,7 +525,7 @@ class GraphContext:
         ``sub.finish(*outputs)`` as the ``GRAPH`` attribute.
         """
         sub = ir.Graph([], [], nodes=[], name=name)
-        ctx = GraphContext(sub, self.opset, self.options, self.domains)
+        ctx = GraphContext(sub, self.opset, self.options, self.domains, self.declared)
         ctx._lowerer = self._lowerer
         return ctx
 

@@ -224,7 +224,8 @@ class Lowerer:
         self.opset_versions = opset_versions
         self.input_axis_names = input_axis_names or []
         self.graph = ir.Graph([], [], nodes=[], name="main_graph")
-        self.g = GraphContext(self.graph, options.opset_version, options)
+        self.g = GraphContext(self.graph, options.opset_version, options,
+                              declared=opset_versions)
         self.g._lowerer = self  # g.lower(): subgraphs with this export's machinery
         self.env: dict[torch.fx.Node, Any] = {}
         self.const_names: dict[int, str] = {}
