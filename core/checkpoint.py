@@ -48,6 +48,7 @@ _ST_DTYPES = {
     "F8_E4M3": getattr(torch, "float8_e4m3fn", None), "F8_E5M2": getattr(torch, "float8_e5m2", None),
 }
 _LISTED = 8  # problems named in one error message
+CHUNK_BYTES = 32 * 2**20  # a lazy tensor is written in pieces of about this size
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -462,3 +463,17 @@ class TensorView(ir.LazyTensor):
     def evaluate(self) -> ir.TensorProtocol:
         """The bytes, computed now (a ``TorchTensor`` of a contiguous CPU tensor)."""
         return self._evaluate()
+
+    def chunks(self, limit: int = CHUNK_BYTES) -> Iterator[memoryview]:
+        """The bytes (little-endian, row-major) in pieces of about ``limit`` bytes: blocks of
+        rows of the tensor made contiguous one block at a time, so a transposed weight is
+        written without a whole contiguous copy of it. For dtypes ONNX stores unpacked."""
+        t = real(self._source)
+        if t.dim() == 0 or t.numel() == 0:
+            yield memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+            return
+        row = max(t[0].numel() * t.element_size(), 1)
+        step = max(1, limit // row)
+        for start in range(0, t.shape[0], step):
+            piece = t[start:start + step].contiguous()
+            yield memoryview(piece.reshape(-1).view(torch.uint8).numpy())

@@ -290,13 +290,21 @@ class _Counter:
 
 
 def _put_tensor(out: _Counter, tensor: ir.TensorProtocol) -> None:
-    """One tensor's bytes, computed now if it is lazy and dropped once written."""
-    data = tensor_buffer(tensor)
-    if len(data) != tensor.nbytes:
+    """One tensor's bytes, computed now if it is lazy and dropped once written (a lazy view, a
+    transposed weight, in blocks of rows: no whole contiguous copy is made)."""
+    if isinstance(tensor, TensorView) and tensor.dtype not in _PACKED:
+        start = out.written
+        for chunk in tensor.chunks():
+            out.put(chunk)
+        data_len = out.written - start
+    else:
+        data = tensor_buffer(tensor)
+        data_len = len(data)
+        out.put(data)
+    if data_len != tensor.nbytes:
         raise OnnxExporterError(
-            f"internal error: tensor {tensor.name!r} gave {len(data)} bytes where its dtype and "
+            f"internal error: tensor {tensor.name!r} gave {data_len} bytes where its dtype and "
             f"shape need {tensor.nbytes}.")
-    out.put(data)
 
 
 def write_model(model: ir.Model, stream: BinaryIO) -> int:
