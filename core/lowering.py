@@ -97,6 +97,20 @@ def node_location(node: torch.fx.Node) -> str:
     return source_location(node.meta.get("stack_trace"))
 
 
+_NO_COMPLEX = ("it has no conversion for complex inputs ({}); only conversions declared "
+               "complex=True take them. Keep this op on real tensors (torch.view_as_real), or "
+               "register a complex-aware conversion with custom_symbolics")
+
+
+def input_dtypes(node: torch.fx.Node) -> tuple[torch.dtype, ...]:
+    """The dtypes of a call's tensor inputs, from the FX metadata (``meta["val"]``), and
+    ``torch.complex64`` for a Python complex number among its arguments."""
+    out = [v.dtype for a in node.all_input_nodes if isinstance(v := a.meta.get("val"), torch.Tensor)]
+    if any(isinstance(a, complex) for a in torch.utils._pytree.tree_leaves((node.args, node.kwargs))):
+        out.append(torch.complex64)
+    return tuple(out)
+
+
 @lru_cache(maxsize=8192)
 def _accepts(fn: Callable) -> tuple[float, frozenset[str] | None]:
     """How many positional args after ``g`` a symbolic accepts, and which keywords (None: any)."""
@@ -426,15 +440,20 @@ class Lowerer:
             if mutable and node.args and isinstance(node.args[0], torch.fx.Node):
                 self.env[node.args[0]] = value
             return
-        entry = self.registry.lookup(key)
+        dtypes = input_dtypes(node)
+        entry = self.registry.lookup(key, dtypes)
         if self.failures.lowering_failed and entry is not None:
             self.env[node] = None  # this lowering already failed: only collect what is missing
             return
         rebinds = None
         if entry is None and mutable and (fkey := inplace_functional_key(key)):
-            entry = self.registry.lookup(fkey)
+            entry = self.registry.lookup(fkey, dtypes)
             rebinds = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
         if entry is None:
+            if any(dt.is_complex for dt in dtypes) and self.registry.available_opsets(key):
+                self.failures.add_reason(key, _NO_COMPLEX.format(
+                    ", ".join(sorted({str(dt).removeprefix("torch.") for dt in dtypes
+                                      if dt.is_complex}))))
             self.failures.add_unsupported(key, node_location(node) or node.name)
             self.env[node] = None
             return

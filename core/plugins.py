@@ -259,18 +259,18 @@ def _symbolic_register(target: list[SymbolicFunction], dist: dict[str, str] | No
     """
     def make(plugin: str, priority: int):
         def register(fn: Callable, key: str | None = None, opset: int | None = None,
-                     domain: str | None = None) -> None:
+                     domain: str | None = None, complex: bool = False) -> None:
             if not callable(fn):
                 raise PluginError(f"plugin {plugin!r} registered {fn!r}, which is not callable.")
             site = frame_site(sys._getframe(1)) if key is not None else None
-            specs = specs_of(fn, key, opset, domain, site)
+            specs = specs_of(fn, key, opset, domain, site, complex)
             validate_signature(fn, ", ".join(s.key for s in specs))
             for s in specs:
                 if beyond_newest(s.opset):
                     _newer_than_onnx(plugin, (dist or {}).get(plugin, "?"), s, strict)
                     continue
                 target.append(SymbolicFunction(s.key, s.opset, fn, plugin, priority, s.domain,
-                                               site=s.site))
+                                               site=s.site, complex=s.complex))
         return register
     return make
 

@@ -13,6 +13,10 @@ Rules (see docs/architecture.md):
 * A function declared with ``domain="com.x"`` (it emits a custom domain) for an op that also
   has a standard conversion is *active* only when the user names the domain in
   ``custom_opsets``; for an op without a standard conversion it is always used.
+* A function declared with ``complex=True`` accepts complex tensors (carried as real pairs, see
+  ``onnxplug.lowering.COMPLEX_PAIRS``). For a node with a complex input (a tensor, or a Python
+  complex number) only such registrations are eligible; for a node without one, the others are
+  preferred and a complex-aware registration is used only when a key has no other kind.
 
 What a registry picked is public: :attr:`Registry.picks` lists every lookup that found a
 conversion, and :func:`observe_picks` lets a report (the test kit's usage check) see the picks
@@ -32,8 +36,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import CodeType, FrameType
+from typing import TYPE_CHECKING
 
 from .errors import PluginError
+
+if TYPE_CHECKING:
+    import torch
 
 _KEY = re.compile(r"^[A-Za-z_][\w.]*::[A-Za-z_]\w*(\.\w+)?$")
 SOURCE_CALL, SOURCE_RUNTIME, SOURCE_PLUGIN = 3, 2, 1
@@ -45,20 +53,23 @@ class SymbolicSpec:
     """What ``@symbolic`` attaches to a function: the key and first opset it converts.
 
     ``site`` is the ``file:line`` of the module-level statement that registered the function
-    (None when it was not registered at a module's top level).
+    (None when it was not registered at a module's top level). ``complex``: the function accepts
+    complex inputs (see the module docstring).
     """
 
     key: str
     opset: int
     domain: str | None = None
     site: str | None = None
+    complex: bool = False
 
 
 @dataclass(frozen=True)
 class SymbolicFunction:
     """One registration: ``fn`` converts ``key`` from ``opset`` on, contributed by ``plugin``.
 
-    ``site`` is where it was registered (see :class:`SymbolicSpec`), if known.
+    ``site`` is where it was registered (see :class:`SymbolicSpec`), if known; ``complex``
+    whether it accepts complex inputs.
     """
 
     key: str
@@ -69,6 +80,7 @@ class SymbolicFunction:
     domain: str | None = None
     source: int = SOURCE_PLUGIN
     site: str | None = None
+    complex: bool = False
 
     @property
     def qualname(self) -> str:
@@ -201,31 +213,37 @@ def validate_signature(fn: object, key: str | None = None) -> Callable:
 
 
 def _is_graph_context(annotation: object) -> bool:
+    """``GraphContext`` (or a subclass), ``Any`` or ``object``, as a class or a string. Read by
+    name: the registry does not import the graph module."""
     from typing import Any
-
-    from .graph import GraphContext
 
     if isinstance(annotation, str):
         return annotation.rpartition(".")[2] in ("GraphContext", "Any", "object")
     if annotation in (Any, object):
         return True
-    return isinstance(annotation, type) and issubclass(annotation, GraphContext)
+    return isinstance(annotation, type) and any(
+        c.__name__ == "GraphContext" and c.__module__.startswith("onnxplug")
+        for c in annotation.__mro__)
 
 
-def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = None):
+def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = None,
+             complex: bool = False):
     """Mark a function as the conversion of ``key`` (one key or several) from ``opset`` on.
 
     ``domain`` names the custom domain the function emits, if any (see the module docstring
-    for when such a function is used). The function is unchanged; a plugin still passes it to
-    ``register`` in its ``onnxplug_register_symbolics`` hook.
+    for when such a function is used). ``complex=True`` declares that it accepts complex inputs
+    (as real pairs): only such functions convert a node with a complex input. The function is
+    unchanged; a plugin still passes it to ``register`` in its ``onnxplug_register_symbolics``
+    hook.
     """
     keys = [key] if isinstance(key, str) else list(key)
-    specs = [SymbolicSpec(validate_key(k), validate_opset(opset), domain) for k in keys]
+    specs = [SymbolicSpec(validate_key(k), validate_opset(opset), domain, complex=bool(complex))
+             for k in keys]
 
     def mark(fn: Callable) -> Callable:
         validate_signature(fn, ", ".join(s.key for s in specs))
         site = registration_site(fn, sys._getframe(1))
-        marked = [SymbolicSpec(s.key, s.opset, s.domain, site) for s in specs]
+        marked = [SymbolicSpec(s.key, s.opset, s.domain, site, s.complex) for s in specs]
         fn.__onnxplug_symbolic__ = [*getattr(fn, "__onnxplug_symbolic__", []), *marked]
         return fn
 
@@ -233,14 +251,14 @@ def symbolic(key: str | Iterable[str], opset: int = 7, *, domain: str | None = N
 
 
 def specs_of(fn: Callable, key: str | None, opset: int | None, domain: str | None,
-             site: str | None = None):
-    """The registrations ``register(fn, key=..., opset=...)`` stands for.
+             site: str | None = None, complex: bool = False):
+    """The registrations ``register(fn, key=..., opset=..., complex=...)`` stands for.
 
     ``site`` is the ``file:line`` of the ``register`` call (used for a keyed registration).
     """
     if key is not None:
         return [SymbolicSpec(validate_key(key), validate_opset(7 if opset is None else opset),
-                             domain, site)]
+                             domain, site, bool(complex))]
     specs = getattr(fn, "__onnxplug_symbolic__", None)
     if not specs:
         raise PluginError(
@@ -254,15 +272,17 @@ _runtime_lock = threading.Lock()
 _runtime: dict[tuple[str, int], SymbolicFunction] = {}
 
 
-def register_symbolic(key: str, fn: Callable, opset: int = ANY_OPSET, *, domain: str | None = None):
+def register_symbolic(key: str, fn: Callable, opset: int = ANY_OPSET, *, domain: str | None = None,
+                      complex: bool = False):
     """Register ``fn`` for ``key`` from ``opset`` on, for every later export in this process.
 
-    It takes precedence over every plugin's conversion of the same key. Undo it with
-    :func:`unregister_symbolic`.
+    It takes precedence over every plugin's conversion of the same key (for complex inputs, only
+    with ``complex=True``). Undo it with :func:`unregister_symbolic`.
     """
     validate_signature(fn, validate_key(key))
     entry = SymbolicFunction(key, validate_opset(opset), fn, "<runtime>",
-                             domain=domain, source=SOURCE_RUNTIME, site=frame_site(sys._getframe(1)))
+                             domain=domain, source=SOURCE_RUNTIME, site=frame_site(sys._getframe(1)),
+                             complex=bool(complex))
     with _runtime_lock:
         _runtime[(key, opset)] = entry
 
@@ -328,7 +348,7 @@ class Registry:
     custom_opsets: Mapping[str, int] = field(default_factory=dict)
     by_key: dict[str, list[SymbolicFunction]] = field(default_factory=lambda: defaultdict(list))
     picks: list[Pick] = field(default_factory=list)
-    _cache: dict[str, SymbolicFunction | None] = field(default_factory=dict)
+    _cache: dict[tuple[str, bool], SymbolicFunction | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, entries: Iterable[SymbolicFunction], opset: int,
@@ -341,43 +361,53 @@ class Registry:
             reg.by_key[e.key].append(e)
         for key, fn in (custom_symbolics or {}).items():
             validate_key(key)
+            accepts_complex = any(s.complex for s in getattr(fn, "__onnxplug_symbolic__", ()))
             reg.by_key[key].append(SymbolicFunction(key, ANY_OPSET, fn, "<custom_symbolics>",
-                                                    source=SOURCE_CALL))
+                                                    source=SOURCE_CALL, complex=accepts_complex))
         return reg
 
     def _rank(self, e: SymbolicFunction, has_standard: bool):
         active_custom = bool(e.domain) and (e.domain in self.custom_opsets or not has_standard)
         return (e.source, active_custom, e.opset, e.priority)
 
-    def _usable(self, key: str) -> list[SymbolicFunction]:
+    def _usable(self, key: str, complex_inputs: bool = False) -> list[SymbolicFunction]:
         cands = [e for e in self.by_key.get(key, ()) if e.opset <= self.opset]
+        if complex_inputs:
+            cands = [e for e in cands if e.complex]
+        else:
+            cands = [e for e in cands if not e.complex] or cands
         has_standard = any(not e.domain for e in cands)
         return [e for e in cands if not e.domain or e.domain in self.custom_opsets
                 or not has_standard or e.source != SOURCE_PLUGIN]
 
-    def winner(self, key: str) -> SymbolicFunction | None:
+    def winner(self, key: str, complex_inputs: bool = False) -> SymbolicFunction | None:
         """The registration of exactly ``key`` that wins at this opset (no fallback from an
-        overload key to the bare name; not recorded in :attr:`picks`)."""
-        cands = self._usable(key)
+        overload key to the bare name; not recorded in :attr:`picks`). ``complex_inputs``: for
+        a node with a complex input, where only ``complex=True`` registrations are eligible."""
+        cands = self._usable(key, complex_inputs)
         if not cands:
             return None
         has_standard = any(not e.domain for e in cands)
         return max(cands, key=lambda e: (self._rank(e, has_standard), _neg(e.plugin)))
 
-    def lookup(self, key: str) -> SymbolicFunction | None:
+    def lookup(self, key: str, input_dtypes: Iterable[torch.dtype] = ()) -> SymbolicFunction | None:
         """The function converting ``key`` (``ns::name.overload``) at this export's opset.
 
-        The overload key wins; without a usable registration the bare name is tried. A
-        conversion found is recorded in :attr:`picks` and reported to :func:`observe_picks`.
+        ``input_dtypes`` are the dtypes of the node's inputs (from its FX metadata): with a
+        complex one, only registrations declared ``complex=True`` are eligible (None when the
+        key has none). The overload key wins; without a usable registration the bare name is
+        tried. A conversion found is recorded in :attr:`picks` and reported to
+        :func:`observe_picks`.
         """
+        complex_inputs = any(dt.is_complex for dt in input_dtypes)
         try:
-            return self._cache[key]
+            return self._cache[key, complex_inputs]
         except KeyError:
             pass
-        found = self.winner(key)
+        found = self.winner(key, complex_inputs)
         if found is None and "." in key.split("::", 1)[1]:
-            found = self.winner(key.rsplit(".", 1)[0])
-        self._cache[key] = found
+            found = self.winner(key.rsplit(".", 1)[0], complex_inputs)
+        self._cache[key, complex_inputs] = found
         if found is not None:
             self._record(Pick(key, self.opset, found))
         return found

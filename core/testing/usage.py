@@ -53,14 +53,15 @@ def bounds(entries: list[SymbolicFunction], newest: int) -> dict[tuple[int, int]
 
     A registration of key K from opset N serves N up to one below the next registration of K
     (by the same plugin), or up to ``newest``. A function registered for several keys serves
-    the widest of their ranges.
+    the widest of their ranges. Complex-aware registrations (``complex=True``) and the others
+    serve different nodes, so neither ends the other's range.
     """
-    by_key: dict[str, list[int]] = defaultdict(list)
+    by_key: dict[tuple[str, bool], list[int]] = defaultdict(list)
     for e in entries:
-        by_key[e.key].append(e.opset)
+        by_key[e.key, e.complex].append(e.opset)
     out: dict[tuple[int, int], tuple[int, int, set[str]]] = {}
     for e in entries:
-        later = [o for o in by_key[e.key] if o > e.opset]
+        later = [o for o in by_key[e.key, e.complex] if o > e.opset]
         last = min(later) - 1 if later else newest
         first, prev_last, keys = out.get((id(e.fn), e.opset), (e.opset, e.opset, set()))
         out[(id(e.fn), e.opset)] = (first, max(prev_last, last), keys | {e.key})

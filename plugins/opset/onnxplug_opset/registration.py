@@ -19,10 +19,13 @@ def opset_of_module(module: str) -> int:
     raise ValueError(f"{module} is not inside an opsetN package")
 
 
-def op(*keys: str, domain: str | None = None, module: str | None = None) -> Callable[[Callable], Callable]:
+def op(*keys: str, domain: str | None = None, module: str | None = None,
+       complex: bool = False) -> Callable[[Callable], Callable]:
     """Register the decorated function for every key in ``keys`` from this package's opset.
 
     ``module`` names the ``opsetN`` module for a conversion made by a shared factory.
+    ``complex=True``: the function accepts complex inputs as (real, imag) pairs; only such a
+    function converts a node with a complex input (see ``onnxplug.symbolic``).
     """
     module = module or sys._getframe(1).f_globals["__name__"]
-    return symbolic(list(keys), opset=opset_of_module(module), domain=domain)
+    return symbolic(list(keys), opset=opset_of_module(module), domain=domain, complex=complex)

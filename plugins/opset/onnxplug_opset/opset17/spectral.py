@@ -38,7 +38,7 @@ def fft_r2c(g, x, dim, normalization, onesided):
     return cast(g, out, dt)
 
 
-@op("aten::_fft_c2c")
+@op("aten::_fft_c2c", complex=True)
 def fft_c2c(g, x, dim, normalization, forward):
     """Complex-to-complex FFT (``forward``) or inverse FFT over ``dim``."""
     xv, dt = ch.compute_pairs(g, x)
@@ -51,7 +51,7 @@ def fft_c2c(g, x, dim, normalization, forward):
     return cast(g, out, dt)
 
 
-@op("aten::_fft_c2r")
+@op("aten::_fft_c2r", complex=True)
 def fft_c2r(g, x, dim, normalization, last_dim_size):
     """Complex-to-real inverse FFT: inverse DFTs over ``dim[:-1]``, then ONNX's one-sided inverse
     (irfft) of ``last_dim_size`` samples over the last; PyTorch ignores the imaginary parts that
@@ -78,37 +78,38 @@ def fft_c2r(g, x, dim, normalization, last_dim_size):
 
 # -- complex values ----------------------------------------------------------------------------
 @op("aten::view_as_real", "aten::view_as_real_copy", "aten::view_as_complex",
-    "aten::view_as_complex_copy")
+    "aten::view_as_complex_copy", complex=True)
 def view_as_real(g, x):
     """The pair tensor itself: complex values already are their ``view_as_real``."""
     return g.op("Identity", x, dtype=g.dtype(x))
 
 
-@op("aten::real")
+@op("aten::real", complex=True)
 def real(g, x):
     return ch.part(g, x, 0) if ch.is_complex(x) else x
 
 
-@op("aten::imag")
+@op("aten::imag", complex=True)
 def imag(g, x):
     if not ch.is_complex(x):
         raise ValueError("imag is not implemented for real tensors (as in PyTorch)")
     return ch.part(g, x, 1)
 
 
-@op("aten::_conj", "aten::conj", "aten::conj_physical", "aten::_conj_physical", "aten::_conj_copy")
+@op("aten::_conj", "aten::conj", "aten::conj_physical", "aten::_conj_physical", "aten::_conj_copy",
+    complex=True)
 def conj(g, x):
     """Lazy and physical conjugation alike: the pair's imaginary part negated."""
     return ch.conj(g, x) if ch.is_complex(x) else g.op("Identity", x, dtype=g.dtype(x))
 
 
-@op("aten::resolve_conj", "aten::resolve_neg")
+@op("aten::resolve_conj", "aten::resolve_neg", complex=True)
 def resolve(g, x):
     """Pair tensors hold their values: a lazy conjugate or negation is already applied."""
     return g.op("Identity", x, dtype=g.dtype(x))
 
 
-@op("aten::_neg_view")
+@op("aten::_neg_view", complex=True)
 def neg_view(g, x):
     return g.op("Neg", x, dtype=g.dtype(x))
 
@@ -221,7 +222,7 @@ def _stft(g, x, n_fft, hop_length, win_length, window, center, pad_mode, normali
     return cast(g, out, dt)
 
 
-@op("aten::stft")
+@op("aten::stft", complex=True)
 def stft(g, x, n_fft, hop_length=None, win_length=None, window=None, normalized=False,
          onesided=None, return_complex=None, align_to_window=None):
     """``torch.stft`` after its own centre padding (the Python wrapper pads before this op);
@@ -230,7 +231,7 @@ def stft(g, x, n_fft, hop_length=None, win_length=None, window=None, normalized=
                  onesided, return_complex, align_to_window)
 
 
-@op("aten::stft.center")
+@op("aten::stft.center", complex=True)
 def stft_center(g, x, n_fft, hop_length=None, win_length=None, window=None, center=True,
                 pad_mode="reflect", normalized=False, onesided=None, return_complex=None,
                 align_to_window=None):
@@ -257,7 +258,7 @@ def _overlap_add(g, frames, rank, k, hop):
     return reshape(g, total, [0] * (rank - 2) + [-1])
 
 
-@op("aten::istft")
+@op("aten::istft", complex=True)
 def istft(g, x, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False,
           onesided=None, length=None, return_complex=False):
     """The inverse STFT: a one-sided (or two-sided) inverse DFT per frame, the window applied,

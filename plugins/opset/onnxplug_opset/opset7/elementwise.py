@@ -12,7 +12,6 @@ import math
 import onnx_ir as ir
 import torch
 
-from .. import complex_helpers as ch
 from .. import elementwise_helpers as eh
 from .. import forms
 from ..dtypes import arith_dtype, float_compute
@@ -32,8 +31,6 @@ def _scaled(g, x, y, alpha, dt):
 # -- arithmetic ----------------------------------------------------------------------------------
 @op("aten::add.Tensor", "aten::add.Scalar")
 def add(g, x, y, alpha=1):
-    if ch.any_complex(x, y):  # complex values are (real, imag) pairs
-        return ch.add(g, x, y, alpha)
     dt = out_dtype(g, x, y)
     if dt == torch.bool:
         return eh.or_(g, as_value(g, x, dt), as_value(g, y, dt))
@@ -42,8 +39,6 @@ def add(g, x, y, alpha=1):
 
 @op("aten::sub.Tensor", "aten::sub.Scalar")
 def sub(g, x, y, alpha=1):
-    if ch.any_complex(x, y):  # complex values are (real, imag) pairs
-        return ch.add(g, x, y, alpha, subtract=True)
     dt = out_dtype(g, x, y)
     return eh.arith(g, "Sub", x, _scaled(g, x, y, alpha, dt), dt)
 
@@ -57,8 +52,6 @@ def rsub(g, x, y, alpha=1):
 
 @op("aten::mul.Tensor", "aten::mul.Scalar")
 def mul(g, x, y):
-    if ch.any_complex(x, y):  # complex values are (real, imag) pairs
-        return ch.mul(g, x, y)
     dt = out_dtype(g, x, y)
     if dt == torch.bool:
         return eh.and_(g, as_value(g, x, dt), as_value(g, y, dt))
@@ -80,8 +73,6 @@ def _div_rounded(g, x, y, rounding_mode):
 
 @op("aten::div.Tensor", "aten::div.Scalar")
 def div(g, x, y):
-    if ch.any_complex(x, y):  # complex values are (real, imag) pairs
-        return ch.div(g, x, y)
     return _div_rounded(g, x, y, None)
 
 
@@ -109,8 +100,6 @@ def fmod(g, x, y):
 
 @op("aten::neg")
 def neg(g, x):
-    if ch.is_complex(x):  # complex values are (real, imag) pairs
-        return ch.neg(g, x)
     dt = g.dtype(x)
     run = dt if dt in (torch.float16, torch.float32, torch.float64, torch.int32, torch.int64,
                        torch.int8) else torch.float32 if dt.is_floating_point else torch.int64
@@ -119,8 +108,6 @@ def neg(g, x):
 
 @op("aten::abs")
 def abs_(g, x):
-    if ch.is_complex(x):  # complex values are (real, imag) pairs
-        return ch.abs_(g, x)
     dt = g.dtype(x)
     if dt == torch.bool:
         return x

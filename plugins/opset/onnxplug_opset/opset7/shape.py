@@ -254,7 +254,7 @@ def copy(g, x, src, non_blocking=False):
 @op("aten::_to_copy", "aten::to.dtype", "aten::to.dtype_layout", "aten::to.device",
     "aten::type_as")
 def to_copy(g, x, *args, **kwargs):
-    if ch.is_complex(x) or g.out_dtype().is_complex:  # complex values are (real, imag) pairs
+    if g.out_dtype().is_complex:  # a real input to a complex dtype: (real, 0) pairs
         return ch.to_dtype(g, x, g.out_dtype())
     return cast(g, x, g.out_dtype())
 

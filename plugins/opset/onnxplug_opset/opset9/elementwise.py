@@ -12,7 +12,6 @@ import math
 
 import torch
 
-from .. import complex_helpers as ch
 from .. import elementwise_helpers as eh
 from .. import forms
 from ..dtypes import arith_dtype, unary_compute
@@ -175,8 +174,6 @@ def nan_to_num(g, x, nan=None, posinf=None, neginf=None):
 @op("aten::angle")
 def angle(g, x):
     """For real inputs: pi below zero, 0 otherwise, NaN kept."""
-    if ch.is_complex(x):  # complex values are (real, imag) pairs
-        return ch.angle(g, x)
     def build(v, d):
         out = eh.where(g, eh.compare(g, "lt", v, c(g, 0.0, d)), c(g, math.pi, d), c(g, 0.0, d), d)
         return eh.where(g, eh.isnan(g, v), v, out, d)
