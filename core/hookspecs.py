@@ -60,7 +60,16 @@ def onnxplug_register_symbolics(register: Callable[..., None]) -> None:
 
     Call ``register(fn)`` once per function decorated with :func:`onnxplug.symbolic`, or
     ``register(fn, key="aten::gelu", opset=20)`` for an undecorated one. ``register`` validates
-    the key and opset at once and raises :class:`onnxplug.errors.PluginError` if they are wrong.
+    the key, the opset and the function (callable, with the graph context ``g`` as its first
+    parameter) at once and raises :class:`onnxplug.errors.PluginError` if one is wrong; a hook
+    that raises makes its plugin faulty: it is dropped whole, with a warning naming its
+    distribution (an error with ``ONNXPLUG_STRICT=1``), and the other plugins still load.
+
+    ``complex=True`` (``@onnxplug.symbolic(key, complex=True)`` or ``register(fn, key=...,
+    complex=True)``) declares that ``fn`` accepts complex tensors, which arrive as real pair
+    values (a trailing dim of 2, ``value.meta["complex_pairs"]`` set). A node with a complex
+    input is converted only by such a function; a key with none is reported as having no
+    conversion for complex inputs. A node without one prefers the other registrations.
     The core records where each function was registered: ``onnxplug ops --where KEY`` shows the
     ``def`` of a module-level function and, for one a factory made, the module-level line (or
     the ``register(fn, key=...)`` call) that registered it.
