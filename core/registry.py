@@ -427,9 +427,9 @@ class Registry:
         for key, entries in sorted(self.by_key.items()):
             groups: dict[tuple, list[SymbolicFunction]] = defaultdict(list)
             for e in entries:
-                if e.source == SOURCE_PLUGIN:
-                    groups[(e.opset, e.priority, e.domain)].append(e)
-            for (opset, _, _), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
+                if e.source == SOURCE_PLUGIN:  # complex-aware ones serve other nodes
+                    groups[(e.opset, e.priority, e.domain, e.complex)].append(e)
+            for (opset, *_), group in sorted(groups.items(), key=lambda kv: kv[0][0]):
                 plugins = sorted({e.plugin for e in group})
                 if len(plugins) > 1:
                     out.append(Conflict(key, opset, plugins[0], plugins[1:]))

@@ -185,3 +185,12 @@ def test_registry_picks_by_input_dtypes():
     assert reg.lookup("t::only_complex", c64).fn(None, None) == "oc"
     assert reg.lookup("t::only_real", f32) is not None and reg.lookup("t::only_real", c64) is None
     assert [p.entry.complex for p in reg.picks if p.key == "t::both"] == [False, True]
+
+
+def test_a_real_and_a_complex_registration_are_no_conflict():
+    entries = [SymbolicFunction("t::op", 7, lambda g, x: x, "a"),
+               SymbolicFunction("t::op", 7, lambda g, x: x, "b", complex=True)]
+    assert Registry.build(entries, opset=17).conflicts() == []
+    entries.append(SymbolicFunction("t::op", 7, lambda g, x: x, "c", complex=True))
+    assert [str(c) for c in Registry.build(entries, opset=17).conflicts()] == [
+        "t::op at opset 7: b wins over c (same priority; decided by plugin name)"]
