@@ -221,3 +221,30 @@ def test_failing_symbolic_is_named():
 
     with pytest.raises(onnxplug.OnnxExporterError, match=r"Broken\.symbolic failed: ValueError: boom"):
         onnxplug.export(lambda x: Broken.apply(x), (torch.randn(3),), autograd_inlining=False)
+
+
+class SumDiff(torch.autograd.Function):
+    """Two outputs, no symbolic and no conversion."""
+
+    @staticmethod
+    def forward(ctx, x, k):
+        return x * k, x - k
+
+
+def test_fallthrough_emits_the_function_in_its_custom_domain():
+    import onnx
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            a, b = SumDiff.apply(x, 2.0)
+            return a + b
+
+    r = onnxplug.export(Model(), (torch.randn(3),), autograd_inlining=False,
+                        operator_export_type=onnxplug.OperatorExportTypes.ONNX_FALLTHROUGH)
+    onnx.checker.check_model(r.model, full_check=True)  # onnxruntime cannot run the custom node
+    kept = [n for n in r.model.graph.node if n.domain == NAMESPACE]
+    assert len(kept) == 1 and kept[0].op_type == "function" and len(kept[0].output) == 2
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in kept[0].attribute}
+    assert attrs["overload_name"].decode() == function_key(SumDiff).rsplit(".", 1)[1]
+    assert attrs["args"].decode() == '{"args":[{"tensor":0},2.0],"kwargs":{}}'
+    assert {o.domain: o.version for o in r.model.opset_import}[NAMESPACE] == 1
