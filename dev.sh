@@ -16,7 +16,7 @@ fi
 if [ "$(cat "$VENV/.onnxplug-setup" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   "$VENV/bin/python" -m pip install -q -c constraints.txt \
-    -e ".[test,docs]" -e plugins/opset -e plugins/functions -e contrib_ops \
+    -e ".[test,docs]" -e plugins/opset -e plugins/functions -e plugins/vision -e contrib_ops \
     -e integrations/transformers
   echo "$want" > "$VENV/.onnxplug-setup"
 fi
