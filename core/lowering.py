@@ -87,8 +87,8 @@ def source_location(stack_trace: str | None) -> str:
         return ""
     frames = _FRAME.findall(stack_trace)
     for path, line in reversed(frames):
-        # "<eval_with_key>.5": code torch generated (the branches of torch.cond), not the user's
-        if not path.startswith(_LIBRARY_DIRS) and not path.startswith("<"):
+        # "<eval_with_key>.5": code FX generated (the branches of torch.cond), not the user's
+        if not path.startswith(_LIBRARY_DIRS) and not path.startswith("<eval_with_key>"):
             return f"{path}:{line}"
     return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
 

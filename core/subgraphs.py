@@ -112,6 +112,13 @@ class SubgraphLowerer(Lowerer):
             results = (results,)
         return [self._as_output(r) for r in results]
 
+    def _annotate(self, node: torch.fx.Node, result: Any) -> None:
+        """As in the main graph, but ``meta["fx_node"]`` is ``"subgraph:<name>"``: FX names of
+        a subgraph repeat the main graph's, and passes look names up in the main graph's map."""
+        super()._annotate(node, result)
+        for n in self.g.new_nodes:
+            n.meta["fx_node"] = f"subgraph:{node.name}"
+
     def _formal_input(self, ph: torch.fx.Node) -> ir.Value:
         v = ir.Value(name=ph.name)
         self._set_meta(v, ph.meta.get("val"))

@@ -360,6 +360,41 @@ def test_associative_scan_generic_mode(opset):
     check_paths(AssociativeScanGeneric(), [(xs,), (xs * 2,)], opset, op_type="Add")
 
 
+class ScanInCond(torch.nn.Module):
+    """A scan in one branch of a cond, a map in the other."""
+
+    def forward(self, xs):
+        def running(xs):
+            return scan(lambda c, x: (c + x, c * 2), xs[0] * 0, xs)[1]
+
+        def mapped(xs):
+            return hmap(lambda x: x.flip(0) - 1, xs)
+
+        return torch.cond(xs.sum() > 0, running, mapped, (xs,))
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_scan_and_map_inside_cond(opset):
+    xs = torch.randn(4, 3)
+    proto = check_paths(ScanInCond(), [(xs.abs(),), (-xs.abs(),)], opset, op_type="If")
+    assert "Scan" in body_ops(proto)
+
+
+@pytest.mark.parametrize("opset", [9, NEWEST_OPSET])
+def test_cond_parameters_as_inputs(opset):
+    """export_params=False: the branches read the parameters from graph inputs."""
+    torch.manual_seed(0)
+    model = CondParams()
+    x = torch.randn(2, 4)
+    result = export(model, (x,), None, opset_version=opset, export_params=False)
+    proto = result.model
+    onnx.checker.check_model(proto, full_check=True)
+    assert len(proto.graph.input) == 1 + len(model.state_dict()) and not proto.graph.initializer
+    for args in [(x.abs() + 0.1,), (-x.abs() - 0.1,)]:
+        outputs = run_onnxruntime(proto, [args[0], *model.state_dict().values()])
+        assert_matches(model, args, outputs, rtol=1e-4, atol=1e-5)
+
+
 # -- invoke_subgraph -> inlined -------------------------------------------------------------
 class InvokeSubgraph(torch.nn.Module):
     """The same subgraph called twice with a parameter (nested_compile_region's op)."""
@@ -406,3 +441,57 @@ def test_unsupported_op_in_branch_names_user_line():
     assert "cftest::no_conversion" in message
     assert f"test_control_flow.py:{line}" in message, message
     assert "eval_with_key" not in message
+
+
+class WhileUnsupported(torch.nn.Module):
+    def forward(self, x):
+        return while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, no_conversion(x) * 2),  # LOOP
+                          (torch.zeros((), dtype=torch.int64), x))
+
+
+def test_unsupported_op_in_loop_body_names_user_line():
+    with pytest.raises(UnsupportedOperatorError) as info:
+        export(WhileUnsupported(), (torch.randn(2, 2),), None, opset_version=17)
+    lines, start = inspect.getsourcelines(WhileUnsupported)
+    line = start + next(i for i, text in enumerate(lines) if text.rstrip().endswith("# LOOP"))
+    assert f"test_control_flow.py:{line}" in str(info.value), str(info.value)
+
+
+# -- the plugin author's API: g.subgraph(name).lower(graph_module, inputs) -------------------------
+def guide_while_loop(g, cond_graph, body_graph, carried, extra=()):
+    """The while_loop conversion of docs/plugin-guide.md, as a plugin author writes it."""
+    carried, extra = list(carried), list(extra)
+    first = g.lower(cond_graph, carried + extra)[0]
+    body = g.subgraph("while_body")
+    body.add_input("iteration", torch.int64, [])
+    body.add_input("condition", torch.bool, [])
+    new = body.lower(body_graph, [None] * len(carried) + extra)
+    go_on = body.lower(cond_graph, new + extra)[0]
+    graph = body.finish(go_on, *new)
+    return g.op("Loop", None, first, *carried, body_g=graph, outputs=len(carried))
+
+
+def test_plugin_guide_while_loop_as_custom_symbolic():
+    x = torch.randn(2, 3)
+    inputs = [(x, torch.tensor(2)), (x, torch.tensor(6))]
+    result = export(WhileCount(), inputs[0], None, opset_version=17,
+                    custom_symbolics={"higher_order::while_loop": guide_while_loop})
+    assert result.served["higher_order::while_loop"].endswith("guide_while_loop")
+    proto = result.model
+    onnx.checker.check_model(proto, full_check=True)
+    for args in inputs:
+        assert_matches(WhileCount(), args, run_onnxruntime(proto, input_tensors(args, None)))
+    body = next(a.g for n in proto.graph.node if n.op_type == "Loop" for a in n.attribute)
+    assert [i.type.tensor_type.elem_type for i in body.input] == [
+        onnx.TensorProto.INT64, onnx.TensorProto.BOOL, onnx.TensorProto.INT64, onnx.TensorProto.FLOAT]
+
+
+def test_lower_outside_an_export_says_so():
+    from onnxplug.errors import OnnxExporterError
+    from onnxplug.graph import GraphContext
+    from onnxplug.options import ExportOptions
+    import onnx_ir as ir
+
+    g = GraphContext(ir.Graph([], [], nodes=[]), 17, ExportOptions(opset_version=17))
+    with pytest.raises(OnnxExporterError, match="only inside an export"):
+        g.subgraph("body").lower(torch.fx.symbolic_trace(lambda x: x + 1), [None])
