@@ -464,7 +464,7 @@ class TensorView(ir.LazyTensor):
         """The bytes, computed now (a ``TorchTensor`` of a contiguous CPU tensor)."""
         return self._evaluate()
 
-    def chunks(self, limit: int = CHUNK_BYTES) -> Iterator[memoryview]:
+    def chunks(self, limit: int | None = None) -> Iterator[memoryview]:
         """The bytes (little-endian, row-major) in pieces of about ``limit`` bytes: blocks of
         rows of the tensor made contiguous one block at a time, so a transposed weight is
         written without a whole contiguous copy of it. For dtypes ONNX stores unpacked."""
@@ -473,7 +473,7 @@ class TensorView(ir.LazyTensor):
             yield memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
             return
         row = max(t[0].numel() * t.element_size(), 1)
-        step = max(1, limit // row)
+        step = max(1, (limit or CHUNK_BYTES) // row)
         for start in range(0, t.shape[0], step):
             piece = t[start:start + step].contiguous()
             yield memoryview(piece.reshape(-1).view(torch.uint8).numpy())

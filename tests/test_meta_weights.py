@@ -218,3 +218,42 @@ def test_bad_weights_arguments(tmp_path, meta_model):
     _export_fails(tmp_path, meta_model, "without .safetensors files", weights=str(empty))
     _export_fails(tmp_path, meta_model, "mappings", weights=[42])
     _export_fails(tmp_path, meta_model, "verify=True", weights=str(empty), verify=True)
+
+
+# --------------------------------------------------------------------------- no second copy
+
+class SharedStorage(nn.Module):
+    """A Linear on 3-D inputs (its weight is transposed for MatMul) and two parameters that are
+    one storage (tied by hand)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 48)
+        self.a = nn.Parameter(torch.randn(48, 48))
+        self.b = nn.Parameter(self.a.data)
+
+    def forward(self, x):
+        h = self.fc(x)
+        return h @ self.a + torch.tanh(h) @ self.b
+
+
+def test_graph_holds_views_and_tied_storage_once(tmp_path, monkeypatch):
+    from onnxplug import checkpoint
+
+    monkeypatch.setattr(checkpoint, "CHUNK_BYTES", 1000)  # several blocks per tensor
+    torch.manual_seed(0)
+    model = SharedStorage().eval()
+    x = torch.randn(2, 3, 64)
+    path = str(tmp_path / "views.onnx")
+    result = onnxplug.export(model, (x,), path)
+    inits = result.ir_model.graph.initializers.values()
+    views = [v.const_value.raw for v in inits if isinstance(v.const_value, checkpoint.TensorView)]
+    # the transposed Linear weight is a view of the parameter's own memory, not a copy
+    assert any(t.untyped_storage().data_ptr() == model.fc.weight.untyped_storage().data_ptr()
+               for t in views)
+    square = [v for v in inits if tuple(v.shape) == (48, 48)]
+    assert len(square) == 1  # a and b: one storage, one initializer
+    with torch.no_grad():
+        expected = model(x).numpy()
+    name = onnx.load(path).graph.input[0].name
+    np.testing.assert_allclose(_run(path, {name: x.numpy()}), expected, rtol=1e-4, atol=1e-5)
