@@ -41,8 +41,8 @@ def _is_tensor_type(t: Any) -> bool:
 
 def _as_int64_input(g: Any, value: list) -> ir.Value:
     """A 1-D int64 value from a list mixing ints and run-time scalars (a dynamic size)."""
-    parts = [g.op("Reshape", v, g.constant([1])) if isinstance(v, ir.Value) else g.constant([int(v)])
-             for v in value]
+    parts = [g.op("Reshape", v, g.constant([1])) if isinstance(v, ir.Value)
+             else g.constant([int(v)]) for v in value]
     return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis_i=0)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import logging
 import sys
@@ -26,13 +27,13 @@ from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, g
 from .caches import (cache_pytrees, default_input_names, default_output_names,
                      is_default_cache_name, renamed_cache_kwargs)
 from .guards import describe_ranges
-from .enums import OperatorExportTypes, TrainingMode
 from .errors import OnnxExporterError, OptionError
 from .failures import Failures
 from .fallbacks import (FallbackRegistry, available_export_types, collect_fallbacks, fallback_notes,
                         skip_verify, with_fallbacks)
 from .lowering import Lowerer, SymbolNames
-from .options import check_axes_names, check_destination, check_inputs, check_names_against_graph, make_options
+from .options import (check_axes_names, check_destination, check_inputs, check_names_against_graph,
+                      export_parameters, make_options, parameters_doc)
 from .passes import PassContext, run_fx_passes, run_ir_passes
 from .plugins import load_plugins
 from .registry import Registry
@@ -58,42 +59,32 @@ def _require_features(options, loaded, fallbacks) -> None:
             "op (custom_symbolics=...).")
 
 
-def export(model: Any, args: Any = (), f: Any = None, *,
-           export_params: bool = True, verbose: bool = False,
-           training: TrainingMode = TrainingMode.EVAL,
-           input_names: list[str] | None = None, output_names: list[str] | None = None,
-           operator_export_type: OperatorExportTypes = OperatorExportTypes.ONNX,
-           opset_version: int | None = None, do_constant_folding: bool = True,
-           dynamic_axes: Mapping | None = None, keep_initializers_as_inputs: bool | None = None,
-           custom_opsets: Mapping[str, int] | None = None,
-           export_modules_as_functions: bool | set[type] = False,
-           autograd_inlining: bool = True, kwargs: Mapping | None = None,
-           dynamic_shapes: Any = None, custom_symbolics: Mapping | None = None,
-           weights: Any = None, verify: bool = False, external_data: bool | None = None,
-           capture: str = "auto") -> ExportResult:
+def export(model: Any, args: Any = (), f: Any = None, *, kwargs: Mapping | None = None,
+           **options: Any) -> ExportResult:
     """Export a PyTorch model to ONNX. See docs/usage.md for every parameter.
 
-    Returns an :class:`ExportResult`; writes the model to ``f`` (a path or binary file object)
-    unless ``f`` is None. Raises :class:`OptionError` for bad arguments (before any work),
+    ``model`` (an ``nn.Module``, ``ExportedProgram`` or TorchScript module) is called with
+    ``args`` (a tuple; a trailing dict holds keyword inputs) and ``kwargs``. Returns an
+    :class:`ExportResult`; writes the model to ``f`` (a path or binary file object) unless ``f``
+    is None. Raises :class:`OptionError` for bad arguments (before any work),
     :class:`UnsupportedOperatorError`, :class:`CheckerError`, or :class:`OnnxExporterError`.
+
+    Options (keyword-only; each is a field of :class:`onnxplug.options.ExportOptions`):
+
     """
-    options = make_options(
-        export_params=export_params, verbose=verbose, training=training,
-        input_names=input_names, output_names=output_names,
-        operator_export_type=operator_export_type, opset_version=opset_version,
-        do_constant_folding=do_constant_folding, dynamic_axes=dynamic_axes,
-        keep_initializers_as_inputs=keep_initializers_as_inputs, custom_opsets=custom_opsets,
-        export_modules_as_functions=export_modules_as_functions,
-        autograd_inlining=autograd_inlining, dynamic_shapes=dynamic_shapes,
-        custom_symbolics=custom_symbolics, weights=weights, verify=verify, external_data=external_data,
-        capture=capture)
+    options = make_options(**options)
     check_destination(f)
-    if external_data and f is not None:
+    if options.external_data and f is not None:
         serialize.require_path_for_external(f)
     with _exporter_logging(options.verbose), cache_pytrees(), contextlib.ExitStack() as stack:
         # Closing the stack moves a model saved with external data into place (see _export).
         return _export(model, args, kwargs, f, options, stack)
 
+
+
+export.__signature__ = inspect.signature(export).replace(parameters=[
+    *list(inspect.signature(export).parameters.values())[:4], *export_parameters()])
+export.__doc__ = inspect.cleandoc(export.__doc__) + "\n" + parameters_doc()
 
 def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
             stack: contextlib.ExitStack) -> ExportResult:
@@ -314,7 +305,8 @@ def _exporter_logging(verbose: bool):
 def _import_used_domains(model, options, declared) -> None:
     """Every domain a node uses (passes and local functions included) is in ``opset_import``:
     at ``custom_opsets``' version, else its plugin's declared one, else 1."""
-    nodes = [*model.graph.all_nodes(), *(n for f in model.functions.values() for n in f.all_nodes())]
+    nodes = [*model.graph.all_nodes(),
+             *(n for fn in model.functions.values() for n in fn.all_nodes())]
     for domain in {n.domain for n in nodes} - {"", "ai.onnx"} - set(model.opset_imports):
         model.opset_imports[domain] = options.custom_opsets.get(domain, declared.get(domain, 1))
 

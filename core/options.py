@@ -1,4 +1,10 @@
-"""`ExportOptions`: every argument of `export()`, validated once and frozen.
+"""`ExportOptions`: every argument of `export()`, declared once, validated once and frozen.
+
+Each field of :class:`ExportOptions` carries, beside its type and default, the check that
+validates it (:mod:`onnxplug.option_checks`), the default ``export()`` shows, and one line of
+documentation: :func:`make_options` is a loop over the fields, and ``export()``'s signature and
+docstring are generated from them (:func:`export_parameters`, :func:`parameters_doc`). Adding an
+option is adding a field.
 
 Validation happens here, before capture, so a wrong argument fails fast with an
 :class:`~onnxplug.errors.OptionError` that says what is wrong and what to do, and nothing is
@@ -8,23 +14,34 @@ written. Checks that need the captured graph (how many inputs the model really h
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import io
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from enum import Enum
 from typing import Any
 
-import onnx
-
+from . import option_checks as check
 from .enums import OperatorExportTypes, TrainingMode
-from .caches import is_default_cache_name
 from .errors import OptionError
-from .opsets import DEFAULT_OPSET, MIN_OPSET
-from .opsets import newest_opset as max_opset
+from .opsets import DEFAULT_OPSET
+from .option_checks import CAPTURE_CHOICES, FUNCTIONS_MIN_OPSET  # noqa: F401 - re-exported
 
-FUNCTIONS_MIN_OPSET = 15
-CAPTURE_CHOICES = ("auto", "export", "trace")
+_SAME = object()  # export() shows the field's own default
+
+
+def option(default: Any = None, validate: Callable[[str, Any, Mapping], Any] = check.flag, *,
+           doc: str, shown: Any = _SAME, shown_type: str | None = None,
+           factory: Callable[[], Any] | None = None) -> Any:
+    """A field of :class:`ExportOptions`: its default, its check, its line in ``export()``'s
+    docstring, and the default (and type) ``export()`` shows when they differ from the field's."""
+    metadata = {"check": validate, "doc": doc, "shown": shown, "shown_type": shown_type}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -33,245 +50,100 @@ class ExportOptions:
 
     Symbolic functions and passes see it as ``g.options``. `dynamic_axes` is normalised to
     ``{name: {axis: dim_name}}`` (the list form gets generated names) and
-    `keep_initializers_as_inputs` to a bool.
+    `keep_initializers_as_inputs` to a bool. Fields are validated in this order; a check may
+    read the fields before it.
     """
 
-    export_params: bool = True
-    verbose: bool = False
-    training: TrainingMode = TrainingMode.EVAL
-    input_names: tuple[str, ...] = ()
-    output_names: tuple[str, ...] = ()
-    operator_export_type: OperatorExportTypes = OperatorExportTypes.ONNX
-    opset_version: int = DEFAULT_OPSET
-    do_constant_folding: bool = True
-    dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
-    keep_initializers_as_inputs: bool = False
-    custom_opsets: Mapping[str, int] = field(default_factory=dict)
-    export_modules_as_functions: bool | frozenset[type] = False
-    autograd_inlining: bool = True
-    dynamic_shapes: Any = None
-    custom_symbolics: Mapping[str, Any] = field(default_factory=dict)
-    verify: bool = False
-    external_data: bool | None = None
+    export_params: bool = option(True, doc="False: parameters become graph inputs after the "
+                                 "real inputs, in state_dict() order.")
+    verbose: bool = option(False, doc="print the graph and timings; nodes get their source line.")
+    training: TrainingMode = option(TrainingMode.EVAL, check.member_of(TrainingMode),
+                                    doc="EVAL, PRESERVE (follow model.training) or TRAINING.")
+    input_names: tuple[str, ...] = option((), check.names, shown=None,
+                                          shown_type="list[str] | None",
+                                          doc="names of the graph inputs, in order.")
+    output_names: tuple[str, ...] = option((), check.output_names, shown=None,
+                                           shown_type="list[str] | None",
+                                           doc="names of the graph outputs, in order.")
+    operator_export_type: OperatorExportTypes = option(
+        OperatorExportTypes.ONNX, check.member_of(OperatorExportTypes),
+        doc="ONNX, ONNX_ATEN, ONNX_ATEN_FALLBACK or ONNX_FALLTHROUGH (docs/usage.md).")
+    opset_version: int = option(DEFAULT_OPSET, check.opset, shown_type="int | None",
+                                doc="target opset of the default domain (None: the default).")
+    do_constant_folding: bool = option(True, doc="precompute what depends on constants only.")
+    dynamic_axes: Mapping[str, Mapping[int, str]] = option(
+        validate=check.dynamic_axes, factory=dict, shown=None, shown_type="Mapping | None",
+        doc="{name: {axis: dim_name}} or {name: [axis, ...]} for named inputs and outputs.")
+    keep_initializers_as_inputs: bool = option(
+        False, check.keep_initializers, shown=None, shown_type="bool | None",
+        doc="initializers also graph inputs; None: False for ONNX, True for the other types.")
+    custom_opsets: Mapping[str, int] = option(
+        validate=check.custom_opsets, factory=dict, shown=None,
+        shown_type="Mapping[str, int] | None", doc="{custom domain: version}.")
+    export_modules_as_functions: bool | frozenset[type] = option(
+        False, check.functions, shown_type="bool | set[type]",
+        doc="module calls become ONNX local functions (all, or a set of module types).")
+    autograd_inlining: bool = option(True, doc="inline torch.autograd.Function calls.")
+    dynamic_shapes: Any = option(None, check.dynamic_shapes,
+                                 doc="torch.export's form of dynamic dimensions.")
+    custom_symbolics: Mapping[str, Any] = option(
+        validate=check.custom_symbolics, factory=dict, shown=None, shown_type="Mapping | None",
+        doc="{'namespace::op': function} conversions for this call.")
+    verify: bool = option(False, doc="run in onnxruntime and compare with eager PyTorch.")
+    external_data: bool | None = option(None, check.optional_flag,
+                                        doc="weights beside the model (None: only past 2 GB).")
     # weights= as passed; from the start of the export, the checkpoint.Binding made from it
     # (None: the model holds its own weights)
-    weights: Any = None
-    capture: str = "auto"  # "auto", "export" or "trace" (see onnxplug.trace_capture)
+    weights: Any = option(None, check.weights,
+                          doc="the weights of a meta-device model (safetensors files, state dict).")
+    capture: str = option("auto", check.capture,
+                          doc="'auto' (torch.export, then tracing), 'export' or 'trace'.")
 
     @property
     def wants_functions(self) -> bool:
         return bool(self.export_modules_as_functions)
 
 
-def _bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise OptionError(f"{name} must be True or False, got {value!r} ({type(value).__name__}).")
-    return value
+def _shown_default(f) -> Any:
+    shown = f.metadata["shown"]
+    if shown is not _SAME:
+        return shown
+    return f.default_factory() if f.default_factory is not MISSING else f.default
 
 
-def _names(name: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise OptionError(f"{name} must be a list of strings, got {value!r}.")
-    bad = [v for v in value if not isinstance(v, str) or not v]
-    if bad:
-        raise OptionError(f"{name} must contain only non-empty strings; bad entries: {bad!r}.")
-    dup = sorted({v for v in value if list(value).count(v) > 1})
-    if dup:
-        raise OptionError(f"{name} contains duplicates: {dup}. Every name must be unique.")
-    return tuple(value)
-
-
-def _enum(name: str, enum_type: type, value: Any):
-    """A member of ``enum_type`` (or its int value); a str, bool or float is refused."""
-    try:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(value)
-        return enum_type(value)
-    except (ValueError, TypeError):
-        allowed = ", ".join(f"{enum_type.__name__}.{m.name}" for m in enum_type)
-        raise OptionError(f"{name} must be one of {allowed}; got {value!r}.") from None
-
-
-def _dynamic_axes(value: Any, input_names: tuple[str, ...], output_names: tuple[str, ...]):
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise OptionError(
-            "dynamic_axes must be a dict {name: {axis: 'dim_name'}} or {name: [axis, ...]}, "
-            f"got {type(value).__name__}."
-        )
-    known = set(input_names) | set(output_names)
-    # Names of cache tensors (past_key_values.0.key) and of the inputs beside them are only known
-    # once the arguments are flattened: export() checks them then (check_axes_names).
-    cache_export = any(isinstance(k, str) and is_default_cache_name(k) for k in value)
-    out: dict[str, dict[int, str]] = {}
-    for tensor_name, axes in value.items():
-        if tensor_name not in known and not cache_export:
-            raise OptionError(
-                f"dynamic_axes names {tensor_name!r}, which is neither in input_names "
-                f"{list(input_names)} nor in output_names {list(output_names)}. Name the "
-                "input or output with input_names=/output_names= first."
-            )
-        if isinstance(axes, Mapping):
-            items = list(axes.items())
-        elif isinstance(axes, Sequence) and not isinstance(axes, str):
-            items = [(a, f"{tensor_name}_dynamic_axes_{k}") for k, a in enumerate(axes, start=1)]
-        else:
-            raise OptionError(
-                f"dynamic_axes[{tensor_name!r}] must be a dict {{axis: name}} or a list of axes, "
-                f"got {axes!r}."
-            )
-        norm: dict[int, str] = {}
-        for axis, dim_name in items:
-            if isinstance(axis, bool) or not isinstance(axis, int):
-                raise OptionError(
-                    f"dynamic_axes[{tensor_name!r}]: axis {axis!r} is not an int; give axes as "
-                    "ints, e.g. {0: 'batch'} or [0].")
-            if not isinstance(dim_name, str) or not dim_name:
-                raise OptionError(
-                    f"dynamic_axes[{tensor_name!r}][{axis}]: the dimension name must be a "
-                    f"non-empty string, got {dim_name!r}."
-                )
-            norm[axis] = dim_name
-        out[tensor_name] = norm
-    return out
-
-
-def _custom_opsets(value: Any) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise OptionError(f"custom_opsets must be a dict {{domain: version}}, got {value!r}.")
-    out = {}
-    for domain, version in value.items():
-        if not isinstance(domain, str) or domain in ("", "ai.onnx"):
-            raise OptionError(
-                f"custom_opsets: {domain!r} is not a custom domain; set the default domain's "
-                "version with opset_version= instead."
-            )
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise OptionError(f"custom_opsets[{domain!r}] must be an int >= 1, got {version!r}.")
-        out[domain] = version
-    return out
-
-
-def _functions(value: Any, opset: int):
-    if value is False or value is None:
-        return False
-    if value is True:
-        result: bool | frozenset[type] = True
-    elif isinstance(value, (set, frozenset, list, tuple)):
-        bad = [v for v in value if not isinstance(v, type)]
-        if bad:
-            raise OptionError(
-                "export_modules_as_functions must be a bool or a set of nn.Module types; "
-                f"these are not types: {bad!r}."
-            )
-        result = frozenset(value)
-        if not result:
-            return False
-    else:
-        raise OptionError(
-            f"export_modules_as_functions must be a bool or a set of nn.Module types, got {value!r}."
-        )
-    if opset < FUNCTIONS_MIN_OPSET:
-        raise OptionError(
-            f"export_modules_as_functions needs opset_version >= {FUNCTIONS_MIN_OPSET} (ONNX "
-            f"local functions with attributes); got {opset}. Raise opset_version or drop the option."
-        )
-    return result
+def _shown(value: Any) -> str:
+    return f"{type(value).__name__}.{value.name}" if isinstance(value, Enum) else repr(value)
 
 
 def make_options(**kw: Any) -> ExportOptions:
-    """Validate and normalise the keyword arguments of `export()` into `ExportOptions`."""
-    for flag in ("export_params", "verbose", "do_constant_folding", "autograd_inlining", "verify"):
-        kw[flag] = _bool(flag, kw[flag])
-    opset = kw["opset_version"]
-    if opset is None:
-        opset = DEFAULT_OPSET
-    top = max_opset()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= top:
-        raise OptionError(
-            f"opset_version must be an int from {MIN_OPSET} to {top} (the newest opset the "
-            f"installed onnx {onnx.__version__} defines), got {opset!r}."
-        )
-    training = _enum("training", TrainingMode, kw["training"])
-    export_type = _enum("operator_export_type", OperatorExportTypes, kw["operator_export_type"])
-    input_names = _names("input_names", kw["input_names"])
-    output_names = _names("output_names", kw["output_names"])
-    clash = set(input_names) & set(output_names)
-    if clash:
-        raise OptionError(f"these names are both input and output names: {sorted(clash)}. Give "
-                          "inputs and outputs distinct names.")
-    dynamic_axes = _dynamic_axes(kw["dynamic_axes"], input_names, output_names)
-    if dynamic_axes and kw["dynamic_shapes"] is not None:
-        raise OptionError(
-            "pass either dynamic_axes= (names of inputs/outputs) or dynamic_shapes= "
-            "(torch.export form), not both."
-        )
-    keep = kw["keep_initializers_as_inputs"]
-    if keep is None:
-        keep = export_type != OperatorExportTypes.ONNX
-    keep = _bool("keep_initializers_as_inputs", keep)
-    if opset < 9:
-        keep = True  # IR version 3 requires every initializer to be a graph input.
-    custom_symbolics = kw["custom_symbolics"] or {}
-    if not isinstance(custom_symbolics, Mapping) or not all(
-        isinstance(k, str) and "::" in k and callable(v) for k, v in custom_symbolics.items()
-    ):
-        raise OptionError(
-            "custom_symbolics must be a dict {'namespace::op': function}, e.g. "
-            "{'aten::gelu': my_gelu}."
-        )
-    dynamic_shapes = kw["dynamic_shapes"]
-    if dynamic_shapes is not None and not isinstance(dynamic_shapes, (Mapping, tuple, list)):
-        raise OptionError(
-            "dynamic_shapes must be torch.export's form: a dict {argument name: {axis: Dim}} or "
-            f"a tuple with one entry per argument; got {type(dynamic_shapes).__name__}. Or name "
-            "the dynamic axes with input_names= and dynamic_axes= instead."
-        )
-    external = kw["external_data"]
-    if external is not None:
-        external = _bool("external_data", external)
-    capture = kw.get("capture", "auto")
-    if capture not in CAPTURE_CHOICES:
-        raise OptionError(f"capture must be one of {', '.join(map(repr, CAPTURE_CHOICES))} "
-                          f"(torch.export with tracing as the fallback, torch.export only, "
-                          f"tracing only); got {capture!r}.")
-    return ExportOptions(
-        export_params=kw["export_params"],
-        verbose=kw["verbose"],
-        training=training,
-        input_names=input_names,
-        output_names=output_names,
-        operator_export_type=export_type,
-        opset_version=opset,
-        do_constant_folding=kw["do_constant_folding"],
-        dynamic_axes=dynamic_axes,
-        keep_initializers_as_inputs=keep,
-        custom_opsets=_custom_opsets(kw["custom_opsets"]),
-        export_modules_as_functions=_functions(kw["export_modules_as_functions"], opset),
-        autograd_inlining=kw["autograd_inlining"],
-        dynamic_shapes=kw["dynamic_shapes"],
-        custom_symbolics=dict(custom_symbolics),
-        verify=kw["verify"],
-        external_data=external,
-        weights=_weights(kw.get("weights"), kw["verify"]),
-        capture=capture,
-    )
+    """Validate and normalise the keyword arguments of `export()` into `ExportOptions`.
+
+    An argument not given takes the default ``export()`` shows; an unknown one is an error.
+    """
+    known = [f.name for f in fields(ExportOptions)]
+    for name in kw:
+        if name not in known:
+            near = ([k for k in known if k.startswith(name)]
+                    or difflib.get_close_matches(name, known, n=1))
+            raise OptionError(f"export() got an unexpected keyword argument {name!r}"
+                              + (f"; did you mean {near[0]!r}?" if near else "."))
+    done: dict[str, Any] = {}
+    for f in fields(ExportOptions):
+        done[f.name] = f.metadata["check"](f.name, kw.get(f.name, _shown_default(f)), done)
+    return ExportOptions(**done)
 
 
-def _weights(weights: Any, verify: bool) -> Any:
-    """``weights=`` is checked against the model in ``checkpoint.bind``; here only what needs
-    no model."""
-    if weights is not None and verify:
-        raise OptionError(
-            "verify=True runs the model in PyTorch, which a model on the meta device cannot; "
-            "export with weights= and verify=False, then compare a materialised (smaller) sibling "
-            "with onnxruntime, or run the exported file yourself.")
-    return weights
+def export_parameters() -> list[inspect.Parameter]:
+    """``export()``'s keyword-only option parameters, with the defaults and types it shows."""
+    return [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=_shown_default(f),
+                              annotation=f.metadata["shown_type"] or f.type)
+            for f in fields(ExportOptions)]
+
+
+def parameters_doc() -> str:
+    """One line per option, for ``export()``'s docstring."""
+    return "\n".join(f"    {f.name} (default {_shown(_shown_default(f))}): {f.metadata['doc']}"
+                     for f in fields(ExportOptions))
 
 
 def check_destination(f: Any) -> None:

@@ -51,9 +51,10 @@ def test_custom_op_without_conversion_stays_in_its_namespace(tmp_path):
     assert {o.domain: o.version for o in proto.opset_import} == {"": 17, "fallthrough_test": 1}
     node = next(n for n in proto.graph.node if n.domain)
     # the standard parts run: Relu before the custom node, Sub after it
-    before = onnx.utils.Extractor(proto).extract_model([proto.graph.input[0].name], [node.input[0]])
+    cut = onnx.utils.Extractor(proto)
+    before = cut.extract_model([proto.graph.input[0].name], [node.input[0]])
     np.testing.assert_allclose(run_onnxruntime(before, [x])[0], x.relu().numpy())
-    after = onnx.utils.Extractor(proto).extract_model([node.output[0]], [proto.graph.output[0].name])
+    after = cut.extract_model([node.output[0]], [proto.graph.output[0].name])
     y = scale(x.relu(), 2.5)
     np.testing.assert_allclose(run_onnxruntime(after, [y])[0], (y - 1).numpy(), rtol=1e-6)
 
