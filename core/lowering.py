@@ -38,6 +38,11 @@ FOLD_LIMIT = 1 << 20  # fold results up to this many elements (or no bigger than
 COMPLEX_PAIRS = "complex_pairs"
 # A symbolic function with this attribute set is never constant-folded (Q/DQ must stay nodes).
 NO_FOLD = "__onnxplug_no_fold__"
+# A conversion sets ``value.meta[STATE_OUTPUT] = name`` on a value that is the new state of a
+# buffer (a training-mode BatchNormalization's running mean): it becomes a graph output named
+# ``name``, after the model's own outputs. (onnxruntime computes such a node's statistics only
+# when they are used.)
+STATE_OUTPUT = "onnxplug.state_output"
 _LIBRARY_DIRS = (torch.__file__.rsplit("/", 1)[0], __file__.rsplit("/", 1)[0] + "/")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -592,8 +597,24 @@ class Lowerer:
             raise OnnxExporterError(
                 "the model returns no tensor (only None or nothing), so the ONNX graph would "
                 "have no outputs, which runtimes refuse to load. Return at least one tensor.")
-        self.graph.outputs.extend(outs)
         self.n_outputs = len(outs)
+        self.graph.outputs.extend(outs + self._state_outputs(outs))
+
+    def _state_outputs(self, outs: list[ir.Value]) -> list[ir.Value]:
+        """The values conversions marked with :data:`STATE_OUTPUT`, named as marked."""
+        taken = {v.name for v in outs} | set(self.graph.initializers)
+        found = []
+        for node in self.graph:
+            for v in node.outputs:
+                name = v.meta.get(STATE_OUTPUT)
+                if name is None or v in outs:
+                    continue
+                while name in taken:
+                    name += "_"
+                v.name = name
+                taken.add(name)
+                found.append(v)
+        return found
 
     def _name_output_axes(self, v: ir.Value, name: str) -> None:
         axes = self.options.dynamic_axes.get(name)
