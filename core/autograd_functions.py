@@ -26,7 +26,7 @@ class's module and qualified name with every run of non-word characters made one
 (``__main__.Outer.<locals>.Scale`` is ``main_Outer_locals_Scale``).
 
 Only non-strict ``torch.export`` (the first capture attempt) sees the patch; a model that
-needs the strict fallback gets its Functions inlined. A Function that modifies its inputs in
+needs the strict fallback gets its Functions inlined, with a warning (:func:`inlined_note`). A Function that modifies its inputs in
 place (``ctx.mark_dirty``) cannot be kept and fails the capture with that reason.
 """
 
@@ -222,6 +222,8 @@ def _kept_apply(cls: type, *args: Any, **kwargs: Any) -> Any:
     """``Function.apply`` while :func:`keep_functions` is active in this thread."""
     if not getattr(_thread, "active", 0):
         return _original_apply.__get__(None, cls)(*args, **kwargs)
+    if _thread.seen is not None:
+        _thread.seen.add(describe(cls))
     tensors, text = encode_args(cls, args, kwargs)
     flat = _op_for(cls)(tensors, text)
     key = (_overload_name(cls), text)
@@ -231,11 +233,12 @@ def _kept_apply(cls: type, *args: Any, **kwargs: Any) -> Any:
 
 
 @contextlib.contextmanager
-def keep_functions(active: bool = True) -> Iterator[None]:
+def keep_functions(active: bool = True, seen: set[str] | None = None) -> Iterator[None]:
     """While the block runs in this thread, ``Function.apply`` calls become one custom op each.
 
     Other threads keep calling ``Function.apply`` as usual. ``active=False`` does nothing (the
-    default ``autograd_inlining=True``). Capture holds ``CAPTURE_LOCK`` around it.
+    default ``autograd_inlining=True``). ``seen`` collects the classes called (see
+    :func:`inlined_note`). Capture holds ``CAPTURE_LOCK`` around it.
     """
     global _installed
     if not active:
@@ -246,14 +249,27 @@ def keep_functions(active: bool = True) -> Iterator[None]:
             Function.apply = classmethod(_kept_apply)
         _installed += 1
     _thread.active = getattr(_thread, "active", 0) + 1
+    outer, _thread.seen = getattr(_thread, "seen", None), seen
     try:
         yield
     finally:
         _thread.active -= 1
+        _thread.seen = outer
         with _lock:
             _installed -= 1
             if _installed == 0:
                 Function.apply = _original_apply
+
+
+def inlined_note(seen: set[str]) -> str | None:
+    """The capture's warning when strict ``torch.export`` captured the model after non-strict
+    failed: strict mode (TorchDynamo) inlines Function calls whatever the patch. None when no
+    Function was called."""
+    if not seen:
+        return None
+    return (f"autograd_inlining=False was not honoured for {', '.join(sorted(seen))}: non-strict "
+            "torch.export failed, and strict mode inlines torch.autograd.Function calls. Make "
+            "the model capturable without strict mode to keep them as one op each.")
 
 
 # -- conversions of the custom ops ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .autograd_functions import keep_functions
+from .autograd_functions import inlined_note, keep_functions
 from .enums import TrainingMode
 from .dynamic import input_labels, tensor_leaves
 from .errors import CaptureError, OptionError
@@ -130,13 +130,14 @@ def _capture_module(model: Any, args: tuple, kwargs: dict, options: ExportOption
                     log: CaptureLog) -> torch.export.ExportedProgram:
     """``torch.export`` non-strict, then strict; torch's output goes to ``log``'s file, which
     the error names when both fail."""
-    errors = []
+    errors, kept = [], set()
     for strict in (False, True):
         try:
-            with CAPTURE_LOCK, keep_functions(not options.autograd_inlining):
+            with CAPTURE_LOCK, keep_functions(not options.autograd_inlining, kept):
                 ep = _export_refining(model, args, kwargs, options.dynamic_shapes, strict, log)
             return note_capture(ep, _strategy_name(strict), [(_strategy_name(s), _first_lines(
-                f"{type(e).__name__}: {e}", 3)) for s, e in errors])
+                f"{type(e).__name__}: {e}", 3)) for s, e in errors],
+                inlined_note(kept) if strict else None)
         except SpecializedAxes as fixed:
             raise CaptureError(_specialised_message(fixed, model, args, kwargs, options)) from None
         except Exception as exc:  # noqa: PERF203 - two attempts, different modes

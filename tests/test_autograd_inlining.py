@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import onnx
 import pytest
 import torch
 
@@ -232,8 +233,6 @@ class SumDiff(torch.autograd.Function):
 
 
 def test_fallthrough_emits_the_function_in_its_custom_domain():
-    import onnx
-
     class Model(torch.nn.Module):
         def forward(self, x):
             a, b = SumDiff.apply(x, 2.0)
@@ -248,3 +247,22 @@ def test_fallthrough_emits_the_function_in_its_custom_domain():
     assert attrs["overload_name"].decode() == function_key(SumDiff).rsplit(".", 1)[1]
     assert attrs["args"].decode() == '{"args":[{"tensor":0},2.0],"kwargs":{}}'
     assert {o.domain: o.version for o in r.model.opset_import}[NAMESPACE] == 1
+
+
+def test_strict_fallback_inlines_with_a_warning():
+    class OnlyStrict(torch.nn.Module):
+        """Non-strict torch.export fails here; strict (TorchDynamo) takes the other branch."""
+
+        def forward(self, x):
+            y = Scale.apply(x, 2.0)
+            if not torch.compiler.is_dynamo_compiling():
+                raise RuntimeError("this model only captures in strict mode")
+            return y
+
+    x = torch.randn(3)
+    r = onnxplug.export(OnlyStrict(), (x,), autograd_inlining=False)
+    onnx.checker.check_model(r.model, full_check=True)
+    assert not kept_keys(r) and "Mul" in ops(r)
+    assert any("autograd_inlining=False was not honoured" in w and "Scale" in w for w in r.warnings)
+    onnx_out = onnxplug.verify.run_onnxruntime(r.model, [x])[0]
+    assert torch.allclose(torch.from_numpy(onnx_out), x * 2.0)
