@@ -241,6 +241,22 @@ class WhileWithCond(torch.nn.Module):
         return while_loop(cond_fn, body_fn, (torch.zeros((), dtype=torch.int64), x))
 
 
+class WhileIntCounter(torch.nn.Module):
+    """A Python int carried by the loop (an unbacked SymInt in the graph), returned: how many
+    doublings it took to pass a bound."""
+
+    def forward(self, x):
+        return while_loop(lambda i, x: x.abs().sum() < 50, lambda i, x: (i + 1, x * 2), (0, x))
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_while_python_int_counter(opset):
+    inputs = [(torch.full((2, 2), 0.1),), (torch.full((2, 2), 5.0),), (torch.full((2, 2), 20.0),)]
+    proto = check_paths(WhileIntCounter(), inputs, opset, op_type="Loop")
+    count = proto.graph.output[0].type.tensor_type
+    assert count.elem_type == onnx.TensorProto.INT64 and len(count.shape.dim) == 0
+
+
 @pytest.mark.parametrize("opset", OPSETS)
 def test_while_trip_counts(opset):
     x = torch.randn(2, 3)

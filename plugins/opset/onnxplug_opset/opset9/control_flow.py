@@ -36,6 +36,16 @@ def _as_bool(g, pred):
     return pred
 
 
+def _results(g, out):
+    """The op's results as a tuple; an integer result (a Python int carried by a loop, a
+    SymInt) is an int64 scalar, which the body's output types alone do not say."""
+    outs = out if isinstance(out, tuple) else (out,)
+    for i, v in enumerate(outs):
+        if v.shape is None and isinstance(g.out_val(i), (int, torch.SymInt)):
+            g.set_type(v, torch.int64, [])
+    return outs
+
+
 def _element_shape(g, x):
     shape = g.shape(x)
     return None if shape is None else shape[1:]
@@ -52,9 +62,8 @@ def cond(g, pred, true_graph, false_graph, operands):
     then_branch = _branch(g, "then_branch", true_graph, operands)
     else_branch = _branch(g, "else_branch", false_graph, operands)
     n = len(then_branch.outputs)
-    out = g.op("If", _as_bool(g, pred), then_branch_g=then_branch, else_branch_g=else_branch,
-               outputs=n)
-    return (out,) if n == 1 else out
+    return _results(g, g.op("If", _as_bool(g, pred), then_branch_g=then_branch,
+                             else_branch_g=else_branch, outputs=n))
 
 
 @op("higher_order::while_loop")
@@ -68,8 +77,8 @@ def while_loop(g, cond_graph, body_graph, carried_inputs, additional_inputs=()):
     new = body.lower(body_graph, [None] * len(carried) + extra)
     go_on = body.lower(cond_graph, new + extra)[0]
     graph = body.finish(_as_bool(body, go_on), *new)
-    out = g.op("Loop", None, _as_bool(g, first), *carried, body_g=graph, outputs=len(carried))
-    return (out,) if len(carried) == 1 else out
+    return _results(g, g.op("Loop", None, _as_bool(g, first), *carried, body_g=graph,
+                             outputs=len(carried)))
 
 
 @op("higher_order::scan")
@@ -79,8 +88,8 @@ def scan(g, combine_graph, init, xs, additional_inputs=()):
     body = g.subgraph("scan_body")
     outs = body.lower(combine_graph, [None] * (len(init) + len(xs)) + list(additional_inputs))
     graph = body.finish(*outs)
-    out = g.op("Scan", *init, *xs, body_g=graph, num_scan_inputs_i=len(xs), outputs=len(outs))
-    return (out,) if len(outs) == 1 else out
+    return _results(g, g.op("Scan", *init, *xs, body_g=graph, num_scan_inputs_i=len(xs),
+                             outputs=len(outs)))
 
 
 @op("higher_order::map_impl")
@@ -90,8 +99,8 @@ def map_impl(g, body_graph, xs, args=()):
     body = g.subgraph("map_body")
     outs = body.lower(body_graph, [None] * len(xs) + list(args))
     graph = body.finish(*outs)
-    out = g.op("Scan", *xs, body_g=graph, num_scan_inputs_i=len(xs), outputs=len(outs))
-    return (out,) if len(outs) == 1 else out
+    return _results(g, g.op("Scan", *xs, body_g=graph, num_scan_inputs_i=len(xs),
+                             outputs=len(outs)))
 
 
 @op("higher_order::associative_scan")
