@@ -143,8 +143,8 @@ class _Run:
             check_names_against_graph(options, len(tensor_leaves(self.args, self.kw)) + n_params,
                                       len(options.output_names))
         self.registry = FallbackRegistry.for_export(
-            Registry.build(self.loaded.symbolics, options.opset_version, options.custom_opsets,
-                           options.custom_symbolics), fallbacks, options.operator_export_type)
+            fallbacks, options.operator_export_type, self.loaded.symbolics, options.opset_version,
+            options.custom_opsets, options.custom_symbolics)
 
     def capture(self) -> None:
         with checkpoint.meta_capture(self.model, self.args, self.kw, self.options.weights) as (args, kw):

@@ -84,16 +84,15 @@ class FallbackRegistry(Registry):
     made: dict[str, SymbolicFunction | None] = field(default_factory=dict)
 
     @classmethod
-    def for_export(cls, registry: Registry, fallbacks: Iterable[Fallback],
-                   export_type: OperatorExportTypes) -> Registry:
-        """``registry`` itself when no fallback serves ``export_type``; else a fallback registry
-        with the same registrations."""
+    def for_export(cls, fallbacks: Iterable[Fallback], export_type: OperatorExportTypes,
+                   *build_args: Any, **build_kwargs: Any) -> Registry:
+        """:meth:`Registry.build` with ``build_args``: a plain registry when no fallback serves
+        ``export_type``, else a fallback registry with those fallbacks."""
         chosen = tuple(f for f in fallbacks if f.export_type == export_type)
         if not chosen:
-            return registry
-        reg = cls(registry.opset, dict(registry.custom_opsets), fallbacks=chosen)
-        for key, entries in registry.by_key.items():
-            reg.by_key[key].extend(entries)
+            return Registry.build(*build_args, **build_kwargs)
+        reg = cls.build(*build_args, **build_kwargs)
+        reg.fallbacks = chosen
         return reg
 
     def fallback_for(self, key: str, *, first: bool) -> SymbolicFunction | None:
