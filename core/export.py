@@ -196,7 +196,8 @@ class _Run:
     def verify(self) -> None:
         from .verify import verify_export
 
-        if skip_verify(self.registry):  # warns: onnxruntime cannot run what a fallback emitted
+        # onnxruntime cannot run what a fallback emitted: skip_verify warns and skips
+        if skip_verify(self.registry, self.lowered.served):
             return
         verify_export(self.model, self.args, self.kw, self.saved, self.ir_model, self.options,
                       self.ep)
@@ -208,7 +209,8 @@ class _Run:
                  "decomposition was exported instead" for key in self.decomposed]
         result = ExportResult(self.ir_model, None, self.lowered.served, self.decomposed,
                               self.loaded.names(), self.timings,
-                              notes + self.context.notes + fallback_notes(self.registry))
+                              notes + self.context.notes
+                              + fallback_notes(self.registry, self.lowered.served))
         result.external_data = self.external
         result.axis_ranges = self.axis_ranges
         result.capture = self.capture_report

@@ -155,22 +155,29 @@ def available_export_types(fallbacks: Iterable[Fallback]) -> set[OperatorExportT
     return {OperatorExportTypes.ONNX, *(f.export_type for f in fallbacks)}
 
 
-def fallback_notes(registry: Registry) -> list[str]:
+def emitted(registry: Registry, converted: Iterable[str]) -> list[str]:
+    """The op keys a fallback of ``registry`` converted, of the keys lowering ``converted``
+    (a folded or dead op was looked up but emitted nothing)."""
+    converted = set(converted)
+    return [key for key in getattr(registry, "served", ()) if key in converted]
+
+
+def fallback_notes(registry: Registry, converted: Iterable[str]) -> list[str]:
     """The result's note on what fallbacks emitted (none for a plain registry)."""
-    served = getattr(registry, "served", None)
+    served = emitted(registry, converted)
     if not served:
         return []
     return [f"{len(served)} op(s) emitted unconverted by the export type's fallback "
             f"(onnxruntime cannot run them): {', '.join(served)}"]
 
 
-def skip_verify(registry: Registry) -> bool:
+def skip_verify(registry: Registry, converted: Iterable[str]) -> bool:
     """``verify=True`` on a model with fallback nodes: warn that it cannot be run, and skip.
 
     onnxruntime implements neither ``org.pytorch.aten::ATen`` nor the namespaces
     ``ONNX_FALLTHROUGH`` emits, so such a model is checked (``onnx.checker``) but not run.
     """
-    served = getattr(registry, "served", None)
+    served = emitted(registry, converted)
     if not served:
         return False
     warnings.warn(

@@ -113,3 +113,23 @@ def test_verify_skips_only_when_there_is_a_fallback_node(mlp):
     with pytest.warns(RuntimeWarning, match="verify=True skipped.*aten::linalg_svd"):
         onnxplug.export(lambda x: torch.linalg.svd(x)[1], (torch.randn(3, 3),),
                         operator_export_type=FALLBACK, verify=True)
+
+
+class FoldedSvd(torch.nn.Module):
+    """svd of a buffer: constant folding computes it, so no ATen node is left."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("w", torch.randn(3, 3))
+
+    def forward(self, x):
+        return x + torch.linalg.svd(self.w)[1]
+
+
+def test_a_folded_fallback_op_leaves_a_runnable_model():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        r = export_and_compare(FoldedSvd().eval(), (torch.randn(3),), operator_export_type=FALLBACK,
+                               verify=True)
+    assert {n.domain for n in r.model.graph.node} == {""}
+    assert not any("unconverted" in w for w in r.warnings)
