@@ -34,7 +34,10 @@ DECODERS = ["gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "llama", "mist
 ENCODER_DECODERS = ["t5", "bart", "mbart", "pegasus", "marian", "mt5", "blenderbot-small"]
 VISION = ["vit", "deit", "beit", "swin", "convnext", "resnet", "regnet", "mobilenet_v2",
           "efficientnet", "dinov2", "segformer", "levit", "poolformer", "mobilevit", "convnextv2",
-          "bit", "van", "dpt"]
+          "bit", "focalnet", "dpt"]
+# Funnel: its depth is its block sizes, and its positions are Python ints of the length.
+TEXT_EXTRA = {"funnel": {"block_sizes": [1, 1], "d_inner": 128, "architectures": ["FunnelModel"],
+                         "seq_dynamic": False}}
 AUDIO = ["wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper"]
 MULTIMODAL = ["clip", "siglip"]
 
@@ -44,8 +47,13 @@ def _config(model_type: str, shrink: bool = True, **extra):
 
     cfg = transformers.AutoConfig.for_model(model_type)
     for key, value in {**(SHRINK if shrink else {}), **extra}.items():
-        if hasattr(cfg, key) and isinstance(getattr(cfg, key), int):
-            setattr(cfg, key, value)
+        if key in extra and not isinstance(value, int):
+            setattr(cfg, key, value)  # a list-valued setting the caller asked for
+        elif hasattr(cfg, key) and isinstance(getattr(cfg, key), int):
+            try:
+                setattr(cfg, key, value)
+            except NotImplementedError:  # derived from other settings (Funnel's layer count)
+                pass
     for sub in ("text_config", "vision_config"):
         part = getattr(cfg, sub, None)
         if part is not None:
@@ -82,7 +90,7 @@ def perturb(model: torch.nn.Module, calibrate: Callable[[], None] | None = None)
     return model.eval()
 
 
-def _text(model_type: str, auto: str = "AutoModel", batch=2, seq=8, **extra):
+def _text(model_type: str, auto: str = "AutoModel", batch=2, seq=8, seq_dynamic=True, **extra):
     import transformers
 
     cfg = _config(model_type, **extra)
@@ -93,6 +101,9 @@ def _text(model_type: str, auto: str = "AutoModel", batch=2, seq=8, **extra):
         ids = torch.randint(3, min(cfg.vocab_size, 500), (b, s), generator=g)
         return {"input_ids": ids, "attention_mask": torch.ones(b, s, dtype=torch.long)}
 
+    if not seq_dynamic:  # the model fixes its length (Funnel builds positions from Python ints)
+        axes = {"input_ids": {0: "batch"}, "attention_mask": {0: "batch"}}
+        return perturb(model), inputs(batch, seq), axes, inputs(batch + 1, seq)
     axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
     return perturb(model), inputs(batch, seq), axes, inputs(batch + 1, seq * 2)
 
@@ -151,6 +162,8 @@ def _vision(model_type: str, size=64):
     cfg = _config(model_type, shrink=False, image_size=size)
     if hasattr(cfg, "image_size"):
         cfg.image_size = size
+    if model_type == "swin":  # windows that tile the small image's feature maps (16, 8, 4, 2)
+        cfg.window_size = 2
     model = transformers.AutoModel.from_config(cfg)
     channels = getattr(cfg, "num_channels", 3)
 
@@ -196,6 +209,8 @@ def _multimodal(model_type: str):
     import transformers
 
     cfg = _config(model_type)
+    if hasattr(cfg.text_config, "projection_size"):  # SigLIP: the text head maps to the image width
+        cfg.text_config.projection_size = cfg.vision_config.hidden_size
     cfg.vision_config.image_size = 32
     cfg.vision_config.patch_size = 8
     model = transformers.AutoModel.from_config(cfg)
@@ -278,7 +293,7 @@ def zoo() -> dict[str, Callable[[], tuple]]:
     """Every model of the zoo by name, each a builder (called in the worker process)."""
     entries: dict[str, Callable[[], tuple]] = {}
     for t in TEXT_ENCODERS:
-        entries[f"text/{t}"] = lambda t=t: _text(t)
+        entries[f"text/{t}"] = lambda t=t: _text(t, **TEXT_EXTRA.get(t, {}))
     for t in DECODERS:
         entries[f"decoder/{t}"] = lambda t=t: _decoder_no_cache(t)
     for t in ["gpt2", "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gpt_neox",
