@@ -373,7 +373,8 @@ class GraphContext:
         Use it for weights a conversion precomputes (a transposed weight, say); small constants
         are better made with :meth:`constant`. The name is made unique if taken.
         """
-        root = self.graph
+        # the main graph's: bodies (If/Loop/Scan) see its initializers, and branches share them
+        root = self._lowerer.graph if self._lowerer is not None else self.graph
         base = name or "_init"
         unique, k = base, 0
         while unique in root.initializers:

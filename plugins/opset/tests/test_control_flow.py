@@ -396,6 +396,28 @@ def test_scan_and_map_inside_cond(opset):
     assert "Scan" in body_ops(proto)
 
 
+class CondLinear3d(torch.nn.Module):
+    """One Linear on a 3-D input in both branches: its transposed weight is an initializer."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 5)
+
+    def forward(self, x):
+        return torch.cond(x.sum() > 0, lambda x: self.lin(x), lambda x: self.lin(x).relu(), (x,))
+
+
+@pytest.mark.parametrize("opset", [9, NEWEST_OPSET])
+def test_branches_share_the_main_graphs_initializers(opset):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4)
+    proto = check_paths(CondLinear3d(), [(x.abs(),), (-x.abs(),)], opset, op_type="If")
+    bodies = [a.g for n in proto.graph.node for a in n.attribute if a.type == onnx.AttributeProto.GRAPH]
+    assert bodies and not any(b.initializer for b in bodies)
+    weights = [i for i in proto.graph.initializer if list(i.dims) == [4, 5]]
+    assert len(weights) == 1  # one transposed weight, used by both branches
+
+
 @pytest.mark.parametrize("opset", [9, NEWEST_OPSET])
 def test_cond_parameters_as_inputs(opset):
     """export_params=False: the branches read the parameters from graph inputs."""
