@@ -120,9 +120,11 @@ def input_dtypes(node: torch.fx.Node) -> tuple[torch.dtype, ...]:
 def _accepts(fn: Callable) -> tuple[float, frozenset[str] | None]:
     """How many positional args after ``g`` a symbolic accepts, and which keywords (None: any)."""
     try:
-        params = list(inspect.signature(fn).parameters.values())[1:]
+        params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return float("inf"), None
+    if params and params[0].kind != inspect.Parameter.VAR_POSITIONAL:
+        params = params[1:]  # g (a leading *args takes g and the rest)
     n_pos: float = 0
     names: set[str] = set()
     any_kw = False

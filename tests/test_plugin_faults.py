@@ -313,3 +313,42 @@ def test_symbolic_raising_breaks_only_exports_that_reach_its_op(plugins, tmp_pat
     assert f"{__file__}:{line}" in msg
     assert "ZeroDivisionError: the plugin's conversion is broken" in msg
     assert not target.exists()
+
+
+# -- the same checks where a user registers in-process -------------------------------------------
+def _no_args():
+    return None
+
+
+def _annotated(x: torch.Tensor):
+    return x
+
+
+@pytest.mark.parametrize("fn, words", [
+    ("Relu", "is not callable"), (_no_args, "takes no positional parameter"),
+    (_annotated, "its first parameter 'x' is annotated"),
+])
+def test_register_symbolic_and_the_decorator_check_the_function(fn, words):
+    with pytest.raises(PluginError, match=words):
+        onnxplug.register_symbolic("aten::relu", fn)
+    if callable(fn):
+        with pytest.raises(PluginError, match=words):
+            onnxplug.symbolic("aten::relu")(fn)
+
+
+def test_a_graph_context_annotation_and_star_args_are_accepted():
+    def typed(g: onnxplug.GraphContext, x):
+        return g.op("Relu", x)
+
+    def star(*args):
+        return args[0].op("Relu", args[1])
+
+    for fn in (typed, star):
+        onnxplug.register_symbolic("aten::relu", fn)
+        try:
+            model, x = torch.nn.ReLU(), torch.randn(5)
+            result = onnxplug.export(model, (x,), None)
+            assert result.served["aten::relu.default"].startswith("<runtime>")
+            assert_matches(model, (x,), run_onnxruntime(result.model, [x]))
+        finally:
+            onnxplug.unregister_symbolic("aten::relu")
