@@ -266,3 +266,22 @@ def test_strict_fallback_inlines_with_a_warning():
     assert any("autograd_inlining=False was not honoured" in w and "Scale" in w for w in r.warnings)
     onnx_out = onnxplug.verify.run_onnxruntime(r.model, [x])[0]
     assert torch.allclose(torch.from_numpy(onnx_out), x * 2.0)
+
+
+def test_eager_calls_in_another_thread_during_the_capture_stay_autograd_calls():
+    stop, results = threading.Event(), []
+
+    def eager_loop():
+        x = torch.randn(3, requires_grad=True)
+        while not stop.is_set():
+            y = Scale.apply(x, 2.0)
+            results.append(y.grad_fn is not None and torch.equal(y, x * 2.0))
+
+    worker = threading.Thread(target=eager_loop)
+    worker.start()
+    try:
+        r = export_and_compare(lambda x: Scale.apply(x, 3.0), (torch.randn(4),), autograd_inlining=False)
+    finally:
+        stop.set()
+        worker.join()
+    assert kept_keys(r) and results and all(results)
