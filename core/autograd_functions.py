@@ -26,8 +26,9 @@ class's module and qualified name with every run of non-word characters made one
 (``__main__.Outer.<locals>.Scale`` is ``main_Outer_locals_Scale``).
 
 Only non-strict ``torch.export`` (the first capture attempt) sees the patch; a model that
-needs the strict fallback gets its Functions inlined, with a warning (:func:`inlined_note`). A Function that modifies its inputs in
-place (``ctx.mark_dirty``) cannot be kept and fails the capture with that reason.
+needs the strict fallback gets its Functions inlined, with a warning (:func:`inlined_note`).
+A Function that modifies its inputs in place (``ctx.mark_dirty``) cannot be kept and fails the
+capture with that reason.
 """
 
 from __future__ import annotations
