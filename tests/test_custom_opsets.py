@@ -91,3 +91,18 @@ def test_domain_version_falls_back_to_the_plugins_declaration_then_1():
     assert (g.domain_version("com.a"), g.domain_version("com.b"), g.domain_version("com.c")) \
         == (4, 3, 1)
     assert g.domain_version("") == 17 and g.subgraph().domain_version("com.b") == 3
+
+
+def test_a_plugins_declared_version_is_imported_and_read(monkeypatch):
+    """A domain the user does not name gets the version its plugin declares
+    (onnxplug_custom_opsets), and a conversion reads that version."""
+    from onnxplug.plugins import load_plugins
+
+    monkeypatch.setitem(load_plugins().opset_versions, "org.example", 2)
+    r = onnxplug.export(lambda x: double(x), (torch.randn(3),),
+                        custom_symbolics={"opsets_test::double": double_by_version})
+    onnx.checker.check_model(r.model, full_check=True)
+    assert nodes(r) == [("org.example", "Double")] and imports(r)["org.example"] == 2
+    r = export_and_compare(lambda x: double(x), (torch.randn(3),), custom_opsets={"org.example": 1},
+                           custom_symbolics={"opsets_test::double": double_by_version})
+    assert nodes(r) == [("", "Add")]
