@@ -126,6 +126,8 @@ CONTROL_FLOW = [
     Case("while_trip_count", _cf("WhileCount", lambda: _counts(3, 0, 7)), "while_loop, count as input"),
     Case("while_data", _cf("WhileData", lambda: [(_t(2, 2).abs() * 0 + 0.5,), (_t(2, 2).abs() * 0 + 30,)]),
          "while_loop until the values cross a bound"),
+    Case("while_int_counter", _cf("WhileIntCounter", lambda: [(_t(2, 2) * 0 + 0.1,), (_t(2, 2) * 0 + 20,)]),
+         "a Python int carried and returned (iterations taken)"),
     Case("while_with_cond", _cf("WhileWithCond", lambda: _counts(1, 4, 5)),
          "a cond and a Linear inside the loop body"),
     Case("while_dynamic", _cf("WhileCount", lambda: [(_t(3, 4), _counts(2)[0][1]), (_t(5, 4), _counts(4)[0][1])]),
@@ -246,6 +248,8 @@ def _flat(out):
 
     if isinstance(out, torch.Tensor):
         return [out]
+    if isinstance(out, (bool, int, float)):  # a Python number returned (a loop's counter)
+        return [torch.tensor(out)]
     if isinstance(out, (list, tuple)):
         return [t for o in out for t in _flat(o)]
     return []
@@ -307,7 +311,7 @@ def run_case(exporter: str, case: Case) -> dict:
         names = [i.name for i in sess.get_inputs()]
         worst = 0.0
         for k, (args, want) in enumerate(zip(inputs, expected)):
-            feeds = [a.numpy() for a in _flat(list(args))]
+            feeds = [a.numpy() for a in _flat(list(args)) if isinstance(a, torch.Tensor)]
             if len(feeds) != len(names):  # an exporter dropped an input it found unused
                 feeds = feeds[:len(names)]
             try:
