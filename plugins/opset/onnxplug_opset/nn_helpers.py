@@ -18,9 +18,10 @@ import torch
 from . import forms
 from .dtypes import float_compute
 from .elementwise_helpers import isnan
-from .helpers import (cast, clip, dim_size, expand, norm_dims, reduce, reshape, scalar, shape_of, slice_,
-                      transpose, unsqueeze)
+from .forms import clip, expand, reduce, slice_, unsqueeze
+from .helpers import cast, dim_size, norm_dims, reshape, scalar, shape_of, transpose
 from .shape_helpers import where
+
 
 def axes_of(dim: Any, rank: int) -> list[int] | None:
     """Normalised reduction axes; None (all axes) for ``dim`` None or empty, as PyTorch reads it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..helpers import squeeze
+from ..forms import squeeze
 from ..nn_helpers import batch_nll_inputs, nll_loss_node
 from ..registration import op
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import torch
 
-from ..helpers import expand, reshape, scalar, unsqueeze
+from ..forms import expand, unsqueeze
+from ..helpers import reshape, scalar
 from ..nn_helpers import additive_mask, masked_softmax
 from ..registration import op
 

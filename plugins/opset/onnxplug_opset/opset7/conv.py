@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .. import forms
-from ..helpers import is_float, reshape, squeeze, transpose, unsqueeze
+from ..forms import squeeze, unsqueeze
+from ..helpers import is_float, reshape, transpose
 from ..nn_helpers import channel_shape, int_conv, per_axis
 from ..registration import op
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, clip, reduce, reshape, scalar
+from ..forms import clip, reduce
+from ..helpers import cast, reshape, scalar
 from ..nn_helpers import vector_norm
 from ..registration import op
 

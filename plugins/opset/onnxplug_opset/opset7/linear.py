@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reduce, reshape, transpose, unsqueeze
+from ..forms import reduce, unsqueeze
+from ..helpers import cast, reshape, transpose
 from ..nn_helpers import matmul as matmul_op
 from ..registration import op
 

@@ -6,7 +6,8 @@ import math
 import torch
 
 from .. import forms
-from ..helpers import cast, clip, reduce, reshape, scalar, squeeze, unsqueeze
+from ..forms import clip, reduce, squeeze, unsqueeze
+from ..helpers import cast, reshape, scalar
 from ..nn_helpers import batch_nll_inputs, eq_scalar, log_softmax_axis1, mean_or_sum, nll_loss_node, relu_
 from ..registration import op
 from ..shape_helpers import where

@@ -7,7 +7,8 @@ import math
 import torch
 
 from ..dtypes import float_compute
-from ..helpers import cast, dim_size, reduce, reshape, scalar, shape_of, unsqueeze
+from ..forms import reduce, unsqueeze
+from ..helpers import cast, dim_size, reshape, scalar, shape_of
 from ..nn_helpers import channel_shape, count, variance
 from ..registration import op
 

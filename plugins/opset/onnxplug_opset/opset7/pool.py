@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .. import forms
-from ..helpers import is_float, reduce, slice_, squeeze, unsqueeze
+from ..forms import reduce, slice_, squeeze, unsqueeze
+from ..helpers import is_float
 from ..nn_helpers import (adaptive_cells, int_avg_pool, int_max_pool, int_max_pool_with_indices, int_pool_args,
                           per_axis, pool_rank, spatial_rank, values_only)
 from ..registration import op

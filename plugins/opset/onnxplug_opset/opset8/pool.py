@@ -7,7 +7,8 @@ import math
 
 import torch
 
-from ..helpers import dim_size, is_float, reduce, reshape, scalar, slice_, squeeze, unsqueeze
+from ..forms import reduce, slice_, squeeze, unsqueeze
+from ..helpers import dim_size, is_float, reshape, scalar
 from ..nn_helpers import (adaptive_cells, int_max_pool_with_indices, int_pool_args, per_axis, pool_rank, spatial_rank,
                           values_only)
 from ..opset7.pool import adaptive_pool, max_pool_attrs

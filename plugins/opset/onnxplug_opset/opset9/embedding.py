@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reduce, reshape, scalar, unsqueeze
+from ..forms import reduce, unsqueeze
+from ..helpers import cast, reshape, scalar
 from ..nn_helpers import values_only
 from ..registration import op
 
