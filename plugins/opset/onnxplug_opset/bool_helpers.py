@@ -19,7 +19,8 @@ from typing import Any
 import onnx_ir as ir
 import torch
 
-from .helpers import cast, unsqueeze
+from .forms import unsqueeze
+from .helpers import cast
 
 Value = ir.Value
 WORK = torch.int32  # bool maths: Add/Mul/MatMul/ReduceMax/ReduceProd take int32 from opset 7

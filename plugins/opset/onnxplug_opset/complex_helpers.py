@@ -29,7 +29,9 @@ import torch
 
 from onnxplug.lowering import COMPLEX_PAIRS
 
-from .helpers import as_value, cast, reduce, squeeze, unsqueeze
+from . import forms
+from .forms import reduce, squeeze, unsqueeze
+from .helpers import as_value, cast
 
 Value = ir.Value
 DFT_DTYPES = (torch.float32, torch.float64)  # what onnxruntime's DFT/STFT kernels take
@@ -197,10 +199,7 @@ def dft(g, x: Value, axis: int, *, inverse: bool = False, onesided: bool = False
     dt = g.dtype(x)
     n = None if length is None else as_value(g, length, torch.int64)
     attrs = {"inverse_i": int(inverse), "onesided_i": int(onesided)}
-    if g.opset >= 20:
-        out = g.op("DFT", x, n, g.constant(axis, torch.int64), dtype=dt, **attrs)
-    else:
-        out = g.op("DFT", x, n, axis_i=axis, dtype=dt, **attrs)
+    out = forms.dft(g, x, n, axis, dt, **attrs)
     shape = g.shape(x)
     if shape is not None:  # declared, so that shape-aware helpers can follow
         size = length if isinstance(length, int) else shape[axis]

@@ -341,18 +341,16 @@ def erfcx(g, x: Value) -> Value:
     return where(g, compare(g, "lt", x, c(g, 0.0, dt)), neg, pos, dt)
 
 
-def unary_conversion(name: str, onnx_op: str, module: str):
-    """The conversion of ``aten::name`` to ``onnx_op``, registered from ``module``'s opset.
+def unary_float(onnx_op: str, module: str):
+    """A conversion to the float-only unary ``onnx_op`` (trigonometric, hyperbolic), for
+    ``module`` to register by key: ``sin = op("aten::sin")(unary_float("Sin", __name__))``.
 
-    For the plain unary float ops (trigonometric, hyperbolic): integer inputs run in float32.
+    Integer inputs run in float32; the result has PyTorch's dtype.
     """
-    from .registration import op
-
-    @op(f"aten::{name}", module=module)
     def convert(g, x):
         return float_op(g, onnx_op, x)
 
-    convert.__name__ = convert.__qualname__ = name
-    convert.__module__ = module
+    convert.__name__ = convert.__qualname__ = onnx_op.lower()
+    convert.__module__ = module  # the plugin collects conversions by the module that registers them
     convert.__doc__ = f"``{onnx_op}``; integer inputs run in float32."
     return convert

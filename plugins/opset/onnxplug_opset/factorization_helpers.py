@@ -19,7 +19,9 @@ import itertools
 
 import torch
 
-from .helpers import cast, reduce, scalar, slice_, squeeze, transpose, unsqueeze
+from .forms import reduce, slice_, squeeze, unsqueeze
+from .helpers import cast, scalar, transpose
+from .shape_helpers import where  # noqa: F401 - the one ``where``; factorization imports it from here
 
 
 def static_dims(g, x) -> tuple[int, int]:
@@ -55,10 +57,6 @@ def mask(g, rows: int, cols: int, fn):
     """A constant boolean ``[rows, cols]`` mask with ``fn(r, c)`` true."""
     m = torch.tensor([[bool(fn(r, c)) for c in range(cols)] for r in range(rows)], dtype=torch.bool)
     return g.constant(m)
-
-
-def where(g, cond, a, b, dt):
-    return g.op("Where", cond, a, b)
 
 
 def broadcast_batch(g, b, a):

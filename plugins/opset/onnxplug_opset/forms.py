@@ -55,11 +55,6 @@ def has_isnan(g) -> bool:
     return g.opset >= 9
 
 
-def has_sign(g) -> bool:
-    """``Sign`` exists from opset 9."""
-    return g.opset >= 9
-
-
 def has_erf(g) -> bool:
     """``Erf`` exists from opset 9."""
     return g.opset >= 9
@@ -120,17 +115,18 @@ def has_nll_loss(g) -> bool:
     return g.opset >= 12
 
 
-def has_bitwise(g) -> bool:
-    """``BitwiseAnd``/``Or``/``Xor``/``Not`` on integers exist from opset 18."""
-    return g.opset >= 18
-
-
 def has_random_kernels(g, last: int) -> bool:
-    """Whether onnxruntime implements the ``Random*`` ops at the target opset (up to ``last``)."""
+    """Whether onnxruntime implements the ``Random*`` ops at the target opset: up to ``last``
+    (21 for the onnxruntime this plugin is tested with)."""
     return g.opset <= last
 
 
 # -- availability: input types and attributes --------------------------------------------------
+def unsqueeze_takes_negative_axes(g) -> bool:
+    """``Unsqueeze``'s axes may be negative (counted from the end of the result) from opset 11."""
+    return g.opset >= 11
+
+
 def less_takes_ints(g) -> bool:
     """``Less``/``Greater`` take integers from opset 9 (floats only before)."""
     return g.opset >= 9
@@ -172,9 +168,19 @@ def minmax_take_ints(g) -> bool:
     return g.opset >= 12
 
 
+def clip_takes_inputs(g) -> bool:
+    """``Clip``'s bounds are inputs (of ``x``'s type) from opset 11 (float attributes before)."""
+    return g.opset >= 11
+
+
 def clip_takes_double(g) -> bool:
     """onnxruntime has a float64 ``Clip`` kernel from opset 12."""
     return g.opset >= 12
+
+
+def pad_takes_ints(g) -> bool:
+    """``Pad`` takes non-float types (and its pads as an input) from opset 11."""
+    return g.opset >= 11
 
 
 def pad_takes_bool(g) -> bool:
@@ -217,6 +223,11 @@ def log_softmax_any_axis(g) -> bool:
     return g.opset >= 13
 
 
+def topk_takes_k_input(g) -> bool:
+    """``TopK``'s ``k`` is an input from opset 10 (an attribute before)."""
+    return g.opset >= 10
+
+
 def topk_takes_largest(g) -> bool:
     """``TopK`` takes ``largest``/``sorted`` and integer inputs from opset 11."""
     return g.opset >= 11
@@ -248,12 +259,18 @@ def dft_axis_input(g) -> bool:
 
 
 # -- emitters: axes as an attribute or an input -------------------------------------------------
+def axes_as_input(g, op_type: str) -> bool:
+    """Whether ``op_type``'s axes are an int64 input (else an ``axes`` attribute): from opset 13
+    for ``Unsqueeze``, ``Squeeze`` and ``ReduceSum``, from 18 for the other ``Reduce*`` ops."""
+    return g.opset >= (13 if op_type in ("Unsqueeze", "Squeeze", "ReduceSum") else 18)
+
+
 def unsqueeze(g, x: Value, axes: Sequence[int]) -> Value:
     """Insert size-1 ``axes`` (positions in the result); the result's shape is declared when known.
 
     ``axes`` is an attribute before opset 13 and an int64 input from it.
     """
-    if g.opset >= 13:
+    if axes_as_input(g, "Unsqueeze"):
         out = g.op("Unsqueeze", x, g.constant(list(axes), torch.int64))
     else:
         out = g.op("Unsqueeze", x, axes_is=list(axes))
@@ -278,7 +295,7 @@ def squeeze(g, x: Value, axes: Sequence[int] | None = None) -> Value:
         if shape is not None and all(isinstance(d, int) for d in shape):
             g.set_type(out, shape=[d for d in shape if d != 1])
         return out
-    if g.opset >= 13:
+    if axes_as_input(g, "Squeeze"):
         out = g.op("Squeeze", x, g.constant(list(axes), torch.int64))
     else:
         out = g.op("Squeeze", x, axes_is=list(axes))
@@ -295,7 +312,7 @@ def reduce(g, op_type: str, x: Value, axes: Sequence[int] | None, keepdims: bool
     ``axes`` became an input at opset 13 for ``ReduceSum`` and at 18 for the other reductions.
     """
     dt = dt or g.dtype(x)
-    as_input = g.opset >= (13 if op_type == "ReduceSum" else 18)
+    as_input = axes_as_input(g, op_type)
     if axes is not None and len(axes) == 0:
         axes = None
     if axes is None:
@@ -312,7 +329,7 @@ def split(g, x: Value, sizes: Sequence[int], axis: int) -> tuple[Value, ...]:
     """
     if len(sizes) == 1:
         return (x,)
-    if g.opset >= 13:
+    if split_takes_sizes_input(g):
         out = g.op("Split", x, g.constant(list(sizes), torch.int64), axis_i=axis,
                    outputs=len(sizes))
     else:
@@ -327,7 +344,7 @@ def split_equal(g, x: Value, axis: int, count: int) -> list[Value]:
     """
     if count == 1:
         return [x]
-    num = count if g.opset >= 18 else None
+    num = count if split_takes_num_outputs(g) else None
     return list(g.op("Split", x, axis_i=axis, num_outputs_i=num, outputs=count))
 
 
@@ -338,7 +355,7 @@ def shape_dim(g, x: Value, axis: int) -> Value:
     before, ``Gather`` picks it from the whole shape.
     """
     rank = g.rank(x)
-    if g.opset >= 15 and rank is not None:
+    if shape_takes_range(g) and rank is not None:
         a = axis % rank
         return squeeze(g, g.op("Shape", x, start_i=a, end_i=a + 1), [0])
     return g.op("Gather", h.shape_of(g, x), g.constant(axis, torch.int64), axis_i=0)
@@ -349,7 +366,7 @@ def slice_(g, x: Value, starts: Sequence, ends: Sequence, axes: Sequence[int],
            steps: Sequence[int] | None = None) -> Value:
     """``Slice``: bounds are attributes before opset 10 (static, no steps) and inputs from it."""
     static = all(isinstance(v, int) for v in list(starts) + list(ends))
-    if g.opset < 10:
+    if not slice_takes_steps(g):
         if not static or (steps and any(s != 1 for s in steps)):
             raise NotImplementedError("Slice with steps or dynamic bounds needs opset >= 10")
         return g.op("Slice", x, starts_is=list(starts), ends_is=list(ends), axes_is=list(axes))
@@ -366,9 +383,9 @@ def clip(g, x: Value, lo: Any = None, hi: Any = None) -> Value:
     ``Clip`` takes only floats before 12 (other types clip in float32 and cast back).
     """
     dt = g.dtype(x)
-    if g.opset < 12 and dt not in (torch.float16, torch.float32, torch.float64):
+    if not minmax_take_ints(g) and dt not in (torch.float16, torch.float32, torch.float64):
         return h.cast(g, clip(g, h.cast(g, x, torch.float32), lo, hi), dt)
-    if g.opset < 11:
+    if not clip_takes_inputs(g):
         if not all(v is None or isinstance(v, (int, float)) for v in (lo, hi)):
             raise NotImplementedError("Clip with tensor bounds needs opset >= 11")
         return g.op("Clip", x, min_f=None if lo is None else float(lo),
@@ -378,18 +395,20 @@ def clip(g, x: Value, lo: Any = None, hi: Any = None) -> Value:
     return g.op("Clip", x, lo_v, hi_v)
 
 
-def pad(g, x: Value, pads: Sequence, mode: str | None = None, value: Value | None = None,
-        value_f: float | None = None) -> Value:
-    """``Pad`` with ONNX ``pads`` (all begins, then all ends); ``mode`` None is ``constant``.
+def pad(g, x: Value, pads: Sequence, mode: str | None = None, value: Any = None) -> Value:
+    """``Pad`` of ``x`` with ONNX ``pads`` (all begins, then all ends); ``mode`` None is ONNX's
+    default (constant zeros), ``mode="constant"`` pads with ``value`` (a Python number, default 0).
 
-    Before opset 11 the pads (static ints) and a float ``value_f`` are attributes; from 11 the
-    pads are an int64 input and the constant ``value`` an optional input.
+    Before opset 11 the pads (static ints only) and the value (a float) are attributes; from 11
+    the pads are an int64 input and the value an optional input of ``x``'s dtype.
     """
-    if g.opset < 11:
+    if not pad_takes_ints(g):
         if not all(isinstance(p, int) for p in pads):
             raise NotImplementedError("dynamic pads need opset 11")
-        return g.op("Pad", x, pads_is=list(pads), mode_s=mode, value_f=value_f)
-    return g.op("Pad", x, h.int_list(g, pads), value, mode_s=mode)
+        return g.op("Pad", x, pads_is=list(pads), mode_s=mode,
+                    value_f=float(value or 0) if mode == "constant" else None)
+    const = g.constant(value if value is not None else 0, g.dtype(x)) if mode == "constant" else None
+    return g.op("Pad", x, h.int_list(g, pads), const, mode_s=mode)
 
 
 def reshape_node(g, x: Value, shape: Any, allowzero: bool) -> Value:
@@ -399,13 +418,13 @@ def reshape_node(g, x: Value, shape: Any, allowzero: bool) -> Value:
     from opset 14; below it a literal 0 must fall where ``x``'s dim is statically 0 too, where
     copying gives the same, else NotImplementedError.
     """
-    if allowzero and g.opset < 14 and not isinstance(shape, ir.Value):
+    if allowzero and not reshape_takes_allowzero(g) and not isinstance(shape, ir.Value):
         zeros = [i for i, s in enumerate(shape) if isinstance(s, int) and s == 0]
         in_shape = g.shape(x) or ()
         if zeros and not all(i < len(in_shape) and in_shape[i] == 0 for i in zeros):
             raise NotImplementedError("reshape to a shape with an empty dim where the input's is not "
                                       "needs Reshape's allowzero (opset 14)")
-    attrs = {"allowzero_i": 1} if allowzero and g.opset >= 14 else {}
+    attrs = {"allowzero_i": 1} if allowzero and reshape_takes_allowzero(g) else {}
     return g.op("Reshape", x, h.int_list(g, shape), **attrs)
 
 
@@ -413,7 +432,7 @@ def expand(g, x: Value, shape: Any) -> Value:
     """Broadcast ``x`` to ``shape``: ``Expand`` from opset 8; a broadcasting float32 ``Add`` of
     zeros (static shapes only) below."""
     dt = g.dtype(x)
-    if g.opset >= 8:
+    if has_expand(g):
         return g.op("Expand", x, h.int_list(g, shape))
     if not all(isinstance(s, int) for s in shape):
         raise NotImplementedError("expand to a dynamic shape needs opset >= 8")
@@ -429,12 +448,12 @@ def topk(g, x: Value, k: int | Value, axis: int, largest: bool = True) -> tuple[
     ``sorted``) exist from 11, so below it ``largest=False`` is NotImplementedError (the caller
     negates instead).
     """
-    if g.opset < 10:
+    if not topk_takes_k_input(g):
         if not isinstance(k, int):
             raise NotImplementedError("TopK with a dynamic k needs opset 10")
         return g.op("TopK", x, k_i=k, axis_i=axis, outputs=2)
     k_v = g.constant([k], torch.int64) if isinstance(k, int) else h.reshape(g, h.cast(g, k, torch.int64), [1])
-    if g.opset < 11:
+    if not topk_takes_largest(g):
         if not largest:
             raise NotImplementedError("TopK of the smallest values needs opset 11")
         return g.op("TopK", x, k_v, axis_i=axis, outputs=2)
@@ -443,7 +462,7 @@ def topk(g, x: Value, k: int | Value, axis: int, largest: bool = True) -> tuple[
 
 def dft(g, x: Value, length: Value | None, axis: int, dt: torch.dtype, **attrs) -> Value:
     """One ``DFT`` node: its axis is an attribute at opset 17 and an int64 input from 20."""
-    if g.opset >= 20:
+    if dft_axis_input(g):
         return g.op("DFT", x, length, g.constant(axis, torch.int64), dtype=dt, **attrs)
     return g.op("DFT", x, length, axis_i=axis, dtype=dt, **attrs)
 
@@ -452,7 +471,7 @@ def dft(g, x: Value, length: Value | None, axis: int, dt: torch.dtype, **attrs) 
 def erf(g, x: Value) -> Value:
     """``Erf`` from opset 9; below it, Abramowitz-Stegun 7.1.26 (max error 1.5e-7)."""
     dt = g.dtype(x)
-    if g.opset >= 9:
+    if has_erf(g):
         return g.op("Erf", x)
     a1, a2, a3, a4, a5, p = 0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429, 0.3275911
     c = lambda v: g.constant(v, dt)  # noqa: E731
@@ -470,8 +489,8 @@ def erf(g, x: Value) -> Value:
 
 
 def float_equal(g, a: Value, b: Value) -> Value:
-    """``a == b`` of floats: ``Equal`` from opset 11; before it, neither less nor greater
-    (NaN compares unequal either way only where the caller masks it)."""
-    if g.opset >= 11:
+    """``a == b`` of floats: ``Equal`` from opset 11; before it ``Not(Or(Less, Greater))``, which
+    is True for a NaN operand (a caller that may see NaN masks it, as ``compare`` does)."""
+    if equal_takes_floats(g):
         return g.op("Equal", a, b)
     return g.op("Not", g.op("Or", g.op("Less", a, b), g.op("Greater", a, b)))

@@ -21,6 +21,7 @@ import torch
 
 from onnxplug.lowering import NO_FOLD
 
+from .. import forms
 from ..helpers import as_value, cast, reshape
 from ..registration import op
 
@@ -36,14 +37,14 @@ def keep(fn):
 
 
 def quant_types(g) -> tuple[torch.dtype, ...]:
-    """The integer types Q/DQ take at ``g.opset`` (16-bit ones from 21)."""
-    return tuple(_RANGES) if g.opset >= 21 else (torch.uint8, torch.int8)
+    """The integer types Q/DQ take at the target opset (16-bit ones from 21)."""
+    return tuple(_RANGES) if forms.quantize_takes_int16(g) else (torch.uint8, torch.int8)
 
 
 def check_type(g, dtype: torch.dtype) -> torch.dtype:
     if dtype not in quant_types(g):
         raise NotImplementedError(
-            f"QuantizeLinear/DequantizeLinear at opset {g.opset} take "
+            f"QuantizeLinear/DequantizeLinear at opset {forms.target_opset(g)} take "
             f"{', '.join(str(t).removeprefix('torch.') for t in quant_types(g))}, not {dtype}"
             + (" (16-bit types from opset 21)" if dtype in _RANGES else ""))
     return dtype
@@ -56,7 +57,7 @@ def container(g, quant_min: int, quant_max: int) -> torch.dtype:
         if lo <= quant_min and quant_max <= hi:
             return dt
     raise NotImplementedError(f"a quantization range of [{quant_min}, {quant_max}] fits no integer "
-                              f"type QuantizeLinear takes at opset {g.opset}")
+                              f"type QuantizeLinear takes at opset {forms.target_opset(g)}")
 
 
 def float_in(g, x: Value) -> Value:

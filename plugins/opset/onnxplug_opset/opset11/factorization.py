@@ -16,13 +16,14 @@ import math
 
 import torch
 
+from ..dtypes import float_compute
 from ..factorization_helpers import (
     apply_reflectors, cholesky, concat, householder, jacobi_eigvals, lu, lu_info, lu_solve, mask,
     mT, perm_from_pivots, permutation_matrix, prefix_names, singular_values, solve_triangular,
     sort_asc, sort_desc, squeeze_last2, static_dims, unpack_lu, where,
 )
-from ..helpers import cast, expand, reduce, reshape, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import float_compute
+from ..forms import expand, reduce, slice_, squeeze, unsqueeze
+from ..helpers import cast, reshape, scalar
 from ..registration import op
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 
 from ..bool_helpers import to_bool
-from ..helpers import cast, norm_dim, reshape, slice_
+from ..forms import slice_
+from ..helpers import cast, norm_dim, reshape
 from ..opset9.indexing import nonzero_rows
 from ..registration import op
 from ..shape_helpers import filled, rs, where

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reduce, reshape, slice_, squeeze
+from ..forms import reduce, slice_, squeeze
+from ..helpers import cast, reshape
 from ..elementwise_helpers import isnan
 from ..nn_helpers import propagate_nan
 from ..registration import op

@@ -30,7 +30,9 @@ import math
 
 import torch
 
-from ..helpers import FLOATS, cast, onnx_type, transpose, unsqueeze
+from ..dtypes import FLOATS
+from ..forms import unsqueeze
+from ..helpers import cast, onnx_type, transpose
 from ..registration import op
 from ..shape_helpers import rs
 

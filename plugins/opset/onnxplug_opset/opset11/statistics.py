@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 
 from ..elementwise_helpers import and_, compare
-from ..helpers import cast, dim_size, reduce, reshape, scalar, slice_, squeeze, unsqueeze
+from ..forms import reduce, slice_, squeeze, unsqueeze
+from ..helpers import cast, dim_size, reshape, scalar
 from ..registration import op
 from ..shape_helpers import arange
 

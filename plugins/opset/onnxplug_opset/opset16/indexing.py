@@ -8,7 +8,7 @@ import torch
 from ..bool_helpers import from_bool, to_bool
 from ..elementwise_helpers import floor_divide, where
 from ..helpers import cast, norm_dim
-from ..opset7.indexing import _index_along as index_along, scatter_dense
+from ..opset7.indexing import index_along, scatter_dense
 from ..opset11.indexing import scatter_elements, src_like_index
 from ..registration import op
 from ..shape_helpers import identity_of, rs

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, unsqueeze
+from ..forms import unsqueeze
+from ..helpers import cast
 from ..opset9.integer import bincount_dtype, output_length
 from ..registration import op
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 
 from .. import complex_helpers as ch
+from .. import forms
 from ..helpers import (as_value, cast, dim_size, expand, norm_dims, onnx_type, reshape, slice_, squeeze,
                        transpose, unsqueeze)
 from ..registration import op
@@ -202,8 +203,8 @@ def _stft(g, x, n_fft, hop_length, win_length, window, center, pad_mode, normali
     signal = xv if batched else unsqueeze(g, xv, [0])
     if center:
         mode = _PAD_MODES.get(pad_mode)
-        if mode is None or (mode == "wrap" and g.opset < 19):
-            raise NotImplementedError(f"stft with pad_mode={pad_mode!r} at opset {g.opset}")
+        if mode is None or (mode == "wrap" and not forms.pad_takes_wrap(g)):
+            raise NotImplementedError(f"stft with pad_mode={pad_mode!r} at opset {forms.target_opset(g)}")
         half = n_fft // 2
         pads = [0, half] + ([0] if complex_in else []) + [0, half] + ([0] if complex_in else [])
         signal = g.op("Pad", signal, g.constant(pads, torch.int64), mode_s=mode, dtype=cdt)

@@ -79,37 +79,40 @@ def signbit(g, x):
     return eh.signbit(g, x)
 
 
-def _bitwise(bool_op: str, int_op: str):
+def bitwise(bool_op: str, int_op: str, ints: bool = False, module: str = __name__):
+    """The conversion of a binary bitwise op: ``bool_op`` (And/Or/Xor) on bools, ``int_op``
+    (``BitwiseAnd``...) on integers when ``ints`` (it exists from opset 18: ``opset18.elementwise``
+    registers those, passing its ``module``); before 18 integers decline."""
     def convert(g, x, y):
         dt = eh.out_dtype(g, x, y)
         a, b = as_value(g, x, dt), as_value(g, y, dt)
         if dt == torch.bool:
             return eh.bool_op(g, bool_op, a, b)
-        if g.opset < 18:
+        if not ints:
             raise NotImplementedError(f"{int_op} on integer tensors needs opset 18 or later")
         return g.op(int_op, a, b)
     convert.__doc__ = f"``{bool_op}`` on bools; ``{int_op}`` on integers (opset 18)."
+    convert.__module__ = module  # the plugin collects conversions by the module that registers them
     return convert
 
 
 bitwise_and = op("aten::bitwise_and.Tensor", "aten::bitwise_and.Scalar",
                  "aten::bitwise_and.Scalar_Tensor", "aten::__and__.Tensor",
-                 "aten::__and__.Scalar")(_bitwise("And", "BitwiseAnd"))
+                 "aten::__and__.Scalar")(bitwise("And", "BitwiseAnd"))
 bitwise_or = op("aten::bitwise_or.Tensor", "aten::bitwise_or.Scalar",
                 "aten::bitwise_or.Scalar_Tensor", "aten::__or__.Tensor",
-                "aten::__or__.Scalar")(_bitwise("Or", "BitwiseOr"))
+                "aten::__or__.Scalar")(bitwise("Or", "BitwiseOr"))
 bitwise_xor = op("aten::bitwise_xor.Tensor", "aten::bitwise_xor.Scalar",
                  "aten::bitwise_xor.Scalar_Tensor", "aten::__xor__.Tensor",
-                 "aten::__xor__.Scalar")(_bitwise("Xor", "BitwiseXor"))
+                 "aten::__xor__.Scalar")(bitwise("Xor", "BitwiseXor"))
 
 
 @op("aten::bitwise_not")
 def bitwise_not(g, x):
+    """``Not`` on bools; on integers ``255 - x`` (uint8) or ``-x - 1`` (BitwiseNot from 18)."""
     dt = g.dtype(x)
     if dt == torch.bool:
         return eh.not_(g, x)
-    if g.opset >= 18:
-        return g.op("BitwiseNot", x)
     if dt == torch.uint8:  # ~x == 255 - x
         return eh.arith(g, "Sub", eh.c(g, 255, dt), x, dt)
     return eh.arith(g, "Sub", eh.arith(g, "Sub", eh.c(g, 0, dt), x, dt), eh.c(g, 1, dt), dt)  # -x - 1

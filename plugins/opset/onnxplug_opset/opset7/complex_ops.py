@@ -10,18 +10,19 @@ from __future__ import annotations
 import onnx_ir as ir
 
 from .. import complex_helpers as ch
+from .. import forms
 from ..helpers import norm_dim, norm_dims, reshape, transpose, unsqueeze
 from ..registration import op
 from . import shape as shape_ops
 
 
-REAL_OPERANDS_FROM = 11  # complex_helpers pairs a real tensor with negative Unsqueeze axes
+REAL_OPERANDS_FROM = 11  # forms.unsqueeze_takes_negative_axes: complex_helpers pairs a real tensor with them
 
 
 def _real_operands_supported(g, *xs) -> None:
     """Decline a real tensor operand of a complex op below opset 11: the helpers that turn it
     into a pair (or broadcast it against one) need negative ``Unsqueeze`` axes and ``Expand``."""
-    if g.opset < REAL_OPERANDS_FROM and any(
+    if not forms.unsqueeze_takes_negative_axes(g) and any(
             isinstance(x, ir.Value) and not ch.is_complex(x) for x in xs):
         raise NotImplementedError(
             f"a real tensor operand of a complex {g.target_name()} needs opset "

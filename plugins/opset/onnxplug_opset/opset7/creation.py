@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import forms
 from ..helpers import cast, int_list
 from ..registration import op
 from ..shape_helpers import SMALL, arange as arange_values, const_int, filled, shape_value
@@ -103,7 +104,7 @@ def arange(g, *args, **kwargs):
     vals = [const_int(g, v) if not isinstance(v, float) else v for v in (start, end, step)]
     if all(v is not None for v in vals):
         t = torch.arange(*vals, dtype=dt)
-        if t.numel() <= SMALL or g.opset < 11:
+        if t.numel() <= SMALL or not forms.has_range(g):
             return g.constant(t)
     return _dynamic_arange(g, start, end, step, dt)
 
@@ -113,7 +114,7 @@ def _dynamic_arange(g, start, end, step, dt):
     work = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.int16) else torch.float32
     s, e, d = (cast(g, v, work) if not isinstance(v, (int, float)) else g.constant(v, work)
                for v in (start, end, step))
-    if g.opset >= 11:
+    if forms.has_range(g):
         return cast(g, g.op("Range", s, e, d), dt)
     f = torch.float64
     n = g.op("Ceil", g.op("Div", g.op("Sub", cast(g, e, f), cast(g, s, f)), cast(g, d, f)))
@@ -160,9 +161,9 @@ def logspace(g, start, end, steps, base=10.0, *args, **kwargs):
 def eye(g, n, m=None, *args, **kwargs):
     dt = _out_dt(g)
     m = n if m is None else m
-    if isinstance(n, int) and isinstance(m, int) and (n * m <= SMALL or g.opset < 9):
+    if isinstance(n, int) and isinstance(m, int) and (n * m <= SMALL or not forms.has_eye_like(g)):
         return g.constant(torch.eye(n, m, dtype=dt))
-    if g.opset < 9:
+    if not forms.has_eye_like(g):
         raise NotImplementedError("a large or dynamic eye needs EyeLike (opset 9)")
     shape = int_list(g, [n, m])
     work = dt if dt != torch.bool else torch.int64

@@ -242,12 +242,12 @@ def hypot(g, x, y):
 
 
 # -- trigonometry and special functions ---------------------------------------------------------
-sin = eh.unary_conversion("sin", "Sin", __name__)
-cos = eh.unary_conversion("cos", "Cos", __name__)
-tan = eh.unary_conversion("tan", "Tan", __name__)
-asin = eh.unary_conversion("asin", "Asin", __name__)
-acos = eh.unary_conversion("acos", "Acos", __name__)
-atan = eh.unary_conversion("atan", "Atan", __name__)
+sin = op("aten::sin")(eh.unary_float("Sin", __name__))
+cos = op("aten::cos")(eh.unary_float("Cos", __name__))
+tan = op("aten::tan")(eh.unary_float("Tan", __name__))
+asin = op("aten::asin")(eh.unary_float("Asin", __name__))
+acos = op("aten::acos")(eh.unary_float("Acos", __name__))
+atan = op("aten::atan")(eh.unary_float("Atan", __name__))
 
 
 @op("aten::deg2rad")

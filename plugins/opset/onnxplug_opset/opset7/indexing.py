@@ -11,8 +11,10 @@ from __future__ import annotations
 import onnx_ir as ir
 import torch
 
+from .. import forms
 from ..bool_helpers import from_bool, to_bool, truthy
-from ..helpers import cast, norm_dim, norm_dims, reshape, slice_, transpose, unsqueeze
+from ..forms import slice_, unsqueeze
+from ..helpers import cast, norm_dim, norm_dims, reshape, transpose
 from ..registration import op
 from ..helpers import dim_size, onnx_type
 from ..shape_helpers import (arange, rs, dense_scatter, expand_to, elements_linear_index, expand_masks, filled, gather_table,
@@ -100,11 +102,11 @@ def index_reduce(g, x, dim, index, source, reduce, include_self=True):
         one = [rs(g, v, [1]) for v in (x, index, source)]
         return rs(g, index_reduce(g, one[0], 0, one[1], one[2], reduce, include_self), [])
     dim = norm_dim(dim, rank)
-    full = _index_along(g, index, dim, source)
+    full = index_along(g, index, dim, source)
     return scatter_reduce(g, x, dim, full, source, reduce, include_self)
 
 
-def _index_along(g, index, dim, like):
+def index_along(g, index, dim, like):
     """A 1-D index broadcast to ``like``'s shape along ``dim`` (index_* ops as scatter ops)."""
     rank = g.rank(like)
     if rank == 0:
@@ -124,7 +126,7 @@ def index(g, x, indices):
     real = [(d, i) for d, i in enumerate(indices) if i is not None]
     if len(real) == 1:
         d, idx = real[0]
-        idx = normalize_index(g, idx, dim_size(g, x, d)) if g.opset < 11 else cast(g, idx, torch.int64)
+        idx = cast(g, idx, torch.int64) if forms.gather_takes_negative(g) else normalize_index(g, idx, dim_size(g, x, d))
         return g.op("Gather", x, idx, axis_i=d)
     return index_gather(g, x, indices)
 
@@ -147,7 +149,7 @@ def index_select(g, x, dim, idx):
         return x
     dim = norm_dim(dim, g.rank(x))
     idx = rs(g, idx, [-1]) if g.rank(idx) == 0 else idx
-    idx = normalize_index(g, idx, dim_size(g, x, dim)) if g.opset < 11 else idx
+    idx = idx if forms.gather_takes_negative(g) else normalize_index(g, idx, dim_size(g, x, dim))
     return g.op("Gather", x, idx, axis_i=dim)
 
 
@@ -232,19 +234,12 @@ def topk_op(g, x, k, axis, largest=True):
     if dt == torch.bool:
         vals, idx = topk_op(g, from_bool(g, x, torch.float32), k, axis, largest)
         return to_bool(g, vals), idx
-    if g.opset < 11 and not dt.is_floating_point:
+    if not forms.topk_takes_largest(g) and not dt.is_floating_point:
         return _topk_integer(g, x, k, axis, largest)
-    if g.opset < 11 and not largest:
+    if not forms.topk_takes_largest(g) and not largest:
         vals, idx = topk_op(g, g.set_type(g.op("Neg", x), shape=g.shape(x)), k, axis, True)
         return g.op("Neg", vals), idx
-    if g.opset < 10:
-        if not isinstance(k, int):
-            raise NotImplementedError("TopK with a dynamic k needs opset 10")
-        return _typed(g, *g.op("TopK", x, k_i=k, axis_i=axis, outputs=2))
-    k_v = g.constant([k], torch.int64) if isinstance(k, int) else reshape(g, cast(g, k, torch.int64), [1])
-    if g.opset < 11:
-        return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, outputs=2))
-    return _typed(g, *g.op("TopK", x, k_v, axis_i=axis, largest_i=int(largest), sorted_i=1, outputs=2))
+    return _typed(g, *forms.topk(g, x, k, axis, largest))
 
 
 def _topk_integer(g, x, k, axis, largest):
@@ -426,7 +421,7 @@ def _tri_mask(g, x, diagonal, upper):
     if isinstance(n, int) and isinstance(m, int) and isinstance(diagonal, int):
         ones = torch.ones(n, m, dtype=torch.bool)
         return g.constant(torch.triu(ones, diagonal) if upper else torch.tril(ones, diagonal))
-    if g.opset < 9:
+    if not forms.has_where(g):
         raise NotImplementedError("tril/triu over dynamic dims needs opset 9")
     rank = g.rank(x)
     rows = unsqueeze(g, arange(g, dim_size(g, x, rank - 2)), [1])
@@ -583,7 +578,7 @@ def _slice_scatter_dynamic(g, x, src, dim, start, end, step):
     """
     dt = g.dtype(x)
     if step != 1:
-        if g.opset < 11:
+        if not forms.has_gather_elements(g):
             raise NotImplementedError("slice_scatter with a step into a dynamic dim needs ScatterElements "
                                       "(opset 11)")
         src = cast(g, src, dt)

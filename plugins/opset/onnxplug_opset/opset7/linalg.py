@@ -10,8 +10,10 @@ from __future__ import annotations
 import torch
 
 from ..bool_helpers import logical_addr, logical_outer
-from ..helpers import cast, expand, reduce, scalar, slice_, squeeze, unsqueeze
-from ..nn_helpers import float_compute, matmul, vector_norm
+from ..dtypes import float_compute
+from ..forms import expand, reduce, slice_, squeeze, unsqueeze
+from ..helpers import cast, scalar
+from ..nn_helpers import matmul, vector_norm
 from ..registration import op
 
 

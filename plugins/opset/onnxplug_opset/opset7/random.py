@@ -15,15 +15,16 @@ import math
 
 import torch
 
+from .. import forms
+from ..dtypes import float_compute
 from ..helpers import cast, onnx_type
-from ..nn_helpers import float_compute
 from ..registration import op
 
 ORT_LAST_RANDOM_OPSET = 21
 
 
 def _random_op(g, op_type: str, *inputs, **attrs):
-    if g.opset > ORT_LAST_RANDOM_OPSET:
+    if not forms.has_random_kernels(g, ORT_LAST_RANDOM_OPSET):
         raise NotImplementedError(f"onnxruntime implements {op_type} only up to opset "
                                   f"{ORT_LAST_RANDOM_OPSET}; export random ops with opset_version<="
                                   f"{ORT_LAST_RANDOM_OPSET}")

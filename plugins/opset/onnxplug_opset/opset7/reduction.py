@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reduce, reshape, squeeze
-from ..nn_helpers import axes_of, float_compute, propagate_nan, variance, vector_norm
+from ..dtypes import float_compute
+from ..forms import reduce, squeeze
+from ..helpers import cast, reshape
+from ..nn_helpers import axes_of, propagate_nan, variance, vector_norm
 from ..registration import op
 
 _REDUCE_INT_OK = {"ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"}

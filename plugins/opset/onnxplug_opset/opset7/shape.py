@@ -13,6 +13,7 @@ import onnx_ir as ir
 import torch
 
 from .. import complex_helpers as ch
+from .. import forms
 from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, shape_list, slice_,
                        split, squeeze, transpose, unsqueeze)
 from ..registration import op
@@ -119,7 +120,7 @@ def slice_tensor(g, x, dim=0, start=None, end=None, step=1):
     if start == 0 and isinstance(end, int) and step == 1 and end == g.shape(x)[dim]:
         return x
     size = g.shape(x)[dim]
-    if g.opset < 10 and step != 1 and isinstance(size, int) and isinstance(start, int) and isinstance(end, int):
+    if not forms.slice_takes_steps(g) and step != 1 and isinstance(size, int) and isinstance(start, int) and isinstance(end, int):
         # no steps in Slice before opset 10: gather the positions instead
         pos = torch.arange(size)[start:end:step]
         return g.op("Gather", x, g.constant(pos), axis_i=dim)
@@ -134,7 +135,7 @@ def select(g, x, dim, index):
     if isinstance(index, int) and index < 0 and isinstance(size, int):
         index += size  # Gather takes negative indices only from opset 11
     idx = g.constant(index, torch.int64) if isinstance(index, int) else cast(g, index, torch.int64)
-    if g.opset < 11 and not isinstance(index, int):
+    if not forms.gather_takes_negative(g) and not isinstance(index, int):
         from ..shape_helpers import normalize_index
 
         idx = normalize_index(g, idx, dim_size(g, x, dim))
@@ -227,7 +228,7 @@ def expand_as(g, x, other):
     static = g.static_shape(other)
     if static is not None and g.static_shape(x) == static:
         return x
-    if static is None and g.opset < 8:
+    if static is None and not forms.has_expand(g):
         raise NotImplementedError("expand_as to a dynamic shape needs Expand (opset 8)")
     return expand(g, x, list(static) if static is not None else g.op("Shape", other))
 
@@ -294,7 +295,7 @@ def flip_dim(g, x, d):
     n = g.shape(x)[d]
     if isinstance(n, int) and n <= 1:
         return x
-    if g.opset >= 10:
+    if forms.slice_takes_steps(g):
         out = g.op("Slice", x, g.constant([-1]), g.constant([-INT64_MAX]), g.constant([d]),
                    g.constant([-1]))
     elif isinstance(n, int):
@@ -440,22 +441,16 @@ def _pad_op(g, x, pad, mode, value=None):
     pads = onnx_pads(list(pad), rank)
     if not any(pads):
         return x
-    if g.opset < 11:
+    if not forms.pad_takes_ints(g) and dt not in _PAD2_TYPES:
         if not all(isinstance(p, int) for p in pads):
             raise NotImplementedError("dynamic pads need opset 11")
-        if dt in _PAD2_TYPES:
-            return g.op("Pad", x, pads_is=pads, mode_s=mode,
-                        value_f=float(value or 0) if mode == "constant" else None)
         return _pad_by_concat(g, x, pads, mode, value)
-    wide = _PAD_WIDER.get(dt)
-    if wide is not None and not (dt == torch.bool and g.opset >= 13):
+    wide = _PAD_WIDER.get(dt) if forms.pad_takes_ints(g) else None
+    if wide is not None and not (dt == torch.bool and forms.pad_takes_bool(g)):
         out = _pad_op(g, g.set_type(cast(g, x, wide), shape=g.shape(x)), pad, mode,
                       None if value is None else _pad_value(value, dt))
         return cast(g, out, dt)
-    from ..helpers import int_list
-
-    const = g.constant(value if value is not None else 0, dt) if mode == "constant" else None
-    return g.op("Pad", x, int_list(g, pads), const, mode_s=mode)
+    return forms.pad(g, x, pads, mode, value)
 
 
 # the types Pad-2 (opsets 2-10) takes; the others are composed below opset 11
@@ -546,9 +541,9 @@ def _filled_block(g, x, d, shape, value):
     dt = g.dtype(x)
     fill = _pad_value(value, dt)
     count = numel(shape)
-    if count is not None and (count <= SMALL or g.opset < 8):
+    if count is not None and (count <= SMALL or not forms.has_expand(g)):
         return g.constant(torch.full(shape, fill, dtype=dt))
-    if g.opset < 8:
+    if not forms.has_expand(g):
         raise NotImplementedError("constant padding beside a dynamic dim needs Expand (opset 8)")
     if count is not None:
         target = g.constant(shape, torch.int64)

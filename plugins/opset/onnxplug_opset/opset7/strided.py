@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reshape, slice_
+from ..forms import slice_
+from ..helpers import cast, reshape
 from ..registration import op
 from ..shape_helpers import owns_contiguous_storage
 

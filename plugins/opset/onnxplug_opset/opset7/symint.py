@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import forms
 from ..helpers import as_value, cast, dtype
 from ..registration import op
 
@@ -73,7 +74,7 @@ def _extremum(g, onnx_op, a, b):
     max(a, b) = (a + b + |a - b|) / 2 and min(a, b) = (a + b - |a - b|) / 2 (the sum is even)."""
     dt = _sym_dtype(g, a, b)
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
-    if dt != torch.int64 or g.opset >= 12:
+    if dt != torch.int64 or forms.minmax_take_ints(g):
         return g.op(onnx_op, a_v, b_v)
     spread = g.op("Abs", g.op("Sub", a_v, b_v))
     total = g.op("Add" if onnx_op == "Max" else "Sub", g.op("Add", a_v, b_v), spread)
@@ -118,7 +119,7 @@ def sym_numel(g, x):
 def _compare(g, onnx_op, a, b, negate=False):
     dt = _sym_dtype(g, a, b)
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
-    if dt == torch.int64 and g.opset < 9 and onnx_op in ("Less", "Greater"):
+    if dt == torch.int64 and not forms.less_takes_ints(g) and onnx_op in ("Less", "Greater"):
         a_v, b_v = cast(g, a_v, torch.float32), cast(g, b_v, torch.float32)
     y = g.op(onnx_op, a_v, b_v)
     return g.op("Not", y) if negate else y

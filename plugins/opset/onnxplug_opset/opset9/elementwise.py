@@ -33,11 +33,11 @@ def sign(g, x):
     return cast(g, y, dt)
 
 
-sinh = eh.unary_conversion("sinh", "Sinh", __name__)
-cosh = eh.unary_conversion("cosh", "Cosh", __name__)
-asinh = eh.unary_conversion("asinh", "Asinh", __name__)
-acosh = eh.unary_conversion("acosh", "Acosh", __name__)
-atanh = eh.unary_conversion("atanh", "Atanh", __name__)
+sinh = op("aten::sinh")(eh.unary_float("Sinh", __name__))
+cosh = op("aten::cosh")(eh.unary_float("Cosh", __name__))
+asinh = op("aten::asinh")(eh.unary_float("Asinh", __name__))
+acosh = op("aten::acosh")(eh.unary_float("Acosh", __name__))
+atanh = op("aten::atanh")(eh.unary_float("Atanh", __name__))
 
 
 @op("aten::sinc")

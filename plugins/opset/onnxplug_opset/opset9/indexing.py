@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, norm_dim, reduce, reshape, slice_, transpose, unsqueeze
+from .. import forms
+from ..forms import reduce, slice_, unsqueeze
+from ..helpers import cast, norm_dim, reshape, transpose
 from ..registration import op
 from ..shape_helpers import equal
 
@@ -21,8 +23,7 @@ def nonzero(g, x):
     if g.rank(x) == 0:
         nz = g.op("NonZero", reshape(g, x, [1]))  # (1, count)
         rows = g.op("Transpose", nz, perm_is=[1, 0])  # (count, 1)
-        return g.op("Slice", rows, g.constant([0]), g.constant([0]), g.constant([1])) \
-            if g.opset >= 10 else g.op("Slice", rows, starts_is=[0], ends_is=[0], axes_is=[1])
+        return slice_(g, rows, [0], [0], [1])
     nz = g.op("NonZero", x)
     return g.op("Transpose", nz, perm_is=[1, 0])
 
@@ -165,7 +166,7 @@ def _common(g, a, b):
 def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=None):
     if sorter is not None:
         shape = g.shape(seq)
-        if g.opset >= 11:
+        if forms.has_gather_elements(g):
             seq = g.op("GatherElements", seq, sorter, axis_i=-1)
         else:
             from ..opset7.indexing import gather

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, onnx_type, reduce, unsqueeze
+from ..forms import reduce, unsqueeze
+from ..helpers import cast, onnx_type
 from ..registration import op
 from ..shape_helpers import arange
 

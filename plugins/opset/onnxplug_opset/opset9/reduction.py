@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..helpers import cast, reduce, scalar
+from .. import forms
+from ..forms import reduce
+from ..helpers import cast, scalar
 from ..nn_helpers import axes_of
 from ..registration import op
 
@@ -59,9 +61,7 @@ def histc(g, x, bins=100, min=0, max=0):
     if min == max:
         lo = reduce(g, "ReduceMin", flat, [0], False)
         hi = reduce(g, "ReduceMax", flat, [0], False)
-        same = g.op("Equal", lo, hi) if g.opset >= 11 else g.op(
-            "Not", g.op("Or", g.op("Less", lo, hi),
-                        g.op("Greater", lo, hi)))
+        same = forms.float_equal(g, lo, hi)
         one = scalar(g, 1.0, dt)
         lo = g.op("Where", same, g.op("Sub", lo, one), lo)
         hi = g.op("Where", same, g.op("Add", hi, one), hi)
@@ -71,12 +71,12 @@ def histc(g, x, bins=100, min=0, max=0):
                   scalar(g, float(bins), dt))
     idx = cast(g, g.op("Floor", scaled), torch.int64)
     top = g.op("Equal", cast(g, flat, torch.float64), cast(g, hi, torch.float64)) \
-        if g.opset >= 11 else g.op("Not", g.op("Less", flat, hi))
+        if forms.equal_takes_floats(g) else g.op("Not", g.op("Less", flat, hi))
     idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx)
     inside = g.op("And", g.op("Not", g.op("Less", flat, lo)),
                   g.op("Not", g.op("Greater", flat, hi)))
     idx = g.op("Where", inside, idx, g.constant(-1, torch.int64))
-    onehot = g.op("Equal", g.op("Unsqueeze", idx, axes_is=[1]) if g.opset < 13 else
+    onehot = g.op("Equal", g.op("Unsqueeze", idx, axes_is=[1]) if not forms.axes_as_input(g, "Unsqueeze") else
                   g.op("Unsqueeze", idx, g.constant([1])),
                   g.constant(torch.arange(bins)))
     counts = reduce(g, "ReduceSum", cast(g, onehot, torch.float32), [0], False)
