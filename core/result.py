@@ -42,7 +42,11 @@ class ExportResult:
       others failed;
     * ``axis_ranges``: for each named dynamic axis, what torch.export inferred about it
       (``{"seq": "2 .. 64", "batch": ">= 2", "len": "= 8*k, k >= 1"}``), also stored in the
-      model's metadata as JSON under ``onnxplug.dynamic_axes``.
+      model's metadata as JSON under ``onnxplug.dynamic_axes``;
+    * ``state_outputs``: names of the graph outputs that are not the model's own but the new
+      state of its buffers, after the model's outputs (a ``TrainingMode.TRAINING`` BatchNorm's
+      ``<buffer>.updated`` running mean and variance); also in the model's metadata as JSON
+      under ``onnxplug.state_outputs``. Compare only the outputs before them with eager PyTorch.
     """
 
     ir_model: ir.Model
@@ -56,6 +60,13 @@ class ExportResult:
     axis_ranges: dict[str, str] = field(default_factory=dict)
     external_data: bool = False  # saved (or to be saved) with external data
     capture: CaptureReport | None = None
+    state_outputs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.state_outputs:
+            from .verify import state_output_names
+
+            self.state_outputs = state_output_names(self.ir_model)
 
     @property
     def proto(self) -> onnx.ModelProto | None:

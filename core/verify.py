@@ -6,8 +6,9 @@ there is one way to feed inputs and one comparison.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,29 @@ def flat_tensors(value: Any) -> list[Any]:
     """Tensors (and numbers) of a nested output structure, in order; None dropped."""
     leaves = pytree.tree_leaves(value)
     return [x for x in leaves if isinstance(x, (torch.Tensor, int, float, bool))]
+
+
+def state_output_names(model: Any) -> list[str]:
+    """The names of ``model``'s state outputs (``onnx_ir.Model`` or ``ModelProto``): graph
+    outputs after the model's own that carry the new state of buffers (a training-mode
+    BatchNorm's updated running statistics), as recorded under ``onnxplug.state_outputs``."""
+    import json
+
+    from .lowering import STATE_OUTPUTS_KEY
+
+    props = getattr(model, "metadata_props", None)
+    if props is None:
+        return []
+    if isinstance(props, Mapping):
+        raw = props.get(STATE_OUTPUTS_KEY)
+    else:  # a ModelProto's repeated StringStringEntryProto
+        raw = next((p.value for p in props if p.key == STATE_OUTPUTS_KEY), None)
+    return list(json.loads(raw)) if raw else []
+
+
+def own_outputs(actual: Sequence[Any], n_state: int) -> list[Any]:
+    """``actual`` without its last ``n_state`` (state) outputs: what eager PyTorch returns."""
+    return list(actual[:len(actual) - n_state] if n_state else actual)
 
 
 def run_onnxruntime(model: Any, inputs: Sequence[Any]) -> list[np.ndarray]:
@@ -93,13 +117,29 @@ def compare(expected: Sequence[Any], actual: Sequence[np.ndarray], rtol: float =
 
 
 def eager_outputs(model: Any, args: tuple, kwargs: dict) -> list:
-    """The model's outputs, flattened. It runs on a copy of the inputs: a decoder updates its
-    cache in place, and the caller's inputs must stay those the graph is fed."""
+    """The model's outputs, flattened. It runs on a copy of the inputs (a decoder updates its
+    cache in place, and the caller's inputs must stay those the graph is fed), and the model's
+    buffers are restored afterwards (a train-mode BatchNorm updates its running statistics)."""
     if isinstance(model, torch.export.ExportedProgram):
         model = model.module()
     args, kwargs = copy.deepcopy((args, kwargs))
-    with torch.no_grad():
+    with torch.no_grad(), _buffers_restored(model):
         return flat_tensors(model(*args, **kwargs))
+
+
+@contextlib.contextmanager
+def _buffers_restored(model: Any):
+    """Put the module's buffers back afterwards: a train-mode run updates BatchNorm's running
+    statistics in place, and verifying must not change the user's model."""
+    if not isinstance(model, torch.nn.Module):
+        yield
+        return
+    saved = [(b, b.clone()) for b in model.buffers()]
+    try:
+        yield
+    finally:
+        for b, old in saved:
+            b.copy_(old)
 
 
 def verify_export(model: Any, args: tuple, kwargs: dict, proto: Any, ir_model: Any,
@@ -113,19 +153,21 @@ def verify_export(model: Any, args: tuple, kwargs: dict, proto: Any, ir_model: A
         sess = ort_session(proto if proto is not None else ir_model)
     except Exception as exc:
         raise VerificationError(f"onnxruntime could not load the exported model: {exc}") from exc
-    names = [v.name for v in ir_model.graph.outputs]
-    _verify_at(sess, model, args, kwargs, options, names, "")
+    n_state = len(state_output_names(ir_model))
+    names = own_outputs([v.name for v in ir_model.graph.outputs], n_state)
+    _verify_at(sess, model, args, kwargs, options, names, "", n_state)
     axes = dynamic_leaf_axes(model, args, kwargs, options)
     if ep is None or not any(axes):
         return
     sizes = second_sizes(ep, args, kwargs, axes)
     args2, kwargs2 = resized_inputs(args, kwargs, sizes)
     where = ", ".join(dict.fromkeys(label for _, label in sizes.values()))
-    _verify_at(sess, model, args2, kwargs2, options, names, f" at the second size ({where})")
+    _verify_at(sess, model, args2, kwargs2, options, names, f" at the second size ({where})",
+               n_state)
 
 
 def _verify_at(sess: Any, model: Any, args: tuple, kwargs: dict, options: Any,
-               names: list[str], where: str) -> None:
+               names: list[str], where: str, n_state: int = 0) -> None:
     expected = eager_outputs(model, args, kwargs)
     inputs: list[Any] = [x for x in flat_tensors((args, kwargs)) if isinstance(x, torch.Tensor)]
     if not options.export_params and isinstance(model, torch.nn.Module):
@@ -136,6 +178,6 @@ def _verify_at(sess: Any, model: Any, args: tuple, kwargs: dict, options: Any,
         raise VerificationError(f"onnxruntime could not run the exported model{where}: {exc}\n"
                                 "A size fixed inside the graph is the usual cause.") from exc
     try:
-        compare(expected, actual, names=names)
+        compare(expected, own_outputs(actual, n_state), names=names)
     except VerificationError as exc:
         raise VerificationError(f"{exc}{where}") from None

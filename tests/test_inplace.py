@@ -35,9 +35,25 @@ def test_indexed_assignment():
     assert "functionalize" not in " ".join(r.warnings)
 
 
-def test_buffer_update_in_training_is_not_exported():
-    m = torch.nn.BatchNorm1d(3).train()
-    x = torch.randn(4, 3)
-    from onnxplug import TrainingMode
+def test_buffer_update_in_training_is_a_state_output():
+    """A training-mode BatchNorm's in-place running-statistics update becomes graph outputs
+    after the model's own (the reference's BatchNormalization form); the mean is eager's."""
+    import copy
 
-    export_and_compare(m, (x,), training=TrainingMode.TRAINING)
+    import numpy as np
+
+    from onnxplug import TrainingMode
+    from onnxplug.verify import run_onnxruntime
+
+    m = torch.nn.BatchNorm1d(3).train()
+    x = torch.randn(4, 3) * 2 + 1
+    eager = copy.deepcopy(m)
+    r = export_and_compare(m, (x,), training=TrainingMode.TRAINING)
+    assert r.state_outputs == ["running_mean.updated", "running_var.updated"]
+    y, new_mean, new_var = run_onnxruntime(r.model, [x])
+    with torch.no_grad():
+        np.testing.assert_allclose(y, eager(x).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(new_mean, eager.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+    # ONNX updates the variance with the batch's biased variance (PyTorch: the unbiased one)
+    biased = x.var(dim=0, unbiased=False)
+    np.testing.assert_allclose(new_var, (0.9 * torch.ones(3) + 0.1 * biased).numpy(), rtol=1e-5)

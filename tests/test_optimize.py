@@ -136,7 +136,10 @@ def test_training_mode_keeps_the_batch_statistics():
     torch.manual_seed(0)
     model = seeded(ConvBN()).train()
     r = export_and_compare(model, (torch.randn(2, 3, 8, 8),), atol=ATOL, training=TrainingMode.TRAINING)
-    assert count(r, "Conv") == 3 and count(r, "ReduceSum") == 6  # mean and variance per BatchNorm
+    # not folded into the Conv: one training-mode BatchNormalization per BatchNorm, each with
+    # its two updated running statistics as graph outputs
+    assert count(r, "Conv") == 3 and count(r, "BatchNormalization") == 3
+    assert len(r.state_outputs) == 6 and len(r.model.graph.output) == 1 + 6
 
 
 def test_folding_does_not_mutate_shared_weights():

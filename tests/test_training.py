@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import onnx
 import torch
 from torch import nn
 
@@ -22,6 +23,14 @@ def ops(result):
     return [n.op_type for n in result.model.graph.node]
 
 
+def training_batch_norm(result):
+    """The one ``BatchNormalization(training_mode=1)`` node (the reference's form, opset 14+)."""
+    (node,) = [n for n in result.model.graph.node if n.op_type == "BatchNormalization"]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    assert attrs.get("training_mode") == 1 and len(node.output) == 3
+    return node
+
+
 def test_eval_uses_running_stats_and_drops_dropout():
     m = nn.Sequential(bn_model(), nn.Dropout(0.5)).train()
     x = torch.randn(2, 3, 8, 8)
@@ -36,6 +45,10 @@ def test_training_uses_batch_statistics():
     m = bn_model().eval()
     x = torch.randn(4, 3, 8, 8)
     result = export_and_compare(m, (x,), training=TrainingMode.TRAINING)
+    training_batch_norm(result)
+    # the updated running statistics follow the model's output (export_and_compare skips them)
+    assert result.state_outputs == ["1.running_mean.updated", "1.running_var.updated"]
+    assert [o.name for o in result.model.graph.output][1:] == result.state_outputs
     out = onnxplug.verify.run_onnxruntime(result.model, [x])[0]
     with torch.no_grad():
         eval_out = bn_model().eval()(x)
@@ -69,8 +82,9 @@ def test_preserve_follows_the_model():
     x = torch.randn(4, 3, 8, 8)
     m = bn_model().train()
     result = export_and_compare(m, (x,), training=TrainingMode.PRESERVE)
-    assert "BatchNormalization" not in ops(result)  # training-mode statistics, composed
-    assert m.training
+    training_batch_norm(result)  # a module in train mode: batch statistics, reference's form
+    assert len(result.state_outputs) == 2 and m.training
     m.eval()
     result = export_and_compare(m, (x,), training=TrainingMode.PRESERVE)
     assert not {"ReduceMean", "ReduceSum"} & set(ops(result))  # running statistics
+    assert result.state_outputs == [] and len(result.model.graph.output) == 1

@@ -1,8 +1,8 @@
 """TrainingMode.TRAINING numerics for BatchNorm and Dropout at opsets 9, 14, 15 and 17.
 
-BatchNorm in the reference exporter's forms (``training_forms``: the five-output node before
-opset 14, ``training_mode=1`` from 14) with the updated running statistics as graph outputs,
-run in onnxruntime against eager PyTorch in train mode. Dropout is random: p=0 and p=1 are
+BatchNorm in the reference exporter's forms (the default: the five-output node before opset 14,
+``training_mode=1`` from 14) with the updated running statistics as graph outputs
+(``ExportResult.state_outputs``), run in onnxruntime against eager PyTorch in train mode. Dropout is random: p=0 and p=1 are
 compared exactly, other p by the fraction of zeros and the survivors' scaling.
 """
 
@@ -44,8 +44,7 @@ MODELS = {
 
 
 def export_training(model, x, opset, **kwargs):
-    r = onnxplug.export(model, (x,), training=TrainingMode.TRAINING, opset_version=opset,
-                        custom_symbolics=training_forms(opset), **kwargs)
+    r = onnxplug.export(model, (x,), training=TrainingMode.TRAINING, opset_version=opset, **kwargs)
     onnx.checker.check_model(r.model, full_check=True)
     return r
 
@@ -76,6 +75,7 @@ def test_batch_norm_reference_form_matches_training_pytorch(name, opset):
     prefix = "1." if name == "conv-bn2d" else ""
     assert [o.name for o in r.model.graph.output][1:] == [f"{prefix}running_mean.updated",
                                                            f"{prefix}running_var.updated"]
+    assert r.state_outputs == [o.name for o in r.model.graph.output][1:]
 
     y, new_mean, new_var = run_onnxruntime(r.model, [x])
     with torch.no_grad():
@@ -90,6 +90,30 @@ def test_batch_norm_reference_form_matches_training_pytorch(name, opset):
     np.testing.assert_allclose(new_var, ((1 - MOMENTUM) * old_var + MOMENTUM * biased).numpy(),
                                rtol=1e-4, atol=1e-6)
     assert not torch.equal(bn.running_mean, old_mean)  # eager did update its buffer
+
+
+@pytest.mark.parametrize("opset", [9, 17])
+def test_verify_compares_the_model_outputs_and_leaves_the_buffers(opset):
+    """verify=True runs eager in train mode on the model itself: it compares only the model's
+    output (not the state outputs) and puts the running statistics back afterwards."""
+    make, shape = MODELS["conv-bn2d"]
+    model, x = make().eval(), torch.randn(*shape)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    r = export_training(model, x, opset, verify=True)
+    assert len(r.state_outputs) == 2 and not model.training
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize("opset", [9, 14])
+def test_training_forms_alias_changes_nothing(opset):
+    make, shape = MODELS["bn1d-3d-input"]
+    x = torch.randn(*shape)
+    plain = export_training(make(), x, opset)
+    alias = export_training(make(), x, opset, custom_symbolics=training_forms(opset))
+    assert [n.op_type for n in plain.model.graph.node] == [n.op_type for n in alias.model.graph.node]
+    for a, b in zip(run_onnxruntime(plain.model, [x]), run_onnxruntime(alias.model, [x])):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("opset", [14, 15, 17])
@@ -119,7 +143,7 @@ def test_without_running_statistics_the_composition_stays(opset):
 def test_eval_export_keeps_one_inference_node(opset):
     make, shape = MODELS["bn1d-3d-input"]
     model, x = make().train(), torch.randn(*shape)
-    r = onnxplug.export(model, (x,), opset_version=opset, custom_symbolics=training_forms(opset))
+    r = onnxplug.export(model, (x,), opset_version=opset)
     onnx.checker.check_model(r.model, full_check=True)
     (node,) = [n for n in r.model.graph.node if n.op_type == "BatchNormalization"]
     assert len(node.output) == 1 and len(r.model.graph.output) == 1

@@ -10,7 +10,7 @@ import torch
 
 from ..capture import split_args
 from ..opsets import DEFAULT_OPSET, NEWEST_OPSET
-from ..verify import compare, flat_tensors, run_onnxruntime
+from ..verify import compare, flat_tensors, own_outputs, run_onnxruntime
 
 __all__ = ["DEFAULT_OPSET", "NEWEST_OPSET", "assert_matches", "export_and_compare",
            "export_and_run", "input_tensors", "load_checked"]
@@ -33,7 +33,9 @@ def export_and_run(model: Any, args: Any, *, opset: int = DEFAULT_OPSET, kwargs:
                    run_inputs: Any = None, **export_kwargs: Any):
     """Export ``model`` (checked by onnx.checker) and run it in onnxruntime.
 
-    Returns ``(result, outputs)``. ``run_inputs`` (a tuple like ``args``) runs the model on other
+    Returns ``(result, outputs)``: every graph output, the state outputs
+    (``result.state_outputs``, e.g. a training-mode BatchNorm's updated running statistics)
+    included, last. ``run_inputs`` (a tuple like ``args``) runs the model on other
     inputs than the example ones, e.g. to test dynamic axes at another size.
     """
     from ..export import export
@@ -62,6 +64,7 @@ def export_and_compare(model: Any, args: Any, *, opset: int = DEFAULT_OPSET, kwa
 
     The eager reference runs on a deep copy of the model in the mode the export used, so the
     comparison is fair for training-mode exports and the caller's model is left untouched.
+    Only the model's own outputs are compared: ``result.state_outputs`` are not eager outputs.
     """
     reference = copy.deepcopy(model) if isinstance(model, torch.nn.Module) else model
     result, outputs = export_and_run(model, args, opset=opset, kwargs=kwargs, run_inputs=run_inputs,
@@ -74,6 +77,7 @@ def export_and_compare(model: Any, args: Any, *, opset: int = DEFAULT_OPSET, kwa
             reference.eval()
         elif mode == TrainingMode.TRAINING:
             reference.train()
-    assert_matches(reference, run_inputs if run_inputs is not None else args, outputs,
+    assert_matches(reference, run_inputs if run_inputs is not None else args,
+                   own_outputs(outputs, len(result.state_outputs)),
                    kwargs=kwargs, rtol=rtol, atol=atol)
     return result

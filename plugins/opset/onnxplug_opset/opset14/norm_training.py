@@ -4,8 +4,8 @@ Opset 14 made training an attribute: the node has three outputs, Y and the updat
 and variance, the reference exporter's form from this opset on. Which calls get it, and how the
 updated statistics become graph outputs, is as at opsets 9-13 (``opset9.norm_training``).
 
-Not registered by default yet: :func:`training_forms` gives the ``custom_symbolics`` that turn
-the reference's forms on for one export.
+The default conversion of ``aten::batch_norm`` from opset 14. :func:`training_forms` is kept
+as an alias for exports written when this form was opt-in.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from collections.abc import Callable
 
 from ..opset7 import norm as norm7
 from ..opset9 import norm_training as before14
+from ..registration import op
 
 OUTPUTS = 3  # Y, running mean, running var
 
 
+@op("aten::batch_norm")
 def batch_norm(g, x, weight, bias, running_mean, running_var, training, momentum, eps,
                cudnn_enabled=True):
     """``BatchNormalization(training_mode=1)`` with its running-statistics outputs."""
@@ -32,8 +34,10 @@ def batch_norm(g, x, weight, bias, running_mean, running_var, training, momentum
 
 
 def training_forms(opset: int) -> dict[str, Callable]:
-    """``custom_symbolics`` exporting training-mode BatchNorm in the reference's form at
-    ``opset`` (9 or later; before 9 the composition stays)::
+    """``custom_symbolics`` naming the reference's training-mode BatchNorm form at ``opset``
+    (9 or later; before 9 the composition stays).
+
+    Kept as an alias: these forms are now the default, so passing this changes nothing::
 
         onnxplug.export(model, args, training=TrainingMode.TRAINING, opset_version=17,
                         custom_symbolics=training_forms(17))

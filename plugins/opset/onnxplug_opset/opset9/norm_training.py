@@ -12,9 +12,8 @@ batch statistics only when they are used, and they are the state a training step
 ONNX defines it, the running variance is updated with the batch's biased variance (PyTorch uses
 the unbiased one); Y and the running mean match PyTorch.
 
-Not registered by default yet (the module's functions carry no ``@op``): pass
-:func:`onnxplug_opset.opset14.norm_training.training_forms` as ``custom_symbolics``. See
-docs/usage.md, "Training mode".
+This is the default conversion of ``aten::batch_norm`` from opset 9 to 13 (opset 14's module
+takes over from 14). Users are told about the extra outputs in docs/usage.md, "Training mode".
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from onnxplug.lowering import STATE_OUTPUT
 
 from ..helpers import reshape, unsqueeze
 from ..opset7 import norm as norm7
+from ..registration import op
 
 TRAINING_DTYPES = (torch.float32, torch.float64)  # onnxruntime's training-mode kernels
 OUTPUTS_BEFORE_14 = 5  # Y, running mean, running var, saved mean, saved var
@@ -63,6 +63,7 @@ def state_outputs(g, x, running_mean, running_var, new_mean, new_var):
         new.meta[STATE_OUTPUT] = f"{old.name or 'running_stat'}.updated"
 
 
+@op("aten::batch_norm")
 def batch_norm(g, x, weight, bias, running_mean, running_var, training, momentum, eps,
                cudnn_enabled=True):
     """The five-output ``BatchNormalization`` (training mode at opsets 9-13)."""
