@@ -10,6 +10,7 @@ would fold away, and parameters stay zero-copy torch tensors until the model is 
 from __future__ import annotations
 
 import inspect
+import json
 import operator
 import os
 import re
@@ -43,6 +44,9 @@ NO_FOLD = "__onnxplug_no_fold__"
 # ``name``, after the model's own outputs. (onnxruntime computes such a node's statistics only
 # when they are used.)
 STATE_OUTPUT = "onnxplug.state_output"
+# The model's metadata key listing those outputs' names (JSON), so verify and the test helpers
+# compare only the model's own outputs with eager PyTorch (``ExportResult.state_outputs``).
+STATE_OUTPUTS_KEY = "onnxplug.state_outputs"
 _LIBRARY_DIRS = (torch.__file__.rsplit("/", 1)[0], __file__.rsplit("/", 1)[0] + "/")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
@@ -426,8 +430,12 @@ class Lowerer:
         for domain in self.g.domains:
             self.graph.opset_imports[domain] = opts.custom_opsets.get(
                 domain, self.opset_versions.get(domain, 1))
-        return ir.Model(self.graph, ir_version=_ir_version(opts.opset_version),
-                        producer_name="onnxplug", producer_version=_version())
+        model = ir.Model(self.graph, ir_version=_ir_version(opts.opset_version),
+                         producer_name="onnxplug", producer_version=_version())
+        state = [v.name for v in self.graph.outputs[self.n_outputs:]]
+        if state:
+            model.metadata_props[STATE_OUTPUTS_KEY] = json.dumps(state)
+        return model
 
     def _lower(self, node: torch.fx.Node) -> None:
         """Convert one call: fold it, find its conversion, or record why it has none."""
