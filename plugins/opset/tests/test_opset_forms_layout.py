@@ -16,8 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import onnxplug_opset
+from onnxplug.errors import UnsupportedOperatorError
 
 PACKAGE = Path(onnxplug_opset.__file__).parent
 ROOT = PACKAGE.parents[2]  # the checkout: ``--where`` prints paths relative to it
@@ -147,3 +149,30 @@ def test_where_names_factory_made_unary_conversions():
     row = _row(_where("aten::sinh"), 11)
     statement = _statement_at(row.split()[-1])
     assert '"aten::sinh"' in statement, statement
+
+
+class BitwiseNot(torch.nn.Module):
+    def forward(self, i, u, b):
+        return ~i, ~u, ~b, i & 6, b ^ b.logical_not()
+
+
+@pytest.mark.parametrize("opset", [7, 17, 18])
+def test_a_change_at_18_is_a_registration_there(check, opset):
+    """``bitwise_not`` and friends: composed (integers) or logical (bools) through opset 17 in
+    ``opset7.comparison``, the Bitwise ops from the ``opset18`` registrations; eager matches."""
+    args = (torch.tensor([-8, -3, 0, 5, 2**40]), torch.tensor([0, 1, 200, 255], dtype=torch.uint8),
+            torch.tensor([True, False, True]))
+    if opset < 18:  # an integer bitwise_and has no form before 18: it declines
+        with pytest.raises(UnsupportedOperatorError, match="BitwiseAnd on integer tensors needs opset 18"):
+            check(BitwiseNot(), args, opset=opset)
+        result = check(BitwiseNotOnly(), args, opset=opset)
+        assert not any(n.op_type.startswith("Bitwise") for n in result.model.graph.node)
+        return
+    result = check(BitwiseNot(), args, opset=opset)
+    ops = {n.op_type for n in result.model.graph.node}
+    assert {"BitwiseNot", "BitwiseAnd"} <= ops, ops
+
+
+class BitwiseNotOnly(torch.nn.Module):
+    def forward(self, i, u, b):
+        return ~i, ~u, ~b, b ^ b.logical_not()
