@@ -166,16 +166,34 @@ def test_dropout_p0_is_exact(opset):
     np.testing.assert_array_equal(y, x.numpy())
 
 
-@pytest.mark.parametrize("opset", [
-    9, *(pytest.param(o, marks=pytest.mark.xfail(strict=True, reason=(
-        "Dropout(ratio=1) from opset 12 is refused by onnxruntime (ratio must be < 1); "
-        "opset12/dropout.py should emit x * 0 for p == 1"))) for o in (14, 15, 17))])
+@pytest.mark.parametrize("opset", OPSETS)
 def test_dropout_p1_is_all_zeros(opset):
     x = torch.randn(64, 32)
+    if opset >= 12:  # x * 0: NaN and infinities give NaN, as in PyTorch (before 12 PyTorch's
+        # decomposition, zeros_like, is exported: zeros there)
+        x[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
     _, y = dropout_run(1.0, opset, x)
     with torch.no_grad():
         expected = nn.Dropout(1.0).train()(x)
     np.testing.assert_array_equal(y, expected.numpy())
+
+
+@pytest.mark.parametrize("opset", [12, 17])
+def test_native_dropout_p1_gives_an_all_false_mask(opset):
+    x = torch.randn(8, 5)
+    x[0, 0] = float("inf")
+
+    def fn(t):
+        y, mask = torch.native_dropout(t, 1.0, True)
+        return y, mask
+
+    r = onnxplug.export(fn, (x,), opset_version=opset)
+    onnx.checker.check_model(r.model, full_check=True)
+    assert "Dropout" not in {n.op_type for n in r.model.graph.node}
+    y, mask = run_onnxruntime(r.model, [x])
+    expected_y, expected_mask = fn(x)
+    np.testing.assert_array_equal(y, expected_y.numpy())
+    np.testing.assert_array_equal(mask, expected_mask.numpy())
 
 
 @pytest.mark.parametrize("opset", OPSETS)

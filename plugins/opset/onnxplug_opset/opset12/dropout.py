@@ -1,4 +1,9 @@
-"""Opset 12: Dropout's training_mode input."""
+"""Opset 12: Dropout's training_mode input.
+
+``p == 1`` in training mode drops everything, but onnxruntime refuses a ``ratio`` of 1 ("ratio
+must be in the range [0, 1)"): it is ``x * 0`` with an all-false mask instead, as PyTorch
+computes it (NaN and infinities become NaN there too).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,19 @@ from ..registration import op
 
 def _dropout(g, x, p):
     dt = g.dtype(x)
+    if float(p) >= 1.0:
+        return _drop_everything(g, x)
     y, mask = g.op("Dropout", x, scalar(g, float(p), dt), g.constant(True), outputs=2)
     g.set_type(y, dtype=dt)
+    g.set_type(mask, dtype=torch.bool)
+    return y, mask
+
+
+def _drop_everything(g, x):
+    """``(x * 0, all-false mask)``: Dropout with p == 1 (a NaN or infinity gives NaN, as in
+    PyTorch)."""
+    y = g.op("Mul", x, scalar(g, 0.0, g.dtype(x)))
+    mask = g.op("Not", all_true_mask(g, x))
     g.set_type(mask, dtype=torch.bool)
     return y, mask
 
