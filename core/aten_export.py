@@ -93,16 +93,25 @@ def encode_call(g: Any, op: torch._ops.OpOverload, args: tuple, kwargs: dict):
     return inputs, attrs
 
 
-def _emit(g: Any, op_type: str, inputs: list, attrs: dict) -> Any:
+def _returns_one_list(op: torch._ops.OpOverload) -> bool:
+    """Whether ``op`` returns one ``Tensor[]`` (a kept autograd Function does)."""
+    returns = op._schema.returns
+    return len(returns) == 1 and isinstance(returns[0].type, torch.ListType)
+
+
+def _emit(g: Any, op: torch._ops.OpOverload, op_type: str, inputs: list, attrs: dict) -> Any:
+    """One node with as many outputs as the op returns; a one-element list result gets a
+    1-tuple back (the lowering indexes it like any sequence)."""
     outputs = g.out_count() or 1
-    return g.op(op_type, *inputs, outputs=outputs, **attrs)
+    result = g.op(op_type, *inputs, outputs=outputs, **attrs)
+    return (result,) if outputs == 1 and _returns_one_list(op) else result
 
 
 def aten_node(op: torch._ops.OpOverload) -> Callable:
     """The conversion of ``op`` to one ``org.pytorch.aten::ATen`` node."""
     def convert(g: Any, *args: Any, **kwargs: Any) -> Any:
         inputs, attrs = encode_call(g, op, args, kwargs)
-        return _emit(g, f"{ATEN_DOMAIN}::ATen", inputs, {
+        return _emit(g, op, f"{ATEN_DOMAIN}::ATen", inputs, {
             "operator_s": op._schema.name.split("::", 1)[1],
             "overload_name_s": op._schema.overload_name, **attrs})
     convert.__qualname__ = f"aten_node[{op}]"
@@ -115,7 +124,7 @@ def unconverted_node(op: torch._ops.OpOverload) -> Callable:
 
     def convert(g: Any, *args: Any, **kwargs: Any) -> Any:
         inputs, attrs = encode_call(g, op, args, kwargs)
-        return _emit(g, f"{domain}::{name}", inputs,
+        return _emit(g, op, f"{domain}::{name}", inputs,
                      {"overload_name_s": op._schema.overload_name, **attrs})
     convert.__qualname__ = f"unconverted_node[{op}]"
     return convert

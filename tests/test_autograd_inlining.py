@@ -249,6 +249,43 @@ def test_fallthrough_emits_the_function_in_its_custom_domain():
     assert {o.domain: o.version for o in r.model.opset_import}[NAMESPACE] == 1
 
 
+def test_fallthrough_keeps_a_one_output_function_as_one_node():
+    """A one-output Function is kept as an op returning a one-element list (``Tensor[]``): the
+    custom node's one output is that list's element."""
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            return ClampedExp.apply(x) + 1
+
+    x = torch.randn(2, 3)
+    r = onnxplug.export(Model(), (x,), autograd_inlining=False,
+                        operator_export_type=onnxplug.OperatorExportTypes.ONNX_FALLTHROUGH)
+    onnx.checker.check_model(r.model, full_check=True)
+    (kept,) = [n for n in r.model.graph.node if n.domain == NAMESPACE]
+    assert kept.op_type == "function" and len(kept.output) == 1
+    (add,) = [n for n in r.model.graph.node if n.op_type == "Add"]
+    assert add.input[0] == kept.output[0]
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in kept.attribute}
+    assert attrs["overload_name"].decode() == function_key(ClampedExp).rsplit(".", 1)[1]
+    # onnxruntime cannot run the custom node: give it the Function's meaning and run the model
+    func = onnx.helper.make_function(
+        NAMESPACE, "function", ["x"], ["y"],
+        [onnx.helper.make_node("Constant", [], ["m"], value_float=3.0),
+         onnx.helper.make_node("Min", ["x", "m"], ["c"]),
+         onnx.helper.make_node("Exp", ["c"], ["y"])],
+        [onnx.helper.make_opsetid("", r.model.opset_import[0].version)])
+    model = onnx.ModelProto()
+    model.CopyFrom(r.model)
+    for n in model.graph.node:
+        if n.domain == NAMESPACE:
+            del n.attribute[:]
+    model.functions.append(func)
+    from onnxplug.verify import run_onnxruntime
+
+    (y,) = run_onnxruntime(model, [x])
+    torch.testing.assert_close(torch.from_numpy(y), Model()(x))
+
+
 def test_strict_fallback_inlines_with_a_warning():
     class OnlyStrict(torch.nn.Module):
         """Non-strict torch.export fails here; strict (TorchDynamo) takes the other branch."""
