@@ -351,12 +351,14 @@ class GraphContext:
                 return cached
         if self.opset < 9 and tensor.dtype not in (ir.DataType.FLOAT, ir.DataType.DOUBLE, ir.DataType.FLOAT16):
             # Constant holds only float tensors before opset 9: other dtypes become initializers
-            name = f"_const_{len(self.graph.initializers)}"
-            while name in self.graph.initializers:
+            # (of the main graph: there they are also graph inputs, as IR version 3 wants)
+            root = self._lowerer.graph if self._lowerer is not None else self.graph
+            name = f"_const_{len(root.initializers)}"
+            while name in root.initializers:
                 name += "_"
             out = ir.Value(name=name, const_value=tensor, type=ir.TensorType(tensor.dtype),
                            shape=ir.Shape(tensor.shape))
-            self.graph.register_initializer(out)
+            root.register_initializer(out)
             if key is not None:
                 self._constants[key] = out
             return out

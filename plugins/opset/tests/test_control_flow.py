@@ -1,7 +1,7 @@
 """Control flow: torch.cond -> If, while_loop -> Loop, scan / map -> Scan, associative_scan ->
 Loop, invoke_subgraph inlined.
 
-Each model is exported at every opset in ``OPSETS``, checked with onnx.checker, run in
+Each model is exported at every opset in ``OPSETS`` (If and Loop also at 7 and 8), checked with onnx.checker, run in
 onnxruntime and compared with eager PyTorch on several inputs that take different paths (both
 branches of a cond, several trip counts of a loop, several lengths of a scan). Branches and
 bodies are lowered with the export's registry and opset; parameters, buffers and closures reach
@@ -452,6 +452,34 @@ def test_invoke_subgraph_inlined(opset):
     x = torch.randn(3, 4)
     proto = check_paths(InvokeSubgraph(), [(x,), (-x,)], opset, op_type="Relu")
     assert sum(n.op_type == "Relu" for n in proto.graph.node) == 2 and not body_ops(proto)
+
+
+# -- If and Loop from opset 7 (Scan's form here is 9's) -----------------------------------------
+LOW = {
+    "cond": (CondBasic, lambda: [(torch.ones(2, 3),), (-torch.ones(2, 3),)]),
+    "cond_params": (CondParams, lambda: [(torch.ones(2, 4),), (-torch.ones(2, 4),)]),
+    "cond_nested": (CondNested, lambda: [(torch.full((2, 2), 2.0),), (torch.full((2, 2), 0.1),),
+                                         (torch.full((2, 2), -2.0),), (torch.full((2, 2), -0.1),)]),
+    "while": (WhileCount, lambda: [(torch.ones(2, 3), torch.tensor(3)), (torch.ones(2, 3), torch.tensor(0))]),
+    "while_counter": (WhileIntCounter, lambda: [(torch.full((2, 2), 0.1),), (torch.full((2, 2), 20.0),)]),
+    "associative_scan": (AssociativeScanOp, lambda: [(torch.rand(5, 3) + 0.5,)]),
+    "invoke_subgraph": (InvokeSubgraph, lambda: [(torch.ones(3, 4),), (-torch.ones(3, 4),)]),
+}
+
+
+@pytest.mark.parametrize("opset", [7, 8])
+@pytest.mark.parametrize("name", list(LOW))
+def test_if_and_loop_below_opset_9(name, opset):
+    torch.manual_seed(0)
+    cls, inputs = LOW[name]
+    check_paths(cls(), inputs(), opset, op_type="Relu" if name == "invoke_subgraph" else
+                ("If" if name.startswith("cond") else "Loop"))
+
+
+def test_scan_below_opset_9_says_from_which_opset():
+    with pytest.raises(UnsupportedOperatorError, match="higher_order::scan") as info:
+        export(ScanCumulative(), (torch.zeros(4), torch.randn(5, 4)), None, opset_version=8)
+    assert "converts from opset 9" in str(info.value)
 
 
 # -- errors inside a branch ----------------------------------------------------------------
