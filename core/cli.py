@@ -1,8 +1,9 @@
 """The ``onnxplug`` command line.
 
 * ``onnxplug export MODULE:FACTORY -o out.onnx [--opset N] [--dynamic NAME:AXIS:DIM ...] [--verify]``
-  exports what ``FACTORY()`` returns: ``(module, example_inputs)``. Stages and their timings go
-  to stderr as they finish.
+  exports what ``FACTORY()`` returns: ``(module, example_inputs)``; the export's other
+  parameters are flags (``--operator-export-type``, ``--training``, ``--no-autograd-inlining``,
+  ``--no-export-params``, ...). Stages and their timings go to stderr as they finish.
 * ``onnxplug plugins``: the installed plugins, what each contributes, broken ones, conflicts.
 * ``onnxplug ops [--opset N] [--plugin NAME] [--json]``: which plugin serves each op key.
 * ``onnxplug ops --where KEY``: for each opset, the conversion serving KEY and its file:line.
@@ -27,6 +28,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from .enums import OperatorExportTypes, TrainingMode
+
+EXPORT_TYPES = tuple(t.name for t in OperatorExportTypes)
+TRAINING_MODES = tuple(m.name for m in TrainingMode)
 
 
 class CliError(Exception):
@@ -134,7 +140,13 @@ def _export_kwargs(a: argparse.Namespace, model: Any, inputs: tuple) -> dict[str
     return dict(opset_version=a.opset, dynamic_axes=dynamic or None,
                 input_names=input_names or None, output_names=output_names or None,
                 custom_opsets=_parse_custom_opsets(a.custom_opset or []) or None,
-                verify=a.verify, do_constant_folding=not a.no_constant_folding)
+                verify=a.verify, do_constant_folding=not a.no_constant_folding,
+                operator_export_type=getattr(OperatorExportTypes, a.operator_export_type),
+                training=getattr(TrainingMode, a.training),
+                autograd_inlining=not a.no_autograd_inlining, export_params=not a.no_export_params,
+                keep_initializers_as_inputs=(None if a.keep_initializers_as_inputs is None
+                                             else a.keep_initializers_as_inputs == "yes"),
+                export_modules_as_functions=a.export_modules_as_functions, verbose=a.verbose)
 
 
 def _export_logging_stages(call):
@@ -157,6 +169,9 @@ def _print_export_summary(a: argparse.Namespace, result) -> None:
     print(f"exported {a.output}: opset {graph.opset_imports.get('')}, {len(graph)} nodes, "
           f"{len(graph.inputs)} input(s), {len(graph.outputs)} output(s), {size / 1024:.1f} KiB, "
           f"{sum(result.timings.values()):.2f}s")
+    if result.state_outputs:
+        print("state outputs (updated buffers, after the model's own): "
+              + ", ".join(result.state_outputs))
     if result.decomposed:
         print(f"decomposed by PyTorch (no conversion of their own): {', '.join(result.decomposed)}")
     for w in result.warnings:
@@ -582,6 +597,25 @@ def _add_export_parser(sub) -> None:
     e.add_argument("--no-constant-folding", action="store_true")
     e.add_argument("--verify", action="store_true",
                    help="run the model in onnxruntime and compare with eager PyTorch")
+    e.add_argument("--operator-export-type", choices=EXPORT_TYPES, default="ONNX",
+                   help="ONNX (default): standard ONNX or an error; ONNX_ATEN: every ATen op as "
+                        "an ATen node; ONNX_ATEN_FALLBACK: an ATen node where no conversion "
+                        "exists; ONNX_FALLTHROUGH: unconvertible ops kept in a custom domain")
+    e.add_argument("--training", choices=TRAINING_MODES, default="EVAL",
+                   help="EVAL (default), PRESERVE (follow the model's train/eval mode) or "
+                        "TRAINING (Dropout kept, BatchNorm with its running-statistics outputs)")
+    e.add_argument("--no-autograd-inlining", action="store_true",
+                   help="keep each torch.autograd.Function call as one op (its symbolic, a "
+                        "registered conversion, or with ONNX_FALLTHROUGH a custom-domain node)")
+    e.add_argument("--no-export-params", action="store_true",
+                   help="parameters and buffers become graph inputs after the model's inputs")
+    e.add_argument("--keep-initializers-as-inputs", choices=("yes", "no"), default=None,
+                   help="whether initializers are also graph inputs (default: no for ONNX, "
+                        "yes for the other export types)")
+    e.add_argument("--export-modules-as-functions", action="store_true",
+                   help="every nn.Module call becomes an ONNX local function (opset 15+)")
+    e.add_argument("--verbose", action="store_true",
+                   help="print the exported graph node by node and the exporter's log")
 
 
 def main(argv: list[str] | None = None) -> int:

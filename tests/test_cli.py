@@ -96,6 +96,131 @@ def test_export_errors_say_what_to_do(tmp_path, args, message):
     assert "Traceback" not in proc.stderr and not (tmp_path / "x.onnx").exists()
 
 
+EXPORT_FLAGS_FACTORY = """
+import torch
+
+
+class Scale(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 3
+
+    @staticmethod
+    def symbolic(g, x):  # a Sum node: only this symbolic emits one
+        return g.op("Sum", x, x, x)
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.bn = torch.nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return Scale.apply(torch.relu(self.bn(self.conv(x))))
+
+
+def build():
+    torch.manual_seed(0)
+    net = Net().eval()
+    net.bn.running_mean.uniform_(-1, 1)
+    net.bn.running_var.uniform_(0.5, 2)
+    return net, (torch.randn(4, 3, 6, 6),)
+"""
+
+
+def flags_model(tmp_path):
+    """The model and inputs ``flags.py:build`` returns, built here as the CLI builds them."""
+    (tmp_path / "flags.py").write_text(EXPORT_FLAGS_FACTORY)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import importlib
+
+        import flags
+
+        importlib.reload(flags)
+    finally:
+        sys.path.remove(str(tmp_path))
+    return flags.build()
+
+
+def ort_run(path: Path, feeds: list) -> list:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {i.name: f for i, f in zip(sess.get_inputs(), feeds)})
+
+
+def test_export_training_flag_gives_batch_statistics_and_state_outputs(tmp_path):
+    model, (x,) = flags_model(tmp_path)
+    out = tmp_path / "train.onnx"
+    proc = cli("export", "flags.py:build", "-o", str(out), "--training", "TRAINING", "--verify",
+               cwd=tmp_path)
+    assert "state outputs (updated buffers, after the model's own): bn.running_mean.updated, " \
+           "bn.running_var.updated" in proc.stdout and "verified" in proc.stdout
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    node = next(n for n in onnx.load(str(out)).graph.node if n.op_type == "BatchNormalization")
+    assert {a.name: a.i for a in node.attribute}["training_mode"] == 1
+    y, new_mean, _ = ort_run(out, [x.numpy()])
+    with torch.no_grad():
+        np.testing.assert_allclose(y, model.train()(x).numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(new_mean, model.bn.running_mean.numpy(), rtol=1e-5, atol=1e-6)
+    assert "Sum" not in {n.op_type for n in onnx.load(str(out)).graph.node}  # inlined by default
+
+
+def test_export_no_autograd_inlining_and_no_export_params(tmp_path):
+    model, (x,) = flags_model(tmp_path)
+    out = tmp_path / "kept.onnx"
+    cli("export", "flags.py:build", "-o", str(out), "--no-autograd-inlining",
+        "--no-export-params", "--verify", cwd=tmp_path)
+    m = onnx.load(str(out))
+    onnx.checker.check_model(m, full_check=True)
+    assert not m.graph.initializer or all(i.name not in model.state_dict() for i in m.graph.initializer)
+    names = [i.name for i in m.graph.input]
+    assert names[1:] == list(model.state_dict())  # the weights are inputs, in state-dict order
+    assert [n.op_type for n in m.graph.node].count("Sum") == 1  # the Function's symbolic
+    feeds = [x.numpy()] + [t.numpy() for t in model.state_dict().values()]
+    (y,) = ort_run(out, feeds)
+    with torch.no_grad():
+        np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("export_type", ["ONNX_ATEN_FALLBACK", "ONNX_FALLTHROUGH", "ONNX_ATEN"])
+def test_export_operator_export_type_flag(tmp_path, export_type):
+    (tmp_path / "net.py").write_text(FACTORY)
+    out = tmp_path / "net.onnx"
+    cli("export", "net.py:build", "-o", str(out), "--operator-export-type", export_type,
+        "--keep-initializers-as-inputs", "no", cwd=tmp_path)
+    m = onnx.load(str(out))
+    onnx.checker.check_model(m, full_check=True)
+    assert len(m.graph.input) == 1  # --keep-initializers-as-inputs no (these types default to yes)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import importlib
+
+        import net
+
+        importlib.reload(net)
+    finally:
+        sys.path.remove(str(tmp_path))
+    model, (x,) = net.build()
+    if export_type == "ONNX_ATEN":  # every op an ATen node; onnxruntime has no ATen kernel
+        ops = {(n.domain, n.op_type) for n in m.graph.node if n.op_type != "Constant"}
+        assert ops == {("org.pytorch.aten", "ATen")}
+        operators = {onnx.helper.get_attribute_value(a).decode() for n in m.graph.node
+                     for a in n.attribute if a.name == "operator"}
+        assert {"relu", "_softmax"} <= operators or {"relu", "softmax"} <= operators, operators
+        return
+    # everything converts: standard ONNX, run and compared
+    assert {n.domain for n in m.graph.node} <= {""}
+    run_and_compare(out, model, x)
+
+
+def test_export_flag_choices_are_checked(tmp_path):
+    proc = cli("export", "onnxplug.example:build", "-o", "x.onnx", "--training", "train",
+               cwd=tmp_path, ok=False)
+    assert proc.returncode == 2 and "invalid choice: 'train'" in proc.stderr
+    assert "EVAL" in proc.stderr and not (tmp_path / "x.onnx").exists()
+
+
 def test_plugins_listing():
     text = cli("plugins").stdout
     assert "opset  (onnxplug-opset " in text and "onnxplug.builtin  (onnxplug " in text
