@@ -52,11 +52,19 @@ def _convertible(target, registry: Registry) -> bool:
     return fkey is not None and registry.lookup(fkey) is not None
 
 
+def call_nodes(ep: torch.export.ExportedProgram):
+    """The ``call_function`` nodes of the program, those of control-flow branches and bodies
+    (nested ``GraphModule``s) included: they are lowered with the same registry."""
+    for module in ep.graph_module.modules():
+        if isinstance(module, torch.fx.GraphModule):
+            yield from (n for n in module.graph.nodes if n.op == "call_function")
+
+
 def missing_ops(ep: torch.export.ExportedProgram, registry: Registry, refused=()) -> list:
     """FX targets with no usable conversion (or whose conversion declined, ``refused``)."""
     seen, out = set(), []
-    for node in ep.graph.nodes:
-        if node.op != "call_function" or node.target in seen:
+    for node in call_nodes(ep):
+        if node.target in seen:
             continue
         seen.add(node.target)
         if node.target in refused or not _convertible(node.target, registry):
@@ -118,8 +126,8 @@ def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, 
         failures.add_reason(op_key(op), reason)
     refused = {**refused, **{op: reason for op, reason in failed.items() if op not in refused}}
     culprits = _unresolved(ep, registry, original, refused, failed) or original
-    for node in ep.graph.nodes:
-        if node.op == "call_function" and node.target in culprits:
+    for node in call_nodes(ep):
+        if node.target in culprits:
             failures.add_unsupported(op_key(node.target), node_location(node) or node.name)
     raise failures.error(registry, opset, plugins)
 
