@@ -12,10 +12,11 @@ How it works, stage by stage:
   buffers, plain tensor attributes) with a checkpoint entry of the same name (or of another name
   of the same, tied, tensor) and the same dtype and shape, reading only the files' headers. Any
   missing weight or mismatch is an :class:`~onnxplug.errors.OptionError`.
-* :func:`meta_capture` runs torch.export with the example inputs moved to the meta device and
-  any real parameter or buffer of the model temporarily replaced by a meta twin, so the capture
-  sees one device. The program it returns has meta tensors where the weights are.
-* :func:`deferred_state` gives the lowering, instead of each meta tensor, a :class:`Deferred`
+* :func:`meta_capture` runs torch.export on fake tensors: the example inputs and every tensor of
+  the model are replaced, until the capture ends, by fake twins that have no values but claim
+  the CPU device, so the program traced is the one a CPU export traces. It has fake tensors
+  where the weights are.
+* :func:`deferred_state` gives the lowering, instead of each fake tensor, a :class:`Deferred`
   tensor: it has the weight's dtype and shape, computes on the meta device, and records how each
   result was made. Constant folding over weights therefore folds *lazily*: a folded weight (a
   transpose, a cast, a slice) is a recipe replayed on the real weight when it is written.
