@@ -490,6 +490,13 @@ def render(report: dict) -> str:
         "opset 18 (with `optimize=True`). Batch and sequence axes are dynamic (`dynamic_axes`). "
         "Models are built from transformers configs with random weights. Ratios are onnxplug / "
         "anchor: below 1 means onnxplug is faster, lighter or smaller.",
+    ]
+    if report.get("earlier"):
+        e = report["earlier"]
+        lines += ["", f"Rows labelled [run of {e['started']}] were not re-measured in this run: they "
+                  f"are that earlier run's figures ({e['repeats']} exports per exporter, "
+                  f"{e['big_repeats']} for the 1 B decoder), on the library as it was then."]
+    lines += [
         "",
         "## Export time and memory",
         "",
@@ -694,6 +701,9 @@ def merge(report: dict, previous: dict) -> dict:
             models[key] = entry
     order = [k for k in DEFAULT_MODELS if k in models] + [k for k in models if k not in DEFAULT_MODELS]
     report["models"] = {k: models[k] for k in order}
+    if len(models) > len(set(report.get("measured", models))):
+        report["earlier"] = {"started": previous.get("started"), "repeats": previous.get("repeats"),
+                             "big_repeats": previous.get("big_repeats")}
     return report
 
 
@@ -778,6 +788,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {OUT_MD.relative_to(ROOT)}")
         return 0
     report = drive(a)
+    report["measured"] = list(report["models"])
     if a.merge and OUT_JSON.exists():
         report = merge(report, json.loads(OUT_JSON.read_text()))
     print(render(report))
