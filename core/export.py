@@ -155,7 +155,7 @@ class _Run:
         check_axes_names(self.options)
 
     def fx_passes(self) -> None:
-        self.ep = run_fx_passes(self.ep, self.loaded.fx_passes, self.options)
+        self.ep = run_fx_passes(self.ep, self.loaded.fx_passes, self.options, self.loaded.label)
         self.ep, self.decomposed = with_fallbacks(self.registry, lambda: decompose_unsupported(
             self.ep, self.registry, self.options.opset_version, self.loaded.names()))
 
@@ -169,7 +169,8 @@ class _Run:
 
     def ir_passes(self) -> None:
         self.context = PassContext(self.options, self.ep, self.lowered.fx_nodes, self.model)
-        self.ir_model = run_ir_passes(self.lowered.model, self.loaded.ir_passes, self.context)
+        self.ir_model = run_ir_passes(self.lowered.model, self.loaded.ir_passes, self.context,
+                                      self.loaded.label)
         _import_used_domains(self.ir_model, self.options, self.loaded.opset_versions)
         if self.options.keep_initializers_as_inputs:
             _initializers_as_inputs(self.ir_model)

@@ -9,6 +9,7 @@ passes: returning None (the model was changed in place, if at all) or a bare ``o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ import onnx_ir as ir
 import onnx_ir.passes.common as common
 import torch
 
+from .errors import OnnxExporterError, PluginError
 from .options import ExportOptions
+from .serialize import tensor_buffer
 
 log = logging.getLogger("onnxplug")
 
@@ -79,10 +82,29 @@ def pass_result(model: ir.Model, returned: Any) -> ir.passes.PassResult:
     return ir.passes.PassResult(model, modified=True)
 
 
-def run_ir_passes(model: ir.Model, passes: list[PassEntry], context: PassContext) -> ir.Model:
-    """Run ``passes`` in order, each on the model the previous one returned."""
+def _run(entry: PassEntry, kind: str, label: Callable[[str], str], *args: Any) -> Any:
+    """Call one pass; a pass that raises fails the export with a ``PluginError`` naming it and
+    its plugin (a pass may have changed the model in place before raising, so the export
+    cannot go on without it)."""
+    try:
+        return entry.fn(*args)
+    except OnnxExporterError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug, reported as such
+        raise PluginError(
+            f"{kind} pass {entry.name!r} of plugin {label(entry.plugin)} failed: "
+            f"{type(exc).__name__}: {exc}\nWhat to do: report it to the plugin's authors; "
+            f"meanwhile export without the plugin (ONNXPLUG_DISABLE={entry.plugin}).") from exc
+
+
+def run_ir_passes(model: ir.Model, passes: list[PassEntry], context: PassContext,
+                  label: Callable[[str], str] = repr) -> ir.Model:
+    """Run ``passes`` in order, each on the model the previous one returned.
+
+    ``label(plugin)`` names a plugin in errors (``LoadedPlugins.label``: with its distribution).
+    """
     for entry in passes:
-        result = pass_result(model, entry.fn(model, context))
+        result = pass_result(model, _run(entry, "IR", label, model, context))
         log.debug("ir pass %s (%s): %s", entry.name, entry.plugin,
                   "modified" if result.modified else "unchanged")
         model = result.model
@@ -90,9 +112,10 @@ def run_ir_passes(model: ir.Model, passes: list[PassEntry], context: PassContext
 
 
 def run_fx_passes(ep: torch.export.ExportedProgram, passes: list[PassEntry],
-                  options: ExportOptions) -> torch.export.ExportedProgram:
+                  options: ExportOptions, label: Callable[[str], str] = repr) -> torch.export.ExportedProgram:
+    """Run the FX ``passes`` in order; a pass returns a new program or None (changed in place)."""
     for entry in passes:
-        result = entry.fn(ep, options)
+        result = _run(entry, "FX", label, ep, options)
         if result is not None:
             ep = result
     return ep
@@ -119,13 +142,18 @@ def deduplicate_initializers(model: ir.Model, context: PassContext) -> ir.passes
             continue
         seen: dict[bytes, ir.Value] = {}
         for v in values:
-            data = v.const_value.tobytes()
-            keep = seen.setdefault(data, v)
+            keep = seen.setdefault(_digest(v.const_value), v)
             if keep is not v:
                 v.replace_all_uses_with(keep)
                 del graph.initializers[v.name]
                 modified = True
     return ir.passes.PassResult(model, modified)
+
+
+def _digest(tensor: ir.TensorProtocol) -> bytes:
+    """A strong hash of the tensor's bytes (read in place where possible): holding the digests,
+    not the bytes, keeps deduplication from copying every same-shaped weight into memory."""
+    return hashlib.blake2b(tensor_buffer(tensor), digest_size=32).digest()
 
 
 def _is_view(node: torch.fx.Node) -> bool:

@@ -72,6 +72,11 @@ class LoadedPlugins:
     def names(self) -> list[str]:
         return [f"{p.name} ({p.distribution} {p.version})" for p in self.plugins]
 
+    def label(self, name: str) -> str:
+        """``'name' (distribution version)`` of plugin ``name``, for messages."""
+        info = next((p for p in self.plugins if p.name == name), None)
+        return f"{name!r} ({info.distribution} {info.version})" if info else repr(name)
+
     def provided_features(self) -> set[str]:
         return {f for p in self.ir_passes + self.fx_passes for f in p.provides}
 

@@ -177,6 +177,19 @@ def onnxplug_register_symbolics(register):
 """
 
 
+# An IR pass that raises at export time (it loads fine: the fault shows only when it runs).
+PASS_RAISES = """
+import onnxplug
+
+def explode(model, context):
+    raise ValueError("this pass is broken on purpose")
+
+@onnxplug.hookimpl
+def onnxplug_register_ir_passes(register):
+    register(explode, order=600, name="explode")
+"""
+
+
 def _dist(slug: str) -> str:
     return f"onnxplug-fault-{slug.replace('_', '-')}"
 
@@ -190,6 +203,8 @@ def site(tmp_path_factory):
                                 entry_point="raising"))
     folders.append(write_plugin(root, _dist("newer"), "onnxplug_fault_newer", NEWER,
                                 entry_point="newer"))
+    folders.append(write_plugin(root, _dist("pass-raises"), "onnxplug_fault_pass_raises", PASS_RAISES,
+                                entry_point="pass_raises"))
     return install(tmp_path_factory.mktemp("site"), *folders, TEST_PLUGINS / "good_plugin",
                    TEST_PLUGINS / "broken_plugin")
 
@@ -352,3 +367,19 @@ def test_a_graph_context_annotation_and_star_args_are_accepted():
             assert_matches(model, (x,), run_onnxruntime(result.model, [x]))
         finally:
             onnxplug.unregister_symbolic("aten::relu")
+
+
+def test_a_pass_that_raises_names_its_plugin_and_writes_nothing(plugins, tmp_path):
+    """A pass runs on every export, so its crash fails the export (it may have changed the model
+    in place), as a PluginError naming the pass, the plugin and its distribution; no file is
+    written. Without the plugin the same export works."""
+    plugins("pass_raises")
+    target = tmp_path / "model.onnx"
+    with pytest.raises(PluginError, match=r"IR pass 'explode' of plugin 'pass_raises' "
+                                          r"\(onnxplug-fault-pass-raises 0\.1\) failed: ValueError: "
+                                          r"this pass is broken on purpose") as info:
+        onnxplug.export(torch.nn.ReLU(), (torch.randn(2, 3),), target)
+    assert "ONNXPLUG_DISABLE=pass_raises" in str(info.value)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    plugins("")
+    _export_still_works(tmp_path)
