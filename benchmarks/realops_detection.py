@@ -84,7 +84,7 @@ def run_case(exporter: str, name: str) -> dict:
 
 def _line(exc: BaseException) -> str:
     text = [x.strip() for x in f"{type(exc).__name__}: {exc}".splitlines() if x.strip()]
-    return " ".join(text[:2])[:300]
+    return " ".join(text[:5])[:400]
 
 
 def _child(exporter: str, name: str, timeout: int) -> dict:
@@ -111,17 +111,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default="*", help="fnmatch pattern of model names")
     parser.add_argument("--timeout", type=int, default=1800)
     args = parser.parse_args(argv)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     for case in CASES:
         if not fnmatch.fnmatch(case.name, args.models):
             continue
         for exporter in args.exporters:
             record = _child(exporter, case.name, args.timeout)
             print(json.dumps(record), flush=True)
+            # read again: another run may have written its records meanwhile
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
             results = [r for r in results if (r["model"], r["exporter"]) != (case.name, exporter)]
             results.append(record)
             RESULTS.parent.mkdir(exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     for exporter in args.exporters:
         mine = [r for r in results if r["exporter"] == exporter]
         print(f"{exporter}: {sum(r['status'] == 'pass' for r in mine)} of {len(mine)} pass")
