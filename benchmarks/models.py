@@ -625,6 +625,13 @@ def render(report: dict) -> str:
             limit = 1.3 * p["weight_bytes"] + (report.get("rss_bare") or 0)
             lines += ["", f"onnxplug's peak {_gb(p['rss_peak'])} GB against the bar's "
                       f"{_gb(limit)} GB: {'met' if p['rss_peak'] <= limit else 'not met'}."]
+            alt = json.loads(OUT_BIG.read_text()).get("llama1b_hashed_dedupe") if OUT_BIG.exists() else None
+            if alt and p["rss_peak"] > limit:
+                lines += ["", "The rest of the peak is the initializer deduplication pass (core/passes.py, "
+                          "see Models larger than memory): with it hashing one tensor at a time, the "
+                          f"same export peaks at {_gb(alt['rss_peak_sampled'])} GB (RSS sampled every "
+                          "50 ms in one process; the lowering holds no copy of the weights and saving "
+                          "adds one transposed block at a time)."]
 
     lines += _render_big()
     lines += ["", "## The bars, in this run", ""] + _bars(report)
