@@ -121,7 +121,7 @@ def trace(model: Any, args: tuple, kwargs: dict, options: Any, failed: list[tupl
             except Exception as exc:  # noqa: PERF203 - each strategy's reason is reported
                 failed.append((name, _reason(exc)))
                 continue
-            note_capture(ep, name, failed, TRACE_NOTE.format(strategy=name))
+            note_capture(ep, name, failed, TRACE_NOTE.format(strategy=name) + _decisions(ep))
             return ep
         reasons = "\n".join(f"  {name}: {why}" for name, why in failed)
         raise CaptureError(
@@ -130,6 +130,13 @@ def trace(model: Any, args: tuple, kwargs: dict, options: Any, failed: list[tupl
             f"or move it out of forward(). torch's output is in {log.keep()}") from export_error
     finally:
         log.close()
+
+
+def _decisions(ep: Any) -> str:
+    """`` (3 decisions taken from the example)``: what draft_export's report counted."""
+    report = getattr(ep, "_report", None)
+    count = len(getattr(report, "failures", ()) or ())
+    return f" ({count} data-dependent decision(s) taken from the example)" if count else ""
 
 
 def _draft_export(model: Any, args: tuple, kwargs: dict, options: Any):
