@@ -32,7 +32,7 @@ def _as_bool(g, pred):
     return pred
 
 
-def _results(g, out):
+def node_results(g, out):
     """The op's results as a tuple; an integer result (a Python int carried by a loop, a
     SymInt) is an int64 scalar, which the body's output types alone do not say."""
     outs = out if isinstance(out, tuple) else (out,)
@@ -58,7 +58,7 @@ def cond(g, pred, true_graph, false_graph, operands):
     then_branch = _branch(g, "then_branch", true_graph, operands)
     else_branch = _branch(g, "else_branch", false_graph, operands)
     n = len(then_branch.outputs)
-    return _results(g, g.op("If", _as_bool(g, pred), then_branch_g=then_branch,
+    return node_results(g, g.op("If", _as_bool(g, pred), then_branch_g=then_branch,
                              else_branch_g=else_branch, outputs=n))
 
 
@@ -73,7 +73,7 @@ def while_loop(g, cond_graph, body_graph, carried_inputs, additional_inputs=()):
     new = body.lower(body_graph, [None] * len(carried) + extra)
     go_on = body.lower(cond_graph, new + extra)[0]
     graph = body.finish(_as_bool(body, go_on), *new)
-    return _results(g, g.op("Loop", None, _as_bool(g, first), *carried, body_g=graph,
+    return node_results(g, g.op("Loop", None, _as_bool(g, first), *carried, body_g=graph,
                              outputs=len(carried)))
 
 

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from ..opset7.control_flow import _results
+from ..opset7.control_flow import node_results
 from ..registration import op
 
 
@@ -21,7 +21,7 @@ def scan(g, combine_graph, init, xs, additional_inputs=()):
     body = g.subgraph("scan_body")
     outs = body.lower(combine_graph, [None] * (len(init) + len(xs)) + list(additional_inputs))
     graph = body.finish(*outs)
-    return _results(g, g.op("Scan", *init, *xs, body_g=graph, num_scan_inputs_i=len(xs),
+    return node_results(g, g.op("Scan", *init, *xs, body_g=graph, num_scan_inputs_i=len(xs),
                              outputs=len(outs)))
 
 
@@ -32,5 +32,5 @@ def map_impl(g, body_graph, xs, args=()):
     body = g.subgraph("map_body")
     outs = body.lower(body_graph, [None] * len(xs) + list(args))
     graph = body.finish(*outs)
-    return _results(g, g.op("Scan", *xs, body_g=graph, num_scan_inputs_i=len(xs),
+    return node_results(g, g.op("Scan", *xs, body_g=graph, num_scan_inputs_i=len(xs),
                              outputs=len(outs)))
