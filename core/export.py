@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from . import checkpoint, serialize
+from . import checkpoint, serialize, subgraphs
 from .capture import as_module, capture_report, is_torchscript, split_args, training_mode
 from .check import check_model
 from .decompose import decompose_unsupported
@@ -279,7 +279,8 @@ def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_name
     failures = Failures()
     while True:
         lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
-                          loaded.opset_versions, input_axis_names, failures=failures)
+                          loaded.opset_versions, input_axis_names, failures=failures,
+                          lower_into=subgraphs.lower_into)
         with checkpoint.deferred_state(ep, options.weights):  # checkpoint weights, read lazily
             lowered = lowerer.run()
         if lowered is not None:

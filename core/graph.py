@@ -542,8 +542,10 @@ class GraphContext:
         source locations). On a ``g.subgraph(...)`` context it builds a body; on the ``g`` a
         conversion received, it inlines the module. See :mod:`onnxplug.subgraphs`.
         """
-        from .subgraphs import lower_into
-
+        lower_into = getattr(getattr(self, "_lowerer", None), "lower_into", None)
+        if lower_into is None:
+            raise OnnxExporterError("g.lower() works only inside an export (the context was not "
+                                    "built by the core's lowering).")
         return lower_into(self, graph_module, inputs)
 
     def add_input(self, name: str, dtype: torch.dtype, shape: Sequence | None = None) -> ir.Value:

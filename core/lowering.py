@@ -29,6 +29,7 @@ from .enums import TrainingMode
 from .errors import OnnxExporterError
 from .failures import Failures
 from .checkpoint import storage_key
+from .distributions import distribution_version
 from .graph import GraphContext, onnx_dtype, to_ir_tensor
 from .options import ExportOptions
 from .registry import Registry
@@ -229,6 +230,14 @@ class LoweringResult:
     fx_nodes: dict[str, torch.fx.Node] = field(default_factory=dict)
 
 
+def fetch_attr(module: torch.nn.Module, target: str) -> Any:
+    """``module.a.b`` for the ``get_attr`` target ``"a.b"``."""
+    obj: Any = module
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
 class Lowerer:
     """Converts one ExportedProgram into an ``onnx_ir.Model``. Use once.
 
@@ -239,8 +248,11 @@ class Lowerer:
     def __init__(self, ep: torch.export.ExportedProgram, registry: Registry, options: ExportOptions,
                  plugin_names: list[str], symbols: SymbolNames, state_dict_order: list[str] | None,
                  opset_versions: Mapping[str, int], input_axis_names: list[dict[int, str]] | None = None,
-                 *, failures: Failures | None = None):
+                 *, failures: Failures | None = None, lower_into: Callable | None = None):
         self.ep = ep
+        # lowers a branch or body for GraphContext.lower (onnxplug.subgraphs.lower_into, given by
+        # the export: the lowering loop itself knows nothing of subgraphs)
+        self.lower_into = lower_into
         self.registry = registry
         self.options = options
         self.plugin_names = plugin_names
@@ -414,8 +426,6 @@ class Lowerer:
                 fx_nodes[node.name] = node
                 self._lower(node)
             elif node.op == "get_attr":  # a branch or body of a higher-order op
-                from .subgraphs import fetch_attr
-
                 self.env[node] = fetch_attr(self.ep.graph_module, node.target)
         return fx_nodes
 
@@ -521,11 +531,17 @@ class Lowerer:
                 return f"{plugin!r} ({label[len(plugin) + 2:]}"
         return repr(plugin)
 
+    def fx_node_tag(self, node: torch.fx.Node) -> str:
+        """What the ONNX nodes built for ``node`` carry as ``meta["fx_node"]``: its FX name, by
+        which IR passes find it in ``PassContext.fx_nodes``."""
+        return node.name
+
     def _annotate(self, node: torch.fx.Node, result: Any) -> None:
         """Carry FX metadata onto the new ONNX nodes and torch types onto the results."""
         where = node_location(node)
+        tag = self.fx_node_tag(node)
         for n in self.g.new_nodes:
-            n.meta["fx_node"] = node.name
+            n.meta["fx_node"] = tag
             if self.options.verbose:
                 n.doc_string = where
             if n.name is None:
@@ -670,6 +686,4 @@ def _ir_version(opset: int) -> int:
 
 @lru_cache(maxsize=1)
 def _version() -> str:
-    from .plugins import distribution_version
-
     return distribution_version("onnxplug")

@@ -34,6 +34,7 @@ import importlib_metadata
 import pluggy
 
 from . import hookspecs
+from .distributions import distribution_version
 from .errors import PluginError
 from .passes import PassEntry
 from .registry import SymbolicFunction, beyond_newest, frame_site, specs_of, validate_signature
@@ -306,14 +307,6 @@ def _pass_register(target: list[PassEntry]):
 
 def _hooks(pm: pluggy.PluginManager, obj: Any) -> tuple[str, ...]:
     return tuple(sorted(h.name for h in pm.get_hookcallers(obj) or ()))
-
-
-def distribution_version(dist: str) -> str:
-    """The installed version of distribution ``dist``, or ``"?"`` when it is not installed."""
-    try:
-        return importlib_metadata.version(dist)
-    except importlib_metadata.PackageNotFoundError:
-        return "?"
 
 
 _lock = threading.Lock()

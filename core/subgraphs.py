@@ -47,7 +47,7 @@ import onnx_ir as ir
 import torch
 
 from .errors import OnnxExporterError
-from .lowering import Lowerer, SubgraphFailed
+from .lowering import Lowerer, SubgraphFailed, fetch_attr
 
 if TYPE_CHECKING:
     from .graph import GraphContext
@@ -58,14 +58,6 @@ __all__ = ["SubgraphFailed", "lower_into", "placeholders"]
 def placeholders(graph_module: torch.fx.GraphModule) -> list[torch.fx.Node]:
     """The placeholder nodes of ``graph_module``, in order (one per input ``lower`` takes)."""
     return [n for n in graph_module.graph.nodes if n.op == "placeholder"]
-
-
-def fetch_attr(module: torch.nn.Module, target: str) -> Any:
-    """``module.a.b`` for the ``get_attr`` target ``"a.b"``."""
-    obj: Any = module
-    for part in target.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 class SubgraphLowerer(Lowerer):
@@ -112,12 +104,10 @@ class SubgraphLowerer(Lowerer):
             results = (results,)
         return [self._as_output(r) for r in results]
 
-    def _annotate(self, node: torch.fx.Node, result: Any) -> None:
-        """As in the main graph, but ``meta["fx_node"]`` is ``"subgraph:<name>"``: FX names of
-        a subgraph repeat the main graph's, and passes look names up in the main graph's map."""
-        super()._annotate(node, result)
-        for n in self.g.new_nodes:
-            n.meta["fx_node"] = f"subgraph:{node.name}"
+    def fx_node_tag(self, node: torch.fx.Node) -> str:
+        """``"subgraph:<name>"``: FX names of a subgraph repeat the main graph's, and passes look
+        names up in the main graph's map."""
+        return f"subgraph:{node.name}"
 
     def _formal_input(self, ph: torch.fx.Node) -> ir.Value:
         v = ir.Value(name=ph.name)
