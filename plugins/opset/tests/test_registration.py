@@ -9,10 +9,12 @@ from onnxplug_opset.registration import opset_of_module
 
 
 def test_no_key_registered_twice_at_one_opset():
+    """One conversion per key and opset, for real inputs and for complex ones (``complex=True``
+    registrations serve the nodes with complex inputs, the others the rest)."""
     seen = collections.defaultdict(list)
     for fn in conversions():
         for spec in fn.__onnxplug_symbolic__:
-            seen[(spec.key, spec.opset)].append(f"{fn.__module__}.{fn.__qualname__}")
+            seen[(spec.key, spec.opset, spec.complex)].append(f"{fn.__module__}.{fn.__qualname__}")
     dups = {k: v for k, v in seen.items() if len(v) > 1}
     assert not dups, dups
 
