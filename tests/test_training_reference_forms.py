@@ -169,16 +169,14 @@ def test_dropout_p0_is_exact(opset):
 @pytest.mark.parametrize("opset", OPSETS)
 def test_dropout_p1_is_all_zeros(opset):
     x = torch.randn(64, 32)
-    if opset >= 12:  # x * 0: NaN and infinities give NaN, as in PyTorch (before 12 PyTorch's
-        # decomposition, zeros_like, is exported: zeros there)
-        x[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    x[0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])  # x * 0: NaN, as in PyTorch
     _, y = dropout_run(1.0, opset, x)
     with torch.no_grad():
         expected = nn.Dropout(1.0).train()(x)
     np.testing.assert_array_equal(y, expected.numpy())
 
 
-@pytest.mark.parametrize("opset", [12, 17])
+@pytest.mark.parametrize("opset", [9, 11, 12, 17])
 def test_native_dropout_p1_gives_an_all_false_mask(opset):
     x = torch.randn(8, 5)
     x[0, 0] = float("inf")

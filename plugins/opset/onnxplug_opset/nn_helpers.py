@@ -374,6 +374,15 @@ def all_true_mask(g, x):
     return expand(g, g.constant(True), list(shape) if shape is not None else shape_of(g, x))
 
 
+def drop_everything(g, x):
+    """``(x * 0, all-false mask)``: dropout with p == 1 in training mode, as PyTorch computes it
+    (a NaN or infinity gives NaN), at every opset (onnxruntime's Dropout refuses a ratio of 1)."""
+    y = g.op("Mul", x, scalar(g, 0.0, g.dtype(x)))
+    mask = g.op("Not", all_true_mask(g, x))
+    g.set_type(mask, dtype=torch.bool)
+    return y, mask
+
+
 # -- integer convolution and pooling ---------------------------------------------------------------
 # ONNX's Conv, ConvTranspose, AveragePool and onnxruntime's MaxPool take floats only (MaxPool
 # 8-bit integers from 12). Integer inputs are done exactly instead: each output's input window is

@@ -10,25 +10,16 @@ from __future__ import annotations
 import torch
 
 from ..helpers import scalar
-from ..nn_helpers import all_true_mask
+from ..nn_helpers import all_true_mask, drop_everything
 from ..registration import op
 
 
 def _dropout(g, x, p):
     dt = g.dtype(x)
     if float(p) >= 1.0:
-        return _drop_everything(g, x)
+        return drop_everything(g, x)
     y, mask = g.op("Dropout", x, scalar(g, float(p), dt), g.constant(True), outputs=2)
     g.set_type(y, dtype=dt)
-    g.set_type(mask, dtype=torch.bool)
-    return y, mask
-
-
-def _drop_everything(g, x):
-    """``(x * 0, all-false mask)``: Dropout with p == 1 (a NaN or infinity gives NaN, as in
-    PyTorch)."""
-    y = g.op("Mul", x, scalar(g, 0.0, g.dtype(x)))
-    mask = g.op("Not", all_true_mask(g, x))
     g.set_type(mask, dtype=torch.bool)
     return y, mask
 
