@@ -6,6 +6,7 @@ plugins found through the ``onnxplug`` entry-point group (see ``onnxplug.hookspe
 
 from __future__ import annotations
 
+from .autograd_functions import function_key as autograd_function_key
 from .enums import OperatorExportTypes, TrainingMode
 from .errors import (
     CaptureError,
@@ -39,6 +40,7 @@ def inline_functions(model):
 
 
 __all__ = [
+    "autograd_function_key",
     "CaptureError", "CheckerError", "ExportResult", "ExportWriteError", "GraphContext",
     "OnnxExporterError",
     "OperatorExportTypes", "OptionError", "PluginError", "TrainingMode",

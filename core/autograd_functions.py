@@ -46,7 +46,8 @@ from torch.autograd.function import Function, _is_setup_context_defined
 from torch.utils import _pytree as pytree
 
 from .errors import OnnxExporterError
-from .registry import register_symbolic
+from .hookspecs import hookimpl
+from .registry import ANY_OPSET
 
 NAMESPACE = "onnxplug_autograd"
 SYMBOLIC_OP = "symbolic"  # classes with a symbolic(g, ...) staticmethod
@@ -338,6 +339,9 @@ def adapt_entry(entry: Any, target: Any, registry: Any) -> Any:
     return dataclasses.replace(entry, fn=convert)
 
 
-# The two ops' bare keys; a registration for one class's overload key wins over them.
-register_symbolic(f"{NAMESPACE}::{SYMBOLIC_OP}", convert_with_symbolic)
-register_symbolic(f"{NAMESPACE}::{FUNCTION_OP}", no_conversion)
+@hookimpl
+def onnxplug_register_symbolics(register):
+    """The two ops' bare keys, from the core's own plugin (a user's ``register_symbolic`` or
+    ``custom_symbolics`` for one class's overload key wins over them)."""
+    register(convert_with_symbolic, key=f"{NAMESPACE}::{SYMBOLIC_OP}", opset=ANY_OPSET)
+    register(no_conversion, key=f"{NAMESPACE}::{FUNCTION_OP}", opset=ANY_OPSET)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .aten_export import onnxplug_register_fallbacks  # noqa: F401 - the export types (a hookimpl)
+from .autograd_functions import onnxplug_register_symbolics  # noqa: F401 - kept Functions (a hookimpl)
 from .capture import capture
 from .hookspecs import hookimpl
 from .optimize import OPTIMIZE_PASSES
