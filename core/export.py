@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -150,6 +151,8 @@ class _Run:
         with checkpoint.meta_capture(self.model, self.args, self.kw, self.options.weights) as (args, kw):
             self.ep, self.axis_ranges = _capture(self.model, args, kw, self.options, self.loaded)
         self.capture_report = capture_report(self.ep)
+        if self.capture_report.note:  # e.g. traced: data-dependent branches follow the example
+            warnings.warn(f"onnxplug: {self.capture_report.note}", UserWarning, stacklevel=5)
         self.options = _with_default_names(
             self.options, default_output_names(self.ep.call_spec.out_spec), "output_names")
         check_axes_names(self.options)
