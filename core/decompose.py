@@ -15,7 +15,8 @@ from functools import lru_cache
 import torch
 
 from .failures import Failures
-from .lowering import inplace_functional_key, node_location, op_key
+from .lowering import (inplace_functional_key, input_dtypes, is_dead, no_complex_reason, node_location,
+                       op_key)
 from .registry import Registry
 
 MAX_ROUNDS = 6
@@ -42,14 +43,16 @@ def decomposition(op: torch._ops.OpOverload):
     return None
 
 
-def _convertible(target, registry: Registry) -> bool:
-    if target is operator.getitem:
+def _convertible(node: torch.fx.Node, registry: Registry) -> bool:
+    """Whether a conversion takes ``node`` (its input dtypes matter: complex inputs need a
+    complex-aware one, else the op is decomposed like an op with no conversion)."""
+    if node.target is operator.getitem:
         return True
-    key = op_key(target)
-    if registry.lookup(key) is not None:
+    key, dtypes = op_key(node.target), input_dtypes(node)
+    if registry.lookup(key, dtypes) is not None:
         return True
     fkey = inplace_functional_key(key)
-    return fkey is not None and registry.lookup(fkey) is not None
+    return fkey is not None and registry.lookup(fkey, dtypes) is not None
 
 
 def call_nodes(ep: torch.export.ExportedProgram):
@@ -64,10 +67,11 @@ def missing_ops(ep: torch.export.ExportedProgram, registry: Registry, refused=()
     """FX targets with no usable conversion (or whose conversion declined, ``refused``)."""
     seen, out = set(), []
     for node in call_nodes(ep):
-        if node.target in seen:
+        kind = (node.target, any(dt.is_complex for dt in input_dtypes(node)))
+        if kind in seen or node.target in out or is_dead(node):
             continue
-        seen.add(node.target)
-        if node.target in refused or not _convertible(node.target, registry):
+        seen.add(kind)
+        if node.target in refused or not _convertible(node, registry):
             out.append(node.target)
     return out
 
@@ -128,7 +132,10 @@ def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, 
     culprits = _unresolved(ep, registry, original, refused, failed) or original
     for node in call_nodes(ep):
         if node.target in culprits:
-            failures.add_unsupported(op_key(node.target), node_location(node) or node.name)
+            key = op_key(node.target)
+            if reason := no_complex_reason(key, input_dtypes(node), registry):
+                failures.add_reason(key, reason)
+            failures.add_unsupported(key, node_location(node) or node.name)
     raise failures.error(registry, opset, plugins)
 
 

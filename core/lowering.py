@@ -112,6 +112,21 @@ _NO_COMPLEX = ("it has no conversion for complex inputs ({}); only conversions d
                "register a complex-aware conversion with custom_symbolics")
 
 
+def no_complex_reason(key: str, dtypes: tuple[torch.dtype, ...], registry: Registry) -> str | None:
+    """Why ``key`` with these input dtypes has no conversion when it has real ones only."""
+    complex_ = sorted({str(dt).removeprefix("torch.") for dt in dtypes if dt.is_complex})
+    if complex_ and registry.available_opsets(key):
+        return _NO_COMPLEX.format(", ".join(complex_))
+    return None
+
+
+def is_dead(node: torch.fx.Node) -> bool:
+    """A call the lowering skips: nothing uses it and it mutates nothing (asserts, dead code)."""
+    target = node.target
+    mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
+    return not node.users and not mutable
+
+
 def input_dtypes(node: torch.fx.Node) -> tuple[torch.dtype, ...]:
     """The dtypes of a call's tensor inputs, from the FX metadata (``meta["val"]``), and
     ``torch.complex64`` for a Python complex number among its arguments."""
@@ -457,7 +472,7 @@ class Lowerer:
             return
         key = op_key(target)
         mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
-        if not node.users and not mutable:
+        if is_dead(node):
             return  # dead code, asserts
         folded, value = self._try_fold(node)
         if folded:
@@ -475,10 +490,8 @@ class Lowerer:
             entry = self.registry.lookup(fkey, dtypes)
             rebinds = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
         if entry is None:
-            if any(dt.is_complex for dt in dtypes) and self.registry.available_opsets(key):
-                self.failures.add_reason(key, _NO_COMPLEX.format(
-                    ", ".join(sorted({str(dt).removeprefix("torch.") for dt in dtypes
-                                      if dt.is_complex}))))
+            if reason := no_complex_reason(key, dtypes, self.registry):
+                self.failures.add_reason(key, reason)
             self.failures.add_unsupported(key, node_location(node) or node.name)
             self.env[node] = None
             return

@@ -84,6 +84,9 @@ def compare(expected: Sequence[Any], actual: Sequence[np.ndarray], rtol: float =
             atol: float = 1e-5, names: Sequence[str] | None = None, values: bool = True) -> None:
     """Raise :class:`VerificationError` naming the first output that differs, and by how much.
 
+    A complex PyTorch output is compared as ``torch.view_as_real`` of it: the form the export
+    returns complex outputs in.
+
     ``values=False`` compares shapes and dtypes only: for ops whose values are undefined
     (``empty_like`` returns uninitialised memory).
     """
@@ -92,6 +95,8 @@ def compare(expected: Sequence[Any], actual: Sequence[np.ndarray], rtol: float =
             f"the ONNX model has {len(actual)} output(s), PyTorch returned {len(expected)}.")
     for i, (e, a) in enumerate(zip(expected, actual)):
         label = names[i] if names and i < len(names) else f"output {i}"
+        if isinstance(e, torch.Tensor) and e.is_complex():  # exported as view_as_real pairs
+            e = torch.view_as_real(e.resolve_conj())
         e_np = to_numpy(e) if isinstance(e, torch.Tensor) else np.asarray(e)
         a = np.asarray(a)
         if e_np.shape != a.shape:

@@ -130,3 +130,13 @@ def complex_cat(g, tensors, dim=0):
     if len(pairs) == 1:
         return pairs[0]
     return g.op("Concat", *pairs, axis_i=norm_dim(dim, _rank(g, pairs[0])), dtype=dt)
+
+
+@op("aten::constant_pad_nd", complex=True)
+def complex_constant_pad_nd(g, x, pad, value=0):
+    """Zero padding (what ``fft2``/``fftn`` with ``s=`` pad with): the pairs' trailing axis of
+    2 is not padded, so ``(0, 0)`` goes first (PyTorch lists the last axis first). A non-zero
+    complex fill value would need the two parts filled differently: declined."""
+    if value not in (0, 0.0, None) and value != 0j:
+        raise NotImplementedError("complex constant_pad_nd with a non-zero value")
+    return shape_ops.pad_op(g, x, [0, 0, *pad], "constant", 0)
