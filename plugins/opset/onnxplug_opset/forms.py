@@ -467,6 +467,23 @@ def dft(g, x: Value, length: Value | None, axis: int, dt: torch.dtype, **attrs) 
     return g.op("DFT", x, length, axis_i=axis, dtype=dt, **attrs)
 
 
+# -- emitters: nearest-neighbour resampling ----------------------------------------------------
+def resize_shrinks(g) -> bool:
+    """``Resize`` (opset 10) takes scales below 1 too; ``Upsample`` (7-9) only enlarges."""
+    return g.opset >= 10
+
+
+def nearest_rescale(g, x: Value, scales: Sequence[float]) -> Value:
+    """Nearest-mode rescaling by ``scales`` (one per axis, asymmetric coordinates: output ``i``
+    reads input ``i / scale``): ``Upsample`` with a ``scales`` attribute at opsets 7-8, with a
+    scales input at 9, ``Resize`` from 10 (opset 11's coordinate modes are conversions of
+    their own, in ``opset11/resample.py``)."""
+    if g.opset < 9:
+        return g.op("Upsample", x, mode_s="nearest", scales_fs=list(scales))
+    factors = g.constant(torch.tensor(list(scales), dtype=torch.float32))
+    return g.op("Resize" if resize_shrinks(g) else "Upsample", x, factors, mode_s="nearest")
+
+
 # -- emitters: ops composed where they are missing ----------------------------------------------
 def erf(g, x: Value) -> Value:
     """``Erf`` from opset 9; below it, Abramowitz-Stegun 7.1.26 (max error 1.5e-7)."""

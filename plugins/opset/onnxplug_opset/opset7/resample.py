@@ -1,16 +1,20 @@
-"""Resampling: Upsample with a scales attribute (an input from opset 9; Resize from 10 and 11)."""
+"""Resampling at opsets 7-10: nearest-mode ``Upsample`` (scales an attribute, an input from 9)
+or ``Resize`` (10, which also shrinks), wherever it reads the same pixels as PyTorch
+(``forms.nearest_rescale``); opset 11's Resize with coordinate modes is ``opset11/resample.py``."""
 
 from __future__ import annotations
 
+from .. import forms
 from ..nn_helpers import upsample_scales, upsample_scales_of
 from ..registration import op
 
 
 def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
-    """``Upsample`` in nearest mode where it gives PyTorch's result exactly (see
+    """Nearest-mode rescaling where it gives PyTorch's result exactly (see
     ``nn_helpers.upsample_scales``; linear qualifies only where it copies), else declined."""
-    scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact)
-    return g.op("Upsample", x, mode_s="nearest", scales_fs=scales)
+    scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact,
+                             shrink=forms.resize_shrinks(g))
+    return forms.nearest_rescale(g, x, scales)
 
 
 @op("aten::upsample_nearest1d.vec", "aten::upsample_nearest2d.vec", "aten::upsample_nearest3d.vec")
