@@ -260,12 +260,6 @@ def to_copy(g, x, *args, **kwargs):
     return cast(g, x, g.out_dtype())
 
 
-@op("aten::_assert_tensor_metadata", "aten::_assert_scalar", "aten::sym_constrain_range_for_size",
-    "aten::_assert_async.msg", "aten::sym_constrain_range")
-def no_op(g, *args, **kwargs):
-    return None
-
-
 
 # -- stacking and unstacking ------------------------------------------------------------------
 @op("aten::stack")
