@@ -43,12 +43,12 @@ def decomposition(op: torch._ops.OpOverload):
     return None
 
 
-def _convertible(node: torch.fx.Node, registry: Registry) -> bool:
+def _convertible(node: torch.fx.Node, dtypes: tuple[torch.dtype, ...], registry: Registry) -> bool:
     """Whether a conversion takes ``node`` (its input dtypes matter: complex inputs need a
     complex-aware one, else the op is decomposed like an op with no conversion)."""
     if node.target is operator.getitem:
         return True
-    key, dtypes = op_key(node.target), input_dtypes(node)
+    key = op_key(node.target)
     if registry.lookup(key, dtypes) is not None:
         return True
     fkey = inplace_functional_key(key)
@@ -67,11 +67,14 @@ def missing_ops(ep: torch.export.ExportedProgram, registry: Registry, refused=()
     """FX targets with no usable conversion (or whose conversion declined, ``refused``)."""
     seen, out = set(), []
     for node in call_nodes(ep):
-        kind = (node.target, any(dt.is_complex for dt in input_dtypes(node)))
-        if kind in seen or node.target in out or is_dead(node):
+        if node.target in out or is_dead(node):
+            continue
+        dtypes = input_dtypes(node)
+        kind = (node.target, any(dt.is_complex for dt in dtypes))
+        if kind in seen:
             continue
         seen.add(kind)
-        if node.target in refused or not _convertible(node, registry):
+        if node.target in refused or not _convertible(node, dtypes, registry):
             out.append(node.target)
     return out
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from .options import ExportOptions
 
 PROJECT = "onnxplug"
+BUILTIN = "onnxplug.builtin"  # the plugin name the core's own hooks are registered under
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

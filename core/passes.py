@@ -20,6 +20,7 @@ import onnx_ir.passes.common as common
 import torch
 
 from .errors import OnnxExporterError, PluginError
+from .hookspecs import BUILTIN
 from .options import ExportOptions
 from .serialize import tensor_buffer
 
@@ -83,9 +84,11 @@ def pass_result(model: ir.Model, returned: Any) -> ir.passes.PassResult:
 
 
 def _run(entry: PassEntry, kind: str, label: Callable[[str], str], *args: Any) -> Any:
-    """Call one pass; a pass that raises fails the export with a ``PluginError`` naming it and
-    its plugin (a pass may have changed the model in place before raising, so the export
-    cannot go on without it)."""
+    """Call one pass. A plugin's pass that raises fails the export with a ``PluginError``
+    naming it and its plugin (it may have changed the model in place before raising, so the
+    export cannot go on without it); the core's own passes raise as they are."""
+    if entry.plugin == BUILTIN:  # the core's own pass: its error is a bug of ours, as it is
+        return entry.fn(*args)
     try:
         return entry.fn(*args)
     except OnnxExporterError:

@@ -39,7 +39,7 @@ from .errors import PluginError
 from .passes import PassEntry
 from .registry import SymbolicFunction, beyond_newest, frame_site, specs_of, validate_signature
 
-BUILTIN = "onnxplug.builtin"
+BUILTIN = hookspecs.BUILTIN
 
 
 @dataclass(frozen=True)
