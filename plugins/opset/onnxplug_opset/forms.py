@@ -17,8 +17,6 @@ emit at opset N" has one place to read:
 Every function takes the GraphContext ``g`` first. The nn family (conv, pool, norm, loss,
 attention, recurrent and their ``nn_helpers``) puts its opset-dependent forms here too
 (Gemm's optional C, pooling's ``ceil_mode`` and ``dilations``, LogSoftmax's axis, ...).
-``helpers`` re-exports the emitters it used to define, so ``from ..helpers import unsqueeze``
-keeps working; new code imports them from here.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Shared maths for conversions: dtypes, constants, integer lists, shapes.
 
 Every helper takes the GraphContext ``g`` first. The ONNX forms that change across opsets
-(Unsqueeze's axes, Clip's bounds, Slice, Split...) live in :mod:`onnxplug_opset.forms`;
-the names this module used to define for them (``unsqueeze``, ``clip``...) still resolve here.
+(Unsqueeze's axes, Clip's bounds, Slice, Split...) live in :mod:`onnxplug_opset.forms`:
+import them from there.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import onnx_ir as ir
 import torch
 
 from . import forms  # the opset-dependent forms; they build on the helpers below (no cycle at call time)
-from .dtypes import FLOATS  # noqa: F401 - re-exported for older imports
 
 Value = ir.Value
 
@@ -215,13 +214,3 @@ def unsupported(message: str):
     """Raise inside a conversion: the core reports it with the op's location."""
     raise NotImplementedError(message)
 
-
-_FORMS = ("unsqueeze", "squeeze", "reduce", "slice_", "clip", "split", "expand", "erf")
-
-
-def __getattr__(name: str):
-    """``from ..helpers import unsqueeze`` (and the other names in ``_FORMS``): the form in
-    :mod:`onnxplug_opset.forms`, where these moved; new code imports them from there."""
-    if name in _FORMS:
-        return getattr(forms, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -315,7 +315,7 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
         ident = float(torch.finfo(dt).min if reduce == "amax" else torch.finfo(dt).max)
     op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
     masked = where(g, match, src_col, g.constant(ident, dt), dt)
-    from .helpers import reduce as reduce_op
+    from .forms import reduce as reduce_op
 
     if include_self and op_type != "ReduceProd" and not forms.minmax_take_any_float(g) and dt != torch.float32:
         # onnxruntime's Max-6/Min-6 take only float32: x joins the reduction as one more row
@@ -354,7 +354,7 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     wrapped sum by the count. ``amax``/``amin`` (exact ReduceMax/ReduceMin) take ``x`` into the
     reduction as one more row (``Max``/``Min`` take ints only from opset 12, ``Greater`` from 9).
     """
-    from .helpers import reduce as reduce_op
+    from .forms import reduce as reduce_op
 
     dt = g.dtype(flat_x)
     i64 = torch.int64
@@ -441,7 +441,7 @@ def equal(g, a, b) -> ir.Value:
 
 def reduce_any(g, mask, axis: int) -> ir.Value:
     """Logical OR of a bool value along ``axis`` (dropped)."""
-    from .helpers import reduce as reduce_op
+    from .forms import reduce as reduce_op
 
     f = g.op("Cast", mask, to_i=onnx_type(torch.float32))
     m = reduce_op(g, "ReduceMax", f, [axis], False, torch.float32)

@@ -18,8 +18,8 @@ import torch
 
 from .. import complex_helpers as ch
 from .. import forms
-from ..helpers import (as_value, cast, dim_size, expand, norm_dims, onnx_type, reshape, slice_, squeeze,
-                       transpose, unsqueeze)
+from ..forms import expand, slice_, squeeze, unsqueeze
+from ..helpers import as_value, cast, dim_size, norm_dims, onnx_type, reshape, transpose
 from ..registration import op
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}

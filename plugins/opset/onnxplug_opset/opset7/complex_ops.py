@@ -11,7 +11,8 @@ import onnx_ir as ir
 
 from .. import complex_helpers as ch
 from .. import forms
-from ..helpers import norm_dim, norm_dims, reshape, transpose, unsqueeze
+from ..forms import unsqueeze
+from ..helpers import norm_dim, norm_dims, reshape, transpose
 from ..registration import op
 from . import shape as shape_ops
 

@@ -16,7 +16,8 @@ from .. import elementwise_helpers as eh
 from .. import forms
 from ..dtypes import arith_dtype, float_compute
 from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
-from ..helpers import as_value, cast, clip, erf, promote, reshape, scalar, split
+from ..forms import clip, erf, split
+from ..helpers import as_value, cast, promote, reshape, scalar
 from ..registration import op
 
 

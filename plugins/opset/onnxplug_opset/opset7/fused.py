@@ -26,7 +26,8 @@ from __future__ import annotations
 import torch
 
 from .. import forms
-from ..helpers import cast, reduce, transpose, unsqueeze
+from ..forms import reduce, unsqueeze
+from ..helpers import cast, transpose
 from ..dtypes import float_compute
 from ..nn_helpers import log_softmax_axis1, matmul
 from ..registration import op

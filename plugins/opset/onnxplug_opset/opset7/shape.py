@@ -14,8 +14,8 @@ import torch
 
 from .. import complex_helpers as ch
 from .. import forms
-from ..helpers import (cast, dim_size, expand, norm_dim, norm_dims, reshape, shape_list, slice_,
-                       split, squeeze, transpose, unsqueeze)
+from ..forms import expand, slice_, split, squeeze, unsqueeze
+from ..helpers import cast, dim_size, norm_dim, norm_dims, reshape, shape_list, transpose
 from ..registration import op
 from ..shape_helpers import (equal_parts, owns_contiguous_storage, output_count, size_ceil_div, size_sub, size_times, split_equal,
                              split_sizes)

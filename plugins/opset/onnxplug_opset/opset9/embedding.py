@@ -14,7 +14,7 @@ def _bag_matrix(g, indices, offsets, bags: int, length: int, include_last_offset
     """``M[b, l]``: 1 where index ``l`` belongs to bag ``b`` (bag = how many offsets are <= l, minus 1)."""
     offsets = cast(g, offsets, torch.int64)
     if include_last_offset:
-        from ..helpers import slice_
+        from ..forms import slice_
 
         offsets = slice_(g, offsets, [0], [bags], [0])
     pos = g.constant(torch.arange(length).reshape(length, 1))

@@ -95,7 +95,7 @@ def logcumsumexp(g, x, dim):
 
 
 def _drop(g, v, axis):
-    from ..helpers import squeeze
+    from ..forms import squeeze
 
     return squeeze(g, v, [axis])
 

@@ -23,7 +23,8 @@ import torch
 from onnxplug import TrainingMode
 from onnxplug.lowering import STATE_OUTPUT
 
-from ..helpers import reshape, unsqueeze
+from ..forms import unsqueeze
+from ..helpers import reshape
 from ..opset7 import norm as norm7
 from ..registration import op
 
