@@ -2,7 +2,7 @@
 
 It converts the custom ops transformers itself defines (``transformers::*``, see ``moe.py``),
 so that models using them export with plain ``onnxplug.export`` as well as through the
-``export_format="onnxplug"`` backend (``backend.py``).
+``export_format="onnxplug"`` backend (``onnxplug_transformers.backend``).
 """
 
 from __future__ import annotations
