@@ -145,14 +145,24 @@ def _load() -> list[dict]:
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else []
 
 
-def _save(records: list[dict]) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    records.sort(key=lambda r: (r["model"], r["exporter"], r["opset"]))
-    RESULTS.write_text(json.dumps(records, indent=1) + "\n")
+def _save(new: list[dict]) -> None:
+    """Merge ``new`` into the results file under a lock: the file is re-read first, so two
+    runs at once (the default and the vision environment) do not drop each other's records."""
+    import fcntl
+
+    scratch = RESULTS.parent / ".partial"  # git-ignored
+    scratch.mkdir(parents=True, exist_ok=True)
+    with open(scratch / "zoo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = {(r["model"], r["exporter"], r["opset"]): r for r in _load()}
+        merged.update({(r["model"], r["exporter"], r["opset"]): r for r in new})
+        records = sorted(merged.values(), key=lambda r: (r["model"], r["exporter"], r["opset"]))
+        tmp = scratch / "zoo.json.tmp"
+        tmp.write_text(json.dumps(records, indent=1) + "\n")
+        tmp.replace(RESULTS)
 
 
 def run(models: list[str], exporters: list[str], opsets: list[int], timeout: float) -> None:
-    records = {(r["model"], r["exporter"], r["opset"]): r for r in _load()}
     env = {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for name in models:
         for exporter in exporters:
@@ -168,10 +178,9 @@ def run(models: list[str], exporters: list[str], opsets: list[int], timeout: flo
                 except subprocess.TimeoutExpired:
                     record = {"model": name, "exporter": exporter, "opset": opset,
                               "status": "timeout", "reason": f"more than {timeout:.0f} s"}
-                records[(name, exporter, opset)] = record
                 print(f"{name:28s} {exporter:12s} {opset:3d} {record['status']:20s} "
                       f"{record.get('reason', '')[:90]}", flush=True)
-                _save(list(records.values()))
+                _save([record])
 
 
 def render() -> None:

@@ -29,8 +29,15 @@ TEXT_ENCODERS = ["bert", "roberta", "distilbert", "albert", "electra", "deberta"
                  "xlm-roberta", "camembert", "mpnet", "ernie", "squeezebert", "mobilebert",
                  "convbert", "funnel", "nystromformer", "rembert", "megatron-bert"]
 DECODERS = ["gpt2", "gpt_neox", "gptj", "opt", "bloom", "falcon", "llama", "mistral", "mixtral",
-            "qwen2", "qwen3", "phi", "phi3", "gemma", "gemma2", "stablelm", "starcoder2", "olmo",
-            "codegen", "granite", "cohere", "gpt_bigcode"]
+            "qwen2", "qwen3", "phi", "phi3", "gemma", "gemma2", "gemma3_text", "stablelm",
+            "starcoder2", "olmo", "codegen", "granite", "cohere", "gpt_bigcode"]
+# Gemma 3: one sliding-window layer and one global layer (its default pattern is five local to
+# one global, so two layers would all be local). Without a cache the window (6) is shorter than
+# the sequences (8 and 16), so the local mask matters; with one, the window (16) holds every
+# past token at both sizes, so all layers share the "past" axis.
+GEMMA3_LAYERS = ["sliding_attention", "full_attention"]
+DECODER_EXTRA = {"gemma3_text": {"layer_types": GEMMA3_LAYERS, "sliding_window": 6}}
+CACHE_EXTRA = {"gemma3_text": {"layer_types": GEMMA3_LAYERS, "sliding_window": 16}}
 ENCODER_DECODERS = ["t5", "bart", "mbart", "pegasus", "marian", "mt5", "blenderbot-small"]
 VISION = ["vit", "deit", "beit", "swin", "convnext", "resnet", "regnet", "mobilenet_v2",
           "efficientnet", "dinov2", "segformer", "levit", "poolformer", "mobilevit", "convnextv2",
@@ -109,14 +116,15 @@ def _text(model_type: str, auto: str = "AutoModel", batch=2, seq=8, seq_dynamic=
 
 
 def _decoder_no_cache(model_type: str):
-    model, kw, axes, second = _text(model_type, "AutoModelForCausalLM")
+    model, kw, axes, second = _text(model_type, "AutoModelForCausalLM",
+                                    **DECODER_EXTRA.get(model_type, {}))
     kw["use_cache"] = second["use_cache"] = False
     return model, kw, axes, second
 
 
 def _decoder_cache(model_type: str):
     """A decode step: 2 new tokens after a past of 5, all of batch, new tokens and past dynamic."""
-    model, _, _, _ = _text(model_type, "AutoModelForCausalLM")
+    model, _, _, _ = _text(model_type, "AutoModelForCausalLM", **CACHE_EXTRA.get(model_type, {}))
 
     def inputs(b, past, new):
         g = torch.Generator().manual_seed(b * 100 + past)
@@ -296,8 +304,8 @@ def zoo() -> dict[str, Callable[[], tuple]]:
         entries[f"text/{t}"] = lambda t=t: _text(t, **TEXT_EXTRA.get(t, {}))
     for t in DECODERS:
         entries[f"decoder/{t}"] = lambda t=t: _decoder_no_cache(t)
-    for t in ["gpt2", "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gpt_neox",
-              "falcon"]:
+    for t in ["gpt2", "llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3_text",
+              "gpt_neox", "falcon"]:
         entries[f"decoder-cache/{t}"] = lambda t=t: _decoder_cache(t)
     for t in ENCODER_DECODERS:
         entries[f"seq2seq/{t}"] = lambda t=t: _encoder_decoder(t)
