@@ -41,7 +41,25 @@ def mistral():
         num_key_value_heads=2, sliding_window=16, **SMALL))
 
 
-DECODERS = {"llama": llama, "gpt2": gpt2, "qwen2": qwen2, "mistral": mistral}
+def gemma2():
+    """Alternating sliding-window and global layers, logit soft-capping."""
+    return transformers.Gemma2ForCausalLM(transformers.Gemma2Config(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, sliding_window=16, **SMALL))
+
+
+def gemma3():
+    """Gemma 3's text decoder: a sliding-window layer (its cache a DynamicSlidingWindowLayer)
+    and a global one (a DynamicLayer), with their own rotary tables. The window holds every
+    past token of these tests, so both layers share the "past" axis."""
+    return transformers.Gemma3ForCausalLM(transformers.Gemma3TextConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, query_pre_attn_scalar=8, sliding_window=16,
+        layer_types=["sliding_attention", "full_attention"], **SMALL))
+
+
+DECODERS = {"llama": llama, "gpt2": gpt2, "qwen2": qwen2, "mistral": mistral, "gemma2": gemma2,
+            "gemma3": gemma3}
 
 
 def cache_of(model, batch, past):
@@ -84,7 +102,9 @@ DECODE_CASES = [pytest.param(name, opset, marks=() if fast else pytest.mark.slow
                 for name, opset, fast in [("llama", 17, True), ("llama", 18, False),
                                           ("gpt2", 17, False), ("gpt2", 18, True),
                                           ("qwen2", 17, False), ("qwen2", 18, True),
-                                          ("mistral", 17, True), ("mistral", 18, False)]]
+                                          ("mistral", 17, True), ("mistral", 18, False),
+                                          ("gemma2", 17, False), ("gemma2", 18, True),
+                                          ("gemma3", 17, True), ("gemma3", 18, False)]]
 
 
 @pytest.mark.parametrize("name, opset", DECODE_CASES)
@@ -115,7 +135,7 @@ def test_decode_with_past_exports_with_default_names_and_dynamic_axes(name, opse
     run_and_compare(model, path, other)
 
 
-@pytest.mark.parametrize("name", ["llama", "gpt2"])
+@pytest.mark.parametrize("name", ["llama", "gpt2", "gemma3"])
 def test_prefill_without_past_returns_the_cache_as_present(name, tmp_path):
     torch.manual_seed(0)
     model = DECODERS[name]().eval()
