@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx_ir as ir
 import onnx_ir.passes.common as common
 import torch
@@ -22,6 +23,8 @@ import torch
 from .errors import OnnxExporterError, PluginError
 from .hookspecs import BUILTIN
 from .options import ExportOptions
+from .checkpoint import is_deferred
+from .serialize import PACKED_TYPES as _PACKED_TYPES
 from .serialize import tensor_buffer
 
 log = logging.getLogger("onnxplug")
@@ -127,8 +130,9 @@ def run_fx_passes(ep: torch.export.ExportedProgram, passes: list[PassEntry],
 def deduplicate_initializers(model: ir.Model, context: PassContext) -> ir.passes.PassResult:
     """Merge initializers with equal dtype, shape and bytes into the first of them.
 
-    Only tensors that share dtype, shape and size with another are ever read, so a model with
-    no duplicates costs nothing; skipped when initializers are also graph inputs (each input
+    Only tensors that share dtype, shape and size with another are ever read, and of those
+    only a sample of elements unless the samples of two collide, so a model with no duplicates
+    costs almost nothing (no weight is hashed, no transposed weight made contiguous); skipped when initializers are also graph inputs (each input
     must stay overridable on its own).
     """
     modified = False
@@ -143,14 +147,50 @@ def deduplicate_initializers(model: ir.Model, context: PassContext) -> ir.passes
     for values in groups.values():
         if len(values) < 2:
             continue
-        seen: dict[bytes, ir.Value] = {}
+        # a few elements of each first: only tensors whose samples collide are read in full
+        samples: dict[bytes | None, list[ir.Value]] = {}
         for v in values:
-            keep = seen.setdefault(_digest(v.const_value), v)
-            if keep is not v:
-                v.replace_all_uses_with(keep)
-                del graph.initializers[v.name]
-                modified = True
+            samples.setdefault(_sample(v.const_value), []).append(v)
+        if None in samples:  # a tensor that cannot be sampled is compared with all of them
+            samples = {None: values}
+        for alike in samples.values():
+            if len(alike) < 2:
+                continue
+            seen: dict[bytes, ir.Value] = {}
+            for v in alike:
+                keep = seen.setdefault(_digest(v.const_value), v)
+                if keep is not v:
+                    v.replace_all_uses_with(keep)
+                    del graph.initializers[v.name]
+                    modified = True
     return ir.passes.PassResult(model, modified)
+
+
+SAMPLE_ELEMENTS = 64
+
+
+def _sample(tensor: ir.TensorProtocol) -> bytes | None:
+    """The bytes of ``SAMPLE_ELEMENTS`` elements spread over the tensor (first and last
+    included), read by indexing its torch or numpy storage in place: no contiguous copy, no
+    transposed weight made. Tensors with different samples differ; equal samples say nothing
+    (their digests decide). None where the storage cannot be indexed (packed 4-bit types, other
+    tensor kinds): such tensors all fall to the digest."""
+    raw = getattr(tensor, "raw", None)
+    if tensor.dtype in _PACKED_TYPES or tensor.size == 0:
+        return None
+    if isinstance(raw, torch.Tensor) and raw.device.type == "cpu" and not is_deferred(raw):
+        try:
+            flat = torch.linspace(0, raw.numel() - 1, min(SAMPLE_ELEMENTS, raw.numel())).long()
+            with torch.no_grad():
+                picked = raw[torch.unravel_index(flat, raw.shape)] if raw.dim() else raw.reshape(1)
+            return picked.contiguous().view(torch.uint8).numpy().tobytes()
+        except (RuntimeError, TypeError):  # fake or exotic tensors
+            return None
+    if isinstance(raw, np.ndarray) and raw.dtype != object and raw.dtype.byteorder in "=|<":
+        flat = np.linspace(0, raw.size - 1, min(SAMPLE_ELEMENTS, raw.size)).astype(np.int64)
+        picked = raw[np.unravel_index(flat, raw.shape)] if raw.ndim else raw.reshape(1)
+        return np.ascontiguousarray(picked).view(np.uint8).tobytes()
+    return None
 
 
 def _digest(tensor: ir.TensorProtocol) -> bytes:

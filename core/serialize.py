@@ -34,7 +34,7 @@ import onnx
 import onnx_ir as ir
 import torch
 
-from .checkpoint import TensorView
+from .checkpoint import TensorView, real
 from .errors import ExportWriteError, OnnxExporterError
 
 PROTOBUF_LIMIT = 2**31 - 1
@@ -48,6 +48,7 @@ _STREAMED = "onnxplug-streamed"  # placeholders that write_model fills in
 # 4-bit and 2-bit types are packed two or four to a byte in ONNX: their bytes come from tobytes().
 _PACKED = {ir.DataType.INT4, ir.DataType.UINT4, ir.DataType.FLOAT4E2M1,
            *(getattr(ir.DataType, n) for n in ("INT2", "UINT2") if hasattr(ir.DataType, n))}
+PACKED_TYPES = frozenset(_PACKED)
 _FIELD = {(msg.DESCRIPTOR.name, name): msg.DESCRIPTOR.fields_by_name[name].number
           for msg, name in ((onnx.ModelProto, "graph"), (onnx.GraphProto, "initializer"),
                             (onnx.TensorProto, "raw_data"))}
@@ -289,12 +290,49 @@ class _Counter:
             self.written += len(chunk)
 
 
+WHOLE_BYTES = 32 * 2**20  # a lazy tensor up to this size is made contiguous in one piece
+TRANSPOSE_BLOCK = 16 * 2**20  # the blocks of a larger one
+
+
+def _view_chunks(tensor: TensorView) -> Iterator[memoryview]:
+    """The bytes (little-endian, row-major) of a lazy tensor, for dtypes ONNX stores unpacked:
+    whole up to ``WHOLE_BYTES``, else in blocks of about ``TRANSPOSE_BLOCK`` bytes made
+    contiguous one at a time.
+
+    A 2-D transpose of a contiguous tensor (a Linear weight the graph uses as ``W.T``, a tied
+    embedding as the LM head) is cut along the *source's* rows: each block is a narrow slice of
+    ``W``'s columns, copied (short contiguous runs of every row of ``W``), then transposed while
+    it is small. Making a block of rows of ``W.T`` contiguous directly reads ``W`` column by
+    column, which for a 128k-vocabulary embedding is ten times slower than one whole transpose;
+    this costs what a whole transpose does and holds one block. Any other view goes in blocks
+    of its own rows. The bytes are those of ``tensor.chunks()``.
+    """
+    t = real(tensor.raw)  # a checkpoint weight is read once, here
+    if t.dim() == 0 or t.numel() == 0:
+        yield memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+        return
+    transposed = (t.dim() == 2 and t.device.type == "cpu" and t.shape[0] > 1 and t.shape[1] > 1
+                  and t.stride() == (1, t.shape[0]))
+    row = max(t[0].numel() * t.element_size(), 1)
+    step = max(1, TRANSPOSE_BLOCK // row)
+    if t.numel() * t.element_size() <= WHOLE_BYTES or step >= t.shape[0]:
+        yield memoryview(t.contiguous().reshape(-1).view(torch.uint8).numpy())
+    elif transposed:
+        base = t.t()  # contiguous: shape (columns of t, rows of t)
+        for start in range(0, t.shape[0], step):
+            piece = base[:, start:start + step].contiguous().t().contiguous()
+            yield memoryview(piece.reshape(-1).view(torch.uint8).numpy())
+    else:
+        for start in range(0, t.shape[0], step):
+            yield memoryview(t[start:start + step].contiguous().reshape(-1).view(torch.uint8).numpy())
+
+
 def _put_tensor(out: _Counter, tensor: ir.TensorProtocol) -> None:
     """One tensor's bytes, computed now if it is lazy and dropped once written (a lazy view, a
-    transposed weight, in blocks of rows: no whole contiguous copy is made)."""
+    transposed weight, in blocks: no whole contiguous copy is made)."""
     if isinstance(tensor, TensorView) and tensor.dtype not in _PACKED:
         start = out.written
-        for chunk in tensor.chunks():
+        for chunk in _view_chunks(tensor):
             out.put(chunk)
         data_len = out.written - start
     else:
