@@ -3,7 +3,7 @@
     python benchmarks/models.py                                   # everything (about 30-60 min)
     python benchmarks/models.py --models bert --repeats 1         # a quick look
     python benchmarks/models.py --models resnet50,bert --exporters onnxplug,dynamo --no-write
-    python benchmarks/models.py --models bert,gpt2,llama1b --merge  # re-measure some rows
+    python benchmarks/models.py --models bert,gpt2,llama1b  # re-measure some rows, keep the others
     python benchmarks/models.py --render                          # docs/performance.md from the json
 
 Models are built from ``transformers`` configs with random weights (seeded, no downloads). Each
@@ -26,7 +26,11 @@ Then one more child per model loads each exporter's graph in onnxruntime and tim
 ``intra_op_num_threads=1`` and with onnxruntime's default), and compares its first output with
 eager PyTorch (max abs difference). The 2x and 4x deeper encoders are there for how onnxplug's
 cost scales with the graph: only onnxplug exports them unless ``--deep-anchors``, and they are
-not timed in onnxruntime. The 1 B decoder is run once in onnxruntime, for its difference only.
+not timed in onnxruntime. The 1 B decoder is timed over at most ``BIG_ORT_RUNS`` runs.
+
+A run merges with the previous ``results/models.json``: the models it did not measure keep
+their rows, each labelled with the date of the run that measured it (``--fresh`` drops them).
+Sections of ``docs/performance.md`` that this script does not write are kept as they are.
 
 onnxplug exports at opset 17, ``torch.onnx.export(dynamo=False)`` at 17, ``dynamo=True`` at 18
 (its own opset; it does not convert down cleanly); batch and sequence axes are dynamic
@@ -45,6 +49,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -75,6 +80,7 @@ MODELS = {
     BIG: ("Llama-style decoder, 1.24 B parameters, float16, 2x128 tokens", "llama", {}),
 }
 DEFAULT_MODELS = ("bert", BIG, "resnet50", "gpt2", "vit", "bert-2x", "bert-4x")
+BIG_ORT_RUNS = 5  # timed onnxruntime runs of the 1 B decoder, at most
 DEEP = ("bert-2x", "bert-4x")  # for how onnxplug's cost scales: onnxplug only unless --deep-anchors
 
 
@@ -328,12 +334,23 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
-def drive(a: argparse.Namespace) -> dict:
+def with_earlier(report: dict, a: argparse.Namespace, previous: dict | None = None) -> dict:
+    """``report`` merged with the rows of the previous results/models.json that it did not
+    measure (unless ``--fresh``), so a partial run never drops the other models' rows."""
+    if a.fresh:
+        return report
+    if previous is None:
+        previous = getattr(a, "previous", None)
+    return merge(dict(report), previous) if previous else report
+
+
+def drive(a: argparse.Namespace, previous: dict | None = None) -> dict:
     models = a.models.split(",")
     exporters = a.exporters.split(",")
     for m in models:
         if m not in MODELS:
             raise SystemExit(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
+    a.previous = previous  # what the writes after each model merge with
     work = Path(tempfile.mkdtemp(prefix="onnxplug-models-", dir=a.workdir))
     bare = [_spawn(["--child-bare"], 300).get("rss_bare") for _ in range(2)]
     report: dict = {"ort_budget": a.ort_budget, "started": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -371,19 +388,21 @@ def drive(a: argparse.Namespace) -> dict:
                     print(f"{key:9s} onnxruntime FAILED: {ort['error'][:200]}", flush=True)
                     ort = {}
             elif kept and key == BIG and a.ort_runs > 0:
-                # the 1 B model is for memory and saving: one onnxruntime run each, for correctness
-                ort = _spawn(["--child-ort", key, json.dumps(kept), "1", "0"], a.timeout)
-                ort = {} if "error" in ort else {e: {"max_abs_diff": v.get("max_abs_diff"),
-                                                     "ort_error": v.get("ort_error")}
-                                                 for e, v in ort.items()}
+                # the 1 B model: a few timed runs (each takes seconds), within the same budget
+                ort = _spawn(["--child-ort", key, json.dumps(kept), str(min(a.ort_runs, BIG_ORT_RUNS)),
+                              str(a.ort_budget)], a.timeout)
+                if "error" in ort:
+                    print(f"{key:9s} onnxruntime FAILED: {ort['error'][:200]}", flush=True)
+                    ort = {}
             for folder in kept.values():
                 shutil.rmtree(folder, ignore_errors=True)
-            report["models"][key] = {"label": MODELS[key][0], "runs": runs,
-                                     "summary": _summarise(runs, ort)}
+            report["models"][key] = {"label": MODELS[key][0], "runs": runs, "run": report["started"],
+                                     "ort_runs": a.ort_runs, "summary": _summarise(runs, ort)}
             _print_model(key, report["models"][key]["summary"])
             if not a.no_write:  # after each model, so an interrupted run still reports
                 report["finished"] = None
-                _write(report)
+                report["measured"] = list(report["models"])
+                _write(with_earlier(report, a))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report["finished"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -491,11 +510,12 @@ def render(report: dict) -> str:
         "Models are built from transformers configs with random weights. Ratios are onnxplug / "
         "anchor: below 1 means onnxplug is faster, lighter or smaller.",
     ]
-    if report.get("earlier"):
-        e = report["earlier"]
-        lines += ["", f"Rows labelled [run of {e['started']}] were not re-measured in this run: they "
-                  f"are that earlier run's figures ({e['repeats']} exports per exporter, "
-                  f"{e['big_repeats']} for the 1 B decoder), on the library as it was then."]
+    earlier = sorted({e.get("run") for e in models.values()
+                      if e.get("run") and e.get("run") != report.get("started")})
+    if earlier:
+        lines += ["", "Rows labelled [run of ...] were not re-measured in this run: they are that "
+                  "earlier run's figures (results/models.json keeps them), on the library as it "
+                  f"was then ({', '.join(earlier)})."]
     lines += [
         "",
         "## Export time and memory",
@@ -514,16 +534,16 @@ def render(report: dict) -> str:
 
         anchors_rss = [x["rss_peak"] for x in (d, t) if x and "error" not in x and x.get("rss_peak")]
         lines.append(
-            f"| {entry['label']} | {_cell(p, wall)} | {_cell(d, wall)} | {_cell(t, wall)} "
+            f"| {_label(report, entry)} | {_cell(p, wall)} | {_cell(d, wall)} | {_cell(t, wall)} "
             f"| {_ratio(p.get('wall'), d.get('wall'))} | {_ratio(p.get('wall'), t.get('wall'))} "
             f"| {_cell(p, lambda x: _gb(x['rss_peak']))} | {_cell(d, lambda x: _gb(x['rss_peak']))} "
             f"| {_cell(t, lambda x: _gb(x['rss_peak']))} "
             f"| {_ratio(p.get('rss_peak'), min(anchors_rss) if anchors_rss else None)} |")
         for e, x in s.items():
             if x and "error" in x:
-                notes.append(f"- {entry['label']}, {LABELS[e]}: {x['error'][:300]}")
+                notes.append(f"- {_label(report, entry)}, {LABELS[e]}: {x['error'][:300]}")
             elif x and x.get("static"):
-                notes.append(f"- {entry['label']}, {LABELS[e]}: rejected dynamic axes "
+                notes.append(f"- {_label(report, entry)}, {LABELS[e]}: rejected dynamic axes "
                              f"({(x.get('dynamic_error') or '')[:200]}); timed with static shapes.")
     if notes:
         lines += ["", "Failures and fallbacks:", "", *notes]
@@ -546,7 +566,7 @@ def render(report: dict) -> str:
         tm = p.get("timings") or {}
         after = sum(tm.get(k) or 0 for k in ("lower", "ir passes", "check", "save")) if tm else None
         lines.append(
-            f"| {entry['label']} | {_s(p.get('capture'))} | {_s(d.get('capture'))} "
+            f"| {_label(report, entry)} | {_s(p.get('capture'))} | {_s(d.get('capture'))} "
             + " ".join(f"| {_s(tm.get(k), 3)}" for k in
                        ("plugins", "capture", "fx passes", "lower", "ir passes", "check", "save"))
             + f" | {_s(after, 3)} | {_ratio(after, tm.get('capture'))} |")
@@ -555,9 +575,10 @@ def render(report: dict) -> str:
         "",
         "## Graph: size, speed and correctness",
         "",
-        f"onnxruntime CPU latency, median of {report['ort_runs']} runs after 3 warm-up runs (or of "
-        f"as many as fit in {report.get('ort_budget', 30):.0f} s on this shared machine; the least "
-        f"any session got was {_min_runs(report)}), with "
+        f"onnxruntime CPU latency, median of {report['ort_runs']} runs after 3 warm-up runs "
+        f"({BIG_ORT_RUNS} for the 1 B decoder, whose runs take seconds; or of as many as fit in "
+        f"{report.get('ort_budget', 30):.0f} s on this shared machine; the least any session got "
+        f"was {_min_runs(report)}), with "
         "one intra-op thread and with onnxruntime's default; max abs difference of the first "
         "output from eager PyTorch. 'vs faster anchor' divides onnxplug's latency by the faster "
         "anchor's (same thread setting).",
@@ -582,7 +603,7 @@ def render(report: dict) -> str:
             return _ratio(ex[0].get(label), min(anchors) if anchors else None)
 
         lines.append(
-            f"| {entry['label']} | {trio(lambda x: str(x['nodes']))} "
+            f"| {_label(report, entry)} | {trio(lambda x: str(x['nodes']))} "
             f"| {trio(lambda x: format(x['file_bytes'] / 1e6, '.0f'))} | {ms('ort_1')} | {versus('ort_1')} "
             f"| {ms('ort_default')} | {versus('ort_default')} "
             f"| {trio(lambda x: '-' if x.get('max_abs_diff') is None else format(x['max_abs_diff'], '.1e'))} |")
@@ -598,7 +619,7 @@ def render(report: dict) -> str:
             p = models[key]["summary"].get("onnxplug", {})
             tm = p.get("timings") or {}
             per = (tm.get("lower") or 0) / p["nodes"] * 1e3 if p.get("nodes") else None
-            lines.append(f"| {models[key]['label']} | {p.get('nodes', '-')} | {_s(tm.get('lower'), 3)} "
+            lines.append(f"| {_label(report, models[key])} | {p.get('nodes', '-')} | {_s(tm.get('lower'), 3)} "
                          f"| {_s(per, 3)} | {_s(tm.get('ir passes'), 3)} | {_s(tm.get('check'), 3)} "
                          f"| {_s(tm.get('save'), 3)} | {_s(p.get('wall'))} |")
 
@@ -635,7 +656,31 @@ def render(report: dict) -> str:
 
     lines += _render_big()
     lines += ["", "## The bars, in this run", ""] + _bars(report)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _kept_sections(lines)) + "\n"
+
+
+GENERATED = frozenset({  # the headings render() writes (some only when their rows exist)
+    "## Export time and memory", "## Where the time goes", "## Graph: size, speed and correctness",
+    "## Scaling with depth", "## The 1 B decoder: memory while saving",
+    "## Models larger than memory", "## The bars, in this run"})
+
+
+def _kept_sections(generated: list[str]) -> list[str]:
+    """The sections of the current docs/performance.md that this script does not generate
+    (others' own, "Decomposition", "Startup and capture", ...), in their order, as they are."""
+    if not OUT_MD.exists():
+        return []
+    ours = GENERATED | {ln for ln in generated if ln.startswith("## ")}
+    kept: list[str] = []
+    keep = False
+    for line in OUT_MD.read_text().splitlines():
+        if line.startswith("## "):
+            keep = line not in ours
+        if keep:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return [""] + kept if kept else []
 
 
 def _render_big() -> list[str]:
@@ -706,14 +751,26 @@ def merge(report: dict, previous: dict) -> dict:
     for key, entry in previous.get("models", {}).items():
         if key not in models:
             entry = dict(entry)
-            entry["label"] = f"{entry['label']} [run of {previous.get('started')}]"
+            baked = re.search(r" \[run of ([^\]]+)\]", entry["label"])  # older files' labels
+            if baked:
+                entry.setdefault("run", baked.group(1))
+            entry["label"] = MODELS[key][0] if key in MODELS else entry["label"].split(" [run of ")[0]
+            entry.setdefault("run", previous.get("started"))
+            entry.setdefault("ort_runs", previous.get("ort_runs"))
+            entry.setdefault("repeats", previous.get("big_repeats" if key == BIG else "repeats"))
             models[key] = entry
     order = [k for k in DEFAULT_MODELS if k in models] + [k for k in models if k not in DEFAULT_MODELS]
     report["models"] = {k: models[k] for k in order}
-    if len(models) > len(set(report.get("measured", models))):
-        report["earlier"] = {"started": previous.get("started"), "repeats": previous.get("repeats"),
-                             "big_repeats": previous.get("big_repeats")}
+    report.pop("earlier", None)
     return report
+
+
+def _label(report: dict, entry: dict) -> str:
+    """A row's label, with the date of the run that measured it when that is not this run."""
+    run = entry.get("run")
+    if run and run != report.get("started"):
+        return f"{entry['label']} [run of {run}]"
+    return entry["label"]
 
 
 def _min_runs(report: dict):
@@ -728,7 +785,7 @@ def _bars(report: dict) -> list[str]:
         s = entry["summary"]
         p = s.get("onnxplug", {})
         if not p or "error" in p:
-            out.append(f"- {entry['label']}: onnxplug failed.")
+            out.append(f"- {_label(report, entry)}: onnxplug failed.")
             continue
         d, t = s.get("dynamo", {}), s.get("torchscript", {})
         checks = []
@@ -750,7 +807,7 @@ def _bars(report: dict) -> list[str]:
             checks.append(("latency (1 thread) <= faster anchor", p["ort_1"] <= min(lat)))
         met = [c for c, ok in checks if ok]
         missed = [c for c, ok in checks if not ok]
-        out.append(f"- {entry['label']}: met: {', '.join(met) or 'none'}; "
+        out.append(f"- {_label(report, entry)}: met: {', '.join(met) or 'none'}; "
                    f"not met: {', '.join(missed) or 'none'}.")
     return out
 
@@ -786,8 +843,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true",
                     help="print only; leave results/models.json and docs/performance.md alone")
     ap.add_argument("--merge", action="store_true",
-                    help="keep the models this run does not measure from the previous "
-                         "results/models.json, labelled with that run's date")
+                    help="(the default) keep the models this run does not measure from the "
+                         "previous results/models.json, each labelled with its run's date")
+    ap.add_argument("--fresh", action="store_true",
+                    help="drop the previous results/models.json's rows: render only this run")
     ap.add_argument("--render", action="store_true",
                     help="measure nothing: render docs/performance.md from results/models.json "
                          "(and results/big_model.json)")
@@ -796,10 +855,10 @@ def main(argv: list[str] | None = None) -> int:
         OUT_MD.write_text(render(json.loads(OUT_JSON.read_text())))
         print(f"wrote {OUT_MD.relative_to(ROOT)}")
         return 0
-    report = drive(a)
+    previous = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else None
+    report = drive(a, previous)
     report["measured"] = list(report["models"])
-    if a.merge and OUT_JSON.exists():
-        report = merge(report, json.loads(OUT_JSON.read_text()))
+    report = with_earlier(report, a, previous)
     print(render(report))
     if not a.no_write:
         _write(report)
