@@ -60,19 +60,37 @@ def _unflatten_cache(leaves: Any, context: "_Context") -> Any:
     cache.layers = [copy.copy(layer) for layer in context.skeleton.layers]
     for (i, attr), value in zip(context.slots, leaves):
         setattr(cache.layers[i], attr, value)
+    held = _global_length(cache.layers)
     for layer in cache.layers:
-        _follow_length(layer)
+        _follow_length(layer, held)
     return cache
 
 
-def _follow_length(layer: Any) -> None:
+def _global_length(layers: list[Any]) -> Any:
+    """The tokens a global (not sliding-window) layer holds, which every layer has seen; None
+    where all layers slide (Mistral) or none holds tensors."""
+    for layer in layers:
+        keys = getattr(layer, "keys", None)
+        if getattr(layer, "sliding_window", None) is None and isinstance(keys, torch.Tensor) \
+                and keys.dim() >= 2:
+            return keys.shape[-2]
+    return None
+
+
+def _follow_length(layer: Any, held: Any = None) -> None:
     """A sliding-window layer counts the tokens it has seen in ``cumulative_length``, a Python
-    int: left at the example's count it would fix the past length. Until the window is full
-    the count is the length of the keys, so take it from them (a symbol while capturing)."""
+    int: left at the example's count it would fix the past length (and, once the window is
+    full, the positions). Where the cache has a global layer (Gemma 2/3), that layer's length
+    is the count, full window or not; otherwise, until the window is full, the count is the
+    length of the layer's own keys. Either is a symbol while capturing."""
     keys, seen = getattr(layer, "keys", None), getattr(layer, "cumulative_length", None)
     window = getattr(layer, "sliding_window", None)
-    if isinstance(keys, torch.Tensor) and isinstance(seen, int) and keys.dim() >= 2 \
-            and isinstance(window, int) and seen < window:
+    if not (isinstance(keys, torch.Tensor) and isinstance(seen, int) and keys.dim() >= 2
+            and isinstance(window, int)):
+        return
+    if held is not None:
+        layer.cumulative_length = held
+    elif seen < window:
         layer.cumulative_length = keys.shape[-2]
 
 

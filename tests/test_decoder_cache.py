@@ -233,3 +233,31 @@ def test_encoder_decoder_cache_decode_step(build, tmp_path):
     names = [i.name for i in onnx.load(path).graph.input]
     assert "past_key_values.0.decoder.key" in names and "past_key_values.1.encoder.value" in names
     run_and_compare(model, path, seq2seq_step(model, 3, 7, 4))
+
+
+def test_gemma3_decode_past_its_sliding_window(tmp_path):
+    """Past the window, the sliding layer holds its last window - 1 tokens (a fixed axis) while
+    the global layer holds them all: the count of tokens seen, which places the new ones, comes
+    from the global layer, so the graph is right at every past length beyond the window."""
+    torch.manual_seed(0)
+    cfg = gemma3().config
+    cfg.sliding_window = 4
+    model = transformers.Gemma3ForCausalLM(cfg).eval()
+
+    def step(batch, past):
+        cache = cache_of(model, batch, past)
+        assert [tuple(layer.keys.shape[2:3]) for layer in cache.layers] == [(3,), (past,)]
+        return {"input_ids": torch.randint(0, 99, (batch, 1)),
+                "attention_mask": torch.ones(batch, past + 1, dtype=torch.long),
+                "past_key_values": cache, "use_cache": True}
+
+    axes = {"input_ids": {0: "batch"}, "attention_mask": {0: "batch", 1: "total"}}
+    for kv in ("key", "value"):
+        axes[f"past_key_values.0.{kv}"] = {0: "batch"}  # the window: window - 1 tokens
+        axes[f"past_key_values.1.{kv}"] = {0: "batch", 2: "past"}
+    path = tmp_path / "gemma3_window.onnx"
+    r = onnxplug.export(model, (), path, kwargs=step(2, 6), dynamic_axes=axes, opset_version=18,
+                        verify=True)
+    assert "past" in r.axis_ranges
+    for batch, past in [(3, 9), (1, 12)]:
+        run_and_compare(model, path, step(batch, past))
