@@ -24,7 +24,9 @@ Both hook implementations are registered by the core's built-in plugin (``builti
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -140,9 +142,66 @@ def _decisions(ep: Any) -> str:
 
 
 def _draft_export(model: Any, args: tuple, kwargs: dict, options: Any):
-    ep = torch.export.draft_export(model, args, kwargs=kwargs or None,
-                                   dynamic_shapes=options.dynamic_shapes, strict=False)
+    with integer_floor_division_fix():
+        ep = torch.export.draft_export(model, args, kwargs=kwargs or None,
+                                       dynamic_shapes=options.dynamic_shapes, strict=False)
+    stop_real_propagation(ep)
     return drop_runtime_asserts(ep)
+
+
+def stop_real_propagation(ep: torch.export.ExportedProgram) -> None:
+    """The program's fake tensors stop computing real values beside the fake ones.
+
+    ``draft_export`` runs every op on the example's real tensors too, to decide data-dependent
+    questions; its fake mode stays attached to the program, and any later retrace of it
+    (``run_decompositions``) would run the whole model on real tensors again: minutes for a
+    detector, and errors wherever a fake kernel disagrees with the real one. Every decision
+    is in the graph by now."""
+    from torch._guards import detect_fake_mode
+
+    vals = [n.meta.get("val") for n in ep.graph.nodes if n.op == "placeholder"]
+    mode = detect_fake_mode([v for v in vals if isinstance(v, torch.Tensor)])
+    if mode is not None and getattr(mode, "propagate_real_tensors", False):
+        mode.propagate_real_tensors = False
+
+
+@contextlib.contextmanager
+def integer_floor_division_fix() -> Iterator[None]:
+    """While ``draft_export`` runs: integer floor division of a tensor whose size comes from the
+    data (``torch.div(idx, n, rounding_mode="floor")`` after ``nonzero``, as RetinaNet and FCOS
+    do) works.
+
+    PyTorch's reference of integer floor division (the fake kernel used for data-dependent
+    sizes) tests signs with ``prims.signbit``, whose fake result is declared int64 while the
+    real one is bool; ``draft_export`` then re-derives the op's output from the real tensor
+    with fresh sizes and fails (``PendingUnbackedSymbolNotFound``). The same reference with
+    ``x < 0`` (equal for integers) is used instead. The captured graph is unchanged: it keeps
+    ``aten.div.Tensor_mode``; only the fake kernel differs."""
+    try:
+        import torch._refs as refs
+    except ImportError:  # pragma: no cover - a torch without references
+        refs = None
+    original = getattr(refs, "_floor_divide_integer", None)
+    if original is None or not hasattr(refs, "_maybe_broadcast"):
+        yield
+        return
+    refs._floor_divide_integer = _floor_divide_integer
+    try:
+        yield
+    finally:
+        refs._floor_divide_integer = original
+
+
+def _floor_divide_integer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Floor division of integers: truncation, minus one where the signs differ and the
+    division is not exact."""
+    from torch import _prims as prims
+
+    a, b = torch._refs._maybe_broadcast(a, b)
+    if not a.dtype.is_signed:
+        return prims.div(a, b)
+    offset = torch.ne(a < 0, b < 0).logical_and(torch.fmod(a, b) != 0)
+    return prims.div(a, b) - offset.to(a.dtype)
 
 
 _ASSERTS = (torch.ops.aten._assert_scalar.default,)

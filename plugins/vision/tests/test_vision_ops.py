@@ -77,16 +77,35 @@ def test_deform_conv2d_below_19_names_the_opset():
         onnxplug.export(DeformConv(), (x, offset), opset_version=18)
 
 
-def test_batched_nms_uses_one_nms_for_many_boxes():
-    """1500 boxes: torchvision would loop over the classes; the capture settings keep one NMS."""
+def test_batched_nms_of_many_boxes_is_one_nms_per_class():
+    """1500 boxes: torchvision loops over the classes; the capture makes that one op, one
+    NonMaxSuppression with a class axis, which also serves classes the example lacks."""
+    import torchvision.ops.boxes as box_ops
+
     def batched(boxes, scores, labels):
         return ops.batched_nms(boxes, scores, labels, 0.5)
 
-    n = 1500
+    n, loop = 1500, box_ops._batched_nms_vanilla
     args = (random_boxes(n, 64.0), torch.rand(n), torch.randint(0, 4, (n,)))
-    other = (random_boxes(n, 64.0), torch.rand(n), torch.randint(0, 4, (n,)))
-    r = export_and_compare(batched, args, run_inputs=other)
+    other = (random_boxes(n, 64.0), torch.rand(n), torch.randint(0, 9, (n,)))
+    r = export_and_compare(batched, args, run_inputs=other, capture="trace")
     assert sum(node.op_type == "NonMaxSuppression" for node in r.model.graph.node) == 1
-    import torchvision.ops.boxes as box_ops
+    assert box_ops._batched_nms_vanilla is loop  # restored
 
-    assert box_ops._batched_nms_vanilla is not box_ops._batched_nms_coordinate_trick  # restored
+
+@pytest.mark.parametrize("opset", [11, 17, 21])
+def test_batched_nms_op_at_its_opsets(opset):
+    from onnxplug_vision.batched_nms import define
+
+    op = define()
+
+    def batched(boxes, scores, labels):
+        return op(boxes, scores, labels, 0.5)
+
+    n = 300
+    args = (random_boxes(n, 64.0), torch.rand(n), torch.randint(-2, 3, (n,)))
+    export_and_compare(batched, args, opset=opset,
+                       run_inputs=(random_boxes(40, 64.0), torch.rand(40),
+                                   torch.randint(0, 7, (40,))),
+                       input_names=["b", "s", "l"],
+                       dynamic_axes={"b": {0: "n"}, "s": {0: "n"}, "l": {0: "n"}})
