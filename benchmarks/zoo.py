@@ -61,6 +61,24 @@ def _export(exporter: str, model, kwargs, axes, names, opset: int, path: str):
                           dynamic_axes=axes, opset_version=opset, dynamo=True)
 
 
+_ORT_TYPES = {"tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(float)": "float32",
+              "tensor(double)": "float64", "tensor(bool)": "bool"}
+
+
+def _scalar_defaults(model) -> dict:
+    """forward's parameters whose default is a number or a bool (``logits_to_keep=0``): an
+    exporter that turns them into graph inputs gets them fed with that default, as its user
+    would, instead of failing for an input nobody can name."""
+    import inspect
+
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params
+            if isinstance(p.default, (bool, int, float)) and p.default is not None}
+
+
 def _run(path: str, names: list[str], kwargs, model) -> float:
     """Run the saved model on ``kwargs`` (fed by input name) and return the max abs difference
     from eager; raises on a shape or value mismatch."""
@@ -75,10 +93,14 @@ def _run(path: str, names: list[str], kwargs, model) -> float:
     sess = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     tensors = dict(zip(names, _flat(kwargs)))
     feeds = {}
+    defaults = _scalar_defaults(model)
     for i in sess.get_inputs():
-        if i.name not in tensors:
+        if i.name in tensors:
+            feeds[i.name] = tensors[i.name].numpy()
+        elif i.name in defaults:  # the TorchScript exporter makes inputs of scalar defaults
+            feeds[i.name] = np.array(defaults[i.name], dtype=_ORT_TYPES.get(i.type, np.int64))
+        else:
             raise RuntimeError(f"the graph wants an input {i.name!r} that is not one of {names}")
-        feeds[i.name] = tensors[i.name].numpy()
     actual = sess.run(None, feeds)
     with torch.no_grad():
         expected = [t.numpy() for t in _flat(model(**copy.deepcopy(kwargs)))]
@@ -162,22 +184,74 @@ def _save(new: list[dict]) -> None:
         tmp.replace(RESULTS)
 
 
-def run(models: list[str], exporters: list[str], opsets: list[int], timeout: float) -> None:
-    env = {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+# Imported once by the fork server, so each export's fresh process does not pay for them again.
+# Neither onnxplug nor torch.onnx is among them: each exporter's own import and first-call
+# costs stay inside the export time, as in a process started from scratch.
+PRELOAD = ["numpy", "torch", "onnx", "onnxruntime", "transformers", "transformers.modeling_utils",
+           "torchvision", "timm", "zoo_models"]
+
+
+def _child(conn, name: str, exporter: str, opset: int, log: str) -> None:
+    """One export in a process forked from the preloaded server; stderr goes to ``log``."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 2)
+    os.dup2(fd, 1)
+    conn.send(worker(name, exporter, opset))
+    conn.close()
+
+
+def _one(name: str, exporter: str, opset: int, timeout: float, ctx) -> dict:
+    base = {"model": name, "exporter": exporter, "opset": opset}
+    if ctx is None:  # --no-preload: a process started from scratch
+        env = {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        cmd = [sys.executable, __file__, "--worker", name, exporter, str(opset)]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {**base, "status": "timeout", "reason": f"more than {timeout:.0f} s"}
+        last = out.stdout.strip().splitlines()[-1:] or [""]
+        return json.loads(last[0]) if last[0].startswith("{") else {
+            **base, "status": "crash",
+            "reason": (out.stderr.strip().splitlines() or ["no output"])[-1][:300]}
+    with tempfile.NamedTemporaryFile(suffix=".log", delete=False) as f:
+        log = f.name
+    try:
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(send, name, exporter, opset, log))
+        proc.start()
+        send.close()
+        if recv.poll(timeout):
+            try:
+                record = recv.recv()
+            except EOFError:  # died before sending
+                record = None
+        else:
+            record = {**base, "status": "timeout", "reason": f"more than {timeout:.0f} s"}
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        if record is None:
+            lines = [x for x in Path(log).read_text(errors="replace").splitlines() if x.strip()]
+            record = {**base, "status": "crash",
+                      "reason": f"exit code {proc.exitcode}: " + (lines or ["no output"])[-1][:280]}
+        return record
+    finally:
+        os.unlink(log)
+
+
+def run(models: list[str], exporters: list[str], opsets: list[int], timeout: float,
+        preload: bool = True) -> None:
+    ctx = None
+    if preload:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
     for name in models:
         for exporter in exporters:
             for opset in opsets:
-                cmd = [sys.executable, __file__, "--worker", name, exporter, str(opset)]
-                try:
-                    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                         env=env)
-                    last = out.stdout.strip().splitlines()[-1:] or [""]
-                    record = json.loads(last[0]) if last[0].startswith("{") else {
-                        "model": name, "exporter": exporter, "opset": opset, "status": "crash",
-                        "reason": (out.stderr.strip().splitlines() or ["no output"])[-1][:300]}
-                except subprocess.TimeoutExpired:
-                    record = {"model": name, "exporter": exporter, "opset": opset,
-                              "status": "timeout", "reason": f"more than {timeout:.0f} s"}
+                record = _one(name, exporter, opset, timeout, ctx)
                 print(f"{name:28s} {exporter:12s} {opset:3d} {record['status']:20s} "
                       f"{record.get('reason', '')[:90]}", flush=True)
                 _save([record])
@@ -232,6 +306,9 @@ def main() -> None:
     parser.add_argument("--opsets", default="13,17,18")
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--render", action="store_true", help="only render docs/zoo.md")
+    parser.add_argument("--no-preload", action="store_true",
+                        help="start each export's process from scratch instead of forking it "
+                             "from a server that has imported torch, transformers and onnx")
     args = parser.parse_args()
     if args.worker:
         sys.path.insert(0, str(HERE))
@@ -245,7 +322,7 @@ def main() -> None:
         names = [n for n in zoo_models.zoo()
                  if any(fnmatch.fnmatch(n, g) for g in args.models.split(","))]
         run(names, args.exporters.split(","), [int(o) for o in args.opsets.split(",")],
-            args.timeout)
+            args.timeout, preload=not args.no_preload)
     render()
 
 
