@@ -5,20 +5,27 @@ convert is replaced by PyTorch's own decomposition of that op alone (from
 ``torch.export.default_decompositions()``), and the graph is checked again, a few rounds
 deep, since a decomposition may produce other ops without a conversion. What cannot be
 handled is recorded in the export's :class:`~onnxplug.failures.Failures`.
+
+Each node is replaced on its own, without re-tracing the program
+(:mod:`onnxplug.local_decompose`); only the ops whose nodes cannot be traced alone cost
+``ExportedProgram.run_decompositions``, the re-trace of the whole program.
 """
 
 from __future__ import annotations
 
+import logging
 import operator
 from functools import lru_cache
 
 import torch
 
 from .failures import Failures
+from .local_decompose import decompose_locally
 from .lowering import (inplace_functional_key, input_dtypes, is_dead, no_complex_reason, node_location,
                        op_key)
 from .registry import Registry
 
+log = logging.getLogger("onnxplug")
 MAX_ROUNDS = 6
 
 
@@ -93,21 +100,39 @@ def _rounds(ep, registry: Registry, only: set | None = None, refused=(), failed:
         table = {op: fn for op in missing if (fn := decomposition(op)) is not None}
         if not table:
             break
-        try:
-            ep = ep.run_decompositions(table)
-        except Exception:  # noqa: BLE001 - find the op(s) whose decomposition fails
-            for op, fn in list(table.items()):
-                try:
-                    ep.run_decompositions({op: fn})
-                except Exception as exc:  # noqa: BLE001
-                    first = (str(exc).strip().splitlines() or [""])[0][:200]
-                    failed[op] = f"PyTorch's decomposition of it failed ({type(exc).__name__}: {first})"
-                    del table[op]
-            if not table:
-                break
-            ep = ep.run_decompositions(table)
-        decomposed.extend(op_key(op) for op in table)
+        local = decompose_locally(ep, table)
+        ep = local.program
+        rest = {op: fn for op, fn in table.items() if op in local.left}
+        for op, why in local.left.items():
+            log.info("decomposing %s with the whole program: %s", op_key(op), why)
+        if rest:
+            ep, rest = _whole_program(ep, rest, failed)
+        done = [op for op in table if op in rest or op in local.done]
+        if not done:
+            break
+        decomposed.extend(op_key(op) for op in done)
     return ep, decomposed
+
+
+def _whole_program(ep, table: dict, failed: dict):
+    """``ep.run_decompositions(table)``: the re-trace of the whole program, for the ops
+    :func:`decompose_locally` could not replace node by node. An op whose decomposition makes
+    it fail is left out and its reason recorded in ``failed``. Returns the program and the
+    table of the ops decomposed."""
+    try:
+        return ep.run_decompositions(table), table
+    except Exception:  # noqa: BLE001 - find the op(s) whose decomposition fails
+        table = dict(table)
+        for op, fn in list(table.items()):
+            try:
+                ep.run_decompositions({op: fn})
+            except Exception as exc:  # noqa: BLE001
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                failed[op] = f"PyTorch's decomposition of it failed ({type(exc).__name__}: {first})"
+                del table[op]
+        if not table:
+            return ep, table
+        return ep.run_decompositions(table), table
 
 
 def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, opset: int,
