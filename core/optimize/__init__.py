@@ -14,12 +14,15 @@ order  name                             does
 =====  ===============================  ==================================================================
 200    fold_static_shapes               Shape/Size/Gather(Shape) of known dims -> constant
 210    fold_constants                   nodes of constant inputs -> constant (onnxruntime or onnx.reference)
-300    eliminate_noops                  Identity, same-type Cast, no-op Reshape/Transpose/Expand
+300    eliminate_noops                  Identity, same-type Cast, no-op Reshape/Transpose/Expand/Slice, x * 1
 310    collapse_layout_chains           Transpose(Transpose), Reshape(Reshape) -> one node
+320    collapse_round_trips             Unsqueeze(Squeeze(x)) -> x; Cast(Where(Cast(x))) -> Where(x)
 400    fold_conv_batchnorm              eval BatchNormalization into the Conv before it
 450    fuse_matmul_add                  2-D MatMul + Add -> Gemm
 460    canonical_gelu                   Erf(Mul(x, 1/sqrt 2)) -> Erf(Div(x, sqrt 2)) (onnxruntime fuses it)
+470    share_tied_transposes            a transposed copy of a used weight (tied embeddings) -> Transpose(W)
 880    eliminate_common_subexpressions  repeated deterministic nodes -> one
+885    lift_constants                   Constant nodes of the main graph -> initializers
 890    remove_unused_after_optimize     what the rewrites left unused
 =====  ===============================  ==================================================================
 
@@ -48,11 +51,15 @@ from .conv_batchnorm import FoldConvBatchNormPass
 from .cse import EliminateCommonSubexpressionsPass
 from .gelu import CanonicalGeluPass
 from .gemm import FuseMatMulAddPass
+from .lift_constants import LiftConstantsPass
 from .noops import EliminateNoOpsPass
+from .roundtrips import CollapseRoundTripsPass
 from .shape_folding import FoldStaticShapesPass
+from .tied_weights import ShareTiedTransposesPass
 
 __all__ = [
     "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "CanonicalGeluPass", "CollapseLayoutChainsPass",
+    "CollapseRoundTripsPass", "LiftConstantsPass", "ShareTiedTransposesPass",
     "EliminateCommonSubexpressionsPass", "EliminateNoOpsPass",
     "FoldConstantsPass", "FoldConvBatchNormPass", "FoldStaticShapesPass", "FuseMatMulAddPass",
 ]
@@ -78,10 +85,13 @@ OPTIMIZE_PASSES = [
     (_with_options(FoldConstantsPass), 210, "fold_constants"),
     (_with_options(EliminateNoOpsPass), 300, "eliminate_noops"),
     (_with_options(CollapseLayoutChainsPass), 310, "collapse_layout_chains"),
+    (_with_options(CollapseRoundTripsPass), 320, "collapse_round_trips"),
     (_with_options(FoldConvBatchNormPass), 400, "fold_conv_batchnorm"),
     (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
     (_with_options(CanonicalGeluPass), 460, "canonical_gelu"),
+    (_with_options(ShareTiedTransposesPass), 470, "share_tied_transposes"),
     (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
+    (_with_options(LiftConstantsPass), 885, "lift_constants"),
     (_remove_unused, 890, "remove_unused_after_optimize"),
 ]
 
