@@ -231,11 +231,15 @@ def functionalize(ep: torch.export.ExportedProgram, options: ExportOptions):
     """Rewrite in-place writes through views (``y[:, i] = v``) into functional scatters.
 
     Lowering handles plain in-place ops by rebinding the mutated value; a write into a view
-    must reach the base tensor, which only functionalization does. It costs a retrace, so it
-    runs only for graphs that need it.
+    must reach the base tensor. Writes through ``select``/``slice`` views are rewritten where
+    they are (:func:`onnxplug.local_functionalize.functionalize_locally`); only a graph with
+    other writes through views costs a re-trace (``run_decompositions({})``).
     """
     if writes_through_views(ep):
-        return ep.run_decompositions({})
+        from .local_functionalize import functionalize_locally
+
+        local = functionalize_locally(ep)
+        return local if local is not None else ep.run_decompositions({})
     return None
 
 
