@@ -2,7 +2,9 @@
 
 * ``eliminate_noops``: ``x[:]`` Slices (dynamic dimensions included) and ``x * 1`` go;
 * ``collapse_round_trips``: ``Unsqueeze(Squeeze(x))`` and ``Cast(Where(c, Cast(x), k))``;
-* ``lift_constants``: the main graph's ``Constant`` nodes become initializers.
+* ``lift_constants`` (pending: turned on here): the main graph's ``Constant`` nodes become
+  initializers;
+* ``share_tied_transposes``: a tied weight is stored once.
 
 Each is checked on a hand-built graph (checker, onnxruntime, the numpy answer) for the exact
 pattern, with the cases it must leave alone, and on exports compared with eager PyTorch.
@@ -196,14 +198,24 @@ class Scaled(nn.Module):
         return (x.reshape(-1, 4) * 3.0 + 1.0).reshape(x.shape[0], -1)
 
 
-def test_constants_become_initializers_and_run_the_same():
+@pytest.fixture
+def lifting():
+    """lift_constants is pending (not registered by default): turn it on."""
+    from onnxplug.optimize import enable_pending
+    from onnxplug.plugins import load_plugins
+
+    with enable_pending(load_plugins()):
+        yield
+
+
+def test_constants_become_initializers_and_run_the_same(lifting):
     r = export_and_compare(Scaled(), (torch.randn(2, 8),), dynamic_axes={"x": {0: "b"}},
                            input_names=["x"])
     assert not [n for n in r.model.graph.node if n.op_type == "Constant"]
     assert [i.name for i in r.model.graph.input] == ["x"]  # none of them is an input
 
 
-def test_constants_stay_nodes_where_initializers_are_inputs():
+def test_constants_stay_nodes_where_initializers_are_inputs(lifting):
     r = export_and_compare(Scaled(), (torch.randn(2, 8),), keep_initializers_as_inputs=True)
     initializers = {t.name for t in r.model.graph.initializer}
     assert initializers <= {i.name for i in r.model.graph.input}
@@ -223,7 +235,7 @@ def test_a_constant_graph_output_keeps_its_node():
 
 # --------------------------------------------------------------------------- on a real block
 
-def test_a_float16_llama_block_loses_nodes_not_accuracy():
+def test_a_float16_llama_block_loses_nodes_not_accuracy(lifting):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
