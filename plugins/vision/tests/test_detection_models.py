@@ -32,8 +32,6 @@ KNOWN = {
     "over int() box sizes, which a trace fixes to the example's",
     "keypointrcnn_resnet50_fpn": "heatmaps_to_keypoints loops per detection over int() box "
     "sizes: the trace captures (6095 nodes) but fixes them to the example image's",
-    "ssdlite320_mobilenet_v3_large": "captures and runs, but 58 of the 300 kept scores differ "
-    "from eager's (not diagnosed yet; not the batched_nms path)",
 }
 
 
