@@ -10,7 +10,8 @@ model. The values are the same bits (a transpose moves elements, nothing else).
 
 Recognised: an initializer whose tensor is a lazy 2-D transpose of the very torch storage
 another initializer of the main graph holds contiguously, and that other initializer has users
-of its own. Not run when initializers become graph inputs (each must stay a separate input).
+of its own; checkpoint weights that are not in memory (``weights=``) are matched by the meta
+storage their views share, so a meta-device export gets the same graph. Not run when initializers become graph inputs (each must stay a separate input).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import onnx_ir as ir
 import torch
 
-from ..checkpoint import TensorView
+from ..checkpoint import TensorView, is_deferred
 from .rewrite import ExportPass, initializers_are_constant
 
 
@@ -32,10 +33,9 @@ class ShareTiedTransposesPass(ExportPass):
         plain: dict[tuple, ir.Value] = {}
         for value in graph.initializers.values():
             raw = getattr(value.const_value, "raw", None)
-            if (isinstance(raw, torch.Tensor) and not isinstance(value.const_value, TensorView)
-                    and raw.dim() == 2 and raw.device.type == "cpu" and raw.is_contiguous()
-                    and not value.is_graph_input()):
-                plain.setdefault((raw.data_ptr(), tuple(raw.shape), raw.dtype), value)
+            if (isinstance(raw, torch.Tensor) and raw.dim() == 2 and raw.device.type == "cpu"
+                    and raw.is_contiguous() and not value.is_graph_input()):
+                plain.setdefault((*_storage(raw), tuple(raw.shape), raw.dtype), value)
         modified = False
         first = next(iter(graph), None)
         for value in list(graph.initializers.values()):
@@ -46,8 +46,8 @@ class ShareTiedTransposesPass(ExportPass):
             if not isinstance(t, torch.Tensor) or t.dim() != 2 or t.device.type != "cpu" \
                     or t.stride() != (1, t.shape[0]):
                 continue
-            source = plain.get((t.data_ptr(), (t.shape[1], t.shape[0]), t.dtype))
-            if source is None or not source.uses() or first is None:
+            source = plain.get((*_storage(t), (t.shape[1], t.shape[0]), t.dtype))
+            if source is None or source is value or not source.uses() or first is None:
                 continue
             node = ir.Node("", "Transpose", [source], [ir.AttrInt64s("perm", [1, 0])])
             graph.insert_before(first, node)
@@ -58,3 +58,13 @@ class ShareTiedTransposesPass(ExportPass):
             del graph.initializers[value.name]
             modified = True
         return ir.passes.PassResult(model, modified=modified)
+
+
+def _storage(t: torch.Tensor) -> tuple:
+    """Where ``t``'s first element lives: its address, or for a checkpoint weight not in memory
+    (``checkpoint.Deferred``) the identity of the meta storage it and its views share, and
+    its offset there."""
+    if is_deferred(t):
+        meta = t._meta
+        return ("meta", meta.untyped_storage()._cdata, meta.storage_offset())
+    return ("cpu", t.data_ptr(), 0)
