@@ -22,6 +22,7 @@ import copy
 import logging
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
@@ -37,16 +38,13 @@ INHERITED_META = ("stack_trace", "nn_module_stack", "source_fn_stack", "from_nod
 _FAKE_VALUES = (torch.Tensor, torch.SymInt, torch.SymFloat, torch.SymBool, int, float, bool)
 
 
+@dataclass(frozen=True)
 class LocalDecomposition:
     """The outcome of :func:`decompose_locally`."""
 
-    def __init__(self, program: torch.export.ExportedProgram, done: set, left: dict):
-        self.program = program
-        self.done = done  # ops with at least one node replaced
-        self.left = left  # op -> why a node of it could not be replaced alone
-
-    def __repr__(self) -> str:
-        return f"LocalDecomposition(done={sorted(map(str, self.done))}, left={self.left})"
+    program: torch.export.ExportedProgram
+    done: set = field(default_factory=set)  # ops with at least one node replaced
+    left: dict = field(default_factory=dict)  # op -> why a node of it was not replaced alone
 
 
 def decompose_locally(ep: torch.export.ExportedProgram,
