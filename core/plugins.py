@@ -270,7 +270,10 @@ def _symbolic_register(target: list[SymbolicFunction], dist: dict[str, str] | No
                 raise PluginError(f"plugin {plugin!r} registered {fn!r}, which is not callable.")
             site = frame_site(sys._getframe(1)) if key is not None else None
             specs = specs_of(fn, key, opset, domain, site, complex)
-            validate_signature(fn, ", ".join(s.key for s in specs))
+            if key is not None or not hasattr(fn, "__onnxplug_symbolic__"):
+                # @symbolic already checked the signature of what it marked (once per
+                # function: ~800 inspect.signature calls are a good part of plugin loading)
+                validate_signature(fn, ", ".join(s.key for s in specs))
             for s in specs:
                 if beyond_newest(s.opset):
                     _newer_than_onnx(plugin, (dist or {}).get(plugin, "?"), s, strict)
