@@ -27,9 +27,6 @@ SLOW = {"fasterrcnn_mobilenet_v3_large_320_fpn", "maskrcnn_resnet50_fpn", "keypo
 
 # What stops the others (torch 2.14.1, torchvision 0.29.1), measured with draft_export:
 KNOWN = {
-    "maskrcnn_resnet50_fpn": "draft_export: propagate_real_tensors has no fake kernel for "
-    "aten::squeeze.dims with a storage offset; paste_masks_in_image also loops per detection "
-    "over int() box sizes, which a trace fixes to the example's",
     "keypointrcnn_resnet50_fpn": "heatmaps_to_keypoints loops per detection over int() box "
     "sizes: the trace captures (6095 nodes) but fixes them to the example image's",
 }
