@@ -10,8 +10,8 @@ rule it follows by the picker it calls:
   onnxruntime has a double kernel, float32 otherwise (half precision runs in float32 too).
 * :func:`arith_dtype`: ``Add``/``Sub``/``Mul``/``Div`` on any result dtype.
 
-The pickers take no GraphContext: where a rule depends on the opset, the caller passes what
-:mod:`onnxplug_opset.forms` says (``arith_dtype(dt, forms.arith_takes_int8(g))``).
+The pickers take no GraphContext: where a rule depends on the opset, the form in
+:mod:`onnxplug_opset.forms` passes it (``forms.arith_dtype(g, dt)``).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def arith_dtype(dt: torch.dtype, int8: bool = True) -> torch.dtype:
     """The dtype Add/Sub/Mul/Div run in for a result of dtype ``dt``.
 
     8-bit ints are ONNX types of these ops (with onnxruntime kernels) from opset 14: ``int8``
-    says whether the target has them (``forms.arith_takes_int8``). 16-bit and other narrow
+    says whether the target has them (``forms.arith_dtype(g, dt)`` asks). 16-bit and other narrow
     types run as int32, bfloat16 as float32.
     """
     if dt in (torch.int16, torch.uint16, torch.uint32) or (

@@ -1,9 +1,10 @@
 """Maths shared by the element-wise, activation and comparison conversions.
 
-Every helper takes ``g`` first. Where an ONNX op is missing at the target opset (or has no
-onnxruntime kernel for a dtype) the helper composes it, asking :mod:`onnxplug_opset.forms`
-what exists, so the conversions themselves stay free of version branches. The compute-dtype
-pickers are in :mod:`onnxplug_opset.dtypes`; ``where`` is ``shape_helpers.where``.
+Every helper takes ``g`` first. What changes across opsets (the comparisons, the NaN and inf
+tests, fmod/remainder, Round: ``forms.selection`` and ``forms.arithmetic``) is a form of
+:mod:`onnxplug_opset.forms`, re-exported here for ``eh.compare``-style callers; the helpers
+below build on them and read no opset. The compute-dtype pickers are in
+:mod:`onnxplug_opset.dtypes`; ``where`` is ``shape_helpers.where``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import onnx_ir as ir
 import torch
 
 from . import forms
-from .dtypes import ONNX_FLOATS, arith_dtype, float_compute, unary_compute
+from .dtypes import ONNX_FLOATS, float_compute, unary_compute
+from .forms import compare, fmod, isinf, isnan, remainder, round_half_even  # noqa: F401 - ``eh.compare``...
 from .helpers import as_value, cast, result_type
 from .shape_helpers import where  # noqa: F401 - the one ``where``, re-exported for ``eh.where``
 
@@ -81,37 +83,7 @@ def or_(g, a: Value, b: Value) -> Value:
     return bool_op(g, "Or", a, b)
 
 
-# -- classification -------------------------------------------------------------------------------
-def isnan(g, x: Value) -> Value:
-    """``x != x``: IsNaN from opset 9; before it, a NaN is neither > 0 nor < 1."""
-    dt = g.dtype(x)
-    if not dt.is_floating_point:
-        return compare(g, "ne", x, x)
-    if dt not in ONNX_FLOATS:
-        x = cast(g, x, torch.float32)
-    if forms.has_isnan(g):
-        return bool_op(g, "IsNaN", x)
-    d = g.dtype(x)
-    return not_(g, or_(g, bool_op(g, "Greater", x, c(g, 0, d)), bool_op(g, "Less", x, c(g, 1, d))))
-
-
-def isinf(g, x: Value, positive: bool = True, negative: bool = True) -> Value:
-    """``x == +inf`` and/or ``x == -inf`` (IsInf from 10; comparisons with the largest float before)."""
-    dt = g.dtype(x)
-    if not dt.is_floating_point:
-        return compare(g, "ne", x, x)
-    if dt not in (torch.float32, torch.float64):
-        x, dt = cast(g, x, torch.float32), torch.float32
-    if forms.has_isinf(g):
-        return g.op("IsInf", x, detect_positive_i=int(positive), detect_negative_i=int(negative))
-    big = c(g, torch.finfo(dt).max, dt)
-    if positive and negative:
-        return bool_op(g, "Greater", op1(g, "Abs", x), big)
-    if positive:
-        return bool_op(g, "Greater", x, big)
-    return bool_op(g, "Less", x, op1(g, "Neg", big))
-
-
+# -- classification (``isnan``/``isinf`` are forms) -----------------------------------------------
 def signbit(g, x: Value) -> Value:
     """The sign bit: ``x < 0``, and for zeros ``1/x < 0`` (so ``-0.0`` counts as negative)."""
     dt = g.dtype(x)
@@ -123,46 +95,14 @@ def signbit(g, x: Value) -> Value:
     return or_(g, neg, bool_op(g, "Less", op1(g, "Reciprocal", x), c(g, 0, dt)))
 
 
-# -- comparisons ------------------------------------------------------------------------------
-def compare(g, kind: str, a: Value, b: Value) -> Value:
-    """``a <kind> b`` for values of one dtype (kind: lt gt le ge eq ne), as a bool value.
-
-    Works around what each opset lacks: Less/Greater take floats only before 9, Equal takes
-    floats from 11, LessOrEqual/GreaterOrEqual arrive at 12; bools compare as int32.
-    """
-    dt = g.dtype(a)
-    if kind == "ne":
-        return not_(g, compare(g, "eq", a, b))
-    if dt == torch.bool and (kind != "eq" or not forms.equal_takes_bools(g)):
-        a, b, dt = cast(g, a, torch.int32), cast(g, b, torch.int32), torch.int32
-    if dt not in (torch.float32, torch.float64, torch.int32, torch.int64, torch.int8, torch.uint8,
-                  torch.bool):  # onnxruntime lacks half-precision comparison kernels
-        to = torch.float32 if dt.is_floating_point else torch.int64
-        a, b, dt = cast(g, a, to), cast(g, b, to), to
-    if kind == "eq":
-        if forms.equal_takes_floats(g) or dt in (torch.int32, torch.int64, torch.bool):
-            return bool_op(g, "Equal", a, b)
-        if not dt.is_floating_point:
-            return bool_op(g, "Equal", cast(g, a, torch.int64), cast(g, b, torch.int64))
-        neither = not_(g, or_(g, bool_op(g, "Less", a, b), bool_op(g, "Greater", a, b)))
-        return and_(g, neither, not_(g, or_(g, isnan(g, a), isnan(g, b))))
-    if not forms.less_takes_ints(g) and not dt.is_floating_point:
-        a, b = cast(g, a, torch.float64), cast(g, b, torch.float64)
-    if kind in ("lt", "gt"):
-        return bool_op(g, "Less" if kind == "lt" else "Greater", a, b)
-    if forms.has_ordered_compare(g):
-        return bool_op(g, "LessOrEqual" if kind == "le" else "GreaterOrEqual", a, b)
-    strict = bool_op(g, "Less" if kind == "le" else "Greater", a, b)
-    return or_(g, strict, compare(g, "eq", a, b))
-
-
+# -- comparisons (``compare`` is forms.compare) ----------------------------------------------------
 def promote_compare(g, x: Any, y: Any) -> tuple[Value, Value]:
     """Both operands at their promoted dtype (the dtype PyTorch compares in)."""
     dt = result_type(g, x, y)
     return as_value(g, x, dt), as_value(g, y, dt)
 
 
-# -- rounding and division ---------------------------------------------------------------------
+# -- rounding and division (``fmod``/``remainder``/``round_half_even`` are forms) ---------------
 def trunc(g, x: Value) -> Value:
     """Round toward zero: ``floor(x)``, plus one where ``x`` is negative with a fraction."""
     dt = g.dtype(x)
@@ -172,28 +112,6 @@ def trunc(g, x: Value) -> Value:
     has_frac = bool_op(g, "Greater", op2(g, "Sub", x, fl), c(g, 0, dt))
     bump = and_(g, bool_op(g, "Less", x, c(g, 0, dt)), has_frac)
     return op2(g, "Add", fl, cast(g, bump, dt))
-
-
-def fmod(g, a: Value, b: Value) -> Value:
-    """C's fmod (sign of the dividend): Mod(fmod=1) from opset 10."""
-    dt = g.dtype(a)
-    if forms.has_mod(g):
-        return op2(g, "Mod", a, b, fmod_i=1)
-    if dt.is_floating_point:
-        return op2(g, "Sub", a, op2(g, "Mul", trunc(g, op2(g, "Div", a, b)), b))
-    return op2(g, "Sub", a, op2(g, "Mul", op2(g, "Div", a, b), b))  # int Div truncates
-
-
-def remainder(g, a: Value, b: Value) -> Value:
-    """Python's modulo (sign of the divisor): fmod, plus ``b`` where the signs disagree."""
-    dt = g.dtype(a)
-    if forms.has_mod(g) and not dt.is_floating_point:
-        return op2(g, "Mod", a, b, fmod_i=0)
-    r = fmod(g, a, b)
-    zero = c(g, 0, dt)
-    fix = and_(g, not_(g, compare(g, "eq", r, zero)),
-               not_(g, compare(g, "eq", compare(g, "lt", r, zero), compare(g, "lt", b, zero))))
-    return where(g, fix, op2(g, "Add", r, b), r, dt)
 
 
 def floor_divide(g, a: Value, b: Value) -> Value:
@@ -211,26 +129,9 @@ def floor_divide(g, a: Value, b: Value) -> Value:
 
 def arith(g, op_type: str, x: Any, y: Any, out: torch.dtype) -> Value:
     """``op_type(x, y)`` computed in a dtype onnxruntime supports, with the result in ``out``."""
-    run = arith_dtype(out, forms.arith_takes_int8(g))
+    run = forms.arith_dtype(g, out)
     a, b = as_value(g, x, out), as_value(g, y, out)
     return cast(g, g.op(op_type, cast(g, a, run), cast(g, b, run)), out)
-
-
-def round_half_even(g, x: Value) -> Value:
-    """Round to nearest, ties to even: Round from opset 11, else ``floor(x + 0.5)`` fixed at ties.
-
-    The composition needs Where (opset 9): values too large to have a fraction are kept.
-    """
-    if forms.has_round(g):
-        return op1(g, "Round", x)
-    dt = g.dtype(x)
-    r = op1(g, "Floor", op2(g, "Add", x, c(g, 0.5, dt)))
-    tie = compare(g, "eq", op2(g, "Sub", r, x), c(g, 0.5, dt))
-    odd = not_(g, compare(g, "eq", fmod(g, r, c(g, 2.0, dt)), c(g, 0.0, dt)))
-    r = op2(g, "Sub", r, cast(g, and_(g, tie, odd), dt))
-    exact = 1.0 / torch.finfo(dt).eps  # from here on every float is an integer
-    big = not_(g, compare(g, "lt", op1(g, "Abs", x), c(g, exact, dt)))
-    return where(g, big, x, r, dt)
 
 
 def round_decimals(g, x: Value, decimals: int = 0) -> Value:

@@ -17,8 +17,7 @@ import torch
 
 from . import forms
 from .dtypes import float_compute
-from .elementwise_helpers import isnan
-from .forms import clip, expand, reduce, slice_, unsqueeze
+from .forms import expand, propagate_nan, reduce, slice_, unsqueeze  # noqa: F401 - propagate_nan for vector_norm
 from .helpers import cast, dim_size, norm_dims, reshape, scalar, shape_of, transpose
 from .shape_helpers import where
 
@@ -41,10 +40,8 @@ def matmul(g, a, b, dt: torch.dtype):
     """
     if dt.is_floating_point or dt == torch.bool:
         compute = float_compute(dt)
-    elif forms.matmul_takes_ints(g):
-        compute = dt if dt in (torch.int32, torch.int64) else torch.int64
     else:
-        compute = torch.float64
+        compute = forms.matmul_int_dtype(g, dt)
     y = g.op("MatMul", cast(g, a, compute), cast(g, b, compute))
     if compute == torch.float64 and not dt.is_floating_point and dt != torch.bool:
         y = cast(g, y, torch.int64)
@@ -65,20 +62,6 @@ def count(g, x, axes: Sequence[int] | None, dt: torch.dtype):
     picked = g.op("Gather", shape, g.constant(axes, torch.int64), axis_i=0)
     n = reduce(g, "ReduceProd", picked, None, False, dt=torch.int64)
     return cast(g, n, dt)
-
-
-def propagate_nan(g, y, x, axes, keepdim):
-    """Make a max/min reduction ``y`` of ``x`` NaN where its slice holds a NaN, as PyTorch does.
-
-    ONNX's ReduceMax/ReduceMin (and onnxruntime) skip NaNs; a ReduceSum of the NaNs alone (zero
-    elsewhere) is NaN exactly where one was present, and adding it restores PyTorch's result.
-    """
-    dt = g.dtype(x)
-    if not dt.is_floating_point or not forms.has_isnan(g):  # (below opset 9 NaNs are not propagated)
-        return y
-    nan = isnan(g, x)
-    only_nan = g.op("Where", nan, x, scalar(g, 0.0, dt))
-    return g.op("Add", y, reduce(g, "ReduceSum", only_nan, axes, keepdim))
 
 
 def variance(g, x, axes, correction, keepdim):
@@ -131,22 +114,13 @@ def eq_scalar(g, x, value):
     """``x == value`` as bool: Equal on floats from opset 11, else neither greater nor less."""
     dt = g.dtype(x)
     v = scalar(g, value, dt)
-    if forms.equal_takes_floats(g) or not dt.is_floating_point:
+    if not dt.is_floating_point:
         return g.op("Equal", x, v)
-    gt = g.op("Greater", x, v)
-    lt = g.op("Less", x, v)
-    return g.op("Not", g.op("Or", gt, lt))
+    return forms.float_equal(g, x, v)
 
 
 def relu_(g, x):
     return g.op("Relu", x)
-
-
-def log_softmax_axis1(g, x):
-    """``log_softmax`` along axis 1 of any rank (LogSoftmax coerced to 2-D before opset 13)."""
-    if forms.log_softmax_any_axis(g):
-        return g.op("LogSoftmax", x, axis_i=1)
-    return g.op("Sub", x, reduce(g, "ReduceLogSumExp", x, [1], True))
 
 
 def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
@@ -159,6 +133,35 @@ def nll_loss_node(g, logp, target, weight, reduction, ignore_index):
 
 
 
+def class_mask(g, target, c: int, rank: int):
+    """One-hot of ``target`` ([N, d...]) along a new axis 1 of size ``c`` (bool)."""
+    classes = g.constant(torch.arange(c).reshape([1, c] + [1] * (rank - 2)))
+    return g.op("Equal", unsqueeze(g, cast(g, target, torch.int64), [1]), classes)
+
+
+def nll_composed(g, logp, target, weight, reduction, ignore_index):
+    """``-w[t] * logp[n, t]`` with ``ignore_index`` weighted 0; mean divides by the weights' sum."""
+    dt = g.dtype(logp)
+    rank = g.rank(logp)
+    c = g.shape(logp)[1]
+    if not isinstance(c, int):
+        raise NotImplementedError("nll_loss with a dynamic number of classes")
+    hot = class_mask(g, target, c, rank)
+    picked = reduce(g, "ReduceSum", where(g, hot, logp, scalar(g, 0.0, dt), dt), [1], False)
+    keep = cast(g, g.op("Not", g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64))), dt)
+    if weight is not None:
+        w = reshape(g, cast(g, weight, dt), [1, c] + [1] * (rank - 2))
+        wt = reduce(g, "ReduceSum", g.op("Mul", cast(g, hot, dt), w), [1], False)
+        keep = g.op("Mul", keep, wt)
+    loss = g.op("Neg", g.op("Mul", picked, keep))
+    if reduction in (0, "none"):
+        return loss, keep
+    total = reduce(g, "ReduceSum", loss, None, False)
+    if reduction in (2, "sum"):
+        return total, keep
+    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False)), keep
+
+
 def batch_nll_inputs(g, logp, target):
     """NLL inputs without a batch axis (``[C]`` and a 0-d target) get one."""
     if g.rank(logp) == 1:
@@ -169,17 +172,6 @@ def batch_nll_inputs(g, logp, target):
     return logp, target, False
 
 # -- attention -----------------------------------------------------------------------------------
-def additive_mask(g, mask, dt: torch.dtype):
-    """A boolean attention mask (True: attend) as the additive bias PyTorch adds: 0 or -inf.
-
-    ``Where`` from opset 9; below it ``Log(Cast(mask))``, which is exactly log(1) = 0 and
-    log(0) = -inf.
-    """
-    if forms.has_where(g):
-        return g.op("Where", mask, scalar(g, 0.0, dt), scalar(g, float("-inf"), dt))
-    return g.op("Log", cast(g, mask, dt))
-
-
 def masked_softmax(g, scores, axis: int):
     """Softmax along ``axis`` that is 0, not NaN, on a row whose scores are all -inf.
 
@@ -192,8 +184,7 @@ def masked_softmax(g, scores, axis: int):
     dt = g.dtype(scores)
     lowest = float(torch.finfo(dt).min)
     dead = g.op("Less", reduce(g, "ReduceMax", scores, [axis], True), scalar(g, lowest, dt))
-    if not forms.has_where(g):
-        scores = clip(g, scores, lowest)
+    scores = forms.blend_safe(g, scores, lowest)
     weights = g.op("Softmax", scores, axis_i=axis)
     return where(g, dead, scalar(g, 0.0, dt), weights, dt)
 
@@ -286,7 +277,7 @@ def _scale_candidates(n_in: int, n_out: int, factor: float | None) -> list[torch
 
 
 def upsample_scales(g, x, scale_factors: Any, mode: str, align_corners: bool = False, exact: bool = False,
-                    shrink: bool = False) -> list[float]:
+                    min_scale: float = 1.0) -> list[float]:
     """The ``scales`` (one per axis of ``x``) for a nearest-mode ``Upsample`` (opsets 7 and 9) or
     ``Resize`` (opset 10) that reproduces PyTorch's ``interpolate`` exactly.
 
@@ -294,8 +285,8 @@ def upsample_scales(g, x, scale_factors: Any, mode: str, align_corners: bool = F
     spatial axis PyTorch's source indices (``mode`` nearest, nearest-exact with ``exact``, or
     linear where it only copies, see ``_pytorch_linear_sources``) are compared with the ONNX
     ones for a scale of PyTorch's own factor or of ``out / in``; the first that gives the same
-    output size and indices is kept. ``shrink`` allows scales below 1 (Resize-10; Upsample
-    enlarges only), where the indices must not depend on the rounding (the ONNX spec leaves it
+    output size and indices is kept. ``min_scale`` 0 allows scales below 1 (Resize-10; Upsample
+    enlarges only: 1), where the indices must not depend on the rounding (the ONNX spec leaves it
     open). Anything else raises NotImplementedError, so PyTorch's decomposition is exported.
     """
     if g.dtype(x) not in UPSAMPLE_DTYPES:
@@ -316,7 +307,7 @@ def upsample_scales(g, x, scale_factors: Any, mode: str, align_corners: bool = F
                     f"{mode} interpolation from {n_in} to {n_out} before opset 11: Upsample and Resize-10 use "
                     "asymmetric coordinates, PyTorch half-pixel or corner-aligned ones")
         for candidate in _scale_candidates(n_in, n_out, None if align_corners else factor):
-            if candidate < 1 and not shrink:
+            if candidate < min_scale:
                 continue
             size, sources, whole = _onnx_nearest_sources(n_in, n_out, candidate)
             if size == n_out and sources == wanted and (candidate >= 1 or whole):

@@ -102,9 +102,9 @@ def where(g, cond, a, b, dt: torch.dtype | None = None):
 
     * Booleans select with And/Or at every opset (``bool_helpers.select_bool``: onnxruntime has
       no bool ``Where`` kernel).
-    * Where ``Where`` exists (``forms.has_where``, opset 9) it runs in a dtype onnxruntime has a
-      kernel for (half precision as float32, narrow integers as int64) and is cast back.
-    * Below it there is no selection op. Integers (and finite float constants) are blended,
+    * Otherwise :func:`forms.select`: ``Where`` from opset 9, run in a dtype onnxruntime has a
+      kernel for (half precision as float32, narrow integers as int64) and cast back.
+    * Below it there is no selection op (:func:`select_without_where`). Integers (and finite float constants) are blended,
       ``a*c + b*(1-c)``, which is exact for them; a float tensor may hold inf or NaN, which the
       blend would turn into NaN (``inf * 0``), so where the shapes are static the elements are
       picked exactly instead (``_pick``). Floats of dynamic shape are blended: exact for finite
@@ -113,11 +113,12 @@ def where(g, cond, a, b, dt: torch.dtype | None = None):
     dt = dt or result_type(g, a, b)
     if dt == torch.bool:
         return select_bool(g, cond, a, b)
-    a, b = as_value(g, a, dt), as_value(g, b, dt)
-    if forms.has_where(g):
-        run = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.uint8) \
-            else torch.float32 if dt.is_floating_point else torch.int64
-        return cast(g, g.op("Where", cond, cast(g, a, run), cast(g, b, run)), dt)
+    return forms.select(g, cond, as_value(g, a, dt), as_value(g, b, dt), dt)
+
+
+def select_without_where(g, cond, a, b, dt: torch.dtype) -> ir.Value:
+    """``Where`` of values ``a``/``b`` of dtype ``dt`` from opset-7 ops (:func:`forms.select`
+    below opset 9): a blend ``a*c + b*(1-c)``, or :func:`_pick` for floats of static shapes."""
     if dt.is_floating_point and not (_finite_constant(g, a) and _finite_constant(g, b)):
         shapes = [g.static_shape(v) for v in (cond, a, b)]
         if all(s is not None for s in shapes):
@@ -157,23 +158,14 @@ def filled(g, shape: Sequence | ir.Value, value: Any, dt: torch.dtype) -> ir.Val
         if static is not None and list(shape) == list(g.shape(v) or ()):
             return v
         return expand_to(g, v, shape)
-    if static is not None and (static <= SMALL or not forms.has_constant_of_shape(g)):
+    if static is not None and static <= SMALL:
         return g.constant(torch.full(list(shape), value, dtype=dt))
-    shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
-    if not forms.has_constant_of_shape(g):
-        raise NotImplementedError("a dynamic-size constant fill needs ConstantOfShape (opset 9)")
-    return g.op("ConstantOfShape", shp, value=torch.tensor([value], dtype=dt))
+    return forms.constant_fill(g, shape, value, dt)
 
 
 def expand_to(g, v, shape: Sequence | ir.Value) -> ir.Value:
-    dt = g.dtype(v)
-    shp = shape if isinstance(shape, ir.Value) else int_list(g, shape)
-    if forms.has_expand(g):
-        return g.op("Expand", v, shp)
-    if isinstance(shape, ir.Value) or numel(shape) is None:
-        raise NotImplementedError("a dynamic Expand needs opset 8")
-    zeros = g.constant(torch.zeros(list(shape), dtype=dt))
-    return g.op("Add", v, zeros)
+    """``v`` broadcast to ``shape`` (:func:`forms.expand`)."""
+    return forms.expand(g, v, shape)
 
 
 def arange(g, n: int | ir.Value, dt: torch.dtype = torch.int64) -> ir.Value:
@@ -183,14 +175,7 @@ def arange(g, n: int | ir.Value, dt: torch.dtype = torch.int64) -> ir.Value:
     n64 = cast(g, n, torch.int64)
     if g.rank(n64) not in (0, None):
         n64 = squeeze(g, n64, [0])
-    if forms.has_range(g):
-        out = g.op("Range", g.constant(0, torch.int64), n64, g.constant(1, torch.int64))
-        return cast(g, out, dt)
-    if forms.has_constant_of_shape(g):  # and NonZero, both opset 9
-        ones = g.op("ConstantOfShape", unsqueeze(g, n64, [0]), value=torch.tensor([1], dtype=torch.int64))
-        idx = squeeze(g, g.op("NonZero", ones), [0])
-        return cast(g, idx, dt)
-    raise NotImplementedError("a dynamic arange needs opset 9")
+    return forms.range_(g, n64, dt)
 
 
 def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
@@ -203,13 +188,7 @@ def normalize_index(g, idx: ir.Value, size: int | ir.Value) -> ir.Value:
     if t is not None and bool((t >= 0).all()):
         return idx
     size_v = as_i64(g, size)
-    if forms.less_takes_ints(g):
-        neg = g.op("Less", idx, g.constant(0, torch.int64))
-        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64))
-    else:
-        f = g.op("Cast", idx, to_i=onnx_type(torch.float32))
-        neg = g.op("Less", f, g.constant(0.0, torch.float32))
-        shift = g.op("Cast", neg, to_i=onnx_type(torch.int64))
+    shift = g.op("Cast", forms.is_negative(g, idx), to_i=onnx_type(torch.int64))
     out = g.op("Add", idx, g.op("Mul", shift, size_v))
     return g.set_type(out, shape=shape)
 
@@ -310,15 +289,14 @@ def dense_scatter(g, flat_x, flat_idx, flat_src, count: int, reduce: str, includ
             return g.op("Add", flat_x, total)
         return where(g, hit_f, total, flat_x, dt)
     ident = _identity(reduce, dt)
-    if not forms.has_where(g) and reduce in ("amax", "amin"):
-        # the Where blend of opset 7-8 multiplies: keep the identity finite
-        ident = float(torch.finfo(dt).min if reduce == "amax" else torch.finfo(dt).max)
+    if reduce in ("amax", "amin"):
+        ident = forms.blend_safe_constant(g, ident, dt)
     op_type = {"prod": "ReduceProd", "multiply": "ReduceProd", "amax": "ReduceMax", "amin": "ReduceMin"}[reduce]
     masked = where(g, match, src_col, g.constant(ident, dt), dt)
     from .forms import reduce as reduce_op
 
-    if include_self and op_type != "ReduceProd" and not forms.minmax_take_any_float(g) and dt != torch.float32:
-        # onnxruntime's Max-6/Min-6 take only float32: x joins the reduction as one more row
+    if include_self and op_type != "ReduceProd":
+        # x joins the reduction as one more row (onnxruntime's Max-6/Min-6 take only float32)
         masked = g.op("Concat", masked, unsqueeze(g, flat_x, [0]), axis_i=0)
         return reduce_op(g, op_type, masked, [0], False, dt)
     red = reduce_op(g, op_type, masked, [0], False, dt)
@@ -363,10 +341,7 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     m = g.op("Cast", match, to_i=onnx_type(i64))
     n = g.static_shape(flat_idx)[0]
     if reduce in ("sum", "add", "mean"):
-        if forms.matmul_takes_ints(g):
-            total = squeeze(g, g.op("MatMul", unsqueeze(g, src, [0]), m), [0])
-        else:
-            total = _tree_reduce(g, "Add", g.op("Mul", unsqueeze(g, src, [1]), m), n, count)
+        total = forms.int_row_sum(g, g.op("Mul", unsqueeze(g, src, [1]), m), n, count)
         if include_self:
             total = g.op("Add", total, x)
         if reduce == "mean":
@@ -385,7 +360,7 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     if include_self and op_type != "ReduceProd":
         masked = g.op("Concat", masked, unsqueeze(g, x, [0]), axis_i=0)
     if op_type == "ReduceProd":
-        red = _tree_reduce(g, "Mul", masked, n, count)
+        red = tree_reduce(g, "Mul", masked, n, count)
     else:
         red = reduce_op(g, op_type, masked, [0], False, i64)
     if include_self:
@@ -395,7 +370,7 @@ def _dense_reduce_int(g, flat_x, match, hit, flat_idx, flat_src, count: int, red
     return cast(g, out, dt)
 
 
-def _tree_reduce(g, op_type: str, rows, n: int, count: int):
+def tree_reduce(g, op_type: str, rows, n: int, count: int):
     """``rows`` ([n, count], static) combined along axis 0 with the binary ``op_type``, exactly:
     the first half of the rows with the second, ``log2(n)`` times (an odd row waits its turn)."""
     while n > 1:
@@ -464,8 +439,7 @@ def expand_masks(g, indices: Sequence) -> list:
         if t is not None:
             out.extend(g.constant(c) for c in torch.nonzero(t.bool(), as_tuple=True))
             continue
-        if not forms.has_nonzero(g):
-            raise NotImplementedError("indexing with a dynamic bool mask needs NonZero (opset 9)")
+        forms.require(g, "NonZero", "indexing with a dynamic bool mask")
         nz = g.op("NonZero", idx)
         for k in range(g.rank(idx)):
             v = g.op("Gather", nz, g.constant(k, torch.int64), axis_i=0)
@@ -546,12 +520,17 @@ def index_scatter(g, x, indices: Sequence, values, accumulate: bool):
     n_vals = size_product(g, lin.b_sizes(g))  # named, not -1: ``rest`` may hold an empty dim
     vals = reshape(g, vals, [n_vals] + lin.rest, allowzero=True)
     flat_index = rs(g, lin.index, [-1, 1])
-    if forms.has_scatter_nd(g, reduction=accumulate):
-        out = g.op("ScatterND", lin.flat, flat_index, vals,
-                   reduction_s="add" if accumulate else None)
-        if g.shape(lin.flat) is not None:
-            g.set_type(out, shape=g.shape(lin.flat))
-        return lin.unflatten(g, out)
+    return forms.scatter_nd(g, lin.flat, flat_index, vals, accumulate,
+                            finish=lambda out: lin.unflatten(g, out),
+                            stand_in=lambda: _dense_index_put(g, lin, vals, flat_index, accumulate, n_vals))
+
+
+def _dense_index_put(g, lin, vals, flat_index, accumulate: bool, n_vals):
+    """:func:`index_scatter` without ScatterND (before opset 11, or 16 to accumulate): a one-hot
+    ``[N, P]`` match of the flat positions, applied by MatMul (accumulate) or by the last
+    writer's Gather and a Where; the indexed dims must be static."""
+    dt = g.dtype(vals)
+    n_rest = len(lin.rest)
     if not isinstance(lin.count, int):
         raise NotImplementedError("index_put over a dynamic dim needs opset 11 (16 to accumulate)")
     work = dt if dt.is_floating_point else torch.float64
@@ -624,17 +603,13 @@ def size_ceil_div(g, a: int | ir.Value, b: int) -> int | ir.Value:
 def _clamp_low(g, v: ir.Value, lo: int | ir.Value) -> ir.Value:
     """``max(v, lo)`` on int64: ``Max`` takes ints from opset 12, ``Where`` stands in before."""
     lo_v = as_i64(g, lo)
-    if forms.minmax_take_ints(g):
-        return g.op("Max", v, lo_v)
-    return where(g, g.op("Less", v, lo_v), lo_v, v, torch.int64)
+    return forms.minmax_int(g, "Max", v, lo_v)
 
 
 def _clamp_high(g, v: ir.Value, hi: int | ir.Value) -> ir.Value:
     """``min(v, hi)`` on int64 (``Min`` with ints from opset 12, ``Where`` before)."""
     hi_v = as_i64(g, hi)
-    if forms.minmax_take_ints(g):
-        return g.op("Min", v, hi_v)
-    return where(g, g.op("Greater", v, hi_v), hi_v, v, torch.int64)
+    return forms.minmax_int(g, "Min", v, hi_v)
 
 
 def slice_position(g, bound: int | ir.Value, size: int | ir.Value) -> int | ir.Value:
@@ -705,18 +680,7 @@ def split_sizes(g, x, sizes: Sequence[int | ir.Value], dim: int) -> list[ir.Valu
         return [x]
     if equal_parts(g, dim, len(sizes)):
         return split_equal(g, x, dim, len(sizes))
-    if forms.split_takes_sizes_input(g):
-        return list(g.op("Split", x, int_list(g, sizes), axis_i=dim, outputs=len(sizes)))
-    if not forms.slice_takes_steps(g) and not all(isinstance(s, int) for s in sizes[:-1]):
-        raise NotImplementedError(
-            "splitting a dynamic dim into unequal parts with dynamic sizes before the last needs "
-            "Slice with input bounds (opset 10) or Split with a split input (opset 13)")
-    parts, start = [], 0
-    for i, s in enumerate(sizes):
-        end = size_add(g, start, s) if i < len(sizes) - 1 else 2**63 - 1
-        parts.append(slice_(g, x, [start], [end], [dim]))
-        start = end
-    return parts
+    return forms.split_dynamic(g, x, sizes, dim)
 
 
 def owns_contiguous_storage(g) -> bool:

@@ -1,7 +1,8 @@
 """The opset plugin's layout: what it emits at opset N is found in one step.
 
-* only ``forms.py`` reads the target opset (``g.opset``): conversions and helpers ask it for the
-  form or availability they need, and a change at opset N is a registration in ``opsetN/``;
+* only the ``forms`` package reads the target opset (``g.opset``): conversions and helpers call the form
+  they need, and a change at opset N is a registration in ``opsetN/`` (``test_no_opset_branches``
+  also rules out branching on a forms predicate);
 * a later opset never imports an earlier opset's private (``_name``) functions;
 * ``onnxplug ops --where KEY`` points at a line that names KEY, also for conversions made by
   factories.
@@ -23,10 +24,7 @@ from onnxplug.errors import UnsupportedOperatorError
 
 PACKAGE = Path(onnxplug_opset.__file__).parent
 ROOT = PACKAGE.parents[2]  # the checkout: ``--where`` prints paths relative to it
-ALLOWED_OPSET_READERS = {"forms.py", "registration.py"}
-# The nn family's modules, whose branches move to forms.py in their own change (issue 8's nn
-# split); a file leaves this set once it reads no opset.
-PENDING = {"nn_helpers.py", "opset7/conv.py", "opset7/loss.py", "opset7/pool.py"}
+ALLOWED_OPSET_READERS = {"registration.py"}  # and the forms package
 
 
 def _sources():
@@ -36,7 +34,8 @@ def _sources():
 def _checked():
     """The modules that must not read the opset."""
     return [p for p in _sources()
-            if not (p.parent == PACKAGE and p.name in ALLOWED_OPSET_READERS) and _rel(p) not in PENDING]
+            if not (p.parent == PACKAGE and p.name in ALLOWED_OPSET_READERS)
+            and p.parent != PACKAGE / "forms"]
 
 
 def _rel(path: Path) -> str:
@@ -45,11 +44,11 @@ def _rel(path: Path) -> str:
 
 def test_sources_found():
     names = {_rel(p) for p in _sources()}
-    assert "forms.py" in names and "opset7/shape.py" in names
+    assert "forms/availability.py" in names and "opset7/shape.py" in names
 
 
 def test_only_forms_reads_the_opset():
-    """No attribute read ``<anything>.opset`` outside forms.py (and registration.py)."""
+    """No attribute read ``<anything>.opset`` outside the forms package (and registration.py)."""
     offenders = []
     for path in _checked():
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -97,8 +96,11 @@ def test_forms_documents_each_form():
     """Every public function of forms.py says what changes at which opset."""
     from onnxplug_opset import forms
 
-    missing = [name for name, fn in vars(forms).items()
-               if callable(fn) and getattr(fn, "__module__", None) == forms.__name__
+    documented = [name for name, fn in vars(forms).items()
+                  if callable(fn) and getattr(fn, "__module__", "").startswith(forms.__name__ + ".")]
+    assert len(documented) > 50, documented
+    missing = [name for name in documented
+               if (fn := getattr(forms, name))
                and not name.startswith("_") and not re.search(r"\d", fn.__doc__ or "")
                and name != "target_opset"]
     assert not missing, f"forms without the opset in their docstring: {missing}"

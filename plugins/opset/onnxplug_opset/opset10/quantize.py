@@ -38,7 +38,7 @@ def keep(fn):
 
 def quant_types(g) -> tuple[torch.dtype, ...]:
     """The integer types Q/DQ take at the target opset (16-bit ones from 21)."""
-    return tuple(_RANGES) if forms.quantize_takes_int16(g) else (torch.uint8, torch.int8)
+    return forms.quantize_types(g)
 
 
 def check_type(g, dtype: torch.dtype) -> torch.dtype:

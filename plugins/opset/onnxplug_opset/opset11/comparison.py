@@ -10,7 +10,6 @@ import torch
 
 from .. import elementwise_helpers as eh
 from .. import forms
-from ..dtypes import arith_dtype
 from ..helpers import as_value, cast
 from ..registration import op
 
@@ -23,7 +22,7 @@ def _power_of_two(g, n, dt):
 
 def _shift(g, x, y, left: bool):
     dt = eh.out_dtype(g, x, y)
-    run = arith_dtype(dt, forms.arith_takes_int8(g)) if dt != torch.uint8 else torch.int64
+    run = forms.arith_dtype(g, dt) if dt != torch.uint8 else torch.int64
     a = as_value(g, x, run)
     p = _power_of_two(g, y, run)
     out = eh.op2(g, "Mul", a, p) if left else eh.floor_divide(g, a, p)

@@ -11,7 +11,7 @@ import torch
 from ..bool_helpers import to_bool
 from ..forms import slice_
 from ..helpers import cast, norm_dim, reshape
-from ..opset9.indexing import nonzero_rows
+from ..opset9.indexing import nonzero_rows, search_sorted
 from ..registration import op
 from ..shape_helpers import filled, rs, where
 
@@ -172,3 +172,12 @@ def unique_consecutive(g, x, return_inverse=False, return_counts=False, dim=None
     ends = g.op("Concat", slice_(g, starts, [1], [2**63 - 1], [0]), n, axis_i=0)
     counts = g.op("Sub", ends, starts)
     return y, inverse, counts
+
+
+@op("aten::searchsorted.Tensor", "aten::searchsorted.Scalar")
+def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=None):
+    """A ``sorter`` is applied by ``GatherElements`` along the last dim."""
+    def take_along(g, s, i):
+        return g.op("GatherElements", s, i, axis_i=-1)
+
+    return search_sorted(g, take_along, seq, v, out_int32, right, side, sorter)

@@ -7,7 +7,7 @@ import torch
 from ..forms import reduce, slice_, squeeze
 from ..helpers import cast, reshape
 from ..elementwise_helpers import isnan
-from ..nn_helpers import propagate_nan
+from ..forms import propagate_nan
 from ..registration import op
 
 

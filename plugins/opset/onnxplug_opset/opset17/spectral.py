@@ -203,8 +203,10 @@ def _stft(g, x, n_fft, hop_length, win_length, window, center, pad_mode, normali
     signal = xv if batched else unsqueeze(g, xv, [0])
     if center:
         mode = _PAD_MODES.get(pad_mode)
-        if mode is None or (mode == "wrap" and not forms.pad_takes_wrap(g)):
-            raise NotImplementedError(f"stft with pad_mode={pad_mode!r} at opset {forms.target_opset(g)}")
+        if mode is None:
+            raise NotImplementedError(f"stft with pad_mode={pad_mode!r}")
+        if mode == "wrap":
+            forms.require(g, "Pad's wrap mode", f"stft with pad_mode={pad_mode!r}")
         half = n_fft // 2
         pads = [0, half] + ([0] if complex_in else []) + [0, half] + ([0] if complex_in else [])
         signal = g.op("Pad", signal, g.constant(pads, torch.int64), mode_s=mode, dtype=cdt)

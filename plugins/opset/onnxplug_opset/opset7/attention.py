@@ -7,7 +7,8 @@ import torch
 
 from ..forms import expand, unsqueeze
 from ..helpers import reshape, scalar
-from ..nn_helpers import additive_mask, masked_softmax
+from ..forms import additive_mask
+from ..nn_helpers import masked_softmax
 from ..registration import op
 
 

@@ -17,18 +17,15 @@ from ..registration import op
 from . import shape as shape_ops
 
 
-REAL_OPERANDS_FROM = 11  # forms.unsqueeze_takes_negative_axes: complex_helpers pairs a real tensor with them
 
 
 def _real_operands_supported(g, *xs) -> None:
     """Decline a real tensor operand of a complex op below opset 11: the helpers that turn it
     into a pair (or broadcast it against one) need negative ``Unsqueeze`` axes and ``Expand``."""
-    if not forms.unsqueeze_takes_negative_axes(g) and any(
-            isinstance(x, ir.Value) and not ch.is_complex(x) for x in xs):
-        raise NotImplementedError(
-            f"a real tensor operand of a complex {g.target_name()} needs opset "
-            f"{REAL_OPERANDS_FROM} or later; export with opset_version>={REAL_OPERANDS_FROM}, "
-            "or make the operand complex first")
+    if any(isinstance(x, ir.Value) and not ch.is_complex(x) for x in xs):
+        forms.require(g, "Unsqueeze with negative axes",
+                      f"a real tensor operand of a complex {g.target_name()}",
+                      hint="or make the operand complex first")
 
 
 @op("aten::add.Tensor", "aten::add.Scalar", complex=True)

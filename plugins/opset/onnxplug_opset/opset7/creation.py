@@ -1,6 +1,7 @@
 """Tensor factories, as of opset 7.
 
-Static sizes give constants (small) or ``ConstantOfShape`` (from opset 9, large or dynamic);
+Static sizes give constants (small) or ``ConstantOfShape`` (``forms.constant_fill``: from
+opset 9, large or dynamic); ``arange`` and ``eye`` change at opsets 11 and 9 (Range, EyeLike);
 ``*_like`` factories read the shape from the other tensor only when a dim is dynamic.
 ``empty`` is a zero fill (its contents are unspecified, zeros are an honest choice). The
 random factories (``rand``, ``randn``...) are left unregistered: ONNX cannot match them.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from .. import forms
 from ..helpers import cast, int_list
 from ..registration import op
 from ..shape_helpers import SMALL, arange as arange_values, const_int, filled, shape_value
@@ -96,26 +96,41 @@ def scalar_tensor(g, s, *args, **kwargs):
 
 
 # -- ranges ------------------------------------------------------------------------------------
+def out_dtype(g, fallback=torch.float32):
+    """The factory's result dtype (``fallback`` when PyTorch's is unknown)."""
+    return _out_dt(g, fallback)
+
+
+def arange_bounds(args) -> tuple:
+    """``(start, end, step)`` of ``aten::arange``'s positional forms (end / start, end / + step)."""
+    nums = [a for a in args if a is not None]
+    return (0, nums[0], 1) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) > 2 else 1)
+
+
+def static_arange(g, start, end, step, dt) -> torch.Tensor | None:
+    """The result as a tensor when every bound is static, else None."""
+    vals = [const_int(g, v) if not isinstance(v, float) else v for v in (start, end, step)]
+    return torch.arange(*vals, dtype=dt) if all(v is not None for v in vals) else None
+
+
+def arange_work(g, start, end, step, dt):
+    """The bounds as values of the dtype the range is computed in (``dt`` where onnxruntime has
+    the kernels, else float32) and that dtype."""
+    work = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.int16) else torch.float32
+    return [cast(g, v, work) if not isinstance(v, (int, float)) else g.constant(v, work)
+            for v in (start, end, step)], work
+
+
 @op("aten::arange", "aten::arange.start", "aten::arange.start_step")
 def arange(g, *args, **kwargs):
-    nums = [a for a in args if a is not None]
-    start, end, step = (0, nums[0], 1) if len(nums) == 1 else (nums[0], nums[1], nums[2] if len(nums) > 2 else 1)
+    """Static bounds: a constant (there is no Range before opset 11). Dynamic ones:
+    ``start + step * (0..n-1)`` with the count ``ceil((end - start) / step)`` computed."""
+    start, end, step = arange_bounds(args)
     dt = _out_dt(g, torch.int64)
-    vals = [const_int(g, v) if not isinstance(v, float) else v for v in (start, end, step)]
-    if all(v is not None for v in vals):
-        t = torch.arange(*vals, dtype=dt)
-        if t.numel() <= SMALL or not forms.has_range(g):
-            return g.constant(t)
-    return _dynamic_arange(g, start, end, step, dt)
-
-
-def _dynamic_arange(g, start, end, step, dt):
-    """Range from opset 11; below it ``start + step * (0..n-1)`` with the count computed."""
-    work = dt if dt in (torch.float32, torch.float64, torch.int32, torch.int64, torch.int16) else torch.float32
-    s, e, d = (cast(g, v, work) if not isinstance(v, (int, float)) else g.constant(v, work)
-               for v in (start, end, step))
-    if forms.has_range(g):
-        return cast(g, g.op("Range", s, e, d), dt)
+    t = static_arange(g, start, end, step, dt)
+    if t is not None:
+        return g.constant(t)
+    (s, e, d), work = arange_work(g, start, end, step, dt)
     f = torch.float64
     n = g.op("Ceil", g.op("Div", g.op("Sub", cast(g, e, f), cast(g, s, f)), cast(g, d, f)))
     idx = arange_values(g, cast(g, n, torch.int64), work)
@@ -159,14 +174,8 @@ def logspace(g, start, end, steps, base=10.0, *args, **kwargs):
 
 @op("aten::eye", "aten::eye.m")
 def eye(g, n, m=None, *args, **kwargs):
-    dt = _out_dt(g)
+    """A constant of static sizes; dynamic ones need EyeLike (``opset9.creation``)."""
     m = n if m is None else m
-    if isinstance(n, int) and isinstance(m, int) and (n * m <= SMALL or not forms.has_eye_like(g)):
-        return g.constant(torch.eye(n, m, dtype=dt))
-    if not forms.has_eye_like(g):
-        raise NotImplementedError("a large or dynamic eye needs EyeLike (opset 9)")
-    shape = int_list(g, [n, m])
-    work = dt if dt != torch.bool else torch.int64
-    z = g.op("ConstantOfShape", shape, value=torch.tensor([0], dtype=work))
-    return cast(g, g.op("EyeLike", z), dt)
-
+    if not (isinstance(n, int) and isinstance(m, int)):
+        raise NotImplementedError("a dynamic eye needs EyeLike (opset 9)")
+    return g.constant(torch.eye(n, m, dtype=_out_dt(g)))

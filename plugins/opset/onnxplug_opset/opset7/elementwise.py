@@ -14,7 +14,7 @@ import torch
 
 from .. import elementwise_helpers as eh
 from .. import forms
-from ..dtypes import arith_dtype, float_compute
+from ..dtypes import float_compute
 from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
 from ..forms import clip, erf, split
 from ..helpers import as_value, cast, promote, reshape, scalar
@@ -64,7 +64,7 @@ def _div_rounded(g, x, y, rounding_mode):
     dt = out_dtype(g, x, y)
     if rounding_mode is None:
         return eh.arith(g, "Div", x, y, dt)
-    run = arith_dtype(dt, forms.arith_takes_int8(g))
+    run = forms.arith_dtype(g, dt)
     a, b = as_value(g, x, run), as_value(g, y, run)
     if rounding_mode == "trunc":
         q = op2(g, "Div", a, b)
@@ -95,7 +95,7 @@ def floor_divide(g, x, y):
 @op("aten::fmod.Tensor", "aten::fmod.Scalar")
 def fmod(g, x, y):
     dt = out_dtype(g, x, y)
-    run = arith_dtype(dt, forms.arith_takes_int8(g))
+    run = forms.arith_dtype(g, dt)
     return cast(g, eh.fmod(g, as_value(g, x, run), as_value(g, y, run)), dt)
 
 
@@ -164,7 +164,7 @@ def pow_(g, x, y):
     a, b = as_value(g, x, run), as_value(g, y, run)
     out = g.op("Pow", a, b)
     if not dt.is_floating_point:
-        out = op1(g, "Round", out) if forms.has_round(g) else out
+        out = forms.round_half_even(g, out)
     return cast(g, out, dt)
 
 
@@ -472,8 +472,8 @@ def clamp(g, x, min=None, max=None):  # noqa: A002 - ATen's argument names
     if isinstance(min, ir.Value) or isinstance(max, ir.Value):
         raise NotImplementedError("clamp with tensor bounds needs opset 9 (Where)")
     dt = out_dtype(g, x, *(b for b in (min, max) if b is not None))
-    if dt == torch.float64 and not forms.clip_takes_double(g):  # a float32 Clip would round the values
-        raise NotImplementedError("onnxruntime has no double Clip kernel before opset 12")
+    if dt == torch.float64:  # a float32 Clip would round the values
+        forms.require(g, "a float64 Clip kernel", "clamp of float64 values")
     if dt in (torch.float16, torch.bfloat16):  # onnxruntime has no half-precision Clip kernel
         return cast(g, clip(g, as_value(g, x, torch.float32), min, max), dt)
     return clip(g, as_value(g, x, dt), min, max)

@@ -29,9 +29,9 @@ from .. import forms
 from ..forms import reduce, unsqueeze
 from ..helpers import cast, transpose
 from ..dtypes import float_compute
-from ..nn_helpers import log_softmax_axis1, matmul
+from ..forms import log_softmax_axis1
+from ..nn_helpers import class_mask, matmul, nll_composed
 from ..registration import op
-from .loss import class_mask, nll_composed, nll_loss_impl
 
 
 def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
@@ -43,10 +43,7 @@ def _log_probs(g, x, linear_weight, linear_bias, dt: torch.dtype):
         raise NotImplementedError("chunked linear_cross_entropy with a dynamic number of classes")
     x, w = cast(g, x, dt), cast(g, linear_weight, dt)
     b = None if linear_bias is None else cast(g, linear_bias, dt)
-    if b is None and not forms.gemm_c_optional(g):  # Gemm's C input is optional only from opset 11
-        logits = matmul(g, x, transpose(g, w, [1, 0]), dt)
-    else:
-        logits = g.op("Gemm", x, w, *([] if b is None else [b]), transB_i=1)  # aten::linear's 2-D float form
+    logits = forms.gemm_transposed(g, x, w, b)  # aten::linear's 2-D float form
     g.set_type(logits, dtype=dt, shape=[g.shape(x)[0], c])
     logp = g.set_type(log_softmax_axis1(g, logits), dtype=dt, shape=[g.shape(x)[0], c])
     return x, w, logp, c
@@ -83,7 +80,7 @@ def linear_cross_entropy_batch_chunked(g, x, linear_weight, target, linear_bias,
     out_dt = g.out_dtype(0)
     dt = float_compute(out_dt, acc_dtype)
     x, w, logp, c = _log_probs(g, x, linear_weight, linear_bias, dt)
-    loss = cast(g, nll_loss_impl(g, logp, target, weight, reduction, int(ignore_index)), out_dt)
+    loss = cast(g, forms.nll_loss(g, logp, target, weight, reduction, int(ignore_index)), out_dt)
 
     dz = None
     if compute_input_grad or compute_linear_weight_grad or compute_linear_bias_grad:
@@ -109,5 +106,5 @@ def linear_cross_entropy_batch_chunked_no_reduction(g, x, linear_weight, target,
     out_dt = g.out_dtype()
     dt = float_compute(out_dt, acc_dtype)
     _, _, logp, _ = _log_probs(g, x, linear_weight, linear_bias, dt)
-    return cast(g, nll_loss_impl(g, logp, target, weight, 0, int(ignore_index)), out_dt)
+    return cast(g, forms.nll_loss(g, logp, target, weight, 0, int(ignore_index)), out_dt)
 

@@ -126,7 +126,7 @@ def index(g, x, indices):
     real = [(d, i) for d, i in enumerate(indices) if i is not None]
     if len(real) == 1:
         d, idx = real[0]
-        idx = cast(g, idx, torch.int64) if forms.gather_takes_negative(g) else normalize_index(g, idx, dim_size(g, x, d))
+        idx = forms.gather_indices(g, idx, x, d)
         return g.op("Gather", x, idx, axis_i=d)
     return index_gather(g, x, indices)
 
@@ -149,7 +149,7 @@ def index_select(g, x, dim, idx):
         return x
     dim = norm_dim(dim, g.rank(x))
     idx = rs(g, idx, [-1]) if g.rank(idx) == 0 else idx
-    idx = idx if forms.gather_takes_negative(g) else normalize_index(g, idx, dim_size(g, x, dim))
+    idx = forms.gather_indices(g, idx, x, dim)
     return g.op("Gather", x, idx, axis_i=dim)
 
 
@@ -234,12 +234,7 @@ def topk_op(g, x, k, axis, largest=True):
     if dt == torch.bool:
         vals, idx = topk_op(g, from_bool(g, x, torch.float32), k, axis, largest)
         return to_bool(g, vals), idx
-    if not forms.topk_takes_largest(g) and not dt.is_floating_point:
-        return _topk_integer(g, x, k, axis, largest)
-    if not forms.topk_takes_largest(g) and not largest:
-        vals, idx = topk_op(g, g.set_type(g.op("Neg", x), shape=g.shape(x)), k, axis, True)
-        return g.op("Neg", vals), idx
-    return _typed(g, *forms.topk(g, x, k, axis, largest))
+    return _typed(g, *forms.topk(g, x, k, axis, largest, integers=_topk_integer))
 
 
 def _topk_integer(g, x, k, axis, largest):
@@ -421,8 +416,7 @@ def _tri_mask(g, x, diagonal, upper):
     if isinstance(n, int) and isinstance(m, int) and isinstance(diagonal, int):
         ones = torch.ones(n, m, dtype=torch.bool)
         return g.constant(torch.triu(ones, diagonal) if upper else torch.tril(ones, diagonal))
-    if not forms.has_where(g):
-        raise NotImplementedError("tril/triu over dynamic dims needs opset 9")
+    forms.require(g, "Where", "tril/triu over dynamic dims")
     rank = g.rank(x)
     rows = unsqueeze(g, arange(g, dim_size(g, x, rank - 2)), [1])
     cols = unsqueeze(g, arange(g, dim_size(g, x, rank - 1)), [0])
@@ -578,9 +572,7 @@ def _slice_scatter_dynamic(g, x, src, dim, start, end, step):
     """
     dt = g.dtype(x)
     if step != 1:
-        if not forms.has_gather_elements(g):
-            raise NotImplementedError("slice_scatter with a step into a dynamic dim needs ScatterElements "
-                                      "(opset 11)")
+        forms.require(g, "ScatterElements", "slice_scatter with a step into a dynamic dim")
         src = cast(g, src, dt)
         m = dim_size(g, src, dim)
         first = start if isinstance(start, int) and start >= 0 else slice_position(g, start, dim_size(g, x, dim))

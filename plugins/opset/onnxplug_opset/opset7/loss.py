@@ -8,7 +8,8 @@ import torch
 from .. import forms
 from ..forms import clip, reduce, squeeze, unsqueeze
 from ..helpers import cast, reshape, scalar
-from ..nn_helpers import batch_nll_inputs, eq_scalar, log_softmax_axis1, mean_or_sum, nll_loss_node, relu_
+from ..forms import log_softmax_axis1
+from ..nn_helpers import batch_nll_inputs, eq_scalar, mean_or_sum, nll_composed, relu_
 from ..registration import op
 from ..shape_helpers import where
 from .distance import pairwise_distance
@@ -188,48 +189,12 @@ def triplet_margin_loss(g, anchor, positive, negative, margin=1.0, p=2.0, eps=1e
     return _reduced(g, loss, reduction)
 
 
-def class_mask(g, target, c: int, rank: int):
-    """One-hot of ``target`` ([N, d...]) along a new axis 1 of size ``c`` (bool)."""
-    classes = g.constant(torch.arange(c).reshape([1, c] + [1] * (rank - 2)))
-    return g.op("Equal", unsqueeze(g, cast(g, target, torch.int64), [1]), classes)
-
-
-def nll_composed(g, logp, target, weight, reduction, ignore_index):
-    """``-w[t] * logp[n, t]`` with ``ignore_index`` weighted 0; mean divides by the weights' sum."""
-    dt = g.dtype(logp)
-    rank = g.rank(logp)
-    c = g.shape(logp)[1]
-    if not isinstance(c, int):
-        raise NotImplementedError("nll_loss with a dynamic number of classes")
-    hot = class_mask(g, target, c, rank)
-    picked = reduce(g, "ReduceSum", where(g, hot, logp, scalar(g, 0.0, dt), dt), [1], False)
-    keep = cast(g, g.op("Not", g.op("Equal", cast(g, target, torch.int64), g.constant(ignore_index, torch.int64))), dt)
-    if weight is not None:
-        w = reshape(g, cast(g, weight, dt), [1, c] + [1] * (rank - 2))
-        wt = reduce(g, "ReduceSum", g.op("Mul", cast(g, hot, dt), w), [1], False)
-        keep = g.op("Mul", keep, wt)
-    loss = g.op("Neg", g.op("Mul", picked, keep))
-    if reduction in (0, "none"):
-        return loss, keep
-    total = reduce(g, "ReduceSum", loss, None, False)
-    if reduction in (2, "sum"):
-        return total, keep
-    return g.op("Div", total, reduce(g, "ReduceSum", keep, None, False)), keep
-
-
 def nll(g, logp, target, weight, reduction, ignore_index):
     logp, target, added = batch_nll_inputs(g, logp, target)
-    loss = nll_loss_impl(g, logp, target, weight, reduction, ignore_index)
+    loss = forms.nll_loss(g, logp, target, weight, reduction, ignore_index)
     if added and reduction in (0, "none"):
         loss = squeeze(g, loss, [0])
     return loss
-
-
-def nll_loss_impl(g, logp, target, weight, reduction, ignore_index):
-    """The loss itself: NegativeLogLikelihoodLoss from opset 12, composed below."""
-    if forms.has_nll_loss(g):
-        return nll_loss_node(g, logp, target, weight, reduction, ignore_index)
-    return nll_composed(g, logp, target, weight, reduction, ignore_index)[0]
 
 
 @op("aten::nll_loss_nd", "aten::nll_loss", "aten::nll_loss2d")
@@ -266,7 +231,7 @@ def cross_entropy_loss(g, x, target, weight=None, reduction=1, ignore_index=-100
     if g.dtype(target).is_floating_point:
         loss = _soft_target_ce(g, logp, cast(g, target, dt), w, reduction, label_smoothing, c, dt)
     else:
-        loss = nll_loss_impl(g, logp, target, weight, reduction, ignore_index)
+        loss = forms.nll_loss(g, logp, target, weight, reduction, ignore_index)
         if label_smoothing > 0:
             smooth = _smoothing_term(g, logp, target, w, weight, reduction, ignore_index, dt)
             loss = g.op("Add", g.op("Mul", loss, scalar(g, 1 - label_smoothing, dt)),

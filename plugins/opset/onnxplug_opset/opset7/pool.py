@@ -21,16 +21,10 @@ def max_pool_attrs(g, n, kernel_size, stride, padding, dilation, ceil_mode):
     k = per_axis(kernel_size, n)
     s = per_axis(stride, n) if stride else k
     attrs = dict(kernel_shape_is=k, strides_is=s, pads_is=pool_pads(padding, n))
-    if any(d != 1 for d in per_axis(dilation, n)):
-        if not forms.max_pool_takes_dilations(g):
-            raise NotImplementedError("dilated max pooling needs opset >= 10")
-        attrs["dilations_is"] = per_axis(dilation, n)
-    if ceil_mode:
-        if forms.pool_takes_ceil_mode(g):
-            attrs["ceil_mode_i"] = 1
-        else:  # the extra windows of ceil mode are windows over more end padding, which MaxPool ignores
-            attrs["pads_is"] = _ceil_pads(g, n, k, s, per_axis(padding, n))
-    return attrs
+    # without ceil_mode (before opset 10) its extra windows are windows over more end padding,
+    # which MaxPool ignores
+    return forms.pool_attrs(g, attrs, per_axis(dilation, n), bool(ceil_mode),
+                            ceil_pads=lambda: _ceil_pads(g, n, k, s, per_axis(padding, n)))
 
 
 def _ceil_pads(g, n, k, s, p):
@@ -94,10 +88,7 @@ def avg_pool(g, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_inc
     s = per_axis(stride, n) if stride else k
     attrs = dict(kernel_shape_is=k, strides_is=s, pads_is=pool_pads(padding, n),
                  count_include_pad_i=int(count_include_pad))
-    if ceil_mode:
-        if not forms.pool_takes_ceil_mode(g):
-            raise NotImplementedError("average pooling with ceil_mode needs opset >= 10")
-        attrs["ceil_mode_i"] = 1
+    attrs = forms.pool_attrs(g, attrs, ceil_mode=bool(ceil_mode))
     return g.op("AveragePool", x, **attrs)
 
 

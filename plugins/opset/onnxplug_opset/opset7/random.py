@@ -24,11 +24,7 @@ ORT_LAST_RANDOM_OPSET = 21
 
 
 def _random_op(g, op_type: str, *inputs, **attrs):
-    if not forms.has_random_kernels(g, ORT_LAST_RANDOM_OPSET):
-        raise NotImplementedError(f"onnxruntime implements {op_type} only up to opset "
-                                  f"{ORT_LAST_RANDOM_OPSET}; export random ops with opset_version<="
-                                  f"{ORT_LAST_RANDOM_OPSET}")
-    return g.op(op_type, *inputs, **attrs)
+    return forms.random_op(g, op_type, *inputs, last=ORT_LAST_RANDOM_OPSET, **attrs)
 
 
 def uniform_like(g, like, low: float = 0.0, high: float = 1.0, dt: torch.dtype = torch.float32):

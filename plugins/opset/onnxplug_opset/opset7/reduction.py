@@ -7,7 +7,8 @@ import torch
 from ..dtypes import float_compute
 from ..forms import reduce, squeeze
 from ..helpers import cast, reshape
-from ..nn_helpers import axes_of, propagate_nan, variance, vector_norm
+from ..forms import propagate_nan
+from ..nn_helpers import axes_of, variance, vector_norm
 from ..registration import op
 
 _REDUCE_INT_OK = {"ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"}

@@ -13,7 +13,7 @@ def upsample(g, x, scale_factors, mode, align_corners=False, exact=False):
     """Nearest-mode rescaling where it gives PyTorch's result exactly (see
     ``nn_helpers.upsample_scales``; linear qualifies only where it copies), else declined."""
     scales = upsample_scales(g, x, scale_factors, mode, align_corners, exact,
-                             shrink=forms.resize_shrinks(g))
+                             min_scale=forms.nearest_min_scale(g))
     return forms.nearest_rescale(g, x, scales)
 
 

@@ -119,12 +119,7 @@ def slice_tensor(g, x, dim=0, start=None, end=None, step=1):
             end = size
     if start == 0 and isinstance(end, int) and step == 1 and end == g.shape(x)[dim]:
         return x
-    size = g.shape(x)[dim]
-    if not forms.slice_takes_steps(g) and step != 1 and isinstance(size, int) and isinstance(start, int) and isinstance(end, int):
-        # no steps in Slice before opset 10: gather the positions instead
-        pos = torch.arange(size)[start:end:step]
-        return g.op("Gather", x, g.constant(pos), axis_i=dim)
-    return slice_(g, x, [start], [end], [dim], [step])
+    return forms.strided_slice(g, x, dim, start, end, step)
 
 
 @op("aten::select.int")
@@ -134,11 +129,7 @@ def select(g, x, dim, index):
     size = g.shape(x)[dim]
     if isinstance(index, int) and index < 0 and isinstance(size, int):
         index += size  # Gather takes negative indices only from opset 11
-    idx = g.constant(index, torch.int64) if isinstance(index, int) else cast(g, index, torch.int64)
-    if not forms.gather_takes_negative(g) and not isinstance(index, int):
-        from ..shape_helpers import normalize_index
-
-        idx = normalize_index(g, idx, dim_size(g, x, dim))
+    idx = g.constant(index, torch.int64) if isinstance(index, int) else forms.gather_indices(g, index, x, dim)
     return g.op("Gather", x, idx, axis_i=dim)
 
 
@@ -228,8 +219,6 @@ def expand_as(g, x, other):
     static = g.static_shape(other)
     if static is not None and g.static_shape(x) == static:
         return x
-    if static is None and not forms.has_expand(g):
-        raise NotImplementedError("expand_as to a dynamic shape needs Expand (opset 8)")
     return expand(g, x, list(static) if static is not None else g.op("Shape", other))
 
 
@@ -286,17 +275,7 @@ def unbind(g, x, dim=0):
 # -- reversing, rolling, rotating ----------------------------------------------------------------
 def flip_dim(g, x, d):
     """Reverse one dim: a step -1 Slice from opset 10, a constant-index Gather (static size) below."""
-    n = g.shape(x)[d]
-    if isinstance(n, int) and n <= 1:
-        return x
-    if forms.slice_takes_steps(g):
-        out = g.op("Slice", x, g.constant([-1]), g.constant([-INT64_MAX]), g.constant([d]),
-                   g.constant([-1]))
-    elif isinstance(n, int):
-        out = g.op("Gather", x, g.constant(torch.arange(n - 1, -1, -1)), axis_i=d)
-    else:
-        raise NotImplementedError("flipping a dynamic dim needs Slice with steps (opset 10)")
-    return g.set_type(out, shape=g.shape(x))
+    return forms.flip(g, x, d)
 
 
 @op("aten::flip")
@@ -435,23 +414,16 @@ def _pad_op(g, x, pad, mode, value=None):
     pads = onnx_pads(list(pad), rank)
     if not any(pads):
         return x
-    if not forms.pad_takes_ints(g) and dt not in _PAD2_TYPES:
+    wide = forms.pad_dtype(g, dt)
+    if wide is None:  # no Pad takes dt at this opset
         if not all(isinstance(p, int) for p in pads):
             raise NotImplementedError("dynamic pads need opset 11")
         return _pad_by_concat(g, x, pads, mode, value)
-    wide = _PAD_WIDER.get(dt) if forms.pad_takes_ints(g) else None
-    if wide is not None and not (dt == torch.bool and forms.pad_takes_bool(g)):
+    if wide != dt:
         out = _pad_op(g, g.set_type(cast(g, x, wide), shape=g.shape(x)), pad, mode,
                       None if value is None else _pad_value(value, dt))
         return cast(g, out, dt)
     return forms.pad(g, x, pads, mode, value)
-
-
-# the types Pad-2 (opsets 2-10) takes; the others are composed below opset 11
-_PAD2_TYPES = (torch.float16, torch.float32, torch.float64)
-# from opset 11: dtypes padded in a wider one (no onnxruntime kernel; no bool Pad before 13)
-_PAD_WIDER = {torch.int16: torch.int32, torch.uint16: torch.int32, torch.bool: torch.uint8,
-              torch.bfloat16: torch.float32}
 
 
 def _pad_value(value, dt):
@@ -530,28 +502,26 @@ def _pad_part(g, x, d, count, first, mode, value):
 
 def _filled_block(g, x, d, shape, value):
     """A block of ``shape`` (x's shape, ``count`` along ``d``) holding ``value`` in x's dtype."""
-    from ..shape_helpers import SMALL, expand_to, numel
+    from ..shape_helpers import SMALL, numel
 
     dt = g.dtype(x)
     fill = _pad_value(value, dt)
     count = numel(shape)
-    if count is not None and (count <= SMALL or not forms.has_expand(g)):
+    if count is not None and count <= SMALL:
         return g.constant(torch.full(shape, fill, dtype=dt))
-    if not forms.has_expand(g):
-        raise NotImplementedError("constant padding beside a dynamic dim needs Expand (opset 8)")
+    ones = torch.full([1] * len(shape), fill, dtype=dt)
     if count is not None:
-        target = g.constant(shape, torch.int64)
-    else:
-        dims = g.op("Shape", x)
-        pieces = []
-        if d > 0:
-            pieces.append(slice_(g, dims, [0], [d], [0]))
-        pieces.append(g.constant([shape[d]], torch.int64))
-        if d + 1 < len(shape):
-            pieces.append(slice_(g, dims, [d + 1], [INT64_MAX], [0]))
-        target = pieces[0] if len(pieces) == 1 else g.op("Concat", *pieces, axis_i=0)
-    out = expand_to(g, g.constant(torch.full([1] * len(shape), fill, dtype=dt)), target)
-    return g.set_type(out, shape=shape)
+        return g.set_type(forms.broadcast_constant(g, ones, shape), shape=shape)
+    forms.require(g, "Expand", "constant padding beside a dynamic dim")
+    dims = g.op("Shape", x)
+    pieces = []
+    if d > 0:
+        pieces.append(slice_(g, dims, [0], [d], [0]))
+    pieces.append(g.constant([shape[d]], torch.int64))
+    if d + 1 < len(shape):
+        pieces.append(slice_(g, dims, [d + 1], [INT64_MAX], [0]))
+    target = pieces[0] if len(pieces) == 1 else g.op("Concat", *pieces, axis_i=0)
+    return g.set_type(forms.broadcast_constant(g, ones, shape, target), shape=shape)
 
 
 @op("aten::constant_pad_nd")

@@ -74,8 +74,9 @@ def _extremum(g, onnx_op, a, b):
     max(a, b) = (a + b + |a - b|) / 2 and min(a, b) = (a + b - |a - b|) / 2 (the sum is even)."""
     dt = _sym_dtype(g, a, b)
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
-    if dt != torch.int64 or forms.minmax_take_ints(g):
+    if dt != torch.int64:
         return g.op(onnx_op, a_v, b_v)
+    return forms.minmax_int(g, onnx_op, a_v, b_v)
     spread = g.op("Abs", g.op("Sub", a_v, b_v))
     total = g.op("Add" if onnx_op == "Max" else "Sub", g.op("Add", a_v, b_v), spread)
     return g.op("Div", total, g.constant(2, dt))
@@ -119,9 +120,10 @@ def sym_numel(g, x):
 def _compare(g, onnx_op, a, b, negate=False):
     dt = _sym_dtype(g, a, b)
     a_v, b_v = as_value(g, a, dt), as_value(g, b, dt)
-    if dt == torch.int64 and not forms.less_takes_ints(g) and onnx_op in ("Less", "Greater"):
-        a_v, b_v = cast(g, a_v, torch.float32), cast(g, b_v, torch.float32)
-    y = g.op(onnx_op, a_v, b_v)
+    if onnx_op in ("Less", "Greater"):
+        y = forms.less_greater(g, onnx_op, a_v, b_v, via=torch.float32)
+    else:
+        y = g.op(onnx_op, a_v, b_v)
     return g.op("Not", y) if negate else y
 
 

@@ -14,7 +14,7 @@ import torch
 
 from .. import elementwise_helpers as eh
 from .. import forms
-from ..dtypes import arith_dtype, unary_compute
+from ..dtypes import unary_compute
 from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
 from ..helpers import as_value, cast
 from ..registration import op
@@ -53,7 +53,7 @@ def sinc(g, x):
 @op("aten::remainder.Tensor", "aten::remainder.Scalar", "aten::remainder.Scalar_Tensor")
 def remainder(g, x, y):
     dt = out_dtype(g, x, y)
-    run = arith_dtype(dt, forms.arith_takes_int8(g))
+    run = forms.arith_dtype(g, dt)
     return cast(g, eh.remainder(g, as_value(g, x, run), as_value(g, y, run)), dt)
 
 

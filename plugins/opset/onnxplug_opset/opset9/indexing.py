@@ -162,21 +162,25 @@ def _common(g, a, b):
     return dt if dt != torch.bool else torch.int64
 
 
-@op("aten::searchsorted.Tensor", "aten::searchsorted.Scalar")
-def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=None):
+def search_sorted(g, take_along, seq, v, out_int32, right, side, sorter):
+    """``searchsorted``: ``seq`` reordered by ``sorter`` (``take_along(g, seq, sorter)`` along the
+    last dim) when given, then each value's count of elements below it."""
     if sorter is not None:
         shape = g.shape(seq)
-        if forms.has_gather_elements(g):
-            seq = g.op("GatherElements", seq, sorter, axis_i=-1)
-        else:
-            from ..opset7.indexing import gather
-
-            seq = gather(g, seq, -1, sorter)
-        seq = g.set_type(seq, shape=shape)
+        seq = g.set_type(take_along(g, seq, sorter), shape=shape)
     if not hasattr(v, "dtype") or isinstance(v, (int, float)):
         v = g.constant(v)
     right = right or side == "right"
     return _count_below(g, seq, v, right, out_int32)
+
+
+@op("aten::searchsorted.Tensor", "aten::searchsorted.Scalar")
+def searchsorted(g, seq, v, *, out_int32=False, right=False, side=None, sorter=None):
+    """A ``sorter`` is applied by the flat-index ``Gather`` of ``opset7.indexing.gather`` (there
+    is no GatherElements before opset 11, whose ``opset11.indexing.searchsorted`` uses it)."""
+    from ..opset7.indexing import gather
+
+    return search_sorted(g, lambda g, s, i: gather(g, s, -1, i), seq, v, out_int32, right, side, sorter)
 
 
 @op("aten::bucketize.Tensor", "aten::bucketize.Scalar")

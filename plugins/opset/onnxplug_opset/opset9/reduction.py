@@ -70,14 +70,11 @@ def histc(g, x, bins=100, min=0, max=0):
     scaled = g.op("Mul", g.op("Div", g.op("Sub", flat, lo), g.op("Sub", hi, lo)),
                   scalar(g, float(bins), dt))
     idx = cast(g, g.op("Floor", scaled), torch.int64)
-    top = g.op("Equal", cast(g, flat, torch.float64), cast(g, hi, torch.float64)) \
-        if forms.equal_takes_floats(g) else g.op("Not", g.op("Less", flat, hi))
+    top = forms.float_equal(g, cast(g, flat, torch.float64), cast(g, hi, torch.float64))
     idx = g.op("Where", top, g.constant(bins - 1, torch.int64), idx)
     inside = g.op("And", g.op("Not", g.op("Less", flat, lo)),
                   g.op("Not", g.op("Greater", flat, hi)))
     idx = g.op("Where", inside, idx, g.constant(-1, torch.int64))
-    onehot = g.op("Equal", g.op("Unsqueeze", idx, axes_is=[1]) if not forms.axes_as_input(g, "Unsqueeze") else
-                  g.op("Unsqueeze", idx, g.constant([1])),
-                  g.constant(torch.arange(bins)))
+    onehot = g.op("Equal", forms.unsqueeze(g, idx, [1]), g.constant(torch.arange(bins)))
     counts = reduce(g, "ReduceSum", cast(g, onehot, torch.float32), [0], False)
     return cast(g, counts, g.out_dtype())
