@@ -13,7 +13,7 @@ import torch
 
 from ..helpers import cast, int_list
 from ..registration import op
-from ..shape_helpers import SMALL, arange as arange_values, const_int, filled, shape_value
+from ..shape_helpers import arange as arange_values, const_int, filled, shape_value
 
 
 def _out_dt(g, fallback=torch.float32):

@@ -15,7 +15,7 @@ import torch
 from .. import elementwise_helpers as eh
 from .. import forms
 from ..dtypes import unary_compute
-from ..elementwise_helpers import c, float_math, float_op, op1, op2, out_dtype
+from ..elementwise_helpers import c, float_math, op1, op2, out_dtype
 from ..helpers import as_value, cast
 from ..registration import op
 

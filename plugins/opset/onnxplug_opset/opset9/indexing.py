@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from .. import forms
 from ..forms import reduce, slice_, unsqueeze
 from ..helpers import cast, norm_dim, reshape, transpose
 from ..registration import op
