@@ -212,3 +212,17 @@ def test_a_node_that_cannot_be_traced_alone_falls_back_to_the_whole_program():
               and n.target._schema.is_mutable)
     local = decompose_locally(ep, {op: lambda x, y, alpha=1: x + y})
     assert local.program is ep and op in local.left and "mutates" in local.left[op]
+
+
+def test_decomposed_nodes_stay_in_their_modules_local_function(no_retrace):
+    """The spliced nodes carry the replaced node's nn_module_stack: the functions plugin puts
+    them in the GELU module's function, as it would the conversion's nodes."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GELU()).eval()
+    r = export_and_compare(model, (torch.randn(2, 4),), export_modules_as_functions={torch.nn.GELU},
+                           custom_symbolics={"aten::gelu": declines})
+    assert r.decomposed == ["aten::gelu.default"]
+    main = [n.op_type for n in r.model.graph.node]
+    assert "GELU" in main and "Erf" not in main, main
+    (function,) = r.model.functions
+    assert "Erf" in {n.op_type for n in function.node}
+    assert not no_retrace
