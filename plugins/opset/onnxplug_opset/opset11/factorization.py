@@ -634,3 +634,29 @@ def linalg_eigvalsh(g, x, UPLO="L"):
     sym = _symmetric_from_lower(g, a, n, rank, g.shape(x))
     eig = sort_asc(g, jacobi_eigvals(g, sym, n), n)
     return cast(g, squeeze(g, eig, [-2]), g.out_dtype())
+
+
+@op("aten::linalg_matrix_norm.str_ord")
+def linalg_matrix_norm_str(g, x, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
+    """``'fro'``: the root of the sum of squares over ``dim``; ``'nuc'``: the sum of the singular
+    values of the matrices over ``dim`` (moved last; Jacobi, in float64). Both in float64, then
+    PyTorch's result dtype; an empty matrix has norm 0."""
+    rank = g.rank(x)
+    dims = sorted(d % rank for d in dim)
+    dt = g.out_dtype()
+    a = cast(g, x, _F64)
+    if ord == "fro":
+        return cast(g, g.op("Sqrt", reduce(g, "ReduceSum", g.op("Mul", a, a), dims, keepdim, _F64)), dt)
+    if ord != "nuc":
+        raise NotImplementedError(f"matrix_norm with ord={ord!r}")
+    perm = [d for d in range(rank) if d not in dims] + dims
+    a = g.set_type(g.op("Transpose", a, perm_is=perm), shape=[g.shape(x)[p] for p in perm])
+    try:
+        sigma = _sigma(g, a)[0]  # [..., 1, k]
+    except _Empty:
+        shape = [1 if i in dims else s for i, s in enumerate(g.shape(x)) if keepdim or i not in dims]
+        return g.constant(torch.zeros(shape, dtype=dt))
+    total = squeeze(g, reduce(g, "ReduceSum", sigma, [-1], False, _F64), [-1])
+    if keepdim:
+        total = unsqueeze(g, total, dims)
+    return cast(g, total, dt)
