@@ -46,8 +46,13 @@ def nms_samples():
 
 
 def batched_samples():
-    for n, classes in ((40, 3), (1200, 5)):  # 1200 boxes: torchvision's per-class loop branch
-        yield random_boxes(n, 64.0), torch.rand(n), torch.randint(0, classes, (n,))
+    yield random_boxes(40, 64.0), torch.rand(40), torch.randint(0, 3, (40,))
+
+
+def per_class_samples():
+    """1200 boxes: torchvision's per-class loop branch, captured as onnxplug_vision::batched_nms."""
+    for classes in (5, 1):
+        yield random_boxes(1200, 64.0), torch.rand(1200), torch.randint(0, classes, (1200,))
 
 
 def roi_samples(channels: int = 3):
@@ -105,6 +110,8 @@ def declared_cases() -> list[OpCase]:
                op="torchvision::nms"),
         OpCase("batched_nms", batched, batched_samples, opsets=(10, None),
                expect=Nodes("NonMaxSuppression"), op="torchvision::nms"),
+        OpCase("batched_nms_per_class", batched, per_class_samples, opsets=(11, None),
+               expect=Nodes("NonMaxSuppression"), op="onnxplug_vision::batched_nms"),
         OpCase("roi_pool", pool, roi_samples, opsets=(7, None), expect=Nodes("MaxRoiPool"),
                op="torchvision::roi_pool", xfail=no_ort_22, **tol),
         OpCase("ps_roi_align", ps_align, partial(roi_samples, 3 * 4), opsets=(16, None),
