@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
-from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .lowering import fetch_attr, is_dead
 
@@ -62,7 +62,7 @@ def decompose_locally(ep: torch.export.ExportedProgram,
     if fake_mode is None:
         return LocalDecomposition(ep, set(), {n.target: "the program has no fake values" for _, n in todo})
     copies: dict[torch.fx.Node, torch.fx.Node] = {}
-    root = _copy_module(ep.graph_module, copies)
+    root = copy_graph_module(ep.graph_module, copies)
     modules = dict(_graph_modules(root))
     signature = copy.deepcopy(ep.graph_signature)
     outputs = {s.arg.name: s for s in signature.output_specs if hasattr(s.arg, "name")}
@@ -98,7 +98,7 @@ def _graph_modules(gm: torch.fx.GraphModule, prefix: str = ""):
             yield from _graph_modules(child, f"{prefix}.{name}" if prefix else name)
 
 
-def _copy_module(gm: torch.fx.GraphModule, copies: dict) -> torch.fx.GraphModule:
+def copy_graph_module(gm: torch.fx.GraphModule, copies: dict) -> torch.fx.GraphModule:
     """A copy of ``gm`` whose graphs (its own and its nested GraphModules') can be edited;
     ``copies`` gets each old node's copy. Nodes keep their names; their metadata and any
     tensors the module holds are shared, not copied."""
@@ -116,10 +116,10 @@ def _copy_module(gm: torch.fx.GraphModule, copies: dict) -> torch.fx.GraphModule
     for n in graph.nodes:
         if n.op in ("get_attr", "call_module"):
             obj = fetch_attr(gm, n.target)
-            root[n.target] = _copy_module(obj, copies) if isinstance(obj, torch.fx.GraphModule) else obj
+            root[n.target] = copy_graph_module(obj, copies) if isinstance(obj, torch.fx.GraphModule) else obj
     for name, child in gm.named_children():  # unused submodules too: keep named_children equal
         if name not in root:
-            root[name] = _copy_module(child, copies) if isinstance(child, torch.fx.GraphModule) else child
+            root[name] = copy_graph_module(child, copies) if isinstance(child, torch.fx.GraphModule) else child
     new_gm = torch.fx.GraphModule(root, graph, class_name=type(gm).__name__)
     new_gm.meta.update(gm.meta)
     return new_gm
@@ -141,19 +141,25 @@ def _replace(gm: torch.fx.GraphModule, node: torch.fx.Node, fn: Callable, fake_m
     """Splice the trace of ``fn`` on ``node``'s inputs in place of ``node``; raise (leaving the
     graph unchanged) when it cannot be traced alone. Returns ``{old name: new name}`` for the
     values the graph's output node now refers to under another name."""
-    target = node.target
-    if target._schema.is_mutable:
+    if node.target._schema.is_mutable:
         raise ValueError("it mutates an input: functionalization needs the whole program")
+    multi = isinstance(node.meta.get("val"), (tuple, list))
+    if multi and any(u.target is not operator.getitem for u in node.users):
+        raise ValueError("a user takes its tuple result whole")
+    graph, inputs = _trace(node, fn, fake_mode)
+    results = _checked_results(node, graph, multi)
+    return _splice(gm, node, graph, inputs, results, multi)
+
+
+def _trace(node: torch.fx.Node, fn: Callable, fake_mode) -> tuple[torch.fx.Graph, list]:
+    """The graph of ``fn`` on ``node``'s arguments, its FX inputs traced on their fake values
+    (the other arguments are constants of the trace), and those inputs in placeholder order."""
     flat, spec = tree_flatten((node.args, node.kwargs))
     positions = [i for i, a in enumerate(flat) if isinstance(a, torch.fx.Node)]
     inputs = [flat[i] for i in positions]
     vals = [a.meta.get("val") for a in inputs]
     if not all(isinstance(v, _FAKE_VALUES) for v in vals):
         raise ValueError("an input has no fake value (meta['val'])")
-    out_val = node.meta.get("val")
-    multi = isinstance(out_val, (tuple, list))
-    if multi and any(u.target is not operator.getitem for u in node.users):
-        raise ValueError("a user takes its tuple result whole")
 
     def call(*values):
         full = list(flat)
@@ -170,19 +176,32 @@ def _replace(gm: torch.fx.GraphModule, node: torch.fx.Node, fn: Callable, fake_m
         raise ValueError("its decomposition writes in place")
     if any(n.op in ("get_attr", "call_module") for n in graph.nodes):
         raise ValueError("its decomposition reads tensor constants")
-    if any(n.target is target for n in graph.nodes):
+    if any(n.target is node.target for n in graph.nodes):
         raise ValueError("its decomposition calls the op itself")
-    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-    env: dict[torch.fx.Node, object] = dict(zip(placeholders, inputs))
+    return graph, inputs
+
+
+def _checked_results(node: torch.fx.Node, graph: torch.fx.Graph, multi: bool) -> list:
+    """The traced graph's results, one per result of ``node``; raise when they do not fit."""
     result = next(n for n in graph.nodes if n.op == "output").args[0]
     results = list(result) if multi else [result]
-    if multi and len(results) != len(out_val):
-        raise ValueError(f"its decomposition returns {len(results)} values, not {len(out_val)}")
+    if multi and len(results) != len(node.meta["val"]):
+        raise ValueError(f"its decomposition returns {len(results)} values, not "
+                         f"{len(node.meta['val'])}")
     if not all(isinstance(r, torch.fx.Node) or r is None for r in results):
         raise ValueError("its decomposition returns a non-tensor value")
     used = {u.args[1] for u in node.users} if multi else {0}
     if any(results[i] is None for i in used):
         raise ValueError("its decomposition returns None for a used result")
+    return results
+
+
+def _splice(gm: torch.fx.GraphModule, node: torch.fx.Node, graph: torch.fx.Graph, inputs: list,
+            results: list, multi: bool) -> dict:
+    """Copy ``graph``'s calls before ``node`` (with its metadata), move ``node``'s users to
+    them and erase it. Returns the renamed graph outputs (see :func:`_replace`)."""
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    env: dict[torch.fx.Node, object] = dict(zip(placeholders, inputs))
     inherited = {k: node.meta[k] for k in INHERITED_META if k in node.meta}
     added: list[torch.fx.Node] = []
     with gm.graph.inserting_before(node):
@@ -193,10 +212,8 @@ def _replace(gm: torch.fx.GraphModule, node: torch.fx.Node, fn: Callable, fake_m
             new.meta = {**inherited, **{k: v for k, v in n.meta.items() if k in ("val", "tensor_meta")}}
             env[n] = new
             added.append(new)
-    replacement = [tree_map(lambda a: env.get(a, a) if isinstance(a, torch.fx.Node) else a, r)
-                   for r in results]
+    replacement = [env.get(r, r) if isinstance(r, torch.fx.Node) else r for r in results]
     renamed: dict[str, str] = {}
-    output_users = {u for u in node.users if u.op == "output"}
     if multi:
         for user in list(node.users):
             value = replacement[user.args[1]]
@@ -205,7 +222,7 @@ def _replace(gm: torch.fx.GraphModule, node: torch.fx.Node, fn: Callable, fake_m
             user.replace_all_uses_with(value)
             gm.graph.erase_node(user)
     else:
-        if output_users:
+        if any(u.op == "output" for u in node.users):
             renamed[node.name] = replacement[0].name
         node.replace_all_uses_with(replacement[0])
     gm.graph.erase_node(node)

@@ -20,7 +20,7 @@ import operator
 
 import torch
 
-from .local_decompose import INHERITED_META, _copy_module
+from .local_decompose import INHERITED_META, copy_graph_module
 from .lowering import functional_overload
 
 aten = torch.ops.aten
@@ -63,7 +63,7 @@ def functionalize_locally(ep: torch.export.ExportedProgram):
     """A copy of ``ep`` whose writes through views are rewritten in place, or None when one
     cannot be (see the module docstring). The program passed in is not changed."""
     copies: dict = {}
-    root = _copy_module(ep.graph_module, copies)
+    root = copy_graph_module(ep.graph_module, copies)
     graph = root.graph
     for node in list(graph.nodes):
         written = _mutated(node)
