@@ -7,7 +7,9 @@ Two strategies are tried, in this order:
   example's real values, so a data-dependent decision follows the example (as tracing does)
   while every other size stays symbolic: the outputs of ``nonzero``, ``nms`` or boolean masks
   keep their run-time size in the ONNX graph. Measured on torchvision's detection models, this
-  is the one that works (``benchmarks/realops_detection.py``).
+  is the one that works (``benchmarks/realops_detection.py``). Around it, integer floor
+  division over data-dependent sizes is made to trace (:func:`integer_floor_division_fix`),
+  and the captured program stops propagating real tensors (:func:`stop_real_propagation`).
 * ``jit.trace``: ``torch.jit.trace`` of the model with flattened inputs and outputs, then
   PyTorch's TorchScript-to-ExportedProgram converter. It fails on graphs that use
   ``aten::_shape_as_tensor`` (torchvision's detection models do) and is kept for models that
@@ -175,7 +177,8 @@ def integer_floor_division_fix() -> Iterator[None]:
     sizes) tests signs with ``prims.signbit``, whose fake result is declared int64 while the
     real one is bool; ``draft_export`` then re-derives the op's output from the real tensor
     with fresh sizes and fails (``PendingUnbackedSymbolNotFound``). The same reference with
-    ``x < 0`` (equal for integers) is used instead. The captured graph is unchanged: it keeps
+    ``x < 0`` (equal for integers) is used instead, and restored after (captures hold
+    ``CAPTURE_LOCK``, so no other capture sees it). The captured graph is unchanged: it keeps
     ``aten.div.Tensor_mode``; only the fake kernel differs."""
     try:
         import torch._refs as refs
