@@ -273,6 +273,9 @@ HINTS = [
      "slice, or use another exporter"),
     ("Failed to decompose the FX graph", "dynamo=True failed in its own decomposition step: "
      "try another exporter or a newer torch"),
+    ("[ONNXRuntimeError]", "the exported graph does not run in onnxruntime at these sizes "
+     "(a size frozen in a shape op): export it without that dynamic axis, or use another "
+     "exporter"),
     ("more than", "the export (or its check) ran out of the zoo's time: rerun it with a larger "
      "--timeout on a free machine"),
 ]
