@@ -20,7 +20,8 @@ from typing import Any
 import torch
 
 from . import checkpoint, serialize, subgraphs
-from .capture import as_module, capture_report, is_torchscript, split_args, training_mode
+from .capture import (as_module, capture_report, is_torchscript, long_lived_objects_frozen, split_args,
+                      training_mode)
 from .check import check_model
 from .decompose import decompose_unsupported
 from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, grow_examples,
@@ -92,7 +93,9 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
     """Run the stages in order, each timed (``ExportResult.timings``, ``verbose``)."""
     run = _Run(as_module(model), args, kwargs, f, options, stack)
     run.timed("plugins", run.load)
-    with training_mode(run.model, options.training):
+    # what the imports and the plugins left is frozen for the whole export, not only capture:
+    # the first full collection would otherwise traverse it inside a later stage
+    with long_lived_objects_frozen(), training_mode(run.model, options.training):
         run.timed("capture", run.capture)
         run.timed("fx passes", run.fx_passes)
         run.timed("lower", run.lower)
