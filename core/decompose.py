@@ -114,6 +114,14 @@ def _rounds(ep, registry: Registry, only: set | None = None, refused=(), failed:
     return ep, decomposed
 
 
+def _pre_dispatch(target) -> bool:
+    """A pre-dispatch function of functorch (``_add_batch_dim``, ``_vmap_increment_nesting``...),
+    left by ``vmap`` inside a captured body (associative_scan's generic mode): no op to decompose,
+    but lowering the whole program to ATen (``run_decompositions({})``) inlines the vmap."""
+    return not isinstance(target, torch._ops.OpOverload) and \
+        getattr(target, "__module__", "").startswith("torch._functorch")
+
+
 def _whole_program(ep, table: dict, failed: dict):
     """``ep.run_decompositions(table)``: the re-trace of the whole program, for the ops
     :func:`decompose_locally` could not replace node by node. An op whose decomposition makes
@@ -150,6 +158,10 @@ def decompose_unsupported(ep: torch.export.ExportedProgram, registry: Registry, 
     if not original:
         return ep, []
     failed: dict = {}
+    if any(_pre_dispatch(op) for op in original):  # vmap's batch dims: only the ATen re-trace removes them
+        ep = ep.run_decompositions({})
+        if not missing_ops(ep, registry, refused):
+            return ep, []
     result, decomposed = _rounds(ep, registry, refused=refused, failed=failed)
     if not missing_ops(result, registry, refused):
         failures.add_decomposed(decomposed)
