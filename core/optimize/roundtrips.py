@@ -7,7 +7,7 @@ Both rewrites are exact.
   lowering writes it where a shape is read as a scalar and used as a 1-element list again
   (``Shape -> Squeeze -> Unsqueeze -> Concat``).
 * ``Cast(Where(c, Cast(x, wide), k), narrow)``, where ``x`` already has the narrow type, the
-  first cast widens exactly (float16 or bfloat16 to float32 or float64, float32 to float64) and
+  first cast widens exactly (float16 to float32 or float64, float32 to float64) and
   ``k`` is a constant that the narrow type holds exactly, is ``Where(c, x, k')`` with ``k'`` the
   narrow copy of ``k`` (either branch may be the cast one, or both). ``Where`` only selects, so
   selecting before or after the round trip gives the same bits. PyTorch's float16 softmax
@@ -18,17 +18,28 @@ The nodes that become unused go; a node whose output something else reads stays.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+import onnx
 import onnx_ir as ir
 
 from .rewrite import ExportPass, constant_array, copy_meta, is_default_domain, may_merge, new_constant, replace_value
 
-# narrow -> the wider float types it converts to exactly
+# narrow -> the wider float types it converts to exactly. Not bfloat16: Where has it only from
+# opset 16, and onnxruntime (1.32) has no bfloat16 Where kernel at any opset
 _WIDENS = {
     ir.DataType.FLOAT16: (ir.DataType.FLOAT, ir.DataType.DOUBLE),
-    ir.DataType.BFLOAT16: (ir.DataType.FLOAT, ir.DataType.DOUBLE),
     ir.DataType.FLOAT: (ir.DataType.DOUBLE,),
 }
+
+
+@lru_cache(maxsize=None)
+def _where_takes(dtype: ir.DataType, opset: int) -> bool:
+    """Whether ``Where`` at ``opset`` has the narrow float type (bfloat16 only from opset 16)."""
+    schema = onnx.defs.get_schema("Where", opset, "")
+    allowed = next(t.allowed_type_strs for t in schema.type_constraints if t.type_param_str == "T")
+    return f"tensor({dtype.name.lower()})" in allowed
 
 
 class CollapseRoundTripsPass(ExportPass):
@@ -36,6 +47,7 @@ class CollapseRoundTripsPass(ExportPass):
 
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph
+        self._opset = model.opset_imports.get("", 1)
         modified = False
         for node in list(graph):
             if node.graph is not graph or not is_default_domain(node) or not node.inputs:
@@ -93,7 +105,7 @@ class CollapseRoundTripsPass(ExportPass):
             return False
         narrow = ir.DataType(to.as_int())
         wide = where.outputs[0].dtype or _dtype(where.inputs[1]) or _dtype(where.inputs[2])
-        if narrow not in _WIDENS or wide not in _WIDENS[narrow] \
+        if narrow not in _WIDENS or wide not in _WIDENS[narrow] or not _where_takes(narrow, self._opset) \
                 or any(_dtype(v) not in (None, wide) for v in where.inputs[1:]):
             return False
         if len(where.outputs[0].uses()) != 1 or where.outputs[0].is_graph_output():
