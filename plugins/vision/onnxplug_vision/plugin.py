@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import onnxplug
 
-from . import batched_nms, deform, nms, roi
+from . import batched_nms, deform, keypoints, nms, roi
 from .capture import torchvision_capture
 
 
 @onnxplug.hookimpl
 def onnxplug_register_symbolics(register):
-    for fn in nms.ALL + batched_nms.ALL + roi.ALL + deform.ALL:
+    for fn in nms.ALL + batched_nms.ALL + roi.ALL + deform.ALL + keypoints.ALL:
         register(fn)
 
 
