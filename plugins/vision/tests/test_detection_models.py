@@ -25,12 +25,8 @@ SLOW = {"fasterrcnn_mobilenet_v3_large_320_fpn", "maskrcnn_resnet50_fpn", "keypo
         "fcos_resnet50_fpn", "ssdlite320_mobilenet_v3_large"}
 
 
-# What stops the others (torch 2.14.1, torchvision 0.29.1):
-KNOWN = {
-    "keypointrcnn_resnet50_fpn": "exports and runs (heatmaps_to_keypoints unrolled for the "
-    "example's 100 detections); boxes, scores and labels match but keypoints differ (16 of 51 "
-    "values of the first detection), not diagnosed yet",
-}
+# What stops the others (torch 2.14.1, torchvision 0.29.1): none today.
+KNOWN: dict[str, str] = {}
 
 
 def params():
