@@ -258,8 +258,11 @@ def _torchvision(family: str, name: str):
     model = getattr(torchvision.models.video if family == "video" else
                     torchvision.models.segmentation if family == "segmentation" else
                     torchvision.models.detection if family == "detection" else
-                    torchvision.models, name)(weights=None)
-    size, frames = (112, 8) if family == "video" else (224 if family != "detection" else 320, None)
+                    torchvision.models, name)(
+        weights=None, **({"weights_backbone": None} if family in ("segmentation", "detection") else {}))
+    # S3D pools its last 2 x 7 x 7 features: it needs 224 pixels and at least 16 frames
+    size, frames = ((224, 16) if name == "s3d" else (112, 8)) if family == "video" else \
+        (224 if family != "detection" else 320, None)
     calibrate = (lambda: model(_image_inputs(4, size, frames=frames))) if family != "detection" else None
     model = perturb(model, calibrate)
     if family == "detection":
