@@ -149,6 +149,17 @@ def test_resize_scale_below_its_size(check, mode, opset):
     assert bool(result.decomposed) == (mode == "nearest")
 
 
+@pytest.mark.parametrize("opset", [11, 13, NEWEST])
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("size", [(1, 5), (7, 1), (1, 1), (121, 71)])
+def test_resize_to_an_axis_of_one(check, mode, size, opset):
+    """An output axis of size 1 samples the input's centre in PyTorch (align_corners=False);
+    Resize's pytorch_half_pixel samples 0 there, so half_pixel is used (Keypoint R-CNN resizes
+    its heatmaps bicubic to each box's size, and a box under a pixel gives 1)."""
+    check(Fn(lambda x: F.interpolate(x, size=size, mode=mode, align_corners=False)),
+          (torch.randn(2, 3, 12, 10),), opset=opset, atol=1e-4)
+
+
 # -- antialiased resizing (Resize-18's antialias) ------------------------------------------------
 AA_IMG = torch.randn(2, 3, 12, 10)
 ANTIALIAS = {

@@ -35,7 +35,11 @@ def resize(g, x, output_size, scale_factors, mode, align_corners=False, exact=Fa
         attrs["coordinate_transformation_mode_s"] = "half_pixel" if exact else "asymmetric"
         attrs["nearest_mode_s"] = "round_prefer_ceil" if exact else "floor"
     else:
-        attrs["coordinate_transformation_mode_s"] = "align_corners" if align_corners else "pytorch_half_pixel"
+        # pytorch_half_pixel samples an output axis of size 1 at 0; PyTorch at the centre, as
+        # half_pixel does (the same elsewhere: PyTorch clamps where half_pixel pads by the edge)
+        ones = any(d == 1 for d in g.out_shape()[2:])
+        attrs["coordinate_transformation_mode_s"] = ("align_corners" if align_corners else
+                                                     "half_pixel" if ones else "pytorch_half_pixel")
         if mode == "cubic":
             attrs["cubic_coeff_a_f"] = -0.75
     compute = dt if dt in (torch.float16, torch.float32, torch.float64) else torch.float32
