@@ -136,7 +136,11 @@ def heatmaps_to_keypoints(g, maps, rois):
     for node in graph:
         for k, v in enumerate(node.outputs):
             v.name = f"{prefix}{v.name or k}"
-    return g.op("Loop", count, g.constant(True, torch.bool), body_g=graph, outputs=2)
+    xy, scores = g.op("Loop", count, g.constant(True, torch.bool), body_g=graph, outputs=2)
+    # no detection: onnxruntime gives a loop that never ran [0, 0, 0]; reshaped to [0, N, 3]
+    n = g.op("Slice", g.op("Shape", maps), _i64(g, [1]), _i64(g, [2]))
+    xy = g.op("Reshape", xy, g.op("Concat", _i64(g, [-1]), n, _i64(g, [3]), axis_i=0))
+    return xy, g.op("Reshape", scores, g.op("Concat", _i64(g, [-1]), n, axis_i=0))
 
 
 ALL = [heatmaps_to_keypoints]

@@ -57,11 +57,13 @@ def test_keypoints_follow_runtime_boxes(opset):
     sess = ort.InferenceSession(r.model.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [i.name for i in sess.get_inputs()]
     counts = set()
-    for inputs in (example, _inputs(2, 8), _inputs(3, 8)):
+    none = _inputs(4, 8)
+    none[2].zero_()  # no detection kept
+    for inputs in (example, _inputs(2, 8), _inputs(3, 8), none):
         want = [t.numpy() for t in Keypoints()(*inputs)]
         counts.add(want[0].shape[0])
         got = sess.run(None, dict(zip(names, (t.numpy() for t in inputs))))
-        assert want[0].shape[0] > 0
+        assert got[0].shape == want[0].shape and got[1].shape == want[1].shape
         np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-4)  # whole pixels
         np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-4)
-    assert len(counts) > 1, "the inputs keep as many detections as the example"
+    assert len(counts) > 2, "the inputs keep as many detections as the example"
