@@ -54,6 +54,19 @@ class MixedDtypes(nn.Module):
 
 
 @pytest.fixture
+def no_retrace(monkeypatch):
+    """Fail the test if anything re-traces the whole program (``run_decompositions``)."""
+    calls = []
+
+    def run_decompositions(self, *args, **kwargs):
+        calls.append(args)
+        raise AssertionError("the whole program was re-traced (run_decompositions)")
+
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions", run_decompositions)
+    return calls
+
+
+@pytest.fixture
 def mlp():
     torch.manual_seed(0)
     return MLP().eval()

@@ -23,19 +23,6 @@ def declines(g, *args, **kwargs):
     raise NotImplementedError("left to PyTorch's decomposition in this test")
 
 
-@pytest.fixture
-def no_retrace(monkeypatch):
-    """Fail the test if anything re-traces the whole program to decompose."""
-    calls = []
-
-    def run_decompositions(self, *args, **kwargs):
-        calls.append(args)
-        raise AssertionError("the whole program was re-traced (run_decompositions)")
-
-    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions", run_decompositions)
-    return calls
-
-
 class GeluMlp(torch.nn.Module):
     def __init__(self):
         super().__init__()

@@ -13,18 +13,6 @@ from onnxplug.passes import writes_through_views
 from onnxplug.testing import export_and_compare
 
 
-@pytest.fixture
-def no_retrace(monkeypatch):
-    calls = []
-
-    def run_decompositions(self, *args, **kwargs):
-        calls.append(args)
-        raise AssertionError("the whole program was re-traced (run_decompositions)")
-
-    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions", run_decompositions)
-    return calls
-
-
 class Batch(torch.nn.Module):
     """torchvision's GeneralizedRCNNTransform.batch_images: pad images into one batch."""
 
