@@ -29,6 +29,11 @@ EXPORTERS = ("onnxplug", "torchscript", "dynamo")
 OPSET = 17
 
 
+def _opset(exporter: str) -> int:
+    """The opset an exporter is asked for (the dynamo exporter's lowest is 18)."""
+    return max(OPSET, 18) if exporter == "dynamo" else OPSET
+
+
 def _export(exporter: str, model, imgs, path: str) -> str:
     """Export to ``path``; returns what captured it."""
     import torch
@@ -41,7 +46,7 @@ def _export(exporter: str, model, imgs, path: str) -> str:
     if exporter == "torchscript":
         torch.onnx.export(model, (imgs,), path, opset_version=OPSET, dynamo=False)
         return "torch.jit.trace"
-    torch.onnx.export(model, (imgs,), path, opset_version=max(OPSET, 18), dynamo=True)
+    torch.onnx.export(model, (imgs,), path, opset_version=_opset(exporter), dynamo=True)
     return "torch.export"
 
 
@@ -56,7 +61,7 @@ def run_case(exporter: str, name: str) -> dict:
 
     case = next(c for c in CASES if c.name == name)
     model = case.build()
-    record = {"model": name, "exporter": exporter, "opset": OPSET}
+    record = {"model": name, "exporter": exporter, "opset": _opset(exporter)}
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/model.onnx"
         start = time.perf_counter()
@@ -94,12 +99,12 @@ def _child(exporter: str, name: str, timeout: int) -> dict:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"model": name, "exporter": exporter, "opset": OPSET,
+        return {"model": name, "exporter": exporter, "opset": _opset(exporter),
                 "status": f"timeout after {timeout}s"}
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    return {"model": name, "exporter": exporter, "opset": OPSET, "status": "crashed",
+    return {"model": name, "exporter": exporter, "opset": _opset(exporter), "status": "crashed",
             "error": done.stderr.strip().splitlines()[-1][:300] if done.stderr.strip() else ""}
 
 
