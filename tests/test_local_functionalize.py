@@ -5,7 +5,6 @@ run in onnxruntime and compared with eager PyTorch."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from onnxplug.local_functionalize import functionalize_locally
