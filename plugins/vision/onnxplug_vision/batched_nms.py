@@ -21,29 +21,21 @@ The op is defined (``define()``) only when a capture runs beside an imported tor
 
 from __future__ import annotations
 
-import threading
 
 import torch
 
 from onnxplug import symbolic
 
 from .forms import as_float32, reshape
+from .lazy_op import defined_once
 from .nms import NO_CAP
 
 NAME = "onnxplug_vision::batched_nms"
-_lock = threading.Lock()
-_defined = []
-
-
-def define():
-    """``torch.ops.onnxplug_vision.batched_nms`` (defined on the first call)."""
-    with _lock:
-        if not _defined:
-            _defined.append(_make_op())
-        return _defined[0]
 
 
 def _make_op():
+    """``torch.ops.onnxplug_vision.batched_nms``."""
+
     @torch.library.custom_op(NAME, mutates_args=())
     def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
                     iou_threshold: float) -> torch.Tensor:
@@ -62,6 +54,9 @@ def _make_op():
         return boxes.new_empty((n,), dtype=torch.int64)
 
     return torch.ops.onnxplug_vision.batched_nms.default
+
+
+define = defined_once(_make_op)
 
 
 def vanilla(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,

@@ -21,7 +21,6 @@ The op is defined (``define()``) only when a capture runs beside an imported tor
 from __future__ import annotations
 
 import itertools
-import threading
 
 import torch
 import torch.nn.functional as F
@@ -29,22 +28,15 @@ import torch.nn.functional as F
 from onnxplug import symbolic
 
 from .forms import as_float32, reshape
+from .lazy_op import defined_once
 
 NAME = "onnxplug_vision::heatmaps_to_keypoints"
-_lock = threading.Lock()
-_defined = []
 _BODY = itertools.count()
 
 
-def define():
-    """``torch.ops.onnxplug_vision.heatmaps_to_keypoints`` (defined on the first call)."""
-    with _lock:
-        if not _defined:
-            _defined.append(_make_op())
-        return _defined[0]
-
-
 def _make_op():
+    """``torch.ops.onnxplug_vision.heatmaps_to_keypoints``."""
+
     @torch.library.custom_op(NAME, mutates_args=())
     def heatmaps_to_keypoints(maps: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per detection: resize its maps to its box, argmax, back to image coordinates."""
@@ -72,6 +64,9 @@ def _make_op():
         return maps.new_empty((k, n, 3), dtype=torch.float32), maps.new_empty((k, n), dtype=torch.float32)
 
     return torch.ops.onnxplug_vision.heatmaps_to_keypoints.default
+
+
+define = defined_once(_make_op)
 
 
 def replacement(maps: torch.Tensor, rois: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
