@@ -10,6 +10,7 @@ calibrated on a batch of inputs before the model is put in eval mode.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -267,9 +268,9 @@ def _torchvision(family: str, name: str):
     model = perturb(model, calibrate)
     if family == "detection":
         return model, {"images": [_image_inputs(1, size)[0]]}, {}, {"images": [_image_inputs(1, size)[0]]}
-    axes = {"x": {0: "batch"}} if family != "video" else {"x": {0: "batch"}}
-    return (model, {"x": _image_inputs(2, size, frames=frames)}, axes,
-            {"x": _image_inputs(3, size, frames=frames)})
+    x = next(iter(inspect.signature(model.forward).parameters))  # "x", or "input" (LRASPP)
+    return (model, {x: _image_inputs(2, size, frames=frames)}, {x: {0: "batch"}},
+            {x: _image_inputs(3, size, frames=frames)})
 
 
 def _timm(name: str):
