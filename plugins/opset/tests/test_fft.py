@@ -144,3 +144,13 @@ def test_fft_below_17_is_a_clear_error():
 
     with pytest.raises(UnsupportedOperatorError, match="fft_rfft"):
         export(Fn(lambda x: F.rfft(x).abs()), (torch.randn(8),), None, opset_version=16)
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_neg_view(check, opset):
+    """``aten::_neg_view``, the lazy negation PyTorch's own decompositions produce on complex
+    values (its negative bit is resolved in the graph: the pair is negated)."""
+    def fn(x):
+        a = F.fft(x)
+        return _real(torch.ops.aten._neg_view(a).resolve_neg(), torch.ops.aten._neg_view(a) * 2)
+    check(Fn(fn), (torch.randn(6),), opset=opset, rtol=1e-4, atol=1e-4)
