@@ -20,6 +20,10 @@ if [ "$(cat "$VENV/.onnxplug-setup" 2>/dev/null)" != "$want" ]; then
     -e integrations/transformers
   echo "$want" > "$VENV/.onnxplug-setup"
 fi
+# Editable installs get no bytecode from pip, and an environment with PYTHONDONTWRITEBYTECODE
+# (CI's, this machine's) would then compile every module of ours in every new process: write it
+# once here, as pip does for an installed package (quick when nothing changed).
+"$VENV/bin/python" -m compileall -q -j 0 core plugins contrib_ops integrations examples >/dev/null || true
 job=${1:-setup}
 shift || true
 case "$job" in
