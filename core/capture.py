@@ -45,15 +45,30 @@ def long_lived_objects_frozen() -> Iterator[None]:
     Frozen, that collection only traverses what the capture created; what existed before is
     merely not collected while the block runs. A process that froze objects
     itself (``gc.get_freeze_count()`` > 0) is left as it is, so its own freeze is not undone.
+    Blocks nest, and may run in several threads at once: the outermost one freezes, the last to
+    leave gives back (``get_freeze_count`` counts every frozen object, so it is asked only when
+    nothing of ours is frozen).
     """
-    if gc.get_freeze_count() or not gc.isenabled():
-        yield
-        return
-    gc.freeze()
+    with _FREEZE_LOCK:
+        ours = _FROZEN_BY_US[0] > 0
+        if not ours and (not gc.isenabled() or gc.get_freeze_count()):
+            ours = None  # the process's own freeze, or no collector: leave both alone
+        elif not ours:
+            gc.freeze()
+        if ours is not None:
+            _FROZEN_BY_US[0] += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        if ours is not None:
+            with _FREEZE_LOCK:
+                _FROZEN_BY_US[0] -= 1
+                if not _FROZEN_BY_US[0]:
+                    gc.unfreeze()
+
+
+_FREEZE_LOCK = threading.Lock()
+_FROZEN_BY_US = [0]  # open long_lived_objects_frozen blocks that rest on onnxplug's own freeze
 
 
 class FunctionModule(torch.nn.Module):

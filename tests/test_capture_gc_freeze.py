@@ -76,3 +76,14 @@ def test_a_process_that_froze_objects_keeps_its_freeze(no_user_freeze):
     export_and_compare(Attention().eval(), (torch.randn(2, 5, 8),))
     # not undone by the export (frozen objects can still be freed by reference counting)
     assert gc.get_freeze_count() > frozen // 2
+
+
+def test_nested_blocks_give_back_only_when_the_outermost_ends(no_user_freeze):
+    with long_lived_objects_frozen():
+        with long_lived_objects_frozen():  # as capture() inside export(): rests on the outer freeze
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() > 0  # the inner block did not give the outer one's back
+        torch.manual_seed(0)
+        export_and_compare(Attention().eval(), (torch.randn(2, 5, 8),))
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
