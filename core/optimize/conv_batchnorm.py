@@ -89,7 +89,10 @@ def _folded_weights(conv: ir.Node, bn: ir.Node, opts) -> tuple[np.ndarray, np.nd
         return None
     eps = bn.attributes["epsilon"].as_float() if "epsilon" in bn.attributes else 1e-5
     scale = gamma / np.sqrt(var + eps)
-    new_w = (w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+    # each product in float64, rounded once to the weight's dtype; the ufunc's buffered casts
+    # keep the float64 temporaries a few thousand elements long instead of the whole weight
+    new_w = np.multiply(w, scale.reshape((-1,) + (1,) * (w.ndim - 1)), dtype=np.float64,
+                        out=np.empty_like(w))
     new_b = ((b.astype(np.float64).reshape(-1) - mean) * scale + beta).astype(w.dtype)
     return new_w, np.broadcast_to(new_b, (channels,))
 
