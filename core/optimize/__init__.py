@@ -21,6 +21,8 @@ order  name                             does
 450    fuse_matmul_add                  2-D MatMul + Add -> Gemm
 460    canonical_gelu                   Erf(Mul(x, 1/sqrt 2)) -> Erf(Div(x, sqrt 2)) (onnxruntime fuses it)
 470    share_tied_transposes            a transposed copy of a used weight (tied embeddings) -> Transpose(W)
+860    residual_sums                    Add before a layer norm -> Sum (keeps onnxruntime's fast kernels;
+                                        after the plugins' fusions, com.microsoft's at 500)
 880    eliminate_common_subexpressions  repeated deterministic nodes -> one
 885    lift_constants                   Constant nodes of the main graph -> initializers (pending)
 890    remove_unused_after_optimize     what the rewrites left unused
@@ -54,13 +56,14 @@ from .gelu import CanonicalGeluPass
 from .gemm import FuseMatMulAddPass
 from .lift_constants import LiftConstantsPass
 from .noops import EliminateNoOpsPass
+from .residual_sums import ResidualSumsPass
 from .roundtrips import CollapseRoundTripsPass
 from .shape_folding import FoldStaticShapesPass
 from .tied_weights import ShareTiedTransposesPass
 
 __all__ = [
     "OPTIMIZE_PASSES", "PENDING_PASSES", "enable_pending", "CanonicalGeluPass", "CollapseLayoutChainsPass",
-    "CollapseRoundTripsPass", "LiftConstantsPass", "ShareTiedTransposesPass",
+    "CollapseRoundTripsPass", "LiftConstantsPass", "ResidualSumsPass", "ShareTiedTransposesPass",
     "EliminateCommonSubexpressionsPass", "EliminateNoOpsPass",
     "FoldConstantsPass", "FoldConvBatchNormPass", "FoldStaticShapesPass", "FuseMatMulAddPass",
 ]
@@ -91,6 +94,7 @@ OPTIMIZE_PASSES = [
     (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
     (_with_options(CanonicalGeluPass), 460, "canonical_gelu"),
     (_with_options(ShareTiedTransposesPass), 470, "share_tied_transposes"),
+    (_with_options(ResidualSumsPass), 860, "residual_sums"),
     (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
     (_remove_unused, 890, "remove_unused_after_optimize"),
 ]
