@@ -256,3 +256,22 @@ def test_batch_norm_with_update_overload(check, opset):
         return torch.ops.aten._batch_norm_with_update(x, w, b, mean, var, 0.1, 1e-5)[:3]
 
     check(fn, (torch.randn(4, 3, 5), torch.rand(3) + 0.5, torch.randn(3)), opset=opset)
+
+
+@pytest.mark.parametrize("opset", [7, 13, 16])
+def test_composed_layer_norm_is_the_form_onnxruntime_fuses(check, opset, tmp_path):
+    # below 17 (no LayerNormalization op) onnxruntime fuses the composition into its own
+    # LayerNormalization kernel only when the variance squares with Pow(., 2)
+    import onnx
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    norm = torch.nn.LayerNorm(16).eval()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-1, 1)
+    result = check(norm, (torch.randn(2, 5, 16),), opset=opset, atol=1e-5)
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "fused.onnx")
+    ort.InferenceSession(result.model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    assert [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node] == ["LayerNormalization"]

@@ -118,7 +118,8 @@ def layer_norm_composed(g, x, normalized_shape, weight, bias, eps):
     axes = list(range(rank - len(normalized_shape), rank))
     mean = reduce(g, "ReduceMean", x, axes, True)
     centered = g.op("Sub", x, mean)
-    var = reduce(g, "ReduceMean", g.op("Mul", centered, centered), axes, True)
+    # Pow(., 2), not Mul(c, c): the form onnxruntime fuses into one LayerNormalization kernel
+    var = reduce(g, "ReduceMean", g.op("Pow", centered, scalar(g, 2.0, dt)), axes, True)
     std = g.op("Sqrt", g.op("Add", var, scalar(g, eps, dt)))
     y = g.op("Div", centered, std)
     if weight is not None:
