@@ -21,6 +21,7 @@ from onnx_ir.tensor_adapters import TorchTensor, from_torch_dtype, to_torch_dtyp
 
 from .checkpoint import TensorView, is_deferred
 from .errors import OnnxExporterError
+from .fx_values import uniform_value
 
 if TYPE_CHECKING:
     from .options import ExportOptions
@@ -271,7 +272,8 @@ class GraphContext:
     * what is known about a value: ``g.dtype(v)``, ``g.shape(v)``, ``g.rank(v)``,
       ``g.static_shape(v)``, ``g.const_value(v)``, ``g.set_type(v, ...)``;
     * the op being converted, from PyTorch's metadata: ``g.out_dtype(i)``, ``g.out_shape(i)``,
-      ``g.out_val(i)``, ``g.out_count()``, ``g.out_used(i)``, ``g.arg_val(i)``, ``g.target_name()``.
+      ``g.out_val(i)``, ``g.out_count()``, ``g.out_used(i)``, ``g.arg_val(i)``, ``g.arg_uniform(i)``,
+      ``g.target_name()``.
 
     Everything else (``graph``, ``new_nodes``, ``domains``, underscored names) belongs to the core.
     """
@@ -286,6 +288,7 @@ class GraphContext:
         self.new_nodes: list[ir.Node] = []
         self._fx_node: torch.fx.Node | None = None  # the node being converted (set_fx_node)
         self._constants: dict[tuple, ir.Value] = {}
+        self._static_values: dict = {}  # FX node -> its export-time value (arg_uniform)
         self._lowerer: Any = None  # the export's Lowerer, set by the core (for lower())
 
     # -- building nodes ------------------------------------------------------------------
@@ -492,6 +495,17 @@ class GraphContext:
                 return type(a)(val(x) for x in a)
             return a
         return val(node.args[i])
+
+    def arg_uniform(self, i: int, name: str | None = None) -> bool | int | float | None:
+        """The one value every element of tensor argument ``i`` (or keyword ``name``) has, when
+        that is known at export time although the graph computes it (an all-True mask built
+        from ``arange``, expanded to a dynamic batch): see ``onnxplug.fx_values``. None when
+        unknown or not uniform."""
+        node = self._fx_node
+        if node is None:
+            return None
+        arg = node.args[i] if i < len(node.args) else node.kwargs.get(name) if name else None
+        return uniform_value(arg, self._static_values)
 
     def out_dtype(self, i: int = 0) -> torch.dtype | None:
         """The torch dtype PyTorch gives output ``i`` of the op being converted."""

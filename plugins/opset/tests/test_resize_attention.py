@@ -199,3 +199,32 @@ def test_antialias_unsupported(check, name):
     fn, opset = AA_UNSUPPORTED[name]
     with pytest.raises(UnsupportedOperatorError):
         check(Fn(fn), (AA_IMG,), opset=opset)
+
+
+class Encoder(torch.nn.Module):
+    """Attention with the mask transformers builds for an encoder called without one: every key
+    visible (``arange(L) >= 0``), expanded to the dynamic batch; ``keep`` masks some keys."""
+
+    def __init__(self, keep: int | None = None):
+        super().__init__()
+        self.keep = keep
+
+    def forward(self, q, k, v):
+        pos = torch.arange(k.shape[-2])
+        visible = pos >= 0 if self.keep is None else pos < self.keep
+        mask = visible[None, None, None, :].expand(q.shape[0], -1, q.shape[-2], -1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+@pytest.mark.parametrize("opset", [9, 17, NEWEST])
+@pytest.mark.parametrize("keep", [None, 3])
+def test_a_mask_that_masks_nothing_is_dropped(check, opset, keep):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 5, 8) for _ in range(3))
+    result = check(Encoder(keep).eval(), (q, k, v), opset=opset, input_names=["q", "k", "v"],
+                   dynamic_axes={n: {0: "batch"} for n in "qkv"},
+                   run_inputs=tuple(torch.randn(3, 2, 5, 8) for _ in range(3)))
+    ops = {n.op_type for n in result.model.graph.node}
+    masked = bool(ops & {"Where", "Less", "Add"}) if opset < 23 else \
+        len(next(n for n in result.model.graph.node if n.op_type == "Attention").input) > 3
+    assert masked == (keep is not None)

@@ -69,4 +69,14 @@ def sdpa(g, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
         raise NotImplementedError("scaled_dot_product_attention with dropout")
     if enable_gqa:
         k, v = repeat_kv(g, k, q), repeat_kv(g, v, q)
-    return attention_composed(g, q, k, v, attn_mask, dropout_p, is_causal, scale)
+    return attention_composed(g, q, k, v, live_mask(g, attn_mask), dropout_p, is_causal, scale)
+
+
+def live_mask(g, attn_mask):
+    """``attn_mask``, or None when it masks nothing: all True, or all 0.0 (transformers builds
+    an encoder's "attend everywhere" mask even when the caller passes none)."""
+    if attn_mask is None:
+        return None
+    nothing = True if g.dtype(attn_mask) == torch.bool else 0.0
+    uniform = g.arg_uniform(3, "attn_mask")
+    return None if uniform is not None and uniform == nothing and type(uniform) is type(nothing) else attn_mask
