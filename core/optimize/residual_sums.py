@@ -30,6 +30,10 @@ class ResidualSumsPass(ExportPass):
     def call(self, model: ir.Model) -> ir.passes.PassResult:
         graph = model.graph
         modified = False
+        if self.options.export_modules_as_functions:
+            # calls of one module must stay alike to become one function; whether a sum's two
+            # shapes are provably equal can differ between them (the first call reads a graph input)
+            return ir.passes.PassResult(model, modified=False)
         for add in list(graph):
             if add.op_type == "Add" and is_default_domain(add) and _same_shape_floats(add) \
                     and any(_starts_layer_norm(add.outputs[0], use.node) for use in add.outputs[0].uses()):
