@@ -22,7 +22,7 @@ order  name                             does
 460    canonical_gelu                   Erf(Mul(x, 1/sqrt 2)) -> Erf(Div(x, sqrt 2)) (onnxruntime fuses it)
 470    share_tied_transposes            a transposed copy of a used weight (tied embeddings) -> Transpose(W)
 860    residual_sums                    Add before a layer norm -> Sum (keeps onnxruntime's fast kernels;
-                                        after the plugins' fusions, com.microsoft's at 500; pending)
+                                        after the plugins' fusions, com.microsoft's at 500)
 880    eliminate_common_subexpressions  repeated deterministic nodes -> one
 885    lift_constants                   Constant nodes of the main graph -> initializers (pending)
 890    remove_unused_after_optimize     what the rewrites left unused
@@ -94,6 +94,7 @@ OPTIMIZE_PASSES = [
     (_with_options(FuseMatMulAddPass), 450, "fuse_matmul_add"),
     (_with_options(CanonicalGeluPass), 460, "canonical_gelu"),
     (_with_options(ShareTiedTransposesPass), 470, "share_tied_transposes"),
+    (_with_options(ResidualSumsPass), 860, "residual_sums"),
     (_with_options(EliminateCommonSubexpressionsPass), 880, "eliminate_common_subexpressions"),
     (_remove_unused, 890, "remove_unused_after_optimize"),
 ]
@@ -102,8 +103,6 @@ PENDING_PASSES: list = [
     # Tests of other parts of the project count Constant nodes; registered once they count
     # "Constant node or initializer" instead.
     (_with_options(LiftConstantsPass), 885, "lift_constants"),
-    # Registered once export_modules_as_functions' inlining test compares Sum-aware graphs.
-    (_with_options(ResidualSumsPass), 860, "residual_sums"),
 ]
 
 
