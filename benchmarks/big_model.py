@@ -39,6 +39,8 @@ import traceback
 import zlib
 from pathlib import Path
 
+from proc_memory import reset_peak, status_bytes
+
 HERE = Path(__file__).resolve().parent
 OUT_JSON = HERE / "results" / "big_model.json"
 BAR_BYTES = 2 * 10**9
@@ -162,29 +164,10 @@ def child_checkpoint(size: str, folder: str) -> dict:
         total += write_safetensors(path, shard, _random)
     params = sum(t.numel() for _, t in specs)
     return {"params": params, "checkpoint_bytes": total, "shards": len(shards),
-            "write_s": time.perf_counter() - start, "rss_peak": _status("VmHWM")}
+            "write_s": time.perf_counter() - start, "rss_peak": status_bytes("VmHWM")}
 
 
 # --------------------------------------------------------------------------- export (child)
-
-def _status(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
 
 
 def child_export(size: str, folder: str, out_dir: str) -> dict:
@@ -195,15 +178,15 @@ def child_export(size: str, folder: str, out_dir: str) -> dict:
     model = build(size, meta=True)
     weights = [folder, extra_tensors(model)]
     ids = torch.randint(0, config(size).vocab_size, (2, 128))
-    rec = {"rss_bare": _status("VmRSS")}
+    rec = {"rss_bare": status_bytes("VmRSS")}
     path = os.path.join(out_dir, "model.onnx")
-    reset = _reset_peak()
+    reset = reset_peak()
     start = time.perf_counter()
     result = onnxplug.export(model, (ids,), path, weights=weights, input_names=["input_ids"],
                              output_names=["logits"], external_data=True,
                              dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}})
     rec["wall"] = time.perf_counter() - start
-    rec["rss_peak"] = _status("VmHWM") if reset else None
+    rec["rss_peak"] = status_bytes("VmHWM") if reset else None
     rec["timings"] = dict(result.timings)
     rec["file_bytes"] = sum(os.path.getsize(os.path.join(out_dir, n)) for n in os.listdir(out_dir))
     import onnx
@@ -217,13 +200,13 @@ def child_export(size: str, folder: str, out_dir: str) -> dict:
 def child_ort(out_dir: str) -> dict:
     import onnxruntime as ort
 
-    rec = {"rss_bare": _status("VmRSS")}
-    reset = _reset_peak()
+    rec = {"rss_bare": status_bytes("VmRSS")}
+    reset = reset_peak()
     start = time.perf_counter()
     session = ort.InferenceSession(os.path.join(out_dir, "model.onnx"),
                                    providers=["CPUExecutionProvider"])
     rec["session_s"] = time.perf_counter() - start
-    rec["rss_peak"] = _status("VmHWM") if reset else None
+    rec["rss_peak"] = status_bytes("VmHWM") if reset else None
     rec["inputs"] = [i.name for i in session.get_inputs()]
     return rec
 

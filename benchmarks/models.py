@@ -59,6 +59,8 @@ import time
 import traceback
 from pathlib import Path
 
+from proc_memory import reset_peak, status_bytes
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT_JSON = HERE / "results" / "models.json"
@@ -164,25 +166,6 @@ def build(key: str):
 
 # --------------------------------------------------------------------------- measuring (in children)
 
-def _status(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")  # resets VmHWM, the peak RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
 
 def child_export(key: str, exporter: str, out_dir: str) -> dict:
     import resource
@@ -192,7 +175,7 @@ def child_export(key: str, exporter: str, out_dir: str) -> dict:
     rec: dict = {"model": key, "exporter": exporter}
     model, args, names, outs, axes, weights = build(key)
     rec["weight_bytes"] = weights
-    rec["rss_model"] = _status("VmRSS")
+    rec["rss_model"] = status_bytes("VmRSS")
     path = os.path.join(out_dir, "model.onnx")
     capture = [0.0]
     real_export = torch.export.export
@@ -205,7 +188,7 @@ def child_export(key: str, exporter: str, out_dir: str) -> dict:
             capture[0] += time.perf_counter() - t
 
     torch.export.export = timed_export
-    hwm_reset = _reset_peak()
+    hwm_reset = reset_peak()
     rec["static"] = False
 
     def run(dynamic: bool):
@@ -236,7 +219,7 @@ def child_export(key: str, exporter: str, out_dir: str) -> dict:
         t0 = time.perf_counter()
         result = run(False)
     rec["wall"] = time.perf_counter() - t0
-    rec["rss_peak"] = _status("VmHWM") if hwm_reset else None
+    rec["rss_peak"] = status_bytes("VmHWM") if hwm_reset else None
     rec["maxrss_life"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rec["capture"] = capture[0] if exporter != "torchscript" else None
     if exporter == "onnxplug":
@@ -279,7 +262,7 @@ def child_bare() -> dict:
     import torch  # noqa: F401
     import transformers  # noqa: F401
 
-    return {"rss_bare": _status("VmRSS")}
+    return {"rss_bare": status_bytes("VmRSS")}
 
 
 def child_ort(key: str, dirs: dict, runs: int, budget: float) -> dict:
