@@ -234,3 +234,31 @@ def test_result_save_streams_to_file_objects_and_external_data(tmp_path, mixed):
     assert external == set(big) and "fc.weight" in big  # 1 KiB and more; small ones inline
     assert_matches(mixed, (x,), run_onnxruntime(load_checked(tmp_path / "ext.onnx"), [x]))
     assert os.path.getsize(tmp_path / "ext.onnx.data") == sum(big.values())
+
+
+@pytest.mark.parametrize("fallocate_works", [True, False])
+def test_preallocated_files_end_where_the_model_does(tmp_path, mixed, monkeypatch, fallocate_works):
+    """Saving to a path reserves the file's blocks first (fallocate); the files are exactly the
+    model, whether the reservation was granted, or refused as on a file system without it."""
+    from onnxplug import serialize
+
+    reserved = []
+    real = serialize._fallocate
+
+    def recording(fd, mode, offset, size):
+        reserved.append(size)
+        return real(fd, mode, offset, size + 4096) if fallocate_works and real else -1  # too much: truncated after
+
+    monkeypatch.setattr(serialize, "_fallocate", recording)
+    x = torch.randn(3, 64)
+    result = onnxplug.export(mixed, (x,), tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").stat().st_size == len(result.to_bytes()) == reserved[0]
+    ext = onnxplug.export(mixed, (x,), tmp_path / "e.onnx", external_data=True)
+    data = (tmp_path / "e.onnx.data").stat().st_size
+    assert data == reserved[1] == sum(v.const_value.nbytes for v in ext.ir_model.graph.initializers.values()
+                                      if v.const_value.nbytes >= 1024)
+    for name in ("m.onnx", "e.onnx"):
+        assert_matches(mixed, (x,), run_onnxruntime(load_checked(tmp_path / name), [x]))
+    buffer = io.BytesIO()
+    onnxplug.export(mixed, (x,), buffer)  # not a file of ours: nothing reserved
+    assert len(reserved) == 2
