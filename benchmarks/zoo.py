@@ -112,7 +112,7 @@ def _run(path: str, names: list[str], kwargs, model, compare=None) -> float:
         try:
             compare(actual, expected)
         except AssertionError as exc:
-            raise RuntimeError(str(exc).strip().splitlines()[0]) from None
+            raise RuntimeError(" ".join(ln.strip() for ln in str(exc).strip().splitlines()[:4])) from None
         return max((float(np.max(np.abs(a.astype(np.float64) - e.astype(np.float64))))
                     for a, e in zip(actual, expected) if a.shape == e.shape and a.size), default=0.0)
     worst = 0.0

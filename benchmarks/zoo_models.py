@@ -3,7 +3,7 @@
 Each entry builds ``(model, kwargs, dynamic_axes, second_kwargs)``: the example inputs, the
 dynamic axes a tutorial would mark (batch and sequence length, or batch, height and width), and
 inputs at other sizes of those axes for the second check (another image, for the detection models,
-whose input has no dynamic axis). An entry may add a fifth element, ``compare(actual, expected)``,
+whose input has no dynamic axis; they are built as the vision plugin's detection cases are). An entry may add a fifth element, ``compare(actual, expected)``,
 that replaces the element-wise comparison with eager (detections are compared as detections). Configs are shrunk to a few small
 layers so that the zoo measures coverage, not speed (``benchmarks/models.py`` measures real
 sizes). Weights are random but not degenerate: biases are drawn, BatchNorm statistics are
@@ -249,47 +249,35 @@ TIMM = ["resnet50", "efficientnet_b0", "vit_tiny_patch16_224", "deit_tiny_patch1
         "levit_128s", "mixer_b16_224", "ghostnet_100", "dla34", "rexnet_100", "coat_tiny"]
 
 
-# Models whose own initialisation makes whole feature maps constant: SSDlite's (std 0.03) does,
-# and then its anchors' scores tie, and which tied box topk keeps is a tie-break onnxruntime and
-# PyTorch make differently (see onnxplug_vision.detection.spread). Their convolutions are drawn
-# again at gain / sqrt(fan_in).
-CONV_GAIN = {"ssdlite320_mobilenet_v3_large": 1.0}
-
-
-def _redraw_convs(model: torch.nn.Module, gain: float) -> None:
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                m.weight.normal_(0.0, gain / m.weight[0].numel() ** 0.5, generator=g)
-
-
 def _image_inputs(batch: int, size: int, channels: int = 3, frames: int | None = None):
     g = torch.Generator().manual_seed(batch + size)
     shape = (batch, channels, frames, size, size) if frames else (batch, channels, size, size)
     return torch.randn(*shape, generator=g)
 
 
+def _detection(name: str):
+    """A torchvision detection model as the vision plugin's cases build it (score threshold 0,
+    weights drawn so that scores differ and detections are never empty: see
+    ``onnxplug_vision.detection``), two images, compared as detections."""
+    from onnxplug_vision.detection import CASES, DetectionCase, compare, images
+
+    # another model is kept at the images' size too (torchvision resizes to 800 by default)
+    case = next((c for c in CASES if c.name == name), None) or DetectionCase(name, resize=True)
+    return case.build(), {"images": images(0)}, {}, {"images": images(1)}, compare
+
+
 def _torchvision(family: str, name: str):
     import torchvision
 
+    if family == "detection":
+        return _detection(name)
     model = getattr(torchvision.models.video if family == "video" else
                     torchvision.models.segmentation if family == "segmentation" else
-                    torchvision.models.detection if family == "detection" else
                     torchvision.models, name)(
-        weights=None, **({"weights_backbone": None} if family in ("segmentation", "detection") else {}))
+        weights=None, **({"weights_backbone": None} if family == "segmentation" else {}))
     # S3D pools its last 2 x 7 x 7 features: it needs 224 pixels and at least 16 frames
-    size, frames = ((224, 16) if name == "s3d" else (112, 8)) if family == "video" else \
-        (224 if family != "detection" else 320, None)
-    calibrate = (lambda: model(_image_inputs(4, size, frames=frames))) if family != "detection" else None
-    if name in CONV_GAIN:
-        _redraw_convs(model, CONV_GAIN[name])
-    model = perturb(model, calibrate)
-    if family == "detection":  # compared as detections: see onnxplug_vision.detection.compare
-        from onnxplug_vision.detection import compare
-
-        return (model, {"images": [_image_inputs(1, size)[0]]}, {}, {"images": [_image_inputs(2, size)[0]]},
-                compare)
+    size, frames = ((224, 16) if name == "s3d" else (112, 8)) if family == "video" else (224, None)
+    model = perturb(model, lambda: model(_image_inputs(4, size, frames=frames)))
     x = next(iter(inspect.signature(model.forward).parameters))  # "x", or "input" (LRASPP)
     return (model, {x: _image_inputs(2, size, frames=frames)}, {x: {0: "batch"}},
             {x: _image_inputs(3, size, frames=frames)})
