@@ -551,11 +551,11 @@ class Lowerer:
 
     def _annotate(self, node: torch.fx.Node, result: Any) -> None:
         """Carry FX metadata onto the new ONNX nodes and torch types onto the results."""
-        where = node_location(node)
+        where = node_location(node) if self.options.verbose else None  # parsing traces costs
         tag = self.fx_node_tag(node)
         for n in self.g.new_nodes:
             n.meta["fx_node"] = tag
-            if self.options.verbose:
+            if where is not None:
                 n.doc_string = where
             if n.name is None:
                 self._node_count += 1
