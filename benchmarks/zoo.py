@@ -117,17 +117,23 @@ def _run(path: str, names: list[str], kwargs, model, compare=None) -> float:
             compare(actual, expected)
         except AssertionError as exc:
             raise RuntimeError(" ".join(ln.strip() for ln in str(exc).strip().splitlines()[:4])) from None
-        return max((float(np.max(np.abs(a.astype(np.float64) - e.astype(np.float64))))
-                    for a, e in zip(actual, expected) if a.shape == e.shape and a.size), default=0.0)
+        return max((_max_diff(a, e) for a, e in zip(actual, expected) if a.shape == e.shape),
+                   default=0.0)
     worst = 0.0
     for k, (a, e) in enumerate(zip(actual, expected)):
         if a.shape != e.shape:
             raise RuntimeError(f"output {k}: shape {a.shape}, eager {e.shape}")
-        diff = float(np.max(np.abs(a.astype(np.float64) - e.astype(np.float64)))) if a.size else 0.0
+        diff = _max_diff(a, e)
         if not np.allclose(a, e, rtol=RTOL, atol=ATOL):
             raise RuntimeError(f"output {k} differs by {diff:.3g}")
         worst = max(worst, diff)
     return worst
+
+
+def _max_diff(a, e) -> float:
+    import numpy as np
+
+    return float(np.max(np.abs(a.astype(np.float64) - e.astype(np.float64)))) if a.size else 0.0
 
 
 def worker(name: str, exporter: str, opset: int) -> dict:

@@ -2,11 +2,12 @@
 
 Each entry builds ``(model, kwargs, dynamic_axes, second_kwargs)``: the example inputs, the
 dynamic axes a tutorial would mark (batch and sequence length, or batch, height and width), and
-inputs at other sizes of those axes for the second check (another image, for the detection models,
-whose input has no dynamic axis; they are built as the vision plugin's detection cases are). An entry may add a fifth element, ``compare(actual, expected)``,
-that replaces the element-wise comparison with eager (detections are compared as detections). Configs are shrunk to a few small
-layers so that the zoo measures coverage, not speed (``benchmarks/models.py`` measures real
-sizes). Weights are random but not degenerate: biases are drawn, BatchNorm statistics are
+inputs at other sizes of those axes for the second check (another image for the detection
+models, whose input has no dynamic axis; they are built as the vision plugin's detection cases
+are). An entry may add a fifth element, ``compare(actual, expected)``, that replaces the
+element-wise comparison with eager (detections are compared as detections). Configs are shrunk
+to a few small layers so that the zoo measures coverage, not speed (``benchmarks/models.py``
+measures real sizes). Weights are random but not degenerate: biases are drawn, BatchNorm statistics are
 calibrated on a batch of inputs before the model is put in eval mode.
 """
 
