@@ -21,7 +21,7 @@ import torch
 
 from . import checkpoint, serialize, subgraphs
 from .capture import (as_module, capture_report, is_torchscript, long_lived_objects_frozen, split_args,
-                      training_mode)
+                      stack_traces, training_mode)
 from .check import check_model
 from .decompose import decompose_unsupported
 from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, grow_examples,
@@ -29,7 +29,7 @@ from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, g
 from .caches import (cache_pytrees, default_input_names, default_output_names,
                      is_default_cache_name, renamed_cache_kwargs)
 from .guards import describe_ranges
-from .errors import OnnxExporterError, OptionError
+from .errors import CaptureError, OnnxExporterError, OptionError
 from .failures import Failures
 from .fallbacks import (FallbackRegistry, available_export_types, collect_fallbacks, fallback_notes,
                         skip_verify, with_fallbacks)
@@ -96,9 +96,17 @@ def _export(model: Any, args: Any, kwargs: Mapping | None, f: Any, options,
     # what the imports and the plugins left is frozen for the whole export, not only capture:
     # the first full collection would otherwise traverse it inside a later stage
     with long_lived_objects_frozen(), training_mode(run.model, options.training):
-        run.timed("capture", run.capture)
-        run.timed("fx passes", run.fx_passes)
-        run.timed("lower", run.lower)
+        relocate = False
+        try:
+            run.timed("capture", run.capture)
+            run.timed("fx passes", run.fx_passes)
+            run.timed("lower", run.lower)
+        except OnnxExporterError as exc:
+            if not run.relocatable(exc):
+                raise
+            relocate = True  # outside the handler, so the located error is not chained to this one
+        if relocate:
+            run.relocate()
         run.timed("ir passes", run.ir_passes)
         run.timed("check", run.check)
         run.timed("save", run.stage_files)
@@ -122,6 +130,7 @@ class _Run:
                                            "input_names")
         self.timings: dict[str, float] = {}
         self.saved: Any = None
+        self.traces_dropped = False  # set by capture
 
     def timed(self, stage: str, step) -> None:
         start = time.perf_counter()
@@ -150,8 +159,11 @@ class _Run:
             fallbacks, options.operator_export_type, self.loaded.symbolics, options.opset_version,
             options.custom_opsets, options.custom_symbolics)
 
-    def capture(self) -> None:
-        with checkpoint.meta_capture(self.model, self.args, self.kw, self.options.weights) as (args, kw):
+    def capture(self, locations: bool = False) -> None:
+        """Capture; each node's stack trace is recorded only with ``locations`` or ``verbose``
+        (see :func:`~onnxplug.capture.stack_traces`)."""
+        with checkpoint.meta_capture(self.model, self.args, self.kw, self.options.weights) as (args, kw), \
+                stack_traces(locations or self.options.verbose) as self.traces_dropped:
             self.ep, self.axis_ranges = _capture(self.model, args, kw, self.options, self.loaded)
         self.capture_report = capture_report(self.ep)
         if self.capture_report.note:  # e.g. traced: data-dependent branches follow the example
@@ -172,6 +184,21 @@ class _Run:
         self.decomposed += more
         check_names_against_graph(self.options, len(self.lowered.model.graph.inputs),
                                   lowerer.n_outputs)
+
+    def relocatable(self, error: OnnxExporterError) -> bool:
+        """Whether ``error``, out of fx passes or lowering, came from a program captured without
+        stack traces: then its message (an unsupported op's ``file:line``, the node a conversion
+        failed on) says ``unknown`` where the user's source line belongs. Errors that are not
+        about nodes (bad options, a failed capture) are raised as they are."""
+        return self.traces_dropped and not isinstance(error, (OptionError, CaptureError))
+
+    def relocate(self) -> None:
+        """Capture again, with stack traces, and run the stages up to lowering again, so that
+        the error they raise has its locations. Only a failing export pays for this."""
+        log.info("lowering failed: capturing again with stack traces, for the error's locations")
+        self.timed("capture", lambda: self.capture(locations=True))
+        self.timed("fx passes", self.fx_passes)
+        self.timed("lower", self.lower)
 
     def ir_passes(self) -> None:
         self.context = PassContext(self.options, self.ep, self.lowered.fx_nodes, self.model)

@@ -50,6 +50,29 @@ def test_unsupported_lists_every_op_with_location_and_plugins(monkeypatch):
     assert isinstance(err, onnxplug.OnnxExporterError)
 
 
+def test_conversion_error_names_the_source_line(tmp_path):
+    """Capture records no stack traces (they cost ~10 % of torch.export); a failing lowering
+    captures again with them, so the error still names the user's line, and nothing is written."""
+    import inspect
+
+    class Model(torch.nn.Module):
+        def forward(self, x):
+            return x.sin() * 2
+
+    def broken_sin(g, x):
+        raise ValueError("this conversion is broken")
+
+    line = inspect.getsourcelines(Model.forward)[1] + 1
+    with pytest.raises(onnxplug.OnnxExporterError, match="this conversion is broken") as info:
+        onnxplug.export(Model(), (torch.randn(3),), tmp_path / "m.onnx",
+                        custom_symbolics={"aten::sin": broken_sin})
+    assert f"test_errors.py:{line}" in str(info.value)
+    # the located error is not chained to the first try's
+    assert not isinstance(info.value.__context__, onnxplug.OnnxExporterError)
+    assert not (tmp_path / "m.onnx").exists()
+    assert torch.fx.config.do_not_emit_stack_traces is False  # torch's flag is given back
+
+
 def test_capture_error_says_what_to_change():
     class DataDependent(torch.nn.Module):
         def forward(self, x):
