@@ -95,6 +95,49 @@ def stack_traces(keep: bool) -> Iterator[bool]:
             torch.fx.config.do_not_emit_stack_traces = saved
 
 
+@contextlib.contextmanager
+def keywords_named(model: Any, kwargs: Mapping) -> Iterator[None]:
+    """While capturing, give a ``forward(..., **kwargs)`` a signature that names each keyword
+    input the call passes into its ``**kwargs`` (``use_cache=`` to a model that only forwards
+    it), as a keyword-only parameter; the call itself goes to the real ``forward``.
+
+    torch.export binds its inputs to ``forward``'s signature twice and orders them differently
+    the second time when a keyword lands in ``**kwargs`` (torch 2.13): the dynamic-shapes spec
+    then matches one binding and not the other ("Must provide a tree_name when there might be
+    a mismatch"). With every keyword named, both bindings agree. The override is an attribute
+    of this module instance, removed afterwards; the module's parameters and hierarchy are
+    untouched, so names and module stacks are those of the model.
+    """
+    forward = getattr(model, "forward", None) if isinstance(model, torch.nn.Module) else None
+    try:
+        signature = inspect.signature(forward) if forward is not None else None
+    except (TypeError, ValueError):
+        signature = None
+    params = list(signature.parameters.values()) if signature is not None else []
+    var_kw = next((p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+    named = {p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    absorbed = [k for k in kwargs if k not in named]
+    if var_kw is None or not absorbed:
+        yield
+        return
+    keyword_only = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY) for k in absorbed]
+
+    def named_forward(*args: Any, **kw: Any) -> Any:
+        return forward(*args, **kw)
+
+    named_forward.__signature__ = signature.replace(
+        parameters=[p for p in params if p is not var_kw] + keyword_only)
+    own = model.__dict__.get("forward")
+    model.forward = named_forward
+    try:
+        yield
+    finally:
+        if own is None:
+            model.__dict__.pop("forward", None)
+        else:
+            model.forward = own
+
+
 class FunctionModule(torch.nn.Module):
     """Wraps a plain function so that ``torch.export`` can capture it."""
 

@@ -21,7 +21,7 @@ import torch
 
 from .failures import Failures
 from .local_decompose import decompose_locally
-from .lowering import (inplace_functional_key, input_dtypes, is_dead, no_complex_reason, node_location,
+from .lowering import (dead_calls, inplace_functional_key, input_dtypes, no_complex_reason, node_location,
                        op_key)
 from .registry import Registry
 
@@ -62,19 +62,21 @@ def _convertible(node: torch.fx.Node, dtypes: tuple[torch.dtype, ...], registry:
     return fkey is not None and registry.lookup(fkey, dtypes) is not None
 
 
-def call_nodes(ep: torch.export.ExportedProgram):
+def call_nodes(ep: torch.export.ExportedProgram, live: bool = False):
     """The ``call_function`` nodes of the program, those of control-flow branches and bodies
-    (nested ``GraphModule``s) included: they are lowered with the same registry."""
+    (nested ``GraphModule``s) included: they are lowered with the same registry. With ``live``,
+    only those the lowering converts (not :func:`~onnxplug.lowering.dead_calls`)."""
     for module in ep.graph_module.modules():
         if isinstance(module, torch.fx.GraphModule):
-            yield from (n for n in module.graph.nodes if n.op == "call_function")
+            dead = dead_calls(module.graph) if live else ()
+            yield from (n for n in module.graph.nodes if n.op == "call_function" and n not in dead)
 
 
 def missing_ops(ep: torch.export.ExportedProgram, registry: Registry, refused=()) -> list:
     """FX targets with no usable conversion (or whose conversion declined, ``refused``)."""
     seen, out = set(), []
-    for node in call_nodes(ep):
-        if node.target in out or is_dead(node):
+    for node in call_nodes(ep, live=True):
+        if node.target in out:
             continue
         dtypes = input_dtypes(node)
         kind = (node.target, any(dt.is_complex for dt in dtypes))

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from . import checkpoint, serialize, subgraphs
-from .capture import (as_module, capture_report, is_torchscript, long_lived_objects_frozen, split_args,
-                      stack_traces, training_mode)
+from .capture import (as_module, capture_report, is_torchscript, keywords_named,
+                      long_lived_objects_frozen, split_args, stack_traces, training_mode)
 from .check import check_model
 from .decompose import decompose_unsupported
 from .dynamic import (axis_names, dynamic_leaf_axes, dynamic_shapes_from_axes, grow_examples,
@@ -180,7 +180,7 @@ class _Run:
     def lower(self) -> None:
         axes = axis_names(self.model, self.args, self.kw, self.options)
         self.ep, lowerer, self.lowered, more = with_fallbacks(self.registry, lambda: _lower(
-            self.ep, self.registry, self.options, self.loaded, self.state_order, axes))
+            self.ep, self.registry, self.options, self.loaded, self.state_order, axes, self.decomposed))
         self.decomposed += more
         check_names_against_graph(self.options, len(self.lowered.model.graph.inputs),
                                   lowerer.n_outputs)
@@ -292,9 +292,10 @@ def _capture(model: Any, args: tuple, kw: dict, options, loaded):
     if isinstance(model, torch.nn.Module) and not is_torchscript(model):
         labels = input_labels(options, len(leaf_axes))
         args, kw = grow_examples(args, kw, leaf_axes, labels)
-    capture_options = dataclasses.replace(
-        options, dynamic_shapes=dynamic_shapes_from_axes(model, args, kw, options))
-    ep = loaded.pm.hook.onnxplug_capture(model=model, args=args, kwargs=kw, options=capture_options)
+    with keywords_named(model, kw):
+        capture_options = dataclasses.replace(
+            options, dynamic_shapes=dynamic_shapes_from_axes(model, args, kw, options))
+        ep = loaded.pm.hook.onnxplug_capture(model=model, args=args, kwargs=kw, options=capture_options)
     if ep is None:
         raise OnnxExporterError("no capture plugin could capture the model.")
     ranges = describe_ranges(ep, leaf_axes)
@@ -305,11 +306,14 @@ def _capture(model: Any, args: tuple, kw: dict, options, loaded):
     return ep, ranges
 
 
-def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_names):
+def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_names, decomposed=()):
     """Lower ``ep``; when conversions decline (NotImplementedError), decompose those ops with
-    PyTorch and lower again. Every round records its failures in one :class:`Failures`.
-    Returns ``(program, lowerer, result, decomposed op keys)``."""
+    PyTorch and lower again. Every round records its failures in one :class:`Failures`, which
+    starts with the ops the fx passes ``decomposed`` (for the errors that name them).
+    Returns ``(program, lowerer, result, the op keys decomposed here)``."""
     failures = Failures()
+    failures.add_decomposed(decomposed)
+    before = len(failures.decomposed)
     while True:
         lowerer = Lowerer(ep, registry, options, loaded.names(), SymbolNames(), state_order,
                           loaded.opset_versions, input_axis_names, failures=failures,
@@ -317,7 +321,7 @@ def _lower(ep, registry: Registry, options, loaded, state_order, input_axis_name
         with checkpoint.deferred_state(ep, options.weights):  # checkpoint weights, read lazily
             lowered = lowerer.run()
         if lowered is not None:
-            return ep, lowerer, lowered, failures.decomposed
+            return ep, lowerer, lowered, failures.decomposed[before:]
         declined = failures.declined_now
         if not failures.accept_declines():
             raise OnnxExporterError(f"conversions declined again: {', '.join(declined.values())}")

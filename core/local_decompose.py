@@ -28,7 +28,7 @@ import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from .lowering import fetch_attr, is_dead
+from .lowering import dead_calls, fetch_attr
 
 log = logging.getLogger("onnxplug")
 
@@ -55,7 +55,8 @@ def decompose_locally(ep: torch.export.ExportedProgram,
     for each op with a node left in place, why: those need ``ep.run_decompositions``.
     """
     todo = [(path, n) for path, gm in _graph_modules(ep.graph_module)
-            for n in gm.graph.nodes if n.op == "call_function" and n.target in table and not is_dead(n)]
+            for dead in (dead_calls(gm.graph),)
+            for n in gm.graph.nodes if n.op == "call_function" and n.target in table and n not in dead]
     if not todo:
         return LocalDecomposition(ep, set(), {})
     fake_mode = _fake_mode(ep)

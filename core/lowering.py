@@ -23,6 +23,7 @@ import onnx_ir as ir
 import sympy
 import torch
 from torch.export.graph_signature import InputKind, OutputKind
+from torch.fx.experimental.symbolic_shapes import is_concrete_int
 
 from .autograd_functions import adapt_entry
 from .enums import TrainingMode
@@ -120,11 +121,18 @@ def no_complex_reason(key: str, dtypes: tuple[torch.dtype, ...], registry: Regis
     return None
 
 
-def is_dead(node: torch.fx.Node) -> bool:
-    """A call the lowering skips: nothing uses it and it mutates nothing (asserts, dead code)."""
-    target = node.target
-    mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
-    return not node.users and not mutable
+def dead_calls(graph: torch.fx.Graph) -> set[torch.fx.Node]:
+    """The calls the lowering skips: each mutates nothing, and only such calls use it. That is
+    runtime asserts, what only feeds them (``assert x.max().item() <= n``: the ``max``, the
+    ``item`` and the comparison; ONNX has no assertions), and dead code. One pass from the
+    output up, as a node's users come after it."""
+    dead: set[torch.fx.Node] = set()
+    for node in reversed(graph.nodes):
+        target = node.target
+        mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
+        if node.op == "call_function" and not mutable and all(u in dead for u in node.users):
+            dead.add(node)
+    return dead
 
 
 def input_dtypes(node: torch.fx.Node) -> tuple[torch.dtype, ...]:
@@ -288,6 +296,13 @@ class Lowerer:
         self._node_count = 0
         self.n_outputs = 0
         self.failures = failures if failures is not None else Failures()
+        self._dead: dict[torch.fx.Graph, set[torch.fx.Node]] = {}  # per graph walked
+
+    def _dead_calls(self, graph: torch.fx.Graph) -> set[torch.fx.Node]:
+        """:func:`dead_calls` of ``graph`` (the program's, or a branch's), computed once."""
+        if graph not in self._dead:
+            self._dead[graph] = dead_calls(graph)
+        return self._dead[graph]
 
     # -- values -------------------------------------------------------------------------------
     def value_of(self, x: Any) -> Any:
@@ -412,11 +427,25 @@ class Lowerer:
         axes = self.input_axis_names[idx] if idx < len(self.input_axis_names) else {}
         for axis, dim_name in axes.items():
             if -val.dim() <= axis < val.dim():
+                if is_concrete_int(val.shape[axis]):  # an int, or a SymInt fixed to one
+                    raise OnnxExporterError(self._fixed_axis(name, axis, dim_name, int(val.shape[axis])))
                 self.symbols.bind(val.shape[axis], dim_name)
         v = ir.Value(name=name)
         self._set_meta(v, val)
         user_inputs.append(v)
         self.env[node] = v
+
+    def _fixed_axis(self, name: str, axis: int, dim_name: str, size: int) -> str:
+        """Why a dynamic axis of an input is a constant in the program, and what to change."""
+        ops = ", ".join(dict.fromkeys(self.failures.decomposed))
+        why = (f"PyTorch's decomposition of {ops} (no conversion at opset "
+               f"{self.options.opset_version}) needs that size" if ops else
+               "the program was captured with that size")
+        return (f"axis {axis} of input {name!r} (dynamic name {dim_name!r}) is fixed to {size}: "
+                f"{why}, so the graph would only run at that size.\nWhat to do: remove the axis "
+                "from dynamic_axes"
+                + (", or give those ops a conversion that takes any size (custom_symbolics=...)."
+                   if ops else ", or capture the model with it dynamic."))
 
     def _state_input(self, node: torch.fx.Node, spec, param_inputs: dict[str, ir.Value]) -> None:
         """A parameter, buffer or lifted constant: a graph input for persistent state when
@@ -465,6 +494,8 @@ class Lowerer:
     def _lower(self, node: torch.fx.Node) -> None:
         """Convert one call: fold it, find its conversion, or record why it has none."""
         target = node.target
+        if node in self._dead_calls(node.graph):
+            return  # dead code, asserts
         if target is operator.getitem:
             src, idx = node.args
             # None: the producer declined or is missing; the failure is already recorded.
@@ -472,8 +503,6 @@ class Lowerer:
             return
         key = op_key(target)
         mutable = isinstance(target, torch._ops.OpOverload) and target._schema.is_mutable
-        if is_dead(node):
-            return  # dead code, asserts
         folded, value = self._try_fold(node)
         if folded:
             self.env[node] = value
@@ -482,13 +511,13 @@ class Lowerer:
             return
         dtypes = input_dtypes(node)
         entry = self.registry.lookup(key, dtypes)
+        rebinds = None
+        if entry is None and mutable and (fkey := inplace_functional_key(key)):
+            entry = self.registry.lookup(fkey, dtypes)  # x.add_(y) converted as x = x.add(y)
+            rebinds = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
         if self.failures.lowering_failed and entry is not None:
             self.env[node] = None  # this lowering already failed: only collect what is missing
             return
-        rebinds = None
-        if entry is None and mutable and (fkey := inplace_functional_key(key)):
-            entry = self.registry.lookup(fkey, dtypes)
-            rebinds = node.args[0] if node.args and isinstance(node.args[0], torch.fx.Node) else None
         if entry is None:
             if reason := no_complex_reason(key, dtypes, self.registry):
                 self.failures.add_reason(key, reason)

@@ -77,6 +77,11 @@ def reduce_with(g, x, dim, index, src, reduce, include_self, native_ops):
         return scatter_mean(g, x, dim, index, src, include_self)
     native = native_ops.get(reduce)
     if native is None:
+        if g.static_shape(x) is None or g.static_shape(index) is None:
+            raise NotImplementedError(
+                f"scatter_reduce {reduce!r} on dynamic shapes needs ScatterElements' "
+                f"{reduce[1:]} reduction, which ONNX has from opset 18: export at opset 18, or "
+                "with that input's axes static")
         return scatter_dense(g, x, dim, index, src, reduce, include_self)
     return native_scatter_reduce(g, x, dim, index, src, reduce, include_self, native)
 

@@ -11,7 +11,9 @@ torch.export lifts into extra operands are used from the bodies as outer-scope v
 * ``associative_scan`` -> ``Loop``: a sequential scan (``ys[0] = xs[0]``,
   ``ys[i] = combine(ys[i-1], xs[i])``), which equals the parallel one for an associative
   ``combine_fn``;
-* ``invoke_subgraph`` (``torch.compiler.nested_compile_region``) -> inlined.
+* ``invoke_subgraph`` (``torch.compiler.nested_compile_region``) -> inlined;
+* ``wrap_with_set_grad_enabled`` (a ``torch.no_grad()`` / ``enable_grad()`` block inside
+  ``forward``) -> inlined: grad mode changes no forward value.
 
 ``scan`` and ``map`` become ``Scan``, in its form from opset 9 (``opset9/control_flow.py``).
 """
@@ -104,3 +106,10 @@ def associative_scan(g, combine_graph, xs, additional_inputs=()):
 def invoke_subgraph(g, subgraph, identifier, *operands):
     """A ``nested_compile_region`` call: its graph inlined into the caller's."""
     return tuple(g.lower(subgraph, list(operands)))
+
+
+@op("higher_order::wrap_with_set_grad_enabled")
+def wrap_with_set_grad_enabled(g, enable, body, *operands):
+    """A ``torch.no_grad()`` (or ``enable_grad()``) region of ``forward``: its graph inlined;
+    the exported graph computes no gradients either way."""
+    return tuple(g.lower(body, list(operands)))
