@@ -218,13 +218,13 @@ def _mutated_args(node: torch.fx.Node) -> list[torch.fx.Node]:
     return out
 
 
-def writes_through_views(ep: torch.export.ExportedProgram) -> bool:
-    """Does an in-place op write into a view, or into a tensor that a view was taken of?"""
+def writes_through_views(ep: torch.export.ExportedProgram) -> torch.fx.Node | None:
+    """The first in-place op that writes into a view, or into a tensor a view was taken of."""
     for node in ep.graph.nodes:
         for target in _mutated_args(node):
             if _is_view(target) or any(u is not node and _is_view(u) for u in target.users):
-                return True
-    return False
+                return node
+    return None
 
 
 def functionalize(ep: torch.export.ExportedProgram, options: ExportOptions):
@@ -235,12 +235,25 @@ def functionalize(ep: torch.export.ExportedProgram, options: ExportOptions):
     they are (:func:`onnxplug.local_functionalize.functionalize_locally`); only a graph with
     other writes through views costs a re-trace (``run_decompositions({})``).
     """
-    if writes_through_views(ep):
-        from .local_functionalize import functionalize_locally
+    write = writes_through_views(ep)
+    if write is None:
+        return None
+    from .local_functionalize import functionalize_locally
 
-        local = functionalize_locally(ep)
-        return local if local is not None else ep.run_decompositions({})
-    return None
+    local = functionalize_locally(ep)
+    if local is not None:
+        return local
+    try:
+        return ep.run_decompositions({})
+    except Exception as exc:  # the re-trace can fail where the capture did not (draft_export)
+        from .lowering import node_location
+
+        raise OnnxExporterError(
+            f"{write.target} (FX node {write.name!r} at {node_location(write) or 'unknown'}) "
+            "writes into a view, and functionalizing the whole program for it failed: "
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}\nWhat to do: write "
+            "that update functionally (torch.where, index_put, scatter, or building a new "
+            "tensor with cat) instead of assigning into a view.") from exc
 
 
 BUILTIN_FX_PASSES = [(functionalize, 100, "functionalize")]

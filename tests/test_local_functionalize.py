@@ -5,8 +5,10 @@ run in onnxruntime and compared with eager PyTorch."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+import onnxplug
 from onnxplug.local_functionalize import functionalize_locally
 from onnxplug.passes import writes_through_views
 from onnxplug.testing import export_and_compare
@@ -69,3 +71,22 @@ def test_a_view_read_after_a_write_goes_to_the_whole_program():
     assert writes_through_views(ep)
     assert functionalize_locally(ep) is None
     export_and_compare(StaleView(), (torch.randn(3, 4),))
+
+
+def test_a_failed_whole_program_functionalization_names_the_write(monkeypatch, tmp_path):
+    """LED, Longformer: captured by draft_export, their write into a view cannot be rewritten
+    in place, and re-tracing the whole program fails on a data-dependent size. The export then
+    names the write and says how to avoid it, and writes nothing."""
+
+    def retrace_fails(self, *args, **kwargs):
+        raise RuntimeError("Could not guard on data-dependent expression Eq(u17, 1)")
+
+    monkeypatch.setattr(torch.export.ExportedProgram, "run_decompositions", retrace_fails)
+    path = tmp_path / "m.onnx"
+    with pytest.raises(onnxplug.OnnxExporterError) as info:
+        onnxplug.export(StaleView(), (torch.randn(3, 4),), path)
+    message = str(info.value)
+    assert "writes into a view" in message and "Eq(u17, 1)" in message
+    assert "test_local_functionalize.py:" in message  # the write's line, from the second capture
+    assert "write that update functionally" in message
+    assert not path.exists()

@@ -1,8 +1,9 @@
-"""Patterns found in real models that once failed to export (each named after its model):
-a ``no_grad`` block inside ``forward``, an assert on a data-dependent value, keywords that a
-``forward(**kwargs)`` absorbs, an in-place op after a failed lowering round, and an axis that
-only a decomposition fixes. Every export is checked, run in onnxruntime and compared with eager
-PyTorch, at the example size and at another size of the dynamic axes."""
+"""Patterns found in real models that once failed to export, each test named after its model:
+an assert on a data-dependent value, keywords that a ``forward(**kwargs)`` absorbs, an in-place
+op after a failed lowering round, FNet's FFT and an axis that only a decomposition fixes (a
+``no_grad`` block inside ``forward`` is in the opset plugin's control-flow tests). Every export
+is checked, run in onnxruntime and compared with eager PyTorch, at the example size and where
+axes are dynamic at another size."""
 
 from __future__ import annotations
 
@@ -10,28 +11,7 @@ import pytest
 import torch
 
 import onnxplug
-from onnxplug.testing import NEWEST_OPSET, export_and_compare
-
-
-@pytest.mark.parametrize("opset", [7, 17, NEWEST_OPSET])
-def test_no_grad_block_inside_forward_is_inlined(opset):
-    """phimoe: ``with torch.no_grad():`` in forward is captured as wrap_with_set_grad_enabled."""
-
-    class Router(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.gate = torch.nn.Linear(8, 4)
-
-        def forward(self, x):
-            with torch.no_grad():
-                scores = self.gate(x).softmax(-1)
-            return x * scores.max(-1, keepdim=True).values
-
-    x = torch.randn(2, 5, 8)
-    axes = {"x": {0: "batch", 1: "seq"}}
-    result = export_and_compare(Router().eval(), (x,), opset=opset, input_names=["x"], dynamic_axes=axes,
-                                run_inputs=(torch.randn(3, 7, 8),))
-    assert "higher_order::wrap_with_set_grad_enabled" in result.served
+from onnxplug.testing import export_and_compare
 
 
 def test_assert_on_an_item_is_dropped_with_what_feeds_it():
@@ -89,17 +69,36 @@ def test_inplace_op_after_a_declined_conversion_waits_for_the_next_round():
     assert "aten::silu.default" in result.decomposed  # PyTorch's decomposition; the rest converted
 
 
-def test_axis_fixed_by_a_decomposition_is_an_error(tmp_path):
-    """FNet: PyTorch's decomposition of ``fft_fftn`` (no conversion) fixes the batch and
-    sequence axes; the export says so instead of writing a graph that runs at one size only."""
+def _tiny_fnet():
     transformers = pytest.importorskip("transformers")
     cfg = transformers.FNetConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
                                   intermediate_size=32, max_position_embeddings=32)
-    model = transformers.FNetModel(cfg).eval()
+    return transformers.FNetModel(cfg).eval()
+
+
+FNET_AXES = {"input_ids": {0: "batch", 1: "seq"}}
+
+
+def test_fnet_exports_with_dynamic_batch_and_sequence():
+    """FNet mixes tokens with ``fftn`` over the sequence and hidden axes."""
+    result = export_and_compare(_tiny_fnet(), (torch.randint(0, 64, (2, 8)),), opset=17,
+                                input_names=["input_ids"], dynamic_axes=FNET_AXES,
+                                run_inputs=(torch.randint(0, 64, (3, 12)),), atol=1e-4)
+    assert "aten::fft_fftn.default" in result.served
+
+
+def test_axis_fixed_by_a_decomposition_is_an_error(tmp_path):
+    """FNet before fft_fftn converted: PyTorch's decomposition of it fixes the batch and
+    sequence axes. The export says so instead of writing a graph that runs at one size only."""
+
+    def declining_fftn(g, x, s=None, dim=None, norm=None):
+        raise NotImplementedError("this test's fftn declines: decompose it")
+
     path = tmp_path / "m.onnx"
     with pytest.raises(onnxplug.OnnxExporterError) as info:
-        onnxplug.export(model, (torch.randint(0, 64, (2, 8)),), path, input_names=["input_ids"],
-                        dynamic_axes={"input_ids": {0: "batch", 1: "seq"}}, opset_version=17)
+        onnxplug.export(_tiny_fnet(), (torch.randint(0, 64, (2, 8)),), path,
+                        input_names=["input_ids"], dynamic_axes=FNET_AXES, opset_version=17,
+                        custom_symbolics={"aten::fft_fftn": declining_fftn})
     message = str(info.value)
     assert "of input 'input_ids'" in message and "is fixed to" in message
     assert "aten::fft_fftn" in message and "remove the axis from dynamic_axes" in message

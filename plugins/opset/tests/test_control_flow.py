@@ -561,3 +561,25 @@ def test_lower_outside_an_export_says_so():
     g = GraphContext(ir.Graph([], [], nodes=[]), 17, ExportOptions(opset_version=17))
     with pytest.raises(OnnxExporterError, match="only inside an export"):
         g.subgraph("body").lower(torch.fx.symbolic_trace(lambda x: x + 1), [None])
+
+
+@pytest.mark.parametrize("opset", [7, 17, NEWEST_OPSET])
+def test_no_grad_block_inside_forward_is_inlined(opset):
+    """phimoe's router: ``with torch.no_grad():`` in forward is captured as
+    ``wrap_with_set_grad_enabled``, whose body is inlined (grad mode changes no value)."""
+    from onnxplug.testing import export_and_compare
+
+    class Router(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gate = torch.nn.Linear(8, 4)
+
+        def forward(self, x):
+            with torch.no_grad():
+                scores = self.gate(x).softmax(-1)
+            return x * scores.max(-1, keepdim=True).values
+
+    result = export_and_compare(Router().eval(), (torch.randn(2, 5, 8),), opset=opset,
+                                input_names=["x"], dynamic_axes={"x": {0: "batch", 1: "seq"}},
+                                run_inputs=(torch.randn(3, 7, 8),))
+    assert "higher_order::wrap_with_set_grad_enabled" in result.served

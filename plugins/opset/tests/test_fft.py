@@ -50,6 +50,29 @@ def test_transforms(check, opset):
     assert any(a.name == "axis" for a in dft.attribute) == (opset < 20)
 
 
+class TwoSided(torch.nn.Module):
+    """The two-sided FFTs without ``n``/``s``, which convert directly: real and complex
+    signals, every ``norm``, default and chosen dims."""
+
+    def forward(self, x):  # x: [batch, seq, 6]
+        c = F.fftn(x, dim=(1, 2))
+        return _real(c, F.fftn(x), F.ifftn(c, norm="ortho"), F.ifft(c, dim=1, norm="forward"),
+                     F.fft(c, dim=0), F.fft2(x, norm="forward"), F.ifft2(c), F.fft(x, norm="backward"))
+
+
+@pytest.mark.parametrize("opset", OPSETS)
+def test_two_sided_transforms_keep_dynamic_sizes(opset):
+    """FNet's fftn over batch and sequence axes: converted directly, the axes stay dynamic
+    (PyTorch's decomposition would fix them), checked at another size of both."""
+    from onnxplug.testing import export_and_compare
+
+    result = export_and_compare(TwoSided(), (torch.randn(2, 5, 6),), opset=opset, rtol=1e-4,
+                                atol=1e-4, input_names=["x"], dynamic_axes={"x": {0: "b", 1: "s"}},
+                                run_inputs=(torch.randn(3, 7, 6),))
+    assert not result.decomposed
+    assert [str(d) for d in result.ir_model.graph.inputs[0].shape][:2] == ["b", "s"]
+
+
 @pytest.mark.parametrize("opset", OPSETS)
 def test_float64(check, opset):
     fn = Fn(lambda x: (F.irfft(F.rfft(x) * 2.0, n=x.shape[-1]), F.fft(x).abs()))

@@ -1,8 +1,10 @@
 """Opset 17: ``DFT``, ``STFT`` and the window ops arrive; FFTs, spectrograms and complex values.
 
 ``torch.fft.*`` reaches lowering as ``_fft_r2c`` / ``_fft_c2c`` / ``_fft_c2r`` (PyTorch's own
-decompositions of ``fft_rfft``, ``fft_fftn``, ``fft_hfft``... do the padding and trimming of
-``n``/``s``); each becomes one ``DFT`` per transformed dim, plus a scaling for ``norm``.
+decompositions of ``fft_rfft``, ``fft_hfft``... do the padding and trimming of ``n``/``s``);
+each becomes one ``DFT`` per transformed dim, plus a scaling for ``norm``. The two-sided
+``fft_fft``/``fft2``/``fftn`` and their inverses without ``n``/``s`` convert directly, to the
+same forms: their decomposition can fix a dynamic signal size.
 Complex values are real pair tensors (see :mod:`onnxplug_opset.complex_helpers`): a complex
 graph output is returned as its ``torch.view_as_real``.
 
@@ -75,6 +77,49 @@ def fft_c2r(g, x, dim, normalization, last_dim_size):
                  cast(g, as_value(g, last_dim_size, torch.int64), torch.float32), dtype=torch.float32)
     out = ch.scale(g, out, ch.norm_factor(g, n, normalization, True, g.dtype(out)))
     return cast(g, out, dt)
+
+
+# PyTorch's normalization enum of _fft_*: 0 none, 1 by sqrt(n), 2 by n; ``norm`` picks it
+# relative to the direction ("backward", the default, scales the inverse).
+_NORM = {(None, True): 0, ("backward", True): 0, ("ortho", True): 1, ("forward", True): 2,
+         (None, False): 2, ("backward", False): 2, ("ortho", False): 1, ("forward", False): 0}
+
+
+def _full_fft(g, x, s, dim, norm, forward):
+    """A two-sided FFT over ``dim`` as the ``_fft_*`` form PyTorch's decomposition reaches:
+    ``_fft_r2c`` (not one-sided) of a real signal, ``_fft_c2c`` of a complex one. Converted
+    directly, the signal's sizes stay symbolic; the decomposition can fix them. A size (``s``,
+    ``n``: padding or trimming) and the inverse of a real signal go to the decomposition."""
+    if s is not None:
+        raise NotImplementedError("a signal size (s=/n=) pads or trims: PyTorch's decomposition")
+    normalization = _NORM[(norm, forward)]
+    if ch.is_complex(x):
+        dims = dim if dim is not None else list(range(g.rank(x) - 1))
+        return fft_c2c(g, x, dims, normalization, forward)
+    if not forward:
+        raise NotImplementedError("the inverse FFT of a real signal: PyTorch's decomposition")
+    dims = dim if dim is not None else list(range(g.rank(x)))
+    return fft_r2c(g, x, dims, normalization, False)
+
+
+@op("aten::fft_fftn", "aten::fft_fft2", complex=True)
+def fft_fftn(g, x, s=None, dim=None, norm=None):
+    return _full_fft(g, x, s, dim, norm, True)
+
+
+@op("aten::fft_ifftn", "aten::fft_ifft2", complex=True)
+def fft_ifftn(g, x, s=None, dim=None, norm=None):
+    return _full_fft(g, x, s, dim, norm, False)
+
+
+@op("aten::fft_fft", complex=True)
+def fft_fft(g, x, n=None, dim=-1, norm=None):
+    return _full_fft(g, x, n, [dim], norm, True)
+
+
+@op("aten::fft_ifft", complex=True)
+def fft_ifft(g, x, n=None, dim=-1, norm=None):
+    return _full_fft(g, x, n, [dim], norm, False)
 
 
 # -- complex values ----------------------------------------------------------------------------
