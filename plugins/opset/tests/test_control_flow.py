@@ -583,3 +583,25 @@ def test_no_grad_block_inside_forward_is_inlined(opset):
                                 input_names=["x"], dynamic_axes={"x": {0: "batch", 1: "seq"}},
                                 run_inputs=(torch.randn(3, 7, 8),))
     assert "higher_order::wrap_with_set_grad_enabled" in result.served
+
+
+@pytest.mark.parametrize("opset", [7, 17, NEWEST_OPSET])
+def test_disabled_autocast_block_is_inlined(opset):
+    """timm's EfficientViT keeps its attention in full precision with
+    ``torch.autocast(device_type, enabled=False)``: captured as wrap_with_autocast, inlined."""
+    from onnxplug.testing import export_and_compare
+
+    class FullPrecision(torch.nn.Module):
+        def forward(self, q, k):
+            with torch.autocast("cpu", enabled=False):
+                attn = (q @ k.transpose(-1, -2)).softmax(-1)
+            return attn @ k
+
+    def inputs(batch):
+        return torch.randn(batch, 4, 6), torch.randn(batch, 4, 6)
+
+    axes = {"q": {0: "batch"}, "k": {0: "batch"}}
+    result = export_and_compare(FullPrecision(), inputs(2), opset=opset, input_names=["q", "k"],
+                                dynamic_axes=axes if opset >= 9 else None,
+                                run_inputs=inputs(3) if opset >= 9 else None)
+    assert "higher_order::wrap_with_autocast" in result.served

@@ -13,7 +13,10 @@ torch.export lifts into extra operands are used from the bodies as outer-scope v
   ``combine_fn``;
 * ``invoke_subgraph`` (``torch.compiler.nested_compile_region``) -> inlined;
 * ``wrap_with_set_grad_enabled`` (a ``torch.no_grad()`` / ``enable_grad()`` block inside
-  ``forward``) -> inlined: grad mode changes no forward value.
+  ``forward``) -> inlined: grad mode changes no forward value;
+* ``wrap_with_autocast`` with ``enabled=False`` (a block kept in full precision, as timm's
+  EfficientViT attention is) -> inlined; an enabled autocast region is declined (it would
+  change the dtypes of the ops inside).
 
 ``scan`` and ``map`` become ``Scan``, in its form from opset 9 (``opset9/control_flow.py``).
 """
@@ -112,4 +115,14 @@ def invoke_subgraph(g, subgraph, identifier, *operands):
 def wrap_with_set_grad_enabled(g, enable, body, *operands):
     """A ``torch.no_grad()`` (or ``enable_grad()``) region of ``forward``: its graph inlined;
     the exported graph computes no gradients either way."""
+    return tuple(g.lower(body, list(operands)))
+
+
+@op("higher_order::wrap_with_autocast")
+def wrap_with_autocast(g, device_type, dtype, enabled, cache_enabled, body, *operands):
+    """A ``torch.autocast(..., enabled=False)`` region: its graph inlined, as its ops run in
+    the dtypes they were traced with."""
+    if enabled:
+        raise NotImplementedError("an enabled autocast region changes the dtypes of its ops: "
+                                  "cast the model (model.half()) instead of using autocast")
     return tuple(g.lower(body, list(operands)))
