@@ -99,6 +99,8 @@ def _full_fft(g, x, s, dim, norm, forward):
     if not forward:
         raise NotImplementedError("the inverse FFT of a real signal: PyTorch's decomposition")
     dims = dim if dim is not None else list(range(g.rank(x)))
+    if not g.dtype(x).is_floating_point:  # integers and bools transform as float32, as in PyTorch
+        x = cast(g, x, torch.float32)
     return fft_r2c(g, x, dims, normalization, False)
 
 
