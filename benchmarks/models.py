@@ -741,8 +741,8 @@ PROFILE_NOTE = [
     "the files earlier children kept for onnxruntime were being written back to disk during later "
     "children's saves, which the kernel throttled. The driver now runs `os.sync()` before each "
     "child. Files of several GB (the 1 B decoder, 2.5 GB) still write at this machine's speed: "
-    "the same 2.5 GB took 0.6 s in one plain-write run and 7.3 s in the next, and the save stays "
-    "at or below the plain write measured in the same child |",
+    "2.5 GB written to a new file took between 0.6 s and 7.3 s in six runs minutes apart, and "
+    "the save stays at or below the plain write measured in the same child |",
     "",
     "The lesson: after capture, the cost was never the graph (a few hundred nodes) but touching "
     "weight bytes that did not need touching, and touching them in a cache-hostile order.",
