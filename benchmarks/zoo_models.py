@@ -51,6 +51,14 @@ TEXT_EXTRA = {"funnel": {"block_sizes": [1, 1], "d_inner": 128, "architectures":
                          "seq_dynamic": False}}
 AUDIO = ["wav2vec2", "hubert", "wavlm", "data2vec-audio", "whisper"]
 MULTIMODAL = ["clip", "siglip"]
+# Recurrent layers as users stack them: (module, batch_first). torch.export fixes their
+# sequence length, so only the batch is dynamic.
+RECURRENT = {
+    "lstm-2-layers-bidirectional": lambda: (torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True,
+                                                          batch_first=True), True),
+    "gru": lambda: (torch.nn.GRU(16, 32, num_layers=2), False),
+    "rnn-tanh": lambda: (torch.nn.RNN(16, 32, batch_first=True), True),
+}
 
 
 def _config(model_type: str, shrink: bool = True, **extra):
@@ -217,6 +225,28 @@ def _audio(model_type: str):
     return perturb(model), inputs(2, 800), {"input_values": {0: "batch", 1: "samples"}}, inputs(3, 1600)
 
 
+def _recurrent(name: str):
+    """A recurrent stack over ``[batch, seq, 16]`` (or ``[seq, batch, 16]``), batch dynamic."""
+    torch.manual_seed(0)
+    module, batch_first = RECURRENT[name]()
+
+    class Sequence(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = module
+
+        def forward(self, x):
+            out, *_ = self.rnn(x)
+            return out
+
+    def inputs(b):
+        g = torch.Generator().manual_seed(b)
+        shape = (b, 6, 16) if batch_first else (6, b, 16)
+        return {"x": torch.randn(*shape, generator=g)}
+
+    return Sequence().eval(), inputs(2), {"x": {0 if batch_first else 1: "batch"}}, inputs(3)
+
+
 def _multimodal(model_type: str):
     import transformers
 
@@ -330,6 +360,8 @@ def zoo() -> dict[str, Callable[[], tuple]]:
         entries[f"audio/{t}"] = lambda t=t: _audio(t)
     for t in MULTIMODAL:
         entries[f"multimodal/{t}"] = lambda t=t: _multimodal(t)
+    for t in RECURRENT:
+        entries[f"recurrent/{t}"] = lambda t=t: _recurrent(t)
     entries.update(vision_zoo())
     return entries
 
