@@ -54,9 +54,11 @@ def decompose_locally(ep: torch.export.ExportedProgram,
     Returns the new program (``ep`` itself when nothing was replaced), the ops replaced, and,
     for each op with a node left in place, why: those need ``ep.run_decompositions``.
     """
-    todo = [(path, n) for path, gm in _graph_modules(ep.graph_module)
-            for dead in (dead_calls(gm.graph),)
-            for n in gm.graph.nodes if n.op == "call_function" and n.target in table and n not in dead]
+    todo = []
+    for path, gm in _graph_modules(ep.graph_module):
+        dead = dead_calls(gm.graph)
+        todo += [(path, n) for n in gm.graph.nodes
+                 if n.op == "call_function" and n.target in table and n not in dead]
     if not todo:
         return LocalDecomposition(ep, set(), {})
     fake_mode = _fake_mode(ep)

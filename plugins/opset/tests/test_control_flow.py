@@ -22,7 +22,7 @@ from torch._higher_order_ops.scan import scan
 from torch._higher_order_ops.while_loop import while_loop
 
 from onnxplug import UnsupportedOperatorError, export
-from onnxplug.testing import NEWEST_OPSET, assert_matches, input_tensors
+from onnxplug.testing import NEWEST_OPSET, assert_matches, export_and_compare, input_tensors
 from onnxplug.verify import run_onnxruntime
 
 OPSETS = [9, 11, 13, 17, 18, NEWEST_OPSET]
@@ -567,8 +567,6 @@ def test_lower_outside_an_export_says_so():
 def test_no_grad_block_inside_forward_is_inlined(opset):
     """phimoe's router: ``with torch.no_grad():`` in forward is captured as
     ``wrap_with_set_grad_enabled``, whose body is inlined (grad mode changes no value)."""
-    from onnxplug.testing import export_and_compare
-
     class Router(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -589,8 +587,6 @@ def test_no_grad_block_inside_forward_is_inlined(opset):
 def test_disabled_autocast_block_is_inlined(opset):
     """timm's EfficientViT keeps its attention in full precision with
     ``torch.autocast(device_type, enabled=False)``: captured as wrap_with_autocast, inlined."""
-    from onnxplug.testing import export_and_compare
-
     class FullPrecision(torch.nn.Module):
         def forward(self, q, k):
             with torch.autocast("cpu", enabled=False):

@@ -105,17 +105,22 @@ def associative_scan(g, combine_graph, xs, additional_inputs=()):
     return tuple(result)
 
 
+def _inlined(g, graph_module, operands):
+    """``graph_module``'s outputs, its nodes lowered into the caller's graph."""
+    return tuple(g.lower(graph_module, list(operands)))
+
+
 @op("higher_order::invoke_subgraph")
 def invoke_subgraph(g, subgraph, identifier, *operands):
     """A ``nested_compile_region`` call: its graph inlined into the caller's."""
-    return tuple(g.lower(subgraph, list(operands)))
+    return _inlined(g, subgraph, operands)
 
 
 @op("higher_order::wrap_with_set_grad_enabled")
 def wrap_with_set_grad_enabled(g, enable, body, *operands):
     """A ``torch.no_grad()`` (or ``enable_grad()``) region of ``forward``: its graph inlined;
     the exported graph computes no gradients either way."""
-    return tuple(g.lower(body, list(operands)))
+    return _inlined(g, body, operands)
 
 
 @op("higher_order::wrap_with_autocast")
@@ -125,4 +130,4 @@ def wrap_with_autocast(g, device_type, dtype, enabled, cache_enabled, body, *ope
     if enabled:
         raise NotImplementedError("an enabled autocast region changes the dtypes of its ops: "
                                   "cast the model (model.half()) instead of using autocast")
-    return tuple(g.lower(body, list(operands)))
+    return _inlined(g, body, operands)

@@ -52,7 +52,8 @@ def _layer_weights(g, params: list, layer: int, dirs: int, has_biases: bool,
         b_ih, b_hh = consts[2:4] if has_biases else (torch.zeros(w_ih.shape[0], dtype=w_ih.dtype),) * 2
         bs.append(torch.cat([_reorder(b_ih, gates), _reorder(b_hh, gates)]))
     stack = [torch.stack(t).contiguous() for t in (ws, rs, bs)]
-    return [g.initializer(t, name=f"{kind}_{layer}") for t, kind in zip(stack, ("rnn_W", "rnn_R", "rnn_B"))]
+    first = params[layer * dirs * per].name or f"rnn_l{layer}"  # the layer's weight_ih, named
+    return [g.initializer(t, name=f"{first}_{kind}") for t, kind in zip(stack, "WRB")]
 
 
 def _states(g, hx, layer: int, dirs: int, num_layers: int):
