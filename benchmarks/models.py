@@ -743,7 +743,7 @@ PROFILE_NOTE = [
     "child. Files of several GB (the 1 B decoder, 2.5 GB) still write at this machine's speed: "
     "2.5 GB written to a new file took between 0.6 s and 7.3 s in six runs minutes apart, and "
     "the save stays at or below the plain write measured in the same child |",
-    "| BERT-base's save, single exports as a user runs them (16:30-16:45 UTC, after this table's "
+    "| BERT-base's save, single exports as a user runs them (16:20-16:32 UTC, after this table's "
     "run) | - | 0.14-1.02 s over 15 fresh exports; a reviewer's own: 0.81 s | bimodal with this "
     "machine's page-cache state, not with onnxplug: in 5 alternating pairs while slow, 0.84 s "
     "median with the blocks reserved and 0.90 s without. In the slow state 'after capture' is "
